@@ -1,0 +1,148 @@
+"""The `tracker analyze` contract, driven through the installed console script on real files."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from series import CONTROL, ROI, make_followup
+from tracker import simulate as sim
+from tracker.align import map_points
+
+TRACKER = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([TRACKER, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def _save_jpeg(rgb: np.ndarray, path: Path, orientation: int | None = None) -> None:
+    image = Image.fromarray(rgb)
+    exif = Image.Exif()
+    exif[0x0132] = "2026:03:14 09:30:00"
+    if orientation:
+        exif[0x0112] = orientation
+    image.save(path, quality=90, exif=exif.tobytes())
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, baseline_rgb):
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(41)
+    _save_jpeg(baseline_rgb, folder / "baseline.jpg")
+    truth = {}
+    for name in ("day03.jpg", "day07.jpg"):
+        follow = make_followup(baseline_rgb, rng, delta_a=6.0, jpeg=None)
+        _save_jpeg(follow.rgb, folder / name)
+        truth[name] = follow.photo_to_baseline
+    # Stored sideways with EXIF orientation 6 (rotate 90° clockwise to view).
+    follow = make_followup(baseline_rgb, rng, delta_a=3.0, jpeg=None)
+    _save_jpeg(np.ascontiguousarray(np.rot90(follow.rgb, 1)), folder / "sideways.jpg", orientation=6)
+    truth["sideways.jpg"] = follow.photo_to_baseline
+    data = (folder / "day03.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a photo")
+    Image.fromarray(sim.enlarge(__import__("skimage").data.coffee(), 1024)).save(folder / "coffee.png")
+    return folder, truth
+
+
+def _box(b):
+    return ",".join(str(v) for v in b)
+
+
+def test_json_lines_contract(photos):
+    folder, truth = photos
+    result = run("analyze", "--reference", "baseline.jpg", "--roi", _box(ROI), "--control", _box(CONTROL), "--json",
+                 "baseline.jpg", "day03.jpg", "day07.jpg", "sideways.jpg", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4
+    records = [json.loads(line) for line in lines]
+    assert [r["photo"] for r in records] == ["baseline.jpg", "day03.jpg", "day07.jpg", "sideways.jpg"]
+    for r in records:
+        assert r["ok"] is True and "error" not in r
+        assert isinstance(r["quality"]["ok"], bool) and isinstance(r["quality"]["issues"], list)
+        assert r["alignment"]["ok"] is True
+        assert np.array(r["alignment"]["matrix"]).shape == (3, 3)
+        assert isinstance(r["alignment"]["inliers"], int) and isinstance(r["alignment"]["rmse_px"], float)
+        assert isinstance(r["colour"]["method"], str)
+        for key in ("redness_a", "redness_delta_a", "erythema_index", "erythema_area_fraction", "lightness_l",
+                    "ita_deg", "melanin_index", "texture_contrast"):
+            assert isinstance(r["metrics"][key], float), key
+    assert records[0]["colour"]["method"] == "baseline"
+    assert np.allclose(records[0]["alignment"]["matrix"], np.eye(3))
+    # Redness added to the follow-ups shows in the metrics (6 a* units; 3 for the sideways one).
+    base_a = records[0]["metrics"]["redness_a"]
+    assert records[1]["metrics"]["redness_a"] - base_a == pytest.approx(6.0, rel=0.15)
+    assert records[3]["metrics"]["redness_a"] - base_a == pytest.approx(3.0, rel=0.2)
+
+
+def test_matrix_maps_upright_photo_pixels_to_baseline_pixels(photos):
+    folder, truth = photos
+    result = run("analyze", "--reference", "baseline.jpg", "--json", "day03.jpg", "sideways.jpg", cwd=folder)
+    for line in result.stdout.splitlines():
+        r = json.loads(line)
+        true = truth[r["photo"]]
+        pts = np.array([[500.0, 500.0], [1500.0, 700.0], [1000.0, 1600.0]])
+        err = np.linalg.norm(map_points(np.array(r["alignment"]["matrix"]), pts) - map_points(true, pts), axis=1)
+        assert err.max() < 1.0, (r["photo"], err)
+
+
+def test_bad_photos_fail_one_line_each_and_the_rest_are_analysed(photos):
+    folder, _ = photos
+    names = ["cut.jpg", "day03.jpg", "empty.jpg", "notes.txt", "missing.jpg", "coffee.png", "."]
+    result = run("analyze", "--reference", "baseline.jpg", "--json", *names, cwd=folder)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    records = {r["photo"]: r for r in map(json.loads, result.stdout.strip().splitlines())}
+    assert set(records) == set(names)
+    assert records["day03.jpg"]["ok"] is True
+    for name in set(names) - {"day03.jpg"}:
+        r = records[name]
+        assert r["ok"] is False and r["error"] and "\n" not in r["error"], name
+    assert "truncated" in records["cut.jpg"]["error"]
+    assert "empty" in records["empty.jpg"]["error"]
+    assert records["coffee.png"]["alignment"]["ok"] is False
+
+
+def test_readable_table_without_json(photos):
+    folder, _ = photos
+    result = run("analyze", "--reference", "baseline.jpg", "--roi", _box(ROI), "day03.jpg", "notes.txt", cwd=folder)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "photo" in out.splitlines()[0] and "a*" in out.splitlines()[0]
+    assert "day03.jpg" in out and "failed" in out and "not an image file" in out
+    assert "1 of 2 photos analysed, 1 failed." in out
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--roi", "1,2,3"], "X,Y,W,H"),
+    (["--roi", "5000,0,100,100"], "outside the baseline"),
+    (["--control", "0,0,-5,10"], "positive"),
+])
+def test_usage_errors_exit_2(photos, args, words):
+    folder, _ = photos
+    result = run("analyze", "--reference", "baseline.jpg", *args, "day03.jpg", cwd=folder)
+    assert result.returncode == 2
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreadable_reference_is_a_usage_error(photos):
+    folder, _ = photos
+    result = run("analyze", "--reference", "notes.txt", "day03.jpg", cwd=folder)
+    assert result.returncode == 2 and "reference" in result.stderr and "Traceback" not in result.stderr
+    assert run("analyze", "day03.jpg", cwd=folder).returncode == 2  # --reference missing
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("tracker ")

@@ -1,0 +1,362 @@
+"""The analysis of one photo against the patient's baseline: align, check, normalise, measure.
+
+This module wires the pure stages together; it is what the CLI, the app and
+batch re-analysis call. Prepare the baseline once with :func:`prepare_baseline`
+and analyse each follow-up with :func:`analyse_photo`.
+
+Coordinates: regions are ``(x, y, width, height)`` boxes in baseline pixels.
+All colour metrics are measured on photos mapped into the baseline's colour
+rendering; texture on the region resampled into the baseline's pixel grid at a
+fixed scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from tracker import metrics as m
+from tracker.align import (
+    Alignment,
+    AlignmentConfig,
+    Reference,
+    align_to_baseline,
+    luminance,
+    prepare_reference,
+    warp_to_baseline,
+)
+from tracker.chart import ChartReading, find_colorchecker
+from tracker.colour import (
+    ColourCorrection,
+    clipped_mask,
+    restore_clipped,
+    fit_chart_correction,
+    fit_reference_correction,
+    identity_correction,
+    skin_mask,
+    uncorrected,
+    srgb_to_lab,
+)
+from tracker.quality import (
+    QualityMeasurements,
+    QualityReport,
+    QualityThresholds,
+    blur_score,
+    exposure_stats,
+    judge_quality,
+    sharpness,
+)
+
+__all__ = ["Box", "AnalysisConfig", "Baseline", "PhotoAnalysis", "prepare_baseline", "analyse_photo",
+           "analyse_baseline", "parse_box"]
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Settings of the whole analysis.
+
+    Attributes
+    ----------
+    work_side : int
+        Longest side of the baseline-frame copy used for colour fitting,
+        sharpness, and metrics when no region is given.
+    roi_margin : float
+        Margin around the region of interest, as a fraction of its size, that
+        is kept out of the colour reference: redness spreads past the drawn box.
+    """
+
+    work_side: int = 1024
+    roi_margin: float = 0.15
+    alignment: AlignmentConfig = AlignmentConfig()
+    quality: QualityThresholds = QualityThresholds()
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline photo with what every follow-up analysis needs from it."""
+
+    rgb: np.ndarray = field(repr=False)
+    reference: Reference = field(repr=False)
+    roi: Box | None
+    control: Box | None
+    work_scale: float
+    work_rgb: np.ndarray = field(repr=False)
+    work_skin: np.ndarray = field(repr=False)
+    glare_fraction: float
+    chart: ChartReading | None = field(repr=False)
+    config: AnalysisConfig = field(repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rgb.shape[:2]
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    """Everything measured of one photo.
+
+    ``ok`` is True when metrics could be computed; ``error`` says why not.
+    A photo can be ``ok`` and still fail the quality gate: its metrics are then
+    reported but should not be trusted for the course.
+    """
+
+    ok: bool
+    quality: QualityReport
+    alignment: Alignment
+    colour: ColourCorrection | None
+    metrics: dict[str, float | None] | None
+    error: str | None = None
+    metric_version: str = m.METRIC_VERSION
+
+    def to_dict(self) -> dict:
+        """The JSON object of the ``tracker analyze --json`` contract (without ``photo``)."""
+        out: dict = {"ok": self.ok}
+        if self.error:
+            out["error"] = self.error
+        out["quality"] = self.quality.to_dict()
+        out["alignment"] = self.alignment.to_dict()
+        out["colour"] = None if self.colour is None else self.colour.to_dict()
+        out["metrics"] = self.metrics
+        out["metric_version"] = self.metric_version
+        return out
+
+
+def parse_box(text: str) -> Box:
+    """Parse ``"X,Y,W,H"`` into a box; raise ValueError with one line if malformed."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        x, y, w, h = (int(round(float(p))) for p in parts)
+    except ValueError:
+        raise ValueError(f"expected four numbers X,Y,W,H, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"width and height must be positive, got {text!r}")
+    return x, y, w, h
+
+
+def _check_box(box: Box | None, shape: tuple[int, int], name: str) -> None:
+    if box is None:
+        return
+    x, y, w, h = box
+    H, W = shape
+    if x < 0 or y < 0 or x + w > W or y + h > H:
+        raise ValueError(f"the {name} {x},{y},{w},{h} lies outside the baseline photo ({W}x{H} pixels)")
+    if min(w, h) < 8:
+        raise ValueError(f"the {name} is too small ({w}x{h} pixels); draw it at least 8 pixels across")
+
+
+def _resize_to(rgb: np.ndarray, scale: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | None = None,
+                     config: AnalysisConfig = AnalysisConfig()) -> Baseline:
+    """Pre-compute what analysing photos against this baseline needs.
+
+    Raises
+    ------
+    ValueError
+        When a region lies outside the photo or is degenerate.
+    """
+    _check_box(roi, rgb.shape[:2], "region of interest")
+    _check_box(control, rgb.shape[:2], "control region")
+    s = min(1.0, config.work_side / max(rgb.shape[:2]))
+    work = _resize_to(rgb, s) if s < 1 else rgb
+    skin = skin_mask(work)
+    if roi is not None:
+        region, region_mask = rgb[roi[1]: roi[1] + roi[3], roi[0]: roi[0] + roi[2]], None
+    else:
+        region, region_mask = work, skin if skin.sum() >= 256 else None
+    return Baseline(
+        rgb=rgb, reference=prepare_reference(rgb, config.alignment), roi=roi, control=control,
+        work_scale=s, work_rgb=work, work_skin=skin,
+        glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
+        chart=find_colorchecker(rgb), config=config,
+    )
+
+
+def _measure_scale(box: Box) -> float:
+    return min(1.0, m.TEXTURE_MAX_SIDE / max(box[2], box[3]))
+
+
+def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The box resampled from the photo at ``scale`` baseline pixels, with its valid mask."""
+    if scale >= 1.0:
+        return warp_to_baseline(photo, matrix, box)
+    # Resample at full baseline scale first, then shrink by area averaging so
+    # fine texture does not alias differently in photos of different scale.
+    full, valid = warp_to_baseline(photo, matrix, box)
+    small = _resize_to(full, scale)
+    small_valid = _resize_to(valid.astype(np.uint8) * 255, scale) == 255
+    return small, small_valid
+
+
+def _shrink_photo(photo: np.ndarray, matrix: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Downscale a photo by ``factor`` (< 1) and adjust its homography to match."""
+    small = _resize_to(photo, factor)
+    sx, sy = small.shape[1] / photo.shape[1], small.shape[0] / photo.shape[0]
+    to_small = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
+    return small, matrix @ np.linalg.inv(to_small)
+
+
+def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.0) -> np.ndarray:
+    x, y, w, h = box
+    mx, my = w * margin, h * margin
+    mask = np.zeros(shape, bool)
+    x0, y0 = int(max(0, (x - mx) * scale)), int(max(0, (y - my) * scale))
+    x1, y1 = int(np.ceil((x + w + mx) * scale)), int(np.ceil((y + h + my) * scale))
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.ndarray,
+                       work_valid: np.ndarray) -> ColourCorrection:
+    """Choose and fit the colour mapping into the baseline's rendering."""
+    if baseline.chart is not None:
+        chart = find_colorchecker(photo)
+        if chart is not None:
+            return fit_chart_correction(chart.patches_rgb, baseline.chart.patches_rgb)
+    cfg = baseline.config
+    if baseline.roi is not None:
+        reference = work_valid & ~_box_mask(work_valid.shape, baseline.roi, baseline.work_scale, cfg.roi_margin)
+    else:
+        # Without a region, skin may be treated anywhere: only the surroundings
+        # (hair, clothes, background) can be assumed unchanged.
+        reference = work_valid & ~baseline.work_skin
+    if baseline.control is not None:
+        reference |= work_valid & _box_mask(work_valid.shape, baseline.control, baseline.work_scale)
+    correction = fit_reference_correction(work_photo, baseline.work_rgb, reference)
+    if correction is None:
+        return uncorrected("Too little untreated skin or surroundings in the photo to normalise its colour; "
+                           "draw a control region on untreated skin.")
+    return correction
+
+
+def analyse_baseline(baseline: Baseline) -> PhotoAnalysis:
+    """Analyse the baseline photo itself (identity alignment, no colour change)."""
+    alignment = Alignment(ok=True, matrix=np.eye(3), inliers=0, matches=0, rmse_px=0.0, overlap=1.0,
+                          roi_coverage=None if baseline.roi is None else 1.0, rotation_deg=0.0, scale=1.0)
+    return _measure(baseline.rgb, baseline, alignment, identity_correction())
+
+
+def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
+    """Analyse one follow-up photo against the prepared baseline.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        H x W x 3 uint8 sRGB photo, EXIF orientation applied.
+    baseline : Baseline
+        From :func:`prepare_baseline`.
+
+    Returns
+    -------
+    PhotoAnalysis
+    """
+    cfg = baseline.config
+    alignment = align_to_baseline(rgb, baseline.reference, baseline.roi, cfg.alignment)
+    if not alignment.ok:
+        work = _resize_to(rgb, min(1.0, cfg.work_side / max(rgb.shape[:2])))
+        quality = judge_quality(QualityMeasurements.of_region(
+            work, blur_effect=blur_score(luminance(work)), region_label="the photo", framing_issue=alignment.reason,
+        ), cfg.quality)
+        return PhotoAnalysis(ok=False, quality=quality, alignment=alignment, colour=None, metrics=None,
+                             error=alignment.reason)
+    return _measure(rgb, baseline, alignment, None)
+
+
+def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
+             correction: ColourCorrection | None) -> PhotoAnalysis:
+    """Colour-correct and measure an aligned photo (``correction`` None: fit one)."""
+    cfg = baseline.config
+    matrix = alignment.matrix
+    photo = rgb
+    # A photo much larger than the baseline is shrunk first: cheaper, and it
+    # keeps interpolation from aliasing fine texture.
+    if alignment.scale is not None and alignment.scale < 0.7:
+        photo, matrix = _shrink_photo(rgb, matrix, alignment.scale)
+    # Photo pixels per working-frame pixel, after any shrinking above.
+    work_factor = (alignment.scale or 1.0) * baseline.work_scale * rgb.shape[1] / photo.shape[1]
+    if work_factor < 0.7:
+        work_src, work_matrix = _shrink_photo(photo, matrix, work_factor)
+    else:
+        work_src, work_matrix = photo, matrix
+    bh, bw = baseline.shape
+    work_photo, work_valid = warp_to_baseline(work_src, work_matrix, (0, 0, bw, bh), scale=baseline.work_scale)
+    if correction is None:
+        correction = _colour_correction(rgb, baseline, work_photo, work_valid)
+    apply = correction.apply
+
+    if baseline.roi is not None:
+        roi_rgb, roi_valid = _region(photo, matrix, baseline.roi, _measure_scale(baseline.roi))
+        region_label = "the treated area"
+        region_px = min(baseline.roi[2], baseline.roi[3]) / (alignment.scale or 1.0)
+    else:
+        roi_rgb, roi_valid = work_photo, work_valid & baseline.work_skin
+        region_label = "the skin in the photo"
+        region_px = None
+        if roi_valid.sum() < 256:
+            roi_valid = work_valid
+            region_label = "the photo"
+
+    control_rgb = control_valid = None
+    if baseline.control is not None:
+        control_rgb, control_valid = _region(photo, matrix, baseline.control, _measure_scale(baseline.control))
+
+    control_stats = exposure_stats(control_rgb, control_valid) if control_rgb is not None else None
+    corrected_roi = apply(restore_clipped(roi_rgb, roi_valid))
+    corrected_work = apply(work_photo)
+    lab = srgb_to_lab(corrected_roi)
+    is_baseline = correction.method == "baseline"
+    # Focus is compared with the baseline over the whole overlap at the working
+    # scale: more signal than a small region, and sensor noise is averaged down.
+    base_gray = luminance(baseline.work_rgb)
+    relative = None if is_baseline else (
+        sharpness(_gray01(corrected_work), work_valid) / max(sharpness(base_gray, work_valid), 1e-9))
+    quality = judge_quality(QualityMeasurements.of_region(
+        roi_rgb, roi_valid,
+        baseline_glare_fraction=None if is_baseline else baseline.glare_fraction,
+        control_overexposed_fraction=None if control_stats is None else control_stats["overexposed_fraction"],
+        control_underexposed_fraction=None if control_stats is None else control_stats["underexposed_fraction"],
+        relative_sharpness=relative,
+        blur_effect=blur_score(base_gray) if is_baseline else None,
+        region_px=region_px, region_label=region_label,
+    ), cfg.quality)
+
+    values: dict[str, float | None] = {
+        "redness_a": m.redness_a(lab, roi_valid),
+        "lightness_l": m.lightness_l(lab, roi_valid),
+        "yellowness_b": m.yellowness_b(lab, roi_valid),
+        "erythema_index": m.erythema_index(corrected_roi, roi_valid),
+        "melanin_index": m.melanin_index(corrected_roi, roi_valid),
+        "ita_deg": m.ita_deg(lab, roi_valid),
+    }
+    if control_rgb is not None:
+        control_lab = srgb_to_lab(apply(restore_clipped(control_rgb, control_valid)))
+        values["redness_delta_a"] = m.redness_delta_a(lab, control_lab, roi_valid, control_valid)
+        reference_a = float(np.median(control_lab[..., 1][control_valid])) if control_valid.any() else float("nan")
+    else:
+        values["redness_delta_a"] = None
+        reference_a = _untreated_skin_a(corrected_work, work_valid, baseline)
+    values["erythema_area_fraction"] = m.erythema_area_fraction(lab, reference_a, roi_valid)
+    values.update(m.texture_metrics(lab[..., 0], roi_valid))
+    metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
+    return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out)
+
+
+def _untreated_skin_a(corrected_work: np.ndarray, valid: np.ndarray, baseline: Baseline) -> float:
+    """Median a* of skin outside the region of interest (the reference for erythema area)."""
+    sel = valid & baseline.work_skin
+    if baseline.roi is not None:
+        sel &= ~_box_mask(valid.shape, baseline.roi, baseline.work_scale, baseline.config.roi_margin)
+    if sel.sum() < 100:
+        return float("nan")
+    return float(np.median(srgb_to_lab(corrected_work[sel][None])[0, :, 1]))
+
+
+def _gray01(rgb01: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(rgb01, np.float32), cv2.COLOR_RGB2GRAY) * 255

@@ -1,0 +1,347 @@
+"""Colour conversions and colour normalisation to the baseline's rendering.
+
+Redness measured in two photos is comparable only if both are expressed in the
+same colour rendering. Every follow-up photo is mapped into the rendering of the
+patient's baseline photo before any metric is computed, by one of:
+
+``colorchecker``
+    A ColorChecker Classic chart is found in both photos: a 3x4 affine matrix in
+    linear RGB maps the photo's 24 patches onto the baseline's.
+``reference_skin``
+    No chart: after alignment, pixels outside the (treated) region of interest
+    are the same surface in both photos, so a per-channel gain and power law in
+    linear light is fitted from photo to baseline over them, with robust
+    (Tukey biweight) weights so that pixels that truly changed barely count.
+``baseline``
+    The photo is the baseline itself: no correction.
+
+Exposure and white balance are gains in linear light, and a gamma change of the
+encoded signal is close to a power law in linear light, so the reference-skin
+model ``log(lin_base) = a_c + b_c log(lin_photo)`` covers the three changes that
+dominate between phone photos.
+
+References
+----------
+.. [1] IEC 61966-2-1:1999, Multimedia systems and equipment - Colour measurement
+       and management - Part 2-1: Default RGB colour space - sRGB.
+.. [2] CIE 15:2004, Colorimetry, 3rd ed. (CIELAB, D65 white point).
+.. [3] Van Poucke, S. et al. (2010). Automatic colorimetric calibration of human
+       wounds. BMC Medical Imaging 10:7. doi:10.1186/1471-2342-10-7
+.. [4] Finlayson, G. D., Trezzi, E. (2004). Shades of gray and colour constancy.
+       Proc. IS&T/SID 12th Color Imaging Conference, 37-41.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "srgb_to_linear",
+    "linear_to_srgb",
+    "srgb8_to_lab",
+    "srgb_to_lab",
+    "lab_to_srgb8",
+    "skin_mask",
+    "clipped_mask",
+    "restore_clipped",
+    "ColourCorrection",
+    "identity_correction",
+    "uncorrected",
+    "fit_reference_correction",
+    "fit_chart_correction",
+    "delta_e76",
+]
+
+
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    """Decode sRGB values in 0-1 to linear light in 0-1 (IEC 61966-2-1)."""
+    v = np.asarray(v, dtype=np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    """Encode linear light in 0-1 as sRGB values in 0-1 (IEC 61966-2-1)."""
+    v = np.asarray(v, dtype=np.float32)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0) ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def srgb_to_lab(rgb01: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of float sRGB in 0-1: L* 0-100, a* and b* in CIELAB units.
+
+    Uses OpenCV's float conversion, which agrees with the CIE formulae to about
+    0.4 units (a piecewise approximation of the sRGB curve).
+    """
+    return cv2.cvtColor(np.ascontiguousarray(rgb01, dtype=np.float32), cv2.COLOR_RGB2Lab)
+
+
+def srgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) float32 of an 8-bit sRGB image."""
+    return srgb_to_lab(rgb.astype(np.float32) * np.float32(1 / 255))
+
+
+def lab_to_srgb8(lab: np.ndarray) -> np.ndarray:
+    """8-bit sRGB of a float CIELAB image; out-of-gamut colours are clipped."""
+    rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
+    return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
+
+
+def delta_e76(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIE 1976 colour difference ΔE*ab (CIELAB units): Euclidean distance in L*a*b*."""
+    return np.sqrt(np.sum((np.asarray(lab1, np.float32) - np.asarray(lab2, np.float32)) ** 2, axis=-1))
+
+
+def clipped_mask(rgb: np.ndarray, low: int = 4, high: int = 251) -> np.ndarray:
+    """Pixels with any 8-bit channel at or beyond the sensor's limits."""
+    return (rgb.min(axis=-1) <= low) | (rgb.max(axis=-1) >= high)
+
+
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Likely skin pixels by chrominance, for any skin tone.
+
+    Notes
+    -----
+    The explicit YCrCb box of Chai & Ngan (Cr 133-173, Cb 77-127), widened
+    slightly toward red so erythematous skin still counts as skin, and with
+    near-black and clipped pixels excluded. A coarse classifier: it is used to
+    choose where to measure when no region is given, never as a diagnosis.
+
+    References
+    ----------
+    .. [1] Chai, D., Ngan, K. N. (1999). Face segmentation using skin-color map in
+           videophone applications. IEEE TCSVT 9(4), 551-564. doi:10.1109/76.767122
+    """
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return (cr >= 133) & (cr <= 180) & (cb >= 77) & (cb <= 127) & (y > 30) & ~clipped_mask(rgb)
+
+
+def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None, limit: int = 251) -> np.ndarray:
+    """Float sRGB (0-1, may exceed 1) of an 8-bit region, with single clipped channels estimated.
+
+    Bright red skin often saturates the camera's red channel alone; reading it
+    as 255 makes the skin look less red than it is, and more so in a brighter
+    photo. Where exactly one channel is at ``limit`` or above, its linear value
+    is estimated from the brightest unclipped channel of the same pixel, using
+    the median ratio between the two over the brightest quarter of the region's
+    unclipped pixels (skin of one region keeps its chromaticity across shading),
+    and never set below what was recorded.
+
+    Notes
+    -----
+    A censored-data estimate: it assumes the clipped pixels share the
+    chromaticity of the region's brightest unclipped ones, which holds for
+    shading, not for specular glare (flagged separately by the quality gate).
+    """
+    v = rgb.astype(np.float32) * np.float32(1 / 255)
+    clipped = rgb >= limit
+    single = clipped.sum(axis=-1) == 1
+    if mask is not None:
+        single &= mask
+    if not single.any():
+        return v
+    lin = srgb_to_linear(v)
+    clean = ~clipped.any(axis=-1) if mask is None else mask & ~clipped.any(axis=-1)
+    for c in range(3):
+        todo = single & clipped[..., c]
+        if not todo.any():
+            continue
+        others = [o for o in range(3) if o != c]
+        # Predict from the brighter of the other two channels (more signal).
+        o = max(others, key=lambda k: float(lin[..., k][todo].mean()))
+        ref = lin[..., o][clean]
+        if ref.size < 50:
+            continue
+        bright = ref >= np.quantile(ref, 0.75)
+        ratio = float(np.median(lin[..., c][clean][bright] / np.maximum(ref[bright], 1e-4)))
+        estimate = np.maximum(lin[..., c][todo], ratio * lin[..., o][todo])
+        lin[..., c][todo] = estimate
+    return linear_to_srgb(lin)
+
+
+@dataclass(frozen=True)
+class ColourCorrection:
+    """A mapping of a photo's colours into the baseline's rendering.
+
+    Attributes
+    ----------
+    method : str
+        ``"baseline"``, ``"colorchecker"`` or ``"reference_skin"``.
+    matrix : numpy.ndarray
+        ``colorchecker``: 3x4 affine in linear RGB. ``reference_skin``: 3x2 rows of
+        ``(a_c, b_c)`` with ``log(lin_out) = a_c + b_c log(lin_in)``.
+        ``baseline``: empty.
+    residual_delta_e : float or None
+        Median ΔE*ab between the corrected photo and the baseline over the
+        pixels (or chart patches) the correction was fitted on; ~2-3 is within
+        photographic noise.
+    reference_pixels : int
+        How many pixels (or patches) the fit used.
+    note : str or None
+        Why the photo could not be normalised (``method="none"``).
+    """
+
+    method: str
+    matrix: np.ndarray = field(repr=False)
+    residual_delta_e: float | None = None
+    reference_pixels: int = 0
+    note: str | None = None
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """Corrected float32 sRGB (0-1) of an 8-bit sRGB image (or of 0-1 floats)."""
+        if rgb.dtype == np.uint8 and self.method != "colorchecker":
+            # A per-channel map of 8-bit input is exactly a 256-entry table per channel.
+            lut = self._channel_map(np.arange(256, dtype=np.float32)[:, None].repeat(3, 1) / 255)
+            return np.stack([lut[:, c][rgb[..., c]] for c in range(3)], axis=-1)
+        v = rgb.astype(np.float32) * np.float32(1 / 255) if rgb.dtype == np.uint8 else rgb.astype(np.float32)
+        if self.method == "colorchecker":
+            lin = srgb_to_linear(v)
+            flat = lin.reshape(-1, 3) @ self.matrix[:, :3].T.astype(np.float32) + self.matrix[:, 3].astype(np.float32)
+            return np.clip(linear_to_srgb(np.clip(flat.reshape(lin.shape), 0, 1)), 0, 1)
+        return self._channel_map(v)
+
+    def _channel_map(self, v: np.ndarray) -> np.ndarray:
+        if self.method in ("baseline", "none"):
+            return v
+        a = self.matrix[:, 0].astype(np.float32)
+        b = self.matrix[:, 1].astype(np.float32)
+        lin = np.exp(a + b * np.log(np.maximum(srgb_to_linear(v), 1e-4)))
+        return np.clip(linear_to_srgb(np.clip(lin, 0, 1)), 0, 1)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary for the CLI contract."""
+        return {
+            "method": self.method,
+            "residual_delta_e": None if self.residual_delta_e is None else round(self.residual_delta_e, 3),
+            "reference_pixels": self.reference_pixels,
+            "parameters": np.round(self.matrix, 6).tolist(),
+            "note": self.note,
+        }
+
+
+def identity_correction() -> ColourCorrection:
+    """The correction of the baseline photo to itself."""
+    return ColourCorrection(method="baseline", matrix=np.empty((0,)), residual_delta_e=0.0)
+
+
+def uncorrected(note: str) -> ColourCorrection:
+    """No correction could be fitted: metrics are in the photo's own rendering."""
+    return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
+
+
+def _tukey_line(x: np.ndarray, y: np.ndarray, iterations: int = 10) -> tuple[float, float]:
+    """Robust straight-line fit ``y = a + b x`` by iteratively reweighted least squares.
+
+    Tukey's biweight with a scale from the median absolute deviation (tuning
+    constant 4.685) gives zero weight to gross outliers such as pixels whose
+    colour really changed.
+    """
+    w = np.ones_like(x)
+    a, b = 0.0, 1.0
+    design = np.stack([np.ones_like(x), x], axis=1)
+    for _ in range(iterations):
+        sw = np.sqrt(w)
+        coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+        converged = abs(coef[0] - a) < 1e-5 and abs(coef[1] - b) < 1e-5
+        a, b = float(coef[0]), float(coef[1])
+        if converged:
+            break
+        r = y - (a + b * x)
+        scale = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-6
+        u = r / (4.685 * scale)
+        w = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
+        if w.sum() < 10:
+            break
+    return a, b
+
+
+def fit_reference_correction(
+    photo: np.ndarray,
+    baseline: np.ndarray,
+    reference: np.ndarray,
+    max_pixels: int = 30_000,
+    rng_seed: int = 0,
+) -> ColourCorrection | None:
+    """Fit the photo-to-baseline colour mapping over untreated pixels.
+
+    Parameters
+    ----------
+    photo : numpy.ndarray
+        H x W x 3 uint8 sRGB photo already warped into the baseline's frame.
+    baseline : numpy.ndarray
+        H x W x 3 uint8 sRGB baseline, same frame and size.
+    reference : numpy.ndarray
+        Boolean H x W mask of pixels assumed unchanged between the two photos
+        (untreated skin, the control region, the surroundings).
+    max_pixels : int
+        Random subsample size for the fit.
+
+    Returns
+    -------
+    ColourCorrection or None
+        ``None`` when fewer than 500 usable reference pixels remain.
+
+    Notes
+    -----
+    Both images are smoothed (Gaussian, sigma 1.5 px) first so that residual
+    misregistration and sensor noise average out. Clipped pixels in either
+    image are excluded: their true colour is unknown. Per channel ``c`` the fit
+    is ``log(lin_base_c) = a_c + b_c log(lin_photo_c)``, where ``lin`` is linear
+    light (IEC 61966-2-1): ``exp(a_c)`` absorbs exposure and white balance,
+    ``b_c`` a tone-curve (gamma) change.
+    """
+    idx = np.flatnonzero(reference)
+    if idx.size > max_pixels:
+        idx = np.random.default_rng(rng_seed).choice(idx, max_pixels, replace=False)
+    # Clipping is judged on the sampled raw pixels only: cheaper than whole images.
+    raw_p, raw_b = photo.reshape(-1, 3)[idx], baseline.reshape(-1, 3)[idx]
+    idx = idx[~clipped_mask(raw_p) & ~clipped_mask(raw_b)]
+    if idx.size < 500:
+        return None
+    p = cv2.GaussianBlur(photo, (0, 0), 1.5).reshape(-1, 3)[idx].astype(np.float32) / 255
+    b = cv2.GaussianBlur(baseline, (0, 0), 1.5).reshape(-1, 3)[idx].astype(np.float32) / 255
+    lp = np.log(np.maximum(srgb_to_linear(p), 1e-4)).astype(np.float64)
+    lb = np.log(np.maximum(srgb_to_linear(b), 1e-4)).astype(np.float64)
+    coef = np.array([_tukey_line(lp[:, c], lb[:, c]) for c in range(3)])
+    correction = ColourCorrection(method="reference_skin", matrix=coef, reference_pixels=int(idx.size))
+    residual = float(np.median(delta_e76(srgb_to_lab(correction.apply(p)[None]), srgb_to_lab(b[None]))))
+    return ColourCorrection(method="reference_skin", matrix=coef, residual_delta_e=residual,
+                            reference_pixels=int(idx.size))
+
+
+def fit_chart_correction(photo_patches: np.ndarray, baseline_patches: np.ndarray) -> ColourCorrection:
+    """Fit a linear-RGB affine map from a photo's chart patches to the baseline's.
+
+    Parameters
+    ----------
+    photo_patches, baseline_patches : numpy.ndarray
+        (24, 3) mean sRGB values in 0-1 of the ColorChecker Classic patches, in
+        the same order.
+
+    Returns
+    -------
+    ColourCorrection
+        ``method="colorchecker"``; ``residual_delta_e`` is the median ΔE*ab over
+        the patches after correction.
+
+    Notes
+    -----
+    A 3x4 affine matrix in linear RGB (12 parameters, 72 equations), fitted by
+    least squares over patches clipped in neither photo. A 24-patch chart gives
+    colour precision of ~0.3 ΔE in studio conditions (Van Poucke 2010).
+    """
+    p = np.asarray(photo_patches, np.float64)
+    b = np.asarray(baseline_patches, np.float64)
+    ok = (p.max(axis=1) < 0.98) & (b.max(axis=1) < 0.98) & (p.min(axis=1) > 0.01)
+    lp = srgb_to_linear(p[ok]).astype(np.float64)
+    lb = srgb_to_linear(b[ok]).astype(np.float64)
+    design = np.hstack([lp, np.ones((len(lp), 1))])
+    coef, *_ = np.linalg.lstsq(design, lb, rcond=None)
+    matrix = coef.T  # 3x4
+    correction = ColourCorrection(method="colorchecker", matrix=matrix, reference_pixels=int(ok.sum()))
+    residual = float(np.median(delta_e76(srgb_to_lab(correction.apply(p[ok].astype(np.float32))[None]),
+                                         srgb_to_lab(b[ok].astype(np.float32)[None]))))
+    return ColourCorrection(method="colorchecker", matrix=matrix, residual_delta_e=residual,
+                            reference_pixels=int(ok.sum()))

@@ -1,0 +1,295 @@
+"""Skin metrics in a region of interest: redness, pigmentation and texture.
+
+Each metric is a function over arrays registered with :func:`metric`, which
+records its name, units, colour space and source. The registry
+:data:`METRICS` is the single definition from which the documentation and the
+export data dictionary are generated. Colours are measured after colour
+normalisation to the baseline's rendering (:mod:`tracker.colour`); texture on
+the region resampled into the baseline's pixel grid, so values of one patient
+are comparable across photos.
+
+Bump :data:`METRIC_VERSION` whenever a definition or its inputs change, so that
+stored results can be recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
+
+from tracker.colour import srgb_to_linear
+
+__all__ = [
+    "METRIC_VERSION",
+    "MetricDefinition",
+    "METRICS",
+    "metric",
+    "ERYTHEMA_THRESHOLD_A",
+    "TEXTURE_MAX_SIDE",
+]
+
+METRIC_VERSION = "1.0"
+
+#: a* excess over untreated skin (CIELAB units) above which a pixel counts as
+#: erythematous; differences under ~2-3 ΔE are within photographic noise.
+ERYTHEMA_THRESHOLD_A = 3.0
+
+#: Longest side (px) at which the region is resampled for texture, so texture
+#: is measured at a fixed scale for a given baseline region.
+TEXTURE_MAX_SIDE = 512
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """What a metric means, for people: its data-dictionary entry."""
+
+    name: str
+    label: str
+    units: str
+    colour_space: str
+    formula: str
+    source: str
+    description: str
+
+
+METRICS: dict[str, MetricDefinition] = {}
+
+
+def metric(name: str, *, label: str, units: str, colour_space: str, formula: str, source: str):
+    """Register a metric function and append its definition to its docstring."""
+
+    def register(fn: Callable) -> Callable:
+        summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        METRICS[name] = MetricDefinition(name, label, units, colour_space, formula, source, summary)
+        fn.__doc__ = (fn.__doc__ or "") + (
+            f"\n\n    Definition\n    ----------\n    Units: {units}\n    Colour space: {colour_space}\n"
+            f"    Formula: {formula}\n    Source: {source}\n"
+        )
+        fn.metric_name = name
+        return fn
+
+    return register
+
+
+def _mean(values: np.ndarray, mask: np.ndarray | None) -> float:
+    v = values if mask is None else values[mask]
+    return float(np.mean(v)) if v.size else float("nan")
+
+
+# --- redness -----------------------------------------------------------------
+
+@metric(
+    "redness_a", label="Redness (mean a*)", units="CIELAB a* units (dimensionless, ~-128..127)",
+    colour_space="CIELAB D65 from sRGB, normalised to the baseline's rendering",
+    formula="mean of a* over the region",
+    source="CIE 15:2004 Colorimetry; Logger et al. 2020, Skin Res Technol (a* for erythema follow-up)",
+)
+def redness_a(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean CIELAB a* (green-red axis) of the region; higher is redder.
+
+    Parameters
+    ----------
+    lab : numpy.ndarray
+        H x W x 3 CIELAB image.
+    mask : numpy.ndarray, optional
+        Boolean mask of the pixels to measure.
+    """
+    return _mean(lab[..., 1], mask)
+
+
+@metric(
+    "redness_delta_a", label="Redness above untreated skin (Δa*)", units="CIELAB a* units",
+    colour_space="CIELAB D65 from sRGB, normalised to the baseline's rendering",
+    formula="mean a*(region of interest) - mean a*(untreated control region), same photo",
+    source="Logger et al. 2020 (Δa* against an internal control); CIE 15:2004",
+)
+def redness_delta_a(lab_roi: np.ndarray, lab_control: np.ndarray, roi_mask: np.ndarray | None = None,
+                    control_mask: np.ndarray | None = None) -> float:
+    """Redness of the treated region above the photo's own untreated control.
+
+    An internal control cancels much of what lighting and camera do to a*,
+    since both regions share them.
+    """
+    return redness_a(lab_roi, roi_mask) - redness_a(lab_control, control_mask)
+
+
+@metric(
+    "erythema_index", label="Erythema index (Diffey)", units="EI units (100 x log10 ratio, dimensionless)",
+    colour_space="linear sRGB (IEC 61966-2-1), normalised to the baseline's rendering",
+    formula="mean over pixels of 100 * log10(R_lin / G_lin)",
+    source="Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672 (EI = 100 log10(1/R_green) - 100 log10(1/R_red))",
+)
+def erythema_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Diffey's erythema index from the red and green channels in linear light.
+
+    The reflectance-spectroscopy index compares absorption in the green (where
+    haemoglobin absorbs) with the red; on a colour-normalised photo the linear
+    R and G channels stand in for the two bands.
+    """
+    lin = srgb_to_linear(rgb01[..., :2] if mask is None else rgb01[mask][:, :2])
+    ratio = np.maximum(lin[..., 0], 1e-4) / np.maximum(lin[..., 1], 1e-4)
+    return float(np.mean(100.0 * np.log10(ratio))) if ratio.size else float("nan")
+
+
+@metric(
+    "erythema_area_fraction", label="Share of the region that is red", units="fraction 0-1",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula=f"fraction of region pixels with a* > median a*(untreated skin) + {ERYTHEMA_THRESHOLD_A}",
+    source="threshold from the 2-3 ΔE*ab noise floor of photographic colour (Van Poucke et al. 2010)",
+)
+def erythema_area_fraction(lab: np.ndarray, reference_a: float, mask: np.ndarray | None = None,
+                           threshold: float = ERYTHEMA_THRESHOLD_A) -> float:
+    """Share of the region whose a* exceeds untreated skin by more than the noise floor.
+
+    ``reference_a`` is the median a* of untreated skin: the control region when
+    there is one, otherwise skin outside the region in the same photo.
+    """
+    a = lab[..., 1] if mask is None else lab[..., 1][mask]
+    return float(np.mean(a > reference_a + threshold)) if a.size else float("nan")
+
+
+# --- lightness and pigmentation -----------------------------------------------
+
+@metric(
+    "lightness_l", label="Lightness (mean L*)", units="CIELAB L* (0 black - 100 white)",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="mean of L* over the region", source="CIE 15:2004 Colorimetry",
+)
+def lightness_l(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean CIELAB lightness of the region."""
+    return _mean(lab[..., 0], mask)
+
+
+@metric(
+    "yellowness_b", label="Yellowness (mean b*)", units="CIELAB b* units",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="mean of b* over the region", source="CIE 15:2004 Colorimetry",
+)
+def yellowness_b(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean CIELAB b* (blue-yellow axis) of the region."""
+    return _mean(lab[..., 2], mask)
+
+
+@metric(
+    "ita_deg", label="Individual typology angle (ITA°)", units="degrees",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="atan2(mean L* - 50, mean b*) * 180 / pi",
+    source="Chardon, Cretois & Hourseau 1991, Int J Cosmet Sci 13:191-208; Del Bino & Bernerd 2013, Br J Dermatol 169 Suppl 3:33-40",
+)
+def ita_deg(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Individual typology angle of the region's mean colour; lower is darker.
+
+    Categories: very light > 55°, light 41-55°, intermediate 28-41°, tan
+    10-28°, brown -30-10°, dark < -30°. Computed from the mean L* and b* (more
+    stable than averaging per-pixel angles); ``atan2`` keeps it defined when b*
+    is near zero.
+    """
+    l_mean, b_mean = _mean(lab[..., 0], mask), _mean(lab[..., 2], mask)
+    return float(np.degrees(np.arctan2(l_mean - 50.0, b_mean)))
+
+
+@metric(
+    "melanin_index", label="Melanin index", units="MI units (100 x log10, dimensionless)",
+    colour_space="linear sRGB (IEC 61966-2-1), normalised to the baseline's rendering",
+    formula="mean over pixels of 100 * log10(1 / R_lin)",
+    source="Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672; Dawson et al. 1980, Phys Med Biol 25:695-709",
+)
+def melanin_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Melanin index from the red channel's reflectance in linear light; higher is darker.
+
+    In the red band haemoglobin absorbs little, so absorption there is mostly
+    melanin's.
+    """
+    lin = srgb_to_linear(rgb01[..., 0] if mask is None else rgb01[mask][:, 0])
+    return float(np.mean(100.0 * np.log10(1.0 / np.maximum(lin, 1e-4)))) if lin.size else float("nan")
+
+
+# --- texture ------------------------------------------------------------------
+
+_GLCM_LEVELS = 32
+_GLCM_ANGLES = (0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4)
+_TEXTURE_NOTE = "texture is a within-patient change measure, not an absolute roughness (no profilometry validation exists)"
+
+
+def texture_glcm(lightness: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+    """GLCM features of a lightness image (L* 0-100), pooled over 4 directions at distance 1.
+
+    L* is quantised to 32 levels over a fixed 0-100 range, so values of
+    different photos are on the same scale; pixels outside ``mask`` are coded
+    as an extra level that is dropped from the matrix.
+    """
+    q = np.clip(lightness / 100.0 * _GLCM_LEVELS, 0, _GLCM_LEVELS - 1).astype(np.uint8)
+    levels = _GLCM_LEVELS
+    if mask is not None:
+        q = np.where(mask, q, _GLCM_LEVELS).astype(np.uint8)
+        levels += 1
+    glcm = graycomatrix(q, distances=[1], angles=list(_GLCM_ANGLES), levels=levels, symmetric=True)
+    glcm = glcm[:_GLCM_LEVELS, :_GLCM_LEVELS].astype(np.float64)
+    total = glcm.sum(axis=(0, 1), keepdims=True)
+    if not np.all(total > 0):
+        return {k: float("nan") for k in ("texture_contrast", "texture_homogeneity", "texture_energy", "texture_entropy")}
+    p = glcm / total
+    entropy = -np.sum(p * np.log2(np.where(p > 0, p, 1)), axis=(0, 1))
+    return {
+        "texture_contrast": float(np.mean(graycoprops(p, "contrast"))),
+        "texture_homogeneity": float(np.mean(graycoprops(p, "homogeneity"))),
+        "texture_energy": float(np.mean(graycoprops(p, "energy"))),
+        "texture_entropy": float(np.mean(entropy)),
+    }
+
+
+_GLCM_SOURCE = "Haralick, Shanmugam & Dinstein 1973, IEEE Trans SMC 3(6):610-621. doi:10.1109/TSMC.1973.4309314"
+for _name, _label, _units, _formula in (
+    ("texture_contrast", "Texture contrast (GLCM)", "squared grey levels (32 levels of L*)", "sum_ij P(i,j) (i-j)^2"),
+    ("texture_homogeneity", "Texture homogeneity (GLCM)", "dimensionless 0-1", "sum_ij P(i,j) / (1 + (i-j)^2)"),
+    ("texture_energy", "Texture energy (GLCM)", "dimensionless 0-1", "sqrt(sum_ij P(i,j)^2)"),
+    ("texture_entropy", "Texture entropy (GLCM)", "bits", "-sum_ij P(i,j) log2 P(i,j)"),
+):
+    METRICS[_name] = MetricDefinition(
+        _name, _label, _units, "CIELAB L*, quantised to 32 levels over 0-100, baseline pixel grid",
+        _formula + ", GLCM at distance 1 px averaged over 0°, 45°, 90°, 135°", _GLCM_SOURCE,
+        f"Grey-level co-occurrence feature of the region's lightness; {_TEXTURE_NOTE}.",
+    )
+
+
+@metric(
+    "lbp_uniformity", label="Texture uniformity (LBP)", units="fraction 0-1",
+    colour_space="CIELAB L*, baseline pixel grid",
+    formula="share of pixels whose 8-neighbour, radius-1 local binary pattern is uniform (<= 2 transitions)",
+    source="Ojala, Pietikäinen & Mäenpää 2002, IEEE TPAMI 24(7):971-987. doi:10.1109/TPAMI.2002.1017623",
+)
+def lbp_uniformity(lightness: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Share of uniform local binary patterns: smooth, regular skin scores higher."""
+    # LBP compares neighbours for equality, so it wants integers: L* in 0.4-unit steps.
+    codes = local_binary_pattern(np.clip(lightness * 2.55, 0, 255).astype(np.uint8), P=8, R=1, method="uniform")
+    inner = np.zeros(codes.shape, bool)
+    inner[1:-1, 1:-1] = True
+    sel = inner if mask is None else inner & mask
+    c = codes[sel]
+    # In 'uniform' mode the non-uniform patterns share the single code P + 1.
+    return float(np.mean(c <= 8)) if c.size else float("nan")
+
+
+@metric(
+    "hf_energy", label="Fine-detail energy", units="(CIELAB L* units)^2",
+    colour_space="CIELAB L*, baseline pixel grid",
+    formula="mean of (L* - GaussianBlur(L*, sigma=2 px))^2 over the region",
+    source="difference-of-Gaussian band energy (Burt & Adelson 1983, IEEE Trans Commun 31(4):532-540)",
+)
+def hf_energy(lightness: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Energy of detail finer than ~2 px: pores, fine lines, roughness, and also noise and blur."""
+    high = lightness.astype(np.float32) - cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), 2.0)
+    return _mean(high**2, mask)
+
+
+def texture_metrics(lightness: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+    """All texture metrics of a lightness image, at most :data:`TEXTURE_MAX_SIDE` px."""
+    out = texture_glcm(lightness, mask)
+    out["lbp_uniformity"] = lbp_uniformity(lightness, mask)
+    out["hf_energy"] = hf_energy(lightness, mask)
+    return out
+

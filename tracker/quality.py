@@ -1,0 +1,226 @@
+"""Photo quality gate: is this photo usable, and if not, what should the patient change?
+
+Measurements (:func:`exposure_stats`, :func:`sharpness`) are separated from the
+verdict (:func:`judge_quality`) so thresholds are in one place
+(:class:`QualityThresholds`) and each rule can be tested with plain numbers.
+
+Every issue is a sentence a patient can act on; the verdict is about the photo,
+never about the skin.
+
+References
+----------
+.. [1] Pech-Pacheco, J. L. et al. (2000). Diatom autofocusing in brightfield
+       microscopy: a comparative study. ICPR 3, 314-317 (variance of the
+       Laplacian as a focus measure).
+.. [2] Crété-Roffet, F. et al. (2007). The blur effect: perception and
+       estimation with a new no-reference perceptual blur metric. SPIE 6492.
+       doi:10.1117/12.702790
+.. [3] Khavkin, J., Ellis, D. A. F. (2011). Standardized photography for skin
+       surface. Facial Plast Surg Clin N Am 19(2), 241-246.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from skimage.measure import blur_effect
+
+from tracker.colour import srgb8_to_lab
+
+__all__ = [
+    "QualityThresholds",
+    "QualityMeasurements",
+    "QualityReport",
+    "exposure_stats",
+    "sharpness",
+    "blur_score",
+    "judge_quality",
+]
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Limits of a usable photo.
+
+    Attributes
+    ----------
+    max_overexposed : float
+        Largest share of the region with two or more channels at 251-255
+        (washed out towards white).
+    max_channel_clipped : float
+        Largest share of the region with any one channel at 251-255; a clipped
+        red channel makes red skin read less red than it is.
+    max_underexposed : float
+        Largest share of the region with a channel at 0-4 (crushed black).
+    min_lightness, max_lightness : float
+        Range of the region's mean L*.
+    max_glare : float
+        Largest share of the region brighter than L* 92 (specular glare).
+    max_glare_increase : float
+        Largest increase of that share over the baseline's, same region: skin
+        that shines in the baseline too is not the photographer's doing.
+    min_relative_sharpness : float
+        Smallest sharpness of the photo relative to the baseline, same region.
+    max_blur_effect : float
+        Largest no-reference blur score when there is no baseline to compare to.
+    min_region_px : float
+        Fewest photo pixels across the region (shorter side).
+    """
+
+    max_overexposed: float = 0.05
+    max_channel_clipped: float = 0.4
+    max_underexposed: float = 0.05
+    min_lightness: float = 20.0
+    max_lightness: float = 90.0
+    max_glare: float = 0.08
+    max_glare_increase: float = 0.05
+    min_relative_sharpness: float = 0.4
+    max_blur_effect: float = 0.6
+    min_region_px: float = 48.0
+
+
+@dataclass(frozen=True)
+class QualityMeasurements:
+    """What was measured of a photo; ``None`` where it did not apply."""
+
+    overexposed_fraction: float
+    channel_clipped_fraction: float
+    underexposed_fraction: float
+    glare_fraction: float
+    mean_lightness: float
+    baseline_glare_fraction: float | None = None
+    control_overexposed_fraction: float | None = None
+    control_underexposed_fraction: float | None = None
+    relative_sharpness: float | None = None
+    blur_effect: float | None = None
+    region_px: float | None = None
+    region_label: str = "the treated area"
+    framing_issue: str | None = None
+
+    @classmethod
+    def of_region(cls, rgb: np.ndarray, mask: np.ndarray | None = None, **others) -> QualityMeasurements:
+        """Exposure measurements of a region (see :func:`exposure_stats`) plus ``others``."""
+        return cls(**exposure_stats(rgb, mask), **others)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """The verdict: ``ok`` and, when not, sentences saying what to change."""
+
+    ok: bool
+    issues: tuple[str, ...]
+    codes: tuple[str, ...]
+    measurements: QualityMeasurements = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form used by the CLI contract."""
+        m = self.measurements
+        rnd = lambda v, n=4: None if v is None or not np.isfinite(v) else round(float(v), n)  # noqa: E731
+        return {
+            "ok": self.ok,
+            "issues": list(self.issues),
+            "codes": list(self.codes),
+            "overexposed_fraction": rnd(m.overexposed_fraction),
+            "channel_clipped_fraction": rnd(m.channel_clipped_fraction),
+            "underexposed_fraction": rnd(m.underexposed_fraction),
+            "glare_fraction": rnd(m.glare_fraction),
+            "mean_lightness": rnd(m.mean_lightness, 2),
+            "control_overexposed_fraction": rnd(m.control_overexposed_fraction),
+            "control_underexposed_fraction": rnd(m.control_underexposed_fraction),
+            "relative_sharpness": rnd(m.relative_sharpness, 3),
+            "blur_effect": rnd(m.blur_effect, 3),
+            "region_px": rnd(m.region_px, 1),
+        }
+
+
+def exposure_stats(rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+    """Clipping, glare and mean lightness of an 8-bit sRGB region.
+
+    Returns
+    -------
+    dict
+        ``overexposed_fraction`` (two or more channels >= 251),
+        ``channel_clipped_fraction`` (any channel >= 251), ``underexposed_fraction``
+        (any channel <= 4), ``glare_fraction`` (L* > 92, the specular level
+        given for skin photos), ``mean_lightness`` (mean L*, 0-100).
+    """
+    px = rgb.reshape(-1, 3) if mask is None else rgb[mask]
+    if px.size == 0:
+        return {"overexposed_fraction": float("nan"), "channel_clipped_fraction": float("nan"),
+                "underexposed_fraction": float("nan"),
+                "glare_fraction": float("nan"), "mean_lightness": float("nan")}
+    lightness = srgb8_to_lab(px[None])[0, :, 0]
+    return {
+        "overexposed_fraction": float(np.mean(np.sum(px >= 251, axis=1) >= 2)),
+        "channel_clipped_fraction": float(np.mean(px.max(axis=1) >= 251)),
+        "underexposed_fraction": float(np.mean(px.min(axis=1) <= 4)),
+        "glare_fraction": float(np.mean(lightness > 92.0)),
+        "mean_lightness": float(np.mean(lightness)),
+    }
+
+
+def sharpness(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Contrast-normalised variance of the Laplacian (dimensionless).
+
+    The variance of the Laplacian [1]_ divided by the variance of the image
+    itself, so that a change of exposure or contrast alone does not read as a
+    change of focus. Comparable only between images of the same scene at the
+    same scale: compare a photo with its baseline, not with a fixed number.
+    """
+    g = gray.astype(np.float32)
+    lap = cv2.Laplacian(g, cv2.CV_32F, ksize=3)
+    inner = np.zeros(g.shape, bool)
+    inner[2:-2, 2:-2] = True
+    sel = inner if mask is None else inner & mask
+    if sel.sum() < 64:
+        return float("nan")
+    return float(lap[sel].var() / max(float(g[sel].var()), 1e-6))
+
+
+def blur_score(gray: np.ndarray) -> float:
+    """No-reference perceptual blur (0 sharp - 1 blurred) of Crété-Roffet et al. [2]_."""
+    return float(blur_effect(gray))
+
+
+def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThresholds()) -> QualityReport:
+    """Turn measurements into a verdict with sentences a patient can act on."""
+    issues: list[tuple[str, str]] = []
+    where = m.region_label
+
+    if m.overexposed_fraction > t.max_overexposed:
+        issues.append(("overexposed", f"Too bright: {m.overexposed_fraction:.0%} of {where} is washed out. "
+                       "Avoid direct flash and strong sunlight; use even daylight."))
+    elif m.glare_fraction > t.max_glare and (
+            m.baseline_glare_fraction is None or m.glare_fraction > m.baseline_glare_fraction + t.max_glare_increase):
+        issues.append(("glare", f"Shine: {m.glare_fraction:.0%} of {where} reflects the light. "
+                       "Avoid direct flash and overhead lamps, and pat the skin dry."))
+    elif m.mean_lightness > t.max_lightness:
+        issues.append(("too_bright", "Too bright overall: use less light or step out of direct sunlight."))
+    elif m.channel_clipped_fraction > t.max_channel_clipped:
+        issues.append(("colour_clipped", f"Too bright for true colour: {m.channel_clipped_fraction:.0%} of {where} "
+                       "is beyond what the camera can record. Use softer, indirect light."))
+    if m.underexposed_fraction > t.max_underexposed or m.mean_lightness < t.min_lightness:
+        issues.append(("underexposed", f"Too dark: {where} is in shadow. "
+                       "Take the photo facing a window in daylight, without flash."))
+    control_bad = [
+        frac for frac in (m.control_overexposed_fraction, m.control_underexposed_fraction)
+        if frac is not None and frac > t.max_overexposed
+    ]
+    if control_bad:
+        issues.append(("control_exposure", f"The comparison area of untreated skin is badly lit "
+                       f"({max(control_bad):.0%} washed out or black): light the whole area evenly."))
+    if m.relative_sharpness is not None:
+        if m.relative_sharpness < t.min_relative_sharpness:
+            issues.append(("blurred", f"Out of focus: this photo is about {1 - m.relative_sharpness:.0%} less sharp "
+                           "than your first photo. Hold the phone still, tap the skin to focus, and use more light."))
+    elif m.blur_effect is not None and m.blur_effect > t.max_blur_effect:
+        issues.append(("blurred", "Out of focus: hold the phone still, tap the skin to focus, and use more light."))
+    if m.framing_issue:
+        issues.append(("framing", m.framing_issue))
+    if m.region_px is not None and m.region_px < t.min_region_px:
+        issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
+                       f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))
+    return QualityReport(ok=not issues, issues=tuple(msg for _, msg in issues),
+                         codes=tuple(code for code, _ in issues), measurements=m)

@@ -1,0 +1,190 @@
+"""Simulated follow-up photos with known truth.
+
+No public time series of post-laser photos exists, so accuracy is proven on
+series made from a real photograph with known camera motion, known added
+redness and known light changes. The same functions make the demo data and the
+benchmark series.
+
+Every function is pure: arrays in, arrays out, randomness only from the
+``numpy.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tracker.colour import lab_to_srgb8, srgb8_to_lab, srgb_to_linear, linear_to_srgb
+
+__all__ = [
+    "ASTRONAUT_CHEEK",
+    "ASTRONAUT_CHIN",
+    "scale_box",
+    "CameraMotion",
+    "Lighting",
+    "enlarge",
+    "camera_matrix",
+    "render_view",
+    "add_redness",
+    "change_lighting",
+    "jpeg_roundtrip",
+    "add_sensor_noise",
+    "random_motion",
+    "random_lighting",
+]
+
+
+#: Regions of ``skimage.data.astronaut()`` (512 x 512), as ``(x, y, w, h)``: the
+#: left cheek (a stand-in treated area) and the chin (untreated control skin).
+ASTRONAUT_CHEEK = (190, 115, 25, 25)
+ASTRONAUT_CHIN = (225, 160, 20, 10)
+
+
+def scale_box(box: tuple[int, int, int, int], factor: float) -> tuple[int, int, int, int]:
+    """A box in an image enlarged by ``factor``."""
+    return tuple(int(round(v * factor)) for v in box)
+
+
+@dataclass(frozen=True)
+class CameraMotion:
+    """A camera move between the baseline and a follow-up photo.
+
+    Rotation in degrees (counter-clockwise in the image), isotropic scale of the
+    follow-up relative to the baseline, translation in baseline pixels, and a
+    perspective tilt (projective terms, per baseline pixel).
+    """
+
+    rotation_deg: float = 0.0
+    scale: float = 1.0
+    shift: tuple[float, float] = (0.0, 0.0)
+    tilt: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """A change of light and camera rendering between photos.
+
+    ``exposure`` multiplies linear light (0.75 is 25 % darker); ``white_balance``
+    multiplies linear R, G, B; ``gamma`` is applied to the encoded 0-1 values
+    (v ** gamma).
+    """
+
+    exposure: float = 1.0
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    gamma: float = 1.0
+
+
+def enlarge(rgb: np.ndarray, side: int, rng: np.random.Generator | None = None,
+            grain: float = 2.0) -> np.ndarray:
+    """Upscale a photo so its longest side is ``side`` px, with fine skin-like grain.
+
+    Bicubic enlargement alone leaves no detail finer than the source pixels;
+    a faint band-limited grain (``grain`` grey levels) stands in for pores.
+    """
+    h, w = rgb.shape[:2]
+    s = side / max(h, w)
+    big = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
+    if rng is None or grain <= 0:
+        return big
+    noise = rng.normal(0.0, 1.0, big.shape[:2]).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 1.2)
+    noise *= grain / max(float(noise.std()), 1e-6)
+    return np.clip(big.astype(np.float32) + noise[..., None], 0, 255).astype(np.uint8)
+
+
+def camera_matrix(motion: CameraMotion, baseline_shape: tuple[int, int]) -> np.ndarray:
+    """Homography mapping baseline pixels to the follow-up photo's pixels.
+
+    The rotation and scale are about the baseline's centre.
+    """
+    h, w = baseline_shape[:2]
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    t = np.radians(motion.rotation_deg)
+    c, s = np.cos(t) * motion.scale, np.sin(t) * motion.scale
+    to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], float)
+    rot = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]], float)
+    persp = np.array([[1, 0, 0], [0, 1, 0], [motion.tilt[0], motion.tilt[1], 1]], float)
+    back = np.array([[1, 0, cx + motion.shift[0]], [0, 1, cy + motion.shift[1]], [0, 0, 1]], float)
+    m = back @ persp @ rot @ to_centre
+    return m / m[2, 2]
+
+
+def render_view(baseline: np.ndarray, baseline_to_photo: np.ndarray,
+                out_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The follow-up photo the camera would take: the baseline seen through a homography.
+
+    Parts of the view outside the baseline are filled by reflection so the
+    frame has no artificial black border.
+    """
+    h, w = (out_shape or baseline.shape[:2])[:2]
+    return cv2.warpPerspective(baseline, baseline_to_photo, (w, h), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REFLECT_101)
+
+
+def add_redness(rgb: np.ndarray, mask: np.ndarray, delta_a: float,
+                feather_px: float = 0.0, delta_l: float = 0.0) -> np.ndarray:
+    """Add ``delta_a`` CIELAB a* units (and ``delta_l`` L* units) inside ``mask``.
+
+    ``mask`` is boolean or 0-1 float; with ``feather_px`` its edge is softened
+    by a Gaussian of that sigma so the patch blends like real erythema.
+    """
+    weight = mask.astype(np.float32)
+    if feather_px > 0:
+        weight = cv2.GaussianBlur(weight, (0, 0), feather_px)
+    ys, xs = np.nonzero(weight > 1e-3)
+    out = rgb.copy()
+    if ys.size == 0:
+        return out
+    # Only the bounding box of the patch is converted: much faster on large photos.
+    box = np.s_[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    lab = srgb8_to_lab(rgb[box])
+    lab[..., 1] += delta_a * weight[box]
+    lab[..., 0] += delta_l * weight[box]
+    out[box] = lab_to_srgb8(lab)
+    return out
+
+
+def change_lighting(rgb: np.ndarray, lighting: Lighting) -> np.ndarray:
+    """Apply exposure and white balance in linear light, then a gamma change."""
+    # Per channel this is a function of the 8-bit value alone: tabulate it.
+    levels = np.arange(256, dtype=np.float32) / 255.0
+    lin = srgb_to_linear(levels)[:, None] * (lighting.exposure * np.asarray(lighting.white_balance, np.float32))
+    enc = np.clip(linear_to_srgb(np.clip(lin, 0, 1)), 0, 1) ** lighting.gamma
+    table = np.round(enc * 255).astype(np.uint8)  # (256, 3)
+    return np.stack([table[:, c][rgb[..., c]] for c in range(3)], axis=-1)
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
+    """Encode and decode as JPEG (OpenCV's libjpeg) at ``quality``."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def add_sensor_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Add Gaussian noise of ``sigma`` grey levels to every channel."""
+    noisy = rgb.astype(np.float32) + rng.normal(0.0, sigma, rgb.shape).astype(np.float32)
+    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+
+
+def random_motion(rng: np.random.Generator, side: int, max_rotation: float = 15.0,
+                  max_scale: float = 0.2, max_shift: float = 0.05, max_tilt: float = 0.0001) -> CameraMotion:
+    """A random hand-held camera move within the stated limits (shift as a fraction of ``side``)."""
+    return CameraMotion(
+        rotation_deg=float(rng.uniform(-max_rotation, max_rotation)),
+        scale=float(rng.uniform(1 - max_scale, 1 + max_scale)),
+        shift=tuple(float(v) for v in rng.uniform(-max_shift, max_shift, 2) * side),
+        tilt=tuple(float(v) for v in rng.uniform(-max_tilt, max_tilt, 2) * 2048 / side),
+    )
+
+
+def random_lighting(rng: np.random.Generator, exposure=(0.75, 1.05), white_balance=0.08,
+                    gamma=0.12) -> Lighting:
+    """A random light change: exposure −25…+5 %, white balance ±8 % per channel, gamma ±12 %."""
+    return Lighting(
+        exposure=float(rng.uniform(*exposure)),
+        white_balance=tuple(float(v) for v in rng.uniform(1 - white_balance, 1 + white_balance, 3)),
+        gamma=float(rng.uniform(1 - gamma, 1 + gamma)),
+    )
