@@ -1,0 +1,74 @@
+"""Recovery model: treatment catalogue, expected course, and a status people can act on.
+
+Pure functions over numbers the analysis engine measures per photo (Δa*, ITA°, melanin index,
+texture change); nothing here reads images or imports the engine.
+
+>>> from tracker.recovery import TREATMENTS, expected_course, assess_course
+>>> band = expected_course("fractional_co2", days=range(0, 91))
+>>> a = assess_course("fractional_co2", days=[1, 3, 7, 14], redness_delta_a=[9.0, 7.5, 3.1, 1.2])
+>>> a.status
+'on_track'
+"""
+
+from .assessment import (
+    ITA_CHANGE_DEG,
+    MELANIN_CHANGE_FRACTION,
+    STATUSES,
+    Assessment,
+    Signal,
+    assess_course,
+)
+from .catalogue import (
+    BIBLIOGRAPHY,
+    REVIEW_WINDOWS,
+    TREATMENTS,
+    DarkerSkin,
+    Reference,
+    ReviewWindows,
+    Treatment,
+    UnknownTreatmentError,
+    adjusted_for_skin_type,
+    describe_treatment,
+    fitzpatrick_type,
+    get_treatment,
+    treatment_keys,
+)
+from .course import (
+    CLEAR_CHANGE_DELTA_A,
+    RESOLVED_DELTA_A,
+    RednessBand,
+    TextureBand,
+    expected_course,
+    expected_texture_course,
+)
+from .fit import RednessFit, fit_redness_decay
+
+__all__ = [
+    "BIBLIOGRAPHY",
+    "CLEAR_CHANGE_DELTA_A",
+    "ITA_CHANGE_DEG",
+    "MELANIN_CHANGE_FRACTION",
+    "RESOLVED_DELTA_A",
+    "REVIEW_WINDOWS",
+    "STATUSES",
+    "TREATMENTS",
+    "Assessment",
+    "DarkerSkin",
+    "RednessBand",
+    "RednessFit",
+    "Reference",
+    "ReviewWindows",
+    "Signal",
+    "TextureBand",
+    "Treatment",
+    "UnknownTreatmentError",
+    "adjusted_for_skin_type",
+    "assess_course",
+    "describe_treatment",
+    "expected_course",
+    "expected_texture_course",
+    "fit_redness_decay",
+    "fitzpatrick_type",
+    "get_treatment",
+    "treatment_keys",
+]
