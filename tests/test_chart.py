@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 from skimage import data
 
+from tracker import simulate as sim
+from tracker import colour
+
 from tracker.chart import (
     CHART_BOX_UNITS,
     COLORCHECKER_LAB_D50,
@@ -23,93 +26,20 @@ from tracker.chart import (
     find_colorchecker,
 )
 
-BODY = (0.09, 0.09, 0.09)
-
-
-# --------------------------------------------------------------------------- #
-# synthesis helpers
-
-
 def srgb_to_linear(v):
-    v = np.clip(np.asarray(v, np.float64), 0, 1)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return colour.srgb_to_linear(np.clip(v, 0, 1)).astype(np.float64)
 
 
 def linear_to_srgb(v):
-    v = np.clip(np.asarray(v, np.float64), 0, 1)
-    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
+    return colour.linear_to_srgb(np.clip(v, 0, 1)).astype(np.float64)
 
 
-def draw_chart(colours=COLORCHECKER_SRGB, ppu=40, border=0.0, radius=0.0):
-    """Chart canvas (float RGB 0..1) and its box corners in canvas pixels.
-
-    ``border`` extends the dark body beyond the model box, like the printed
-    card; ``radius`` rounds the patch corners (model units).
-    """
-    bw, bh = CHART_BOX_UNITS
-    w = int(round((bw + 2 * border) * ppu))
-    h = int(round((bh + 2 * border) * ppu))
-    canvas = np.empty((h, w, 3), np.float32)
-    canvas[:] = BODY
-    rr = int(round(radius * ppu))
-    for i, colour in enumerate(colours):
-        r, c = divmod(i, 6)
-        x0 = int(round((border + 0.25 + 2.75 * c) * ppu))
-        y0 = int(round((border + 0.25 + 2.75 * r) * ppu))
-        x1 = x0 + int(round(2.5 * ppu)) - 1
-        y1 = y0 + int(round(2.5 * ppu)) - 1
-        mask = np.zeros((h, w), np.uint8)
-        if rr:
-            cv2.rectangle(mask, (x0 + rr, y0), (x1 - rr, y1), 1, -1)
-            cv2.rectangle(mask, (x0, y0 + rr), (x1, y1 - rr), 1, -1)
-            for cx in (x0 + rr, x1 - rr):
-                for cy in (y0 + rr, y1 - rr):
-                    cv2.circle(mask, (cx, cy), rr, 1, -1)
-        else:
-            mask[y0 : y1 + 1, x0 : x1 + 1] = 1
-        canvas[mask > 0] = colour
-    # pixel centres at integers: a pixel covers [i - 0.5, i + 0.5]
-    b0 = border * ppu - 0.5
-    box = np.array(
-        [[b0, b0], [b0 + bw * ppu, b0], [b0 + bw * ppu, b0 + bh * ppu], [b0, b0 + bh * ppu]]
-    )
-    return canvas, box
+chart_quad = sim.colorchecker_corners
+paste_chart = sim.paste_colorchecker
+jpeg = sim.jpeg_roundtrip
 
 
-def chart_quad(cx, cy, width, angle_deg, taper=0.0):
-    """True box corners: dark-skin corner first, clockwise on an upright chart."""
-    hw = width / 2
-    hh = width * CHART_BOX_UNITS[1] / CHART_BOX_UNITS[0] / 2
-    pts = np.array([[-hw * (1 - taper), -hh], [hw * (1 - taper), -hh], [hw, hh], [-hw, hh]])
-    a = np.radians(angle_deg)
-    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    return pts @ rot.T + [cx, cy]
-
-
-def paste_chart(photo, corners, **chart_kw):
-    """Warp a drawn chart into ``photo`` so its box lands on ``corners``."""
-    canvas, box = draw_chart(**chart_kw)
-    hom = cv2.getPerspectiveTransform(box.astype(np.float32), corners.astype(np.float32))
-    size = (photo.shape[1], photo.shape[0])
-    chart8 = np.clip(canvas * 255 + 0.5, 0, 255).astype(np.uint8)
-    warped = cv2.warpPerspective(chart8, hom, size, flags=cv2.INTER_LINEAR)
-    ones = np.ones(canvas.shape[:2], np.float32)
-    alpha = cv2.warpPerspective(ones, hom, size, flags=cv2.INTER_LINEAR)
-    out = photo.astype(np.float32) * (1 - alpha[..., None]) + warped * alpha[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def jpeg(rgb, quality=90):
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def enlarge(rgb, long_side):
-    h, w = rgb.shape[:2]
-    s = long_side / max(h, w)
-    return cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
+enlarge = sim.enlarge
 
 
 @pytest.fixture(scope="module")

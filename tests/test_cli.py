@@ -146,3 +146,16 @@ def test_unreadable_reference_is_a_usage_error(photos):
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("tracker ")
+
+
+def test_treatments_lists_the_catalogue_and_describes_one():
+    from tracker.recovery import TREATMENTS
+
+    listing = run("treatments")
+    assert listing.returncode == 0
+    keys = [line.split()[0] for line in listing.stdout.strip().splitlines()]
+    assert keys == list(TREATMENTS) and "fractional_co2" in keys
+    described = run("treatments", "fractional_co2")
+    assert described.returncode == 0 and "not a diagnosis" in described.stdout
+    unknown = run("treatments", "laser_magic")
+    assert unknown.returncode == 2 and "fractional_co2" in unknown.stderr

@@ -114,3 +114,32 @@ def test_added_redness_is_recovered_within_15_percent_under_light_changes(baseli
         naive_errors.append(abs(naive - follow.true_delta_a) / follow.true_delta_a)
     assert np.median(errors) < 0.08
     assert max(naive_errors) > 0.15 > max(errors)
+
+
+def test_chart_in_both_photos_drives_the_correction(baseline_rgb):
+    corners = sim.colorchecker_corners(1600, 1650, 650, angle_deg=-4)
+    with_chart = sim.paste_colorchecker(baseline_rgb, corners)
+    charted = prepare_baseline(with_chart, ROI, CONTROL)
+    assert charted.chart is not None
+    base = analyse_baseline(charted).metrics
+    rng = np.random.default_rng(5)
+    lighting = sim.Lighting(exposure=0.8, white_balance=(1.06, 0.95, 0.93), gamma=1.08)
+    follow = make_followup(with_chart, rng, delta_a=8.0, lighting=lighting,
+                           motion=sim.CameraMotion(rotation_deg=5, scale=0.95, shift=(20, -15)))
+    result = analyse_photo(follow.rgb, charted)
+    assert result.colour.method == "colorchecker"
+    assert result.colour.residual_delta_e < 3.0
+    assert result.metrics["redness_a"] - base["redness_a"] == pytest.approx(follow.true_delta_a, rel=0.15)
+
+
+def test_without_a_region_skin_in_the_overlap_is_measured(baseline_rgb):
+    plain = prepare_baseline(baseline_rgb)
+    base = analyse_baseline(plain)
+    follow = make_followup(baseline_rgb, np.random.default_rng(6),
+                           lighting=sim.Lighting(exposure=0.85, white_balance=(1.05, 1.0, 0.95), gamma=1.05))
+    result = analyse_photo(follow.rgb, plain)
+    assert result.ok and result.colour.method == "reference_skin"
+    assert result.metrics["redness_delta_a"] is None
+    # Unchanged skin under changed light reads the same once normalised.
+    for key in ("redness_a", "lightness_l", "ita_deg"):
+        assert result.metrics[key] == pytest.approx(base.metrics[key], abs=1.0), key

@@ -95,6 +95,24 @@ def analyze(
     raise typer.Exit(1 if failures else 0)
 
 
+@app.command("treatments")
+def treatments(
+    key: Annotated[str | None, typer.Argument(help="A treatment key, to describe its expected course.")] = None,
+) -> None:
+    """List the treatment types of the catalogue, or describe one."""
+    from tracker.recovery import TREATMENTS, describe_treatment
+
+    if key is not None:
+        if key not in TREATMENTS:
+            _fail_usage(f"unknown treatment {key!r}; choose one of: {', '.join(TREATMENTS)}")
+        typer.echo(describe_treatment(key))
+        return
+    width = max(map(len, TREATMENTS))
+    for k, t in TREATMENTS.items():
+        typer.echo(f"{k.ljust(width)}  {t.name}: redness usually fades by day "
+                   f"{t.resolution_day_low:g}-{t.resolution_day_high:g}")
+
+
 def _resolved(path: Path) -> Path | None:
     try:
         return path.resolve(strict=True)

@@ -33,6 +33,9 @@ __all__ = [
     "add_sensor_noise",
     "random_motion",
     "random_lighting",
+    "draw_colorchecker",
+    "colorchecker_corners",
+    "paste_colorchecker",
 ]
 
 
@@ -188,3 +191,87 @@ def random_lighting(rng: np.random.Generator, exposure=(0.75, 1.05), white_balan
         white_balance=tuple(float(v) for v in rng.uniform(1 - white_balance, 1 + white_balance, 3)),
         gamma=float(rng.uniform(1 - gamma, 1 + gamma)),
     )
+
+
+# --- a ColorChecker Classic chart in the photo ------------------------------------
+
+_CHART_BODY = (0.09, 0.09, 0.09)
+
+
+def draw_colorchecker(colours: np.ndarray | None = None, ppu: int = 40, border: float = 0.0,
+                      radius: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A ColorChecker Classic drawn in the proportions of OpenCV's chart model.
+
+    Parameters
+    ----------
+    colours : numpy.ndarray, optional
+        (24, 3) sRGB 0-1 patch colours in standard order; the reference values by default.
+    ppu : int
+        Pixels per model unit (patches are 2.5 units on a 2.75-unit pitch).
+    border : float
+        Dark card body beyond the model box, in units, like the printed card.
+    radius : float
+        Rounding of the patch corners, in units.
+
+    Returns
+    -------
+    canvas : numpy.ndarray
+        Float32 RGB 0-1 image of the chart.
+    box : numpy.ndarray
+        (4, 2) corners of the model box in canvas pixels (pixel centres at integers).
+    """
+    from tracker.chart import CHART_BOX_UNITS, COLORCHECKER_SRGB
+
+    colours = COLORCHECKER_SRGB if colours is None else colours
+    bw, bh = CHART_BOX_UNITS
+    w = int(round((bw + 2 * border) * ppu))
+    h = int(round((bh + 2 * border) * ppu))
+    canvas = np.empty((h, w, 3), np.float32)
+    canvas[:] = _CHART_BODY
+    rr = int(round(radius * ppu))
+    for i, colour in enumerate(colours):
+        r, c = divmod(i, 6)
+        x0 = int(round((border + 0.25 + 2.75 * c) * ppu))
+        y0 = int(round((border + 0.25 + 2.75 * r) * ppu))
+        x1 = x0 + int(round(2.5 * ppu)) - 1
+        y1 = y0 + int(round(2.5 * ppu)) - 1
+        mask = np.zeros((h, w), np.uint8)
+        if rr:
+            cv2.rectangle(mask, (x0 + rr, y0), (x1 - rr, y1), 1, -1)
+            cv2.rectangle(mask, (x0, y0 + rr), (x1, y1 - rr), 1, -1)
+            for cx in (x0 + rr, x1 - rr):
+                for cy in (y0 + rr, y1 - rr):
+                    cv2.circle(mask, (cx, cy), rr, 1, -1)
+        else:
+            mask[y0: y1 + 1, x0: x1 + 1] = 1
+        canvas[mask > 0] = colour
+    b0 = border * ppu - 0.5  # a pixel covers [i - 0.5, i + 0.5]
+    box = np.array([[b0, b0], [b0 + bw * ppu, b0], [b0 + bw * ppu, b0 + bh * ppu], [b0, b0 + bh * ppu]])
+    return canvas, box
+
+
+def colorchecker_corners(cx: float, cy: float, width: float, angle_deg: float, taper: float = 0.0) -> np.ndarray:
+    """Chart box corners centred at ``(cx, cy)``: dark-skin corner first, clockwise when upright.
+
+    ``taper`` narrows the top edge, a perspective view from below.
+    """
+    from tracker.chart import CHART_BOX_UNITS
+
+    hw = width / 2
+    hh = width * CHART_BOX_UNITS[1] / CHART_BOX_UNITS[0] / 2
+    pts = np.array([[-hw * (1 - taper), -hh], [hw * (1 - taper), -hh], [hw, hh], [-hw, hh]])
+    a = np.radians(angle_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return pts @ rot.T + [cx, cy]
+
+
+def paste_colorchecker(photo: np.ndarray, corners: np.ndarray, **chart: object) -> np.ndarray:
+    """Warp a drawn chart (:func:`draw_colorchecker` options) into ``photo`` so its box lands on ``corners``."""
+    canvas, box = draw_colorchecker(**chart)
+    hom = cv2.getPerspectiveTransform(box.astype(np.float32), np.asarray(corners, np.float32))
+    size = (photo.shape[1], photo.shape[0])
+    chart8 = np.clip(canvas * 255 + 0.5, 0, 255).astype(np.uint8)
+    warped = cv2.warpPerspective(chart8, hom, size, flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpPerspective(np.ones(canvas.shape[:2], np.float32), hom, size, flags=cv2.INTER_LINEAR)
+    out = photo.astype(np.float32) * (1 - alpha[..., None]) + warped * alpha[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
