@@ -24,6 +24,7 @@ from tracker.align import (
     Reference,
     align_to_baseline,
     luminance,
+    map_points,
     prepare_reference,
     warp_to_baseline,
 )
@@ -31,7 +32,7 @@ from tracker.chart import ChartReading, find_colorchecker
 from tracker.colour import (
     ColourCorrection,
     clipped_mask,
-    restore_clipped,
+    correct_region,
     fit_chart_correction,
     fit_reference_correction,
     identity_correction,
@@ -183,16 +184,29 @@ def _measure_scale(box: Box) -> float:
     return min(1.0, m.TEXTURE_MAX_SIDE / max(box[2], box[3]))
 
 
-def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """The box resampled from the photo at ``scale`` baseline pixels, with its valid mask."""
-    if scale >= 1.0:
-        return warp_to_baseline(photo, matrix, box)
-    # Resample at full baseline scale first, then shrink by area averaging so
-    # fine texture does not alias differently in photos of different scale.
-    full, valid = warp_to_baseline(photo, matrix, box)
-    small = _resize_to(full, scale)
-    small_valid = _resize_to(valid.astype(np.uint8) * 255, scale) == 255
-    return small, small_valid
+def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float,
+            photo_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The box resampled from the photo at ``scale`` output pixels per baseline pixel, with its valid mask.
+
+    Only the part of the photo under the box is touched, and it is first
+    shrunk by area averaging when the output is much coarser than the photo
+    (``photo_scale`` is baseline pixels per photo pixel): fine texture then
+    does not alias differently in photos of different resolution, and a
+    12-megapixel photo costs little more than a small one.
+    """
+    x, y, w, h = box
+    corners = map_points(np.linalg.inv(matrix), [(x, y), (x + w, y), (x + w, y + h), (x, y + h)])
+    ph, pw = photo.shape[:2]
+    x0, y0 = (int(max(0, np.floor(v - 8))) for v in corners.min(axis=0))
+    x1, y1 = int(min(pw, np.ceil(corners[:, 0].max() + 8))), int(min(ph, np.ceil(corners[:, 1].max() + 8)))
+    if x1 <= x0 or y1 <= y0:  # the box is entirely outside the photo
+        x0, y0, x1, y1 = 0, 0, pw, ph
+    crop = photo[y0:y1, x0:x1]
+    crop_matrix = matrix @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
+    factor = photo_scale * scale
+    if factor < 0.7:
+        crop, crop_matrix = _shrink_photo(crop, crop_matrix, factor)
+    return warp_to_baseline(crop, crop_matrix, box, scale=scale)
 
 
 def _shrink_photo(photo: np.ndarray, matrix: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -274,25 +288,14 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     """Colour-correct and measure an aligned photo (``correction`` None: fit one)."""
     cfg = baseline.config
     matrix = alignment.matrix
-    photo = rgb
-    # A photo much larger than the baseline is shrunk first: cheaper, and it
-    # keeps interpolation from aliasing fine texture.
-    if alignment.scale is not None and alignment.scale < 0.7:
-        photo, matrix = _shrink_photo(rgb, matrix, alignment.scale)
-    # Photo pixels per working-frame pixel, after any shrinking above.
-    work_factor = (alignment.scale or 1.0) * baseline.work_scale * rgb.shape[1] / photo.shape[1]
-    if work_factor < 0.7:
-        work_src, work_matrix = _shrink_photo(photo, matrix, work_factor)
-    else:
-        work_src, work_matrix = photo, matrix
+    photo_scale = alignment.scale or 1.0
     bh, bw = baseline.shape
-    work_photo, work_valid = warp_to_baseline(work_src, work_matrix, (0, 0, bw, bh), scale=baseline.work_scale)
+    work_photo, work_valid = _region(rgb, matrix, (0, 0, bw, bh), baseline.work_scale, photo_scale)
     if correction is None:
         correction = _colour_correction(rgb, baseline, work_photo, work_valid)
-    apply = correction.apply
 
     if baseline.roi is not None:
-        roi_rgb, roi_valid = _region(photo, matrix, baseline.roi, _measure_scale(baseline.roi))
+        roi_rgb, roi_valid = _region(rgb, matrix, baseline.roi, _measure_scale(baseline.roi), photo_scale)
         region_label = "the treated area"
         region_px = min(baseline.roi[2], baseline.roi[3]) / (alignment.scale or 1.0)
     else:
@@ -305,11 +308,12 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
 
     control_rgb = control_valid = None
     if baseline.control is not None:
-        control_rgb, control_valid = _region(photo, matrix, baseline.control, _measure_scale(baseline.control))
+        control_rgb, control_valid = _region(rgb, matrix, baseline.control, _measure_scale(baseline.control),
+                                             photo_scale)
 
     control_stats = exposure_stats(control_rgb, control_valid) if control_rgb is not None else None
-    corrected_roi = apply(restore_clipped(roi_rgb, roi_valid))
-    corrected_work = apply(work_photo)
+    corrected_roi = correct_region(correction, roi_rgb, roi_valid)
+    corrected_work = correction.apply(work_photo)
     lab = srgb_to_lab(corrected_roi)
     is_baseline = correction.method == "baseline"
     # Focus is compared with the baseline over the whole overlap at the working
@@ -336,7 +340,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         "ita_deg": m.ita_deg(lab, roi_valid),
     }
     if control_rgb is not None:
-        control_lab = srgb_to_lab(apply(restore_clipped(control_rgb, control_valid)))
+        control_lab = srgb_to_lab(correct_region(correction, control_rgb, control_valid))
         values["redness_delta_a"] = m.redness_delta_a(lab, control_lab, roi_valid, control_valid)
         reference_a = float(np.median(control_lab[..., 1][control_valid])) if control_valid.any() else float("nan")
     else:

@@ -47,6 +47,7 @@ __all__ = [
     "skin_mask",
     "clipped_mask",
     "restore_clipped",
+    "correct_region",
     "ColourCorrection",
     "identity_correction",
     "uncorrected",
@@ -118,8 +119,19 @@ def skin_mask(rgb: np.ndarray) -> np.ndarray:
     return (cr >= 133) & (cr <= 180) & (cb >= 77) & (cb <= 127) & (y > 30) & ~clipped_mask(rgb)
 
 
-def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None, limit: int = 251) -> np.ndarray:
-    """Float sRGB (0-1, may exceed 1) of an 8-bit region, with single clipped channels estimated.
+_LINEAR_OF_8BIT = None  # filled on first use: linear light of each 8-bit sRGB level
+
+
+def _linear_levels() -> np.ndarray:
+    global _LINEAR_OF_8BIT
+    if _LINEAR_OF_8BIT is None:
+        _LINEAR_OF_8BIT = srgb_to_linear(np.arange(256, dtype=np.float32) / 255)
+    return _LINEAR_OF_8BIT
+
+
+def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None,
+                    limit: int = 251) -> tuple[np.ndarray, np.ndarray]:
+    """Linear values of pixels with one clipped channel, that channel estimated.
 
     Bright red skin often saturates the camera's red channel alone; reading it
     as 255 makes the skin look less red than it is, and more so in a brighter
@@ -129,36 +141,52 @@ def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None, limit: int 
     unclipped pixels (skin of one region keeps its chromaticity across shading),
     and never set below what was recorded.
 
+    Returns
+    -------
+    linear : numpy.ndarray
+        (N, 3) float32 linear RGB (may exceed 1) of the restored pixels.
+    where : numpy.ndarray
+        Boolean H x W mask of those pixels (in row-major order of ``linear``).
+
     Notes
     -----
     A censored-data estimate: it assumes the clipped pixels share the
     chromaticity of the region's brightest unclipped ones, which holds for
     shading, not for specular glare (flagged separately by the quality gate).
     """
-    v = rgb.astype(np.float32) * np.float32(1 / 255)
     clipped = rgb >= limit
     single = clipped.sum(axis=-1) == 1
     if mask is not None:
         single &= mask
     if not single.any():
-        return v
-    lin = srgb_to_linear(v)
-    clean = ~clipped.any(axis=-1) if mask is None else mask & ~clipped.any(axis=-1)
+        return np.empty((0, 3), np.float32), single
+    levels = _linear_levels()
+    clean_px = levels[rgb[(~clipped.any(axis=-1)) & (True if mask is None else mask)]]
+    lin = levels[rgb[single]]
+    which = clipped[single]
     for c in range(3):
-        todo = single & clipped[..., c]
+        todo = which[:, c]
+        others = [o for o in range(3) if o != c]
         if not todo.any():
             continue
-        others = [o for o in range(3) if o != c]
         # Predict from the brighter of the other two channels (more signal).
-        o = max(others, key=lambda k: float(lin[..., k][todo].mean()))
-        ref = lin[..., o][clean]
+        o = max(others, key=lambda k: float(lin[todo, k].mean()))
+        ref = clean_px[:, o]
         if ref.size < 50:
             continue
         bright = ref >= np.quantile(ref, 0.75)
-        ratio = float(np.median(lin[..., c][clean][bright] / np.maximum(ref[bright], 1e-4)))
-        estimate = np.maximum(lin[..., c][todo], ratio * lin[..., o][todo])
-        lin[..., c][todo] = estimate
-    return linear_to_srgb(lin)
+        ratio = float(np.median(clean_px[bright, c] / np.maximum(ref[bright], 1e-4)))
+        lin[todo, c] = np.maximum(lin[todo, c], ratio * lin[todo, o])
+    return lin, single
+
+
+def correct_region(correction: ColourCorrection, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """``correction.apply(rgb)`` with single clipped channels restored first (:func:`restore_clipped`)."""
+    out = correction.apply(rgb)
+    linear, where = restore_clipped(rgb, mask)
+    if linear.size:
+        out[where] = correction.apply(linear_to_srgb(linear)[None])[0]
+    return out
 
 
 @dataclass(frozen=True)
@@ -231,7 +259,7 @@ def uncorrected(note: str) -> ColourCorrection:
     return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
 
 
-def _tukey_line(x: np.ndarray, y: np.ndarray, iterations: int = 10) -> tuple[float, float]:
+def _tukey_line(x: np.ndarray, y: np.ndarray, iterations: int = 8) -> tuple[float, float]:
     """Robust straight-line fit ``y = a + b x`` by iteratively reweighted least squares.
 
     Tukey's biweight with a scale from the median absolute deviation (tuning
@@ -261,7 +289,7 @@ def fit_reference_correction(
     photo: np.ndarray,
     baseline: np.ndarray,
     reference: np.ndarray,
-    max_pixels: int = 30_000,
+    max_pixels: int = 12_000,
     rng_seed: int = 0,
 ) -> ColourCorrection | None:
     """Fit the photo-to-baseline colour mapping over untreated pixels.

@@ -206,8 +206,10 @@ def decode_photo(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Photo:
         with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as img:
             _check_dimensions(img.size, max_pixels)
             depth = _source_bit_depth(img, data)
-            srgb, profile_name = _to_srgb(_eight_bit(img, data, depth), img.info.get("icc_profile"))
-            rgb = _rgb_array(srgb)
+            rgb, profile_name = _fast_jpeg(img, data)
+            if rgb is None:
+                srgb, profile_name = _to_srgb(_eight_bit(img, data, depth), img.info.get("icc_profile"))
+                rgb = _rgb_array(srgb)
             # After decoding, so that a PNG eXIf chunk behind the pixel data has been seen.
             exif = _read_exif(img)
             fmt = _FORMAT_NAMES.get(img.format, img.format)
@@ -448,6 +450,36 @@ def _decode_deep_colour(data: bytes) -> np.ndarray | None:
     if to_rgb is None:
         return None
     return cv2.cvtColor(_SIXTEEN_TO_EIGHT[decoded], to_rgb)
+
+
+def _fast_jpeg(img: Image.Image, data: bytes) -> tuple[np.ndarray | None, str]:
+    """Pixels of a plain sRGB (or untagged) 8-bit JPEG decoded straight into numpy by OpenCV.
+
+    Handing Pillow's decoded pixels to numpy costs another copy of the image;
+    OpenCV's libjpeg-turbo decodes into the array itself. Only a file that
+    ends with its end-of-image marker takes this path: OpenCV would fill the
+    missing part of a truncated file with grey, where Pillow refuses it.
+    Anything else (CMYK, other profiles, truncation) returns ``None`` for the
+    general path.
+    """
+    if img.format not in ("JPEG", "MPO") or img.mode not in ("RGB", "L") or not _ends_with_eoi(data):
+        return None, ""
+    icc = img.info.get("icc_profile")
+    try:
+        profile_name = _srgb_transform(bytes(icc), img.mode)[0] if icc else _ASSUMED_SRGB
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        profile_name = _ASSUMED_SRGB
+    if profile_name not in ("sRGB", _ASSUMED_SRGB):
+        return None, ""
+    rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if rgb is None or (rgb.shape[1], rgb.shape[0]) != img.size:
+        return None, ""
+    return rgb, profile_name
+
+
+def _ends_with_eoi(data: bytes) -> bool:
+    # Some cameras pad after the end-of-image marker.
+    return bytes(data[-64:]).rstrip(b"\x00\xff\r\n ").endswith(b"\xff\xd9") or bytes(data[-2:]) == b"\xff\xd9"
 
 
 def _to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, str]:

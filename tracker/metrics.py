@@ -287,7 +287,18 @@ def hf_energy(lightness: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 
 def texture_metrics(lightness: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
-    """All texture metrics of a lightness image, at most :data:`TEXTURE_MAX_SIDE` px."""
+    """All texture metrics of a lightness image, measured at most :data:`TEXTURE_MAX_SIDE` px across.
+
+    A larger image is first reduced by area averaging, so texture is always
+    measured at a bounded scale (and cost).
+    """
+    h, w = lightness.shape
+    s = TEXTURE_MAX_SIDE / max(h, w)
+    if s < 1:
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        lightness = cv2.resize(lightness.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        if mask is not None:
+            mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
     out = texture_glcm(lightness, mask)
     out["lbp_uniformity"] = lbp_uniformity(lightness, mask)
     out["hf_energy"] = hf_energy(lightness, mask)
