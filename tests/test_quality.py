@@ -83,10 +83,15 @@ def test_underexposed_photo_fails(baseline_rgb, baseline):
     assert not result.quality.ok and "underexposed" in result.quality.codes
 
 
-@pytest.mark.parametrize("sigma", [3.0, 6.0])
-def test_defocused_photo_fails(baseline_rgb, baseline, sigma):
-    follow = make_followup(baseline_rgb, np.random.default_rng(3), lighting=sim.Lighting(), jpeg=None)
-    blurred = sim.jpeg_roundtrip(cv2.GaussianBlur(follow.rgb, (0, 0), sigma), 85)
+@pytest.mark.parametrize("sigma,noise", [(3.0, 0.0), (6.0, 0.0), (4.0, 3.0), (8.0, 4.0)])
+def test_defocused_photo_fails(baseline_rgb, baseline, sigma, noise):
+    """Defocus happens before the sensor adds its noise: the noise must not pass for detail."""
+    rng = np.random.default_rng(3)
+    follow = make_followup(baseline_rgb, rng, lighting=sim.Lighting(), noise=0, jpeg=None)
+    blurred = cv2.GaussianBlur(follow.rgb, (0, 0), sigma)
+    if noise:
+        blurred = sim.add_sensor_noise(blurred, noise, rng)
+    blurred = sim.jpeg_roundtrip(blurred, 85)
     result = analyse_photo(blurred, baseline)
     assert result.ok, result.error  # still aligned and measured...
     assert not result.quality.ok and "blurred" in result.quality.codes  # ...but flagged
