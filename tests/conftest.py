@@ -14,3 +14,39 @@ from tracker import simulate as sim
 def baseline_rgb() -> np.ndarray:
     """The astronaut portrait enlarged to a 2048-px 'phone photo' with fine grain."""
     return sim.enlarge(data.astronaut(), SIDE, np.random.default_rng(2024))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (skipped, with the reason, where none can run)."""
+    import pg
+
+    reason = pg.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = pg.Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty store on each database backend, with its own data directory."""
+    from tracker.store.db import open_store
+
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").new_database()
+    opened = open_store(tmp_path / "data", url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """An empty embedded store (SQLite)."""
+    from tracker.store.db import open_store
+
+    opened = open_store(tmp_path / "data")
+    yield opened
+    opened.close()

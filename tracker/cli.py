@@ -42,13 +42,30 @@ def _box_option(value: str | None, name: str):
         raise typer.BadParameter(str(exc), param_hint=name) from None
 
 
+_OPTIONS: dict = {}
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", envvar="TRACKER_DATA_DIR",
+        help="Where the embedded database and photos live (default: per-user data directory).")] = None,
 ) -> None:
     if version:
         typer.echo(f"tracker {__version__}")
         raise typer.Exit(0)
+    _OPTIONS["data_dir"] = data_dir
+
+
+def _open_store():
+    """The store, or a one-line error and exit status 2."""
+    from tracker.store.db import StoreError, open_store
+
+    try:
+        return open_store(_OPTIONS.get("data_dir"))
+    except StoreError as exc:
+        _fail_usage(str(exc))
 
 
 @app.command("analyze")
@@ -111,6 +128,136 @@ def treatments(
     for k, t in TREATMENTS.items():
         typer.echo(f"{k.ljust(width)}  {t.name}: redness usually fades by day "
                    f"{t.resolution_day_low:g}-{t.resolution_day_high:g}")
+
+
+@app.command("init")
+def init() -> None:
+    """Create (or upgrade) the store in the data directory."""
+    store = _open_store()
+    typer.echo(f"Store ready: {store.data_dir} ({store.dialect}).")
+
+
+@app.command("user")
+def user(
+    action: Annotated[str, typer.Argument(help="add")],
+    username: Annotated[str, typer.Argument(help="The new account's user name.")],
+    role: Annotated[str, typer.Option("--role", help="patient, provider, researcher or admin.")],
+    patient: Annotated[str | None, typer.Option("--patient", help="For a patient account: the patient's identifier.")] = None,
+    password: Annotated[str | None, typer.Option(
+        "--password", envvar="TRACKER_NEW_PASSWORD", help="The password (asked for when not given).")] = None,
+) -> None:
+    """Add a local account: `tracker user add NAME --role provider`."""
+    from tracker import services as sv
+
+    if action != "add":
+        _fail_usage(f"unknown action {action!r}; use `tracker user add NAME --role ROLE`")
+    store = _open_store()
+    patient_id = None
+    if patient is not None:
+        patient_id = sv.find_patient_id(store, sv.SYSTEM, patient)
+        if patient_id is None:
+            _fail_usage(f"there is no patient {patient!r}")
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user_id = sv.create_user(store, sv.SYSTEM, username, password, role, patient_id)
+    except (sv.InputError, sv.NotFound) as exc:
+        _fail_usage(str(exc))
+    typer.echo(f"Account {username!r} ({role}) created with id {user_id}.")
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="A manifest CSV, or a folder laid out as PATIENT/TREATMENT/YYYY-MM-DD/.")],
+) -> None:
+    """Import photos in bulk; re-running the same import adds only what is missing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tracker.importer import read_manifest, run_import, scan_folder
+    from tracker.services import InputError
+
+    if not source.exists():
+        _fail_usage(f"there is no file or folder {source}")
+    try:
+        rows = scan_folder(source) if source.is_dir() else read_manifest(source)
+    except InputError as exc:
+        _fail_usage(str(exc))
+    store = _open_store()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = "Importing photos" if stage == "import" else f"Analysing (area {stage.split()[-1]})"
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        outcomes = run_import(store, rows, progress)
+    counts = {k: sum(o.status == k for o in outcomes) for k in ("imported", "already", "refused")}
+    for o in outcomes:
+        if o.status == "refused":
+            typer.echo(f"refused  {o.source}: {o.photo}: {o.reason}")
+    typer.echo(f"{counts['imported']} imported, {counts['already']} already in the store, "
+               f"{counts['refused']} refused, of {len(outcomes)}.")
+    raise typer.Exit(1 if counts["refused"] else 0)
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Write the de-identified metric table (one row per photo) and its data dictionary."""
+    from tracker.export import write_export
+    from tracker.services import SYSTEM
+
+    if fmt not in ("csv", "parquet"):
+        _fail_usage("--format must be csv or parquet")
+    store = _open_store()
+    rows, dictionary = write_export(store, SYSTEM, out, fmt)
+    typer.echo(f"{rows} rows written to {out}; data dictionary in {dictionary}.")
+
+
+@app.command("demo")
+def demo(
+    samples: Annotated[Path | None, typer.Option("--samples", help="The sample_images folder (default: the one "
+                                                  "beside the package).")] = None,
+) -> None:
+    """Load the simulated sample patients and create demo accounts for each role."""
+    from tracker.demo import DemoError, load_demo
+
+    store = _open_store()
+    try:
+        accounts, created = load_demo(store, samples)
+    except DemoError as exc:
+        _fail_usage(str(exc))
+    typer.echo("Demo data loaded (simulated patients, not real people)." if created else
+               "Demo data already loaded.")
+    typer.echo("Demo sign-ins (also kept in " + str(store.data_dir / "demo-accounts.txt") + "):")
+    for name, role, password in accounts:
+        typer.echo(f"  {role:<10} {name:<14} {password}")
+
+
+@app.command("backup")
+def backup(out: Annotated[Path, typer.Argument(help="The backup file to write (.tar.gz).")]) -> None:
+    """Back up the database and the photo store into one file."""
+    from tracker.backup import write_backup
+
+    manifest = write_backup(_open_store(), out)
+    typer.echo(f"Backed up {sum(manifest['tables'].values())} rows and {manifest['photos']} photos to {out}.")
+
+
+@app.command("restore")
+def restore(backup_file: Annotated[Path, typer.Argument(help="A file written by `tracker backup`.")]) -> None:
+    """Restore a backup into an empty store."""
+    from tracker.backup import BackupError, restore_backup
+
+    try:
+        manifest = restore_backup(_open_store(), backup_file)
+    except BackupError as exc:
+        _fail_usage(str(exc))
+    typer.echo(f"Restored {sum(manifest['tables'].values())} rows and {manifest['photos']} photos.")
 
 
 def _resolved(path: Path) -> Path | None:

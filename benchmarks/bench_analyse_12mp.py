@@ -1,0 +1,124 @@
+"""Marginal cost of analysing one more 12-megapixel photo, relative to decoding it.
+
+For each simulated 12-MP follow-up JPEG (4000 x 3000, q 90, sensor noise), in
+one run and interleaved photo by photo so that machine load hits both alike:
+
+* ``cv2.imread(path)``: the cost of just decoding the file;
+* ``read_photo(path)`` + ``analyse_photo(rgb, baseline)``: what ``tracker
+  analyze`` pays per photo once the baseline is prepared (prepared once
+  beforehand and reported separately).
+
+The analysis is split into decode (``read_photo``), alignment
+(``align_to_baseline``, timed by wrapping the function ``analyse_photo`` calls,
+so nothing runs twice) and the rest (colour normalisation, quality, metrics).
+
+Prints ``ratio analyse/imread = R (target <= 4, aim 2)`` and exits 1 when
+R > 4, unless ``--no-check``.
+
+    uv run python benchmarks/bench_analyse_12mp.py [--photos 6] [--side 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import cv2
+
+import tracker.analysis as analysis
+from tracker.io import read_photo
+
+from common import machine, make_series
+
+TARGET, AIM = 4.0, 2.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=6, help="follow-up photos measured (default 6)")
+    parser.add_argument("--side", type=int, default=4000, help="long side in px; 4000 x 3000 = 12 MP (default)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the simulated series")
+    parser.add_argument("--noise", type=float, default=2.5, help="sensor noise sigma, grey levels (default 2.5)")
+    parser.add_argument("--quality", type=int, default=90, help="JPEG quality of the follow-ups (default 90)")
+    parser.add_argument("--no-roi", action="store_true", help="analyse without --roi/--control boxes")
+    parser.add_argument("--no-check", action="store_true", help="do not exit 1 when the ratio exceeds 4")
+    args = parser.parse_args(argv)
+
+    print(f"machine: {machine()}")
+    series = make_series(args.side, args.photos + 1, seed=args.seed, noise=args.noise, quality=args.quality)
+    h, w = series.shape
+    mb = statistics.median(p.stat().st_size for p in series.photo_paths) / 1e6
+    print(f"series: {args.photos} follow-ups + 1 warm-up, {w} x {h} px ({w * h / 1e6:.1f} MP), "
+          f"noise sigma {args.noise:g}, JPEG q{args.quality}, median file {mb:.2f} MB")
+
+    # Alignment is timed by wrapping the function analyse_photo calls.
+    align_times: list[float] = []
+    real_align = analysis.align_to_baseline
+
+    def timed_align(*a, **k):
+        t = time.perf_counter()
+        try:
+            return real_align(*a, **k)
+        finally:
+            align_times.append(time.perf_counter() - t)
+
+    analysis.align_to_baseline = timed_align
+
+    t = time.perf_counter()
+    base_rgb = read_photo(series.baseline_path).rgb
+    t_read_base = time.perf_counter() - t
+    roi, control = (None, None) if args.no_roi else (series.roi, series.control)
+    t = time.perf_counter()
+    baseline = analysis.prepare_baseline(base_rgb, roi, control)
+    t_prepare = time.perf_counter() - t
+    print(f"baseline: read {t_read_base:.3f} s, prepare_baseline {t_prepare:.3f} s (once per patient, "
+          f"not in the per-photo time); roi={roi} control={control}")
+
+    def one(path):
+        t0 = time.perf_counter()
+        img = cv2.imread(str(path))
+        t1 = time.perf_counter()
+        assert img is not None
+        del img
+        t2 = time.perf_counter()
+        rgb = read_photo(path).rgb
+        t3 = time.perf_counter()
+        result = analysis.analyse_photo(rgb, baseline)
+        t4 = time.perf_counter()
+        return t1 - t0, t3 - t2, t4 - t3, align_times[-1], result
+
+    # Warm-up: the last photo of the series, not measured.
+    one(series.photo_paths[-1])
+
+    rows = []
+    print(f"\n{'photo':<16}{'imread s':>9}{'decode s':>9}{'align s':>9}{'rest s':>9}{'total s':>9}{'ratio':>7}"
+          f"  alignment")
+    for path in series.photo_paths[:-1]:
+        t_imread, t_decode, t_analyse, t_align, result = one(path)
+        total = t_decode + t_analyse
+        rows.append((t_imread, t_decode, t_align, t_analyse - t_align, total))
+        al = result.alignment
+        status = (f"ok, {al.inliers} inliers, rmse {al.rmse_px:.2f} px" if al.ok
+                  else f"FAILED: {al.reason}")
+        print(f"{path.name:<16}{t_imread:>9.3f}{t_decode:>9.3f}{t_align:>9.3f}{t_analyse - t_align:>9.3f}"
+              f"{total:>9.3f}{total / t_imread:>7.2f}  {status}")
+        if not result.ok:
+            print(f"  analysis not ok: {result.error}")
+
+    med = [statistics.median(col) for col in zip(*rows)]
+    ratio = med[4] / med[0]
+    print(f"{'median':<16}" + "".join(f"{v:>9.3f}" for v in med) + f"{ratio:>7.2f}")
+    print(f"\nper photo (median of {len(rows)}): cv2.imread {med[0]:.3f} s; read_photo + analyse_photo {med[4]:.3f} s"
+          f" = decode {med[1]:.3f} + align {med[2]:.3f} + rest {med[3]:.3f}")
+    print(f"ratio analyse/imread = {ratio:.2f} (target <= {TARGET:g}, aim {AIM:g})")
+    verdict = "PASS" if ratio <= TARGET else "FAIL"
+    print(f"{verdict}: ratio {ratio:.2f} {'<=' if ratio <= TARGET else '>'} {TARGET:g}")
+    if ratio > TARGET and not args.no_check:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The demo installation: simulated sample patients and an account for each role.
+
+Passwords are random, made when the accounts are created, and kept in
+``DATA_DIR/demo-accounts.txt`` (readable by the owner only) so the app's start
+command can show them again. Never use a demo data directory for real patients.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from tracker import services as sv
+from tracker.importer import read_manifest, run_import
+from tracker.store.db import Store
+
+__all__ = ["DemoError", "DEMO_USERS", "load_demo", "default_samples"]
+
+#: (user name, role, patient identifier for patient accounts)
+DEMO_USERS = (
+    ("admin", "admin", None),
+    ("dr.rivera", "provider", None),
+    ("researcher", "researcher", None),
+    ("ana", "patient", "demo-ana"),
+    ("ben", "patient", "demo-ben"),
+)
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be loaded; one line for people."""
+
+
+def default_samples() -> Path:
+    """``sample_images/`` beside the package (a source checkout)."""
+    return Path(__file__).resolve().parent.parent / "sample_images"
+
+
+def load_demo(store: Store, samples: Path | None = None) -> tuple[list[tuple[str, str, str]], bool]:
+    """Import the sample patients and create the demo accounts, once.
+
+    Returns
+    -------
+    accounts : list of (user name, role, password)
+    created : bool
+        False when the demo was loaded before (nothing changed).
+    """
+    accounts_file = store.data_dir / "demo-accounts.txt"
+    if accounts_file.exists():
+        return _read_accounts(accounts_file), False
+    samples = samples or default_samples()
+    manifest = samples / "manifest.csv"
+    if not manifest.exists():
+        raise DemoError(f"no sample_images/manifest.csv at {samples}; pass --samples PATH")
+    outcomes = run_import(store, read_manifest(manifest))
+    refused = [o for o in outcomes if o.status == "refused"]
+    if refused:
+        raise DemoError(f"{len(refused)} sample photos could not be imported, e.g. {refused[0].photo}: "
+                        f"{refused[0].reason}")
+    accounts = []
+    provider_id = None
+    for name, role, patient_ref in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        patient_id = sv.find_patient_id(store, sv.SYSTEM, patient_ref) if patient_ref else None
+        try:
+            user_id = sv.create_user(store, sv.SYSTEM, name, password, role, patient_id)
+        except sv.InputError as exc:
+            raise DemoError(f"cannot create the demo account {name!r}: {exc}") from None
+        if role == "provider":
+            provider_id = user_id
+        accounts.append((name, role, password))
+    for summary in sv.list_patients(store, sv.SYSTEM):
+        sv.assign_patient(store, sv.SYSTEM, provider_id, summary.id)
+    fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("# Demo accounts of simulated patients. Not for real data.\n")
+        f.writelines(f"{name}\t{role}\t{password}\n" for name, role, password in accounts)
+    return accounts, True
+
+
+def _read_accounts(path: Path) -> list[tuple[str, str, str]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, role, password = line.split("\t")
+            rows.append((name, role, password))
+    return rows

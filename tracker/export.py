@@ -1,0 +1,190 @@
+"""De-identified research exports: one tidy row per photo, with a generated data dictionary.
+
+What leaves the store:
+
+* a pseudonymous patient id (HMAC-SHA256 of the patient's identifier under the
+  installation's secret key: stable across exports of one installation,
+  meaningless without the key);
+* days since treatment instead of dates;
+* the treatment type, session number, skin type and skin-tone category;
+* every metric, the quality, alignment and colour verdicts, the course's
+  recovery assessment and the metric version.
+
+Never: names, identifiers, dates, free-text notes, area names, photos.
+
+The data dictionary is generated from :data:`tracker.metrics.METRICS` and the
+column definitions below, so it cannot drift from what the columns hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from tracker.metrics import METRIC_VERSION, METRICS
+from tracker.services import Actor, _course_detail, _require, record_event
+from tracker.store.db import Store
+from tracker.store.models import Course, Patient
+
+__all__ = ["COLUMNS", "column_order", "export_table", "write_export", "data_dictionary", "ita_category"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A non-metric export column: its meaning, units and source."""
+
+    name: str
+    meaning: str
+    units: str = ""
+    source: str = ""
+
+
+#: Columns before the metrics.
+LEADING_COLUMNS: tuple[Column, ...] = (
+    Column("patient_pseudonym", "Pseudonymous patient id: HMAC-SHA256 of the clinic identifier under this "
+           "installation's secret key, first 16 hex digits", "text"),
+    Column("course_pseudonym", "Pseudonymous id of the treated area followed over time", "text"),
+    Column("treatment", "Treatment type (catalogue key, see `tracker treatments`)", "text",
+           "tracker/recovery/treatments.toml"),
+    Column("session", "Treatment session the photo follows (0: before treatment)", "count"),
+    Column("sessions_total", "Sessions recorded for this area", "count"),
+    Column("days_since_treatment", "Days from the first session to the photo (negative: before treatment)", "days"),
+    Column("days_since_session", "Days from the photo's session to the photo", "days"),
+    Column("is_baseline", "Whether this photo is the course baseline (its earliest photo)", "boolean"),
+    Column("skin_type", "Fitzpatrick skin type recorded by the clinic (I-VI), when recorded", "category",
+           "Fitzpatrick 1988, Arch Dermatol 124:869-871"),
+    Column("skin_tone_category", "ITA° category of the baseline photo's measured skin: very light > 55°, "
+           "light 41-55°, intermediate 28-41°, tan 10-28°, brown -30-10°, dark < -30°", "category",
+           "Chardon et al. 1991; Del Bino & Bernerd 2013"),
+    Column("analysis_ok", "Whether the photo could be measured (read and aligned to the baseline)", "boolean"),
+    Column("quality_ok", "Whether the photo passed the quality gate", "boolean"),
+    Column("quality_issues", "Quality problems found, as codes separated by ';' (overexposed, underexposed, "
+           "glare, colour_clipped, blurred, low_resolution, framing, control_exposure)", "text"),
+    Column("alignment_ok", "Whether alignment to the baseline was trusted", "boolean"),
+    Column("alignment_rmse_px", "Root-mean-square reprojection error of the alignment inliers", "baseline pixels"),
+    Column("alignment_inliers", "Correspondences consistent with the alignment", "count"),
+    Column("colour_method", "How colour was normalised to the baseline: baseline, colorchecker, "
+           "reference_skin or none", "text"),
+    Column("colour_residual_delta_e", "Median colour difference left after normalisation over the reference "
+           "pixels or chart patches", "ΔE*ab (CIE 1976)", "CIE 15:2004"),
+)
+
+#: Columns after the metrics.
+TRAILING_COLUMNS: tuple[Column, ...] = (
+    Column("excess_redness", "Redness added since before treatment: Δa* (or a*) minus the baseline's; see "
+           "tracker.progress", "CIELAB a* units", "Logger et al. 2020"),
+    Column("texture_change", "Relative change of GLCM texture contrast against the baseline (0.1 = +10 %)",
+           "fraction", "Haralick et al. 1973"),
+    Column("course_status", "Recovery assessment of the whole course as of the export: ahead, on_track, "
+           "slower, review or not_assessed. A comparison with the typical course, not a diagnosis", "category",
+           "tracker.recovery"),
+    Column("projected_resolution_day", "Day (since the latest session) the course's redness is projected to "
+           "resolve", "days", "tracker.recovery"),
+    Column("metric_version", "Version of the metric definitions the values were computed with", "text"),
+)
+
+COLUMNS = LEADING_COLUMNS + TRAILING_COLUMNS
+
+
+def column_order() -> list[str]:
+    """Export columns in order: identification and verdicts, every metric, then derived values."""
+    return [c.name for c in LEADING_COLUMNS] + list(METRICS) + [c.name for c in TRAILING_COLUMNS]
+
+
+def ita_category(ita: float | None) -> str | None:
+    """Skin-tone category of an ITA° value (Chardon 1991; Del Bino 2013)."""
+    if ita is None or not math.isfinite(ita):
+        return None
+    for limit, name in ((55, "very light"), (41, "light"), (28, "intermediate"), (10, "tan"), (-30, "brown")):
+        if ita > limit:
+            return name
+    return "dark"
+
+
+def _pseudonym(key: bytes, kind: str, value: str) -> str:
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def export_table(store: Store, actor: Actor) -> pd.DataFrame:
+    """The de-identified table (researchers, administrators, the command line). Audited."""
+    _require(actor, "researcher", "admin")
+    rows = []
+    with store.session() as s:
+        for patient in s.scalars(select(Patient).order_by(Patient.id)).all():
+            for course in s.scalars(select(Course).where(Course.patient_id == patient.id).order_by(Course.id)):
+                detail = _course_detail(s, course, patient.skin_type)
+                rows.extend(_course_rows(store.secret_key, patient, course, detail))
+        record_event(s, actor, "export", None, f"{len(rows)} rows")
+    return pd.DataFrame(rows, columns=column_order())
+
+
+def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[dict]:
+    progress = detail.progress
+    assessment = progress.assessment
+    points = progress.points
+    baseline_ita = points[0].metrics.get("ita_deg") if points else None
+    out = []
+    for i, pt in enumerate(points):
+        result = pt.result
+        quality = result.get("quality") or {}
+        alignment = result.get("alignment") or {}
+        colour = result.get("colour") or {}
+        row = {
+            "patient_pseudonym": _pseudonym(key, "patient", patient.reference),
+            "course_pseudonym": _pseudonym(key, "course", f"{patient.reference}/{course.id}"),
+            "treatment": course.treatment,
+            "session": pt.session,
+            "sessions_total": len(detail.sessions),
+            "days_since_treatment": pt.day,
+            "days_since_session": pt.days_since_session,
+            "is_baseline": i == 0,
+            "skin_type": patient.skin_type,
+            "skin_tone_category": ita_category(baseline_ita),
+            "analysis_ok": pt.ok,
+            "quality_ok": pt.quality_ok,
+            "quality_issues": ";".join(quality.get("codes") or []),
+            "alignment_ok": alignment.get("ok"),
+            "alignment_rmse_px": alignment.get("rmse_px"),
+            "alignment_inliers": alignment.get("inliers"),
+            "colour_method": colour.get("method"),
+            "colour_residual_delta_e": colour.get("residual_delta_e"),
+            "excess_redness": pt.excess_redness,
+            "texture_change": pt.texture_change,
+            "course_status": progress.status,
+            "projected_resolution_day": None if assessment is None else assessment.projected_resolution_day,
+            "metric_version": result.get("metric_version", METRIC_VERSION),
+        }
+        row.update({name: pt.metrics.get(name) for name in METRICS})
+        out.append(row)
+    return out
+
+
+def data_dictionary() -> pd.DataFrame:
+    """Column, meaning, units and source of every export column."""
+    entries = [(c.name, c.meaning, c.units, c.source) for c in COLUMNS]
+    entries += [(d.name, f"{d.label}: {d.description} Formula: {d.formula}. Colour space: {d.colour_space}.",
+                 d.units, d.source) for d in METRICS.values()]
+    order = {name: i for i, name in enumerate(column_order())}
+    entries.sort(key=lambda e: order[e[0]])
+    return pd.DataFrame(entries, columns=["column", "meaning", "units", "source"])
+
+
+def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> tuple[int, Path]:
+    """Write the table as ``csv`` or ``parquet`` and the dictionary beside it; returns (rows, dictionary path)."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError("the format must be csv or parquet")
+    table = export_table(store, actor)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)
+    dictionary = out.with_name(out.stem + ".dictionary.csv")
+    data_dictionary().to_csv(dictionary, index=False)
+    return len(table), dictionary

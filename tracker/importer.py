@@ -1,0 +1,260 @@
+"""Batch import of photos from a manifest (CSV) or a folder.
+
+Manifest columns (header row; extra columns are ignored):
+
+=============  ========================================================================
+patient        the clinic's patient identifier (required)
+treatment      a treatment key, see ``tracker treatments`` (required)
+treated_on     date of the session, YYYY-MM-DD (required)
+photo          path of the photo, relative to the manifest (required)
+taken_on       capture date or date-time (optional; else EXIF, else the file's time)
+roi, control   X,Y,W,H boxes in the baseline photo's pixels (optional)
+area           name of the treated area (optional, default "treated area")
+skin_type      Fitzpatrick type I-VI (optional)
+name           the patient's display name (optional, default the identifier)
+=============  ========================================================================
+
+Folder convention: ``FOLDER/<patient>/<treatment>/<YYYY-MM-DD of the session>/<photos>``,
+with an optional ``regions.txt`` in the treatment folder holding lines
+``roi=X,Y,W,H`` and ``control=X,Y,W,H``.
+
+Each photo is stored and recorded in its own transaction, so an interrupted
+import keeps every photo it reported and a re-run adds only the rest; a photo
+imported twice is recorded once. A bad row or file is refused with its reason
+and the others go on.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tracker.io import PhotoError, decode_photo
+from tracker.recovery import TREATMENTS
+from tracker.services import SYSTEM, InputError, parse_region, record_event, refresh_analyses
+from tracker.store.db import Store
+from tracker.store.models import Course, Patient, Photo, TreatmentSession
+
+__all__ = ["ImportRow", "ImportOutcome", "read_manifest", "scan_folder", "run_import", "PHOTO_SUFFIXES"]
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
+_REQUIRED = ("patient", "treatment", "treated_on", "photo")
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One photo to import, with where it came from (``source``: manifest line or path)."""
+
+    source: str
+    patient: str
+    treatment: str
+    treated_on: date | None
+    photo: Path
+    taken_at: datetime | None = None
+    roi: tuple | None = None
+    control: tuple | None = None
+    area: str = "treated area"
+    skin_type: str | None = None
+    name: str | None = None
+    problem: str | None = None  # a reason to refuse the row before reading the photo
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What happened to one row: ``imported``, ``already`` (imported before) or ``refused``."""
+
+    source: str
+    photo: str
+    status: str
+    reason: str | None = None
+    photo_id: int | None = None
+    course_id: int | None = None
+
+
+def _parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a date like 2026-03-02") from None
+
+
+def _parse_when(text: str) -> datetime:
+    text = text.strip()
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise InputError(f"taken_on {text!r} is not a date like 2026-03-05 or 2026-03-05T09:30") from None
+
+
+def read_manifest(path: Path) -> list[ImportRow]:
+    """Rows of a manifest CSV; malformed rows come back with ``problem`` set.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or lacks a required column.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the manifest {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    columns = {c.strip().lower() for c in (reader.fieldnames or [])}
+    missing = [c for c in _REQUIRED if c not in columns]
+    if missing:
+        raise InputError(f"the manifest has no column {', '.join(missing)} (needs {', '.join(_REQUIRED)})")
+    rows = []
+    for number, raw in enumerate(reader, start=2):
+        record = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        rows.append(_row(f"line {number}", record, path.parent))
+    return rows
+
+
+def _row(source: str, r: dict, base: Path) -> ImportRow:
+    photo = base / r.get("photo", "") if r.get("photo") else base
+    fields = dict(source=source, patient=r.get("patient", ""), treatment=r.get("treatment", ""), treated_on=None,
+                  photo=photo, area=r.get("area") or "treated area", skin_type=r.get("skin_type") or None,
+                  name=r.get("name") or None)
+    try:
+        for column in _REQUIRED:
+            if not r.get(column):
+                raise InputError(f"the {column} column is empty")
+        if r["treatment"] not in TREATMENTS:
+            raise InputError(f"unknown treatment {r['treatment']!r} (see `tracker treatments`)")
+        fields.update(
+            treated_on=_parse_date(r["treated_on"], "treated_on"),
+            taken_at=_parse_when(r["taken_on"]) if r.get("taken_on") else None,
+            roi=parse_region(r.get("roi")), control=parse_region(r.get("control")),
+        )
+    except InputError as exc:
+        fields["problem"] = str(exc)
+    return ImportRow(**fields)
+
+
+def scan_folder(folder: Path) -> list[ImportRow]:
+    """Rows for every photo under ``FOLDER/<patient>/<treatment>/<YYYY-MM-DD>/``."""
+    rows = []
+    for patient_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for treatment_dir in sorted(p for p in patient_dir.iterdir() if p.is_dir()):
+            regions = _read_regions(treatment_dir / "regions.txt")
+            for session_dir in sorted(p for p in treatment_dir.iterdir() if p.is_dir()):
+                for photo in sorted(session_dir.iterdir()):
+                    if photo.suffix.lower() not in PHOTO_SUFFIXES:
+                        continue
+                    record = {"patient": patient_dir.name, "treatment": treatment_dir.name,
+                              "treated_on": session_dir.name, "photo": str(photo), **regions}
+                    rows.append(_row(str(photo.relative_to(folder)), record, folder))
+    return rows
+
+
+def _read_regions(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip().lower() in ("roi", "control"):
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+def _file_time(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+
+
+def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
+    shown = str(row.photo)
+    if row.problem:
+        return ImportOutcome(row.source, shown, "refused", row.problem)
+    try:
+        data = row.photo.read_bytes()
+    except FileNotFoundError:
+        return ImportOutcome(row.source, shown, "refused", "there is no such file")
+    except OSError as exc:
+        return ImportOutcome(row.source, shown, "refused", f"cannot read the file ({exc.strerror})")
+    try:
+        photo = decode_photo(data)
+    except PhotoError as exc:
+        return ImportOutcome(row.source, shown, "refused", str(exc))
+    if row.taken_at is not None:
+        taken_at, source = row.taken_at, "manifest"
+    elif photo.captured_at is not None:
+        taken_at, source = photo.captured_at.replace(tzinfo=None), "exif"
+    else:
+        taken_at, source = _file_time(row.photo), "file_time"
+    stored = store.photos.put(data, validated=True)  # on disk before the row that refers to it is committed
+    with store.session() as s:
+        patient = s.scalar(select(Patient).where(Patient.reference == row.patient))
+        if patient is None:
+            patient = Patient(reference=row.patient, display_name=row.name or row.patient,
+                              skin_type=row.skin_type.upper() if row.skin_type else None,
+                              created_at=datetime.now().replace(microsecond=0))
+            s.add(patient)
+            s.flush()
+            record_event(s, SYSTEM, "patient_add", patient.id, "import")
+        course = s.scalar(select(Course).where(Course.patient_id == patient.id, Course.treatment == row.treatment,
+                                               Course.area == row.area))
+        if course is None:
+            course = Course(patient_id=patient.id, treatment=row.treatment, area=row.area,
+                            roi=list(row.roi) if row.roi else None,
+                            control=list(row.control) if row.control else None)
+            s.add(course)
+            s.flush()
+        conflict = _region_conflict(course, row)
+        if conflict:  # nothing was added in this transaction: the course existed already
+            return ImportOutcome(row.source, shown, "refused", conflict)
+        if row.roi and not course.roi:
+            course.roi = list(row.roi)
+        if row.control and not course.control:
+            course.control = list(row.control)
+        if s.scalar(select(TreatmentSession.id).where(TreatmentSession.course_id == course.id,
+                                                      TreatmentSession.treated_on == row.treated_on)) is None:
+            s.add(TreatmentSession(course_id=course.id, treated_on=row.treated_on))
+        existing = s.scalar(select(Photo.id).where(Photo.course_id == course.id,
+                                                   Photo.content_hash == stored.content_hash))
+        if existing is not None:
+            return ImportOutcome(row.source, shown, "already", None, existing, course.id)
+        record = Photo(course_id=course.id, content_hash=stored.content_hash, width=photo.width, height=photo.height,
+                       taken_at=taken_at, taken_at_source=source, uploaded_at=datetime.now().replace(microsecond=0))
+        s.add(record)
+        s.flush()
+        record_event(s, SYSTEM, "photo_add", patient.id, f"photo {record.id} import")
+        return ImportOutcome(row.source, shown, "imported", None, record.id, course.id)
+
+
+def _region_conflict(course: Course, row: ImportRow) -> str | None:
+    for name, recorded, given in (("roi", course.roi, row.roi), ("control", course.control, row.control)):
+        if recorded and given and list(given) != list(recorded):
+            return (f"the {name} {','.join(map(str, given))} differs from the one recorded for this area "
+                    f"({','.join(map(str, recorded))}); change it in the app")
+    return None
+
+
+def run_import(store: Store, rows: list[ImportRow], progress: Callable[[str, int, int], None] | None = None,
+               analyse: bool = True) -> list[ImportOutcome]:
+    """Import rows, then analyse the affected courses; returns one outcome per row.
+
+    ``progress(stage, done, total)`` is called as photos are stored
+    (``stage="import"``) and analysed (``"analyse"``).
+    """
+    outcomes = []
+    for i, row in enumerate(rows):
+        try:
+            outcomes.append(_import_one(store, row))
+        except OSError as exc:  # the photo store's disk, not the photo
+            outcomes.append(ImportOutcome(row.source, str(row.photo), "refused",
+                                          f"could not store the photo ({exc.strerror})"))
+        if progress:
+            progress("import", i + 1, len(rows))
+    if analyse:
+        courses = sorted({o.course_id for o in outcomes if o.course_id is not None})
+        for i, course_id in enumerate(courses):
+            report = (lambda done, total, i=i: progress(f"analyse {i + 1}/{len(courses)}", done, total)) \
+                if progress else None
+            refresh_analyses(store, course_id, progress=report)
+    return outcomes

@@ -1,0 +1,164 @@
+"""A course's photos as a time series, and its assessment against the expected course.
+
+Pure functions over the analysis results of one treated area (no database):
+the service layer, the app, the PDF report and the exports all build their
+timelines and statuses here, so they agree.
+
+Excess redness
+--------------
+The recovery model follows *excess* redness: the redness the treatment added.
+
+* With a pre-treatment photo (day <= 0) as baseline: the photo's Δa* (region
+  minus control) minus the baseline's Δa*, or, without a control region, the
+  photo's mean a* minus the baseline's.
+* Without a pre-treatment photo but with a control region: the photo's Δa*
+  itself (untreated skin is assumed to match the region's natural colour).
+* Otherwise it cannot be known, and the course is not assessed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from tracker.recovery import Assessment, assess_course
+
+__all__ = ["PhotoPoint", "CoursePoint", "CourseProgress", "course_progress", "days_between"]
+
+TEXTURE_METRIC = "texture_contrast"
+
+
+@dataclass(frozen=True)
+class PhotoPoint:
+    """One photo of a course with its analysis result (``PhotoAnalysis.to_dict()``)."""
+
+    photo_id: int
+    taken_at: datetime
+    result: dict | None  # None: not analysed yet
+
+
+@dataclass(frozen=True)
+class CoursePoint:
+    """A photo placed on the course's time line."""
+
+    photo_id: int
+    taken_at: datetime
+    day: int  # days since the first session (negative before treatment)
+    session: int  # 1-based session the photo follows (0 before treatment)
+    days_since_session: int
+    ok: bool
+    quality_ok: bool | None
+    quality_issues: tuple[str, ...]
+    excess_redness: float | None
+    texture_change: float | None  # relative change of texture contrast against the baseline
+    metrics: dict = field(repr=False, default_factory=dict)
+    result: dict = field(repr=False, default_factory=dict)  # the full analysis result
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    """The time line of a course and, when it can be assessed, its assessment."""
+
+    treatment: str
+    points: tuple[CoursePoint, ...]
+    assessment: Assessment | None
+    not_assessed_reason: str | None
+    session_days: tuple[int, ...]
+
+    @property
+    def status(self) -> str:
+        """``ahead``, ``on_track``, ``slower``, ``review``, or ``not_assessed``."""
+        return self.assessment.status if self.assessment else "not_assessed"
+
+
+def days_between(later: datetime | date, earlier: date) -> int:
+    """Whole calendar days from ``earlier`` to the date of ``later``."""
+    later_date = later.date() if isinstance(later, datetime) else later
+    return (later_date - earlier).days
+
+
+def _metric(result: dict | None, key: str) -> float | None:
+    if not result or not result.get("ok") or not result.get("metrics"):
+        return None
+    value = result["metrics"].get(key)
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def course_progress(treatment: str, session_dates: list[date], photos: list[PhotoPoint],
+                    skin_type: str | None = None) -> CourseProgress:
+    """Place photos on the course time line and assess the course.
+
+    Parameters
+    ----------
+    treatment : str
+        Catalogue key.
+    session_dates : list of date
+        Treatment sessions, any order; the first is day 0.
+    photos : list of PhotoPoint
+        The course's photos; the earliest is the baseline.
+    skin_type : str, optional
+        Fitzpatrick type I-VI.
+    """
+    sessions = sorted(session_dates)
+    photos = sorted(photos, key=lambda p: (p.taken_at, p.photo_id))
+    if not sessions:
+        return CourseProgress(treatment, (), None, "No treatment date is recorded for this area.", ())
+    first = sessions[0]
+    session_days = tuple(days_between(s, first) for s in sessions)
+    baseline = photos[0] if photos else None
+    pre_treatment = baseline is not None and days_between(baseline.taken_at, first) <= 0
+    has_control = baseline is not None and _metric(baseline.result, "redness_delta_a") is not None
+    base_texture = _metric(baseline.result, TEXTURE_METRIC) if baseline else None
+
+    points = []
+    for p in photos:
+        day = days_between(p.taken_at, first)
+        started = [i for i, d in enumerate(session_days) if d <= day]
+        session = started[-1] + 1 if started and day > 0 else 0
+        since = day - session_days[session - 1] if session else day
+        if pre_treatment:
+            key = "redness_delta_a" if has_control else "redness_a"
+            value, reference = _metric(p.result, key), _metric(baseline.result, key)
+            excess = None if value is None or reference is None else value - reference
+        else:
+            excess = _metric(p.result, "redness_delta_a")
+        texture = _metric(p.result, TEXTURE_METRIC)
+        texture_change = (texture / base_texture - 1.0) if texture is not None and base_texture else None
+        result = p.result or {}
+        quality = result.get("quality") or {}
+        points.append(CoursePoint(
+            photo_id=p.photo_id, taken_at=p.taken_at, day=day, session=session, days_since_session=since,
+            ok=bool(result.get("ok")), quality_ok=quality.get("ok"), quality_issues=tuple(quality.get("issues", ())),
+            excess_redness=excess, texture_change=texture_change, metrics=result.get("metrics") or {},
+            result=result,
+        ))
+
+    usable = [pt for pt in points if pt.ok and pt.excess_redness is not None]
+    reason = None
+    assessment = None
+    if not pre_treatment and not has_control:
+        reason = ("Redness cannot be followed: there is no photo from before treatment and no untreated "
+                  "control area drawn.")
+    elif not any(pt.day > 0 for pt in usable):
+        reason = "No photo after treatment has been measured yet."
+    else:
+        try:
+            assessment = assess_course(
+                treatment,
+                days=[pt.day for pt in usable],
+                redness_delta_a=[pt.excess_redness for pt in usable],
+                ita_deg=[_nan(pt.metrics.get("ita_deg")) for pt in usable],
+                melanin_index=[_nan(pt.metrics.get("melanin_index")) for pt in usable],
+                texture=[_nan(pt.texture_change) for pt in usable],
+                quality_ok=[pt.quality_ok is not False for pt in usable],
+                skin_type=skin_type,
+                session_starts=list(session_days[1:]) or None,
+            )
+        except ValueError as exc:  # e.g. every post-treatment photo failed the quality gate
+            reason = str(exc).splitlines()[0]
+    return CourseProgress(treatment, tuple(points), assessment, reason, session_days)
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)

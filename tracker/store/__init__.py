@@ -1,0 +1,1 @@
+"""Storage: the database and the photo store."""

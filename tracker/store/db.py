@@ -1,0 +1,159 @@
+"""Opening the store: the database (SQLite by default, PostgreSQL by URL) and the photo files.
+
+The embedded default keeps everything in one data directory::
+
+    DATA_DIR/tracker.db      SQLite database (WAL journal)
+    DATA_DIR/photos/         content-addressed photo files
+    DATA_DIR/secret.key      key for pseudonymous export ids (never exported)
+
+``TRACKER_DATA_DIR`` (or ``--data-dir``) moves the directory;
+``TRACKER_DATABASE_URL`` points the database elsewhere, e.g.
+``postgresql+psycopg://user@host/tracker``, while photos stay in the data
+directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.store.photostore import PhotoStore
+
+__all__ = ["Store", "open_store", "default_data_dir", "migrate", "StoreError"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message is one line for people."""
+
+
+def default_data_dir() -> Path:
+    """``TRACKER_DATA_DIR``, else the per-user data directory (XDG)."""
+    if os.environ.get("TRACKER_DATA_DIR"):
+        return Path(os.environ["TRACKER_DATA_DIR"]).expanduser()
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "healing-tracker"
+
+
+@dataclass
+class Store:
+    """The database and the photo store of one installation."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    photos: PhotoStore
+    data_dir: Path
+    secret_key: bytes
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends normally, rolled back otherwise."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" below own the transaction, so it can be IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous=FULL")  # a committed import survives power loss too
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")  # a second importer waits instead of failing
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Take the write lock up front: a deferred transaction that reads and then
+        # writes can fail at once with "database is locked" under concurrency.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _secret_key(data_dir: Path) -> bytes:
+    path = data_dir / "secret.key"
+    if not path.exists():
+        # Written under a private name, then linked into place: of two processes
+        # starting together, the first link wins and both read the same key.
+        tmp = data_dir / f".secret-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_bytes()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (safe to call on every start)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Serialise concurrent starts; the lock ends with the transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(data_dir: Path | str | None = None, database_url: str | None = None, *,
+               upgrade: bool = True) -> Store:
+    """Open (and create or upgrade) the store.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        Defaults to :func:`default_data_dir`.
+    database_url : str, optional
+        SQLAlchemy URL; defaults to ``TRACKER_DATABASE_URL``, else SQLite in ``data_dir``.
+    upgrade : bool
+        Apply pending migrations.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
+    url = database_url or os.environ.get("TRACKER_DATABASE_URL")
+    engine = create_engine(url, pool_pre_ping=True) if url else _sqlite_engine(data_dir / "tracker.db")
+    try:
+        if upgrade:
+            migrate(engine)
+    except Exception as exc:  # a wrong URL or an unreachable server: one line, not a traceback
+        engine.dispose()
+        raise StoreError(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    return Store(
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        photos=PhotoStore(data_dir / "photos"),
+        data_dir=data_dir,
+        secret_key=_secret_key(data_dir),
+    )

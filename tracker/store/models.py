@@ -1,0 +1,155 @@
+"""Database tables (SQLAlchemy 2 declarative models).
+
+A *course* is one treated area of one patient followed over time: its
+treatment type, its region of interest and control in the baseline photo's
+pixels, its sessions and its photos. The baseline of a course is its earliest
+photo. Analysis results are cached per (photo, baseline, metric version,
+regions) so they are recomputed exactly when one of those changes.
+
+Personal data lives only in ``patients.reference`` and ``patients.display_name``,
+provider notes and user names; exports never read them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("patient", "provider", "researcher", "admin")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(120), unique=True)  # the clinic's own identifier
+    display_name: Mapped[str] = mapped_column(String(200))
+    skin_type: Mapped[str | None] = mapped_column(String(3))  # Fitzpatrick I-VI, when recorded
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    courses: Mapped[list[Course]] = relationship(back_populates="patient", order_by="Course.id")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ProviderAssignment(Base):
+    __tablename__ = "provider_assignments"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    __table_args__ = (UniqueConstraint("patient_id", "treatment", "area"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    treatment: Mapped[str] = mapped_column(String(60))  # a key of tracker.recovery.TREATMENTS
+    area: Mapped[str] = mapped_column(String(120))
+    roi: Mapped[list[int] | None] = mapped_column(JSON)  # [x, y, w, h] in baseline pixels
+    control: Mapped[list[int] | None] = mapped_column(JSON)
+
+    patient: Mapped[Patient] = relationship(back_populates="courses")
+    sessions: Mapped[list[TreatmentSession]] = relationship(order_by="TreatmentSession.treated_on")
+    photos: Mapped[list[Photo]] = relationship(order_by="(Photo.taken_at, Photo.id)")
+
+
+class TreatmentSession(Base):
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (UniqueConstraint("course_id", "treated_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    treated_on: Mapped[date] = mapped_column(Date)
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("course_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the stored file
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime] = mapped_column(DateTime)
+    taken_at_source: Mapped[str] = mapped_column(String(20))  # exif | manifest | entered | upload
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("photo_id", "baseline_hash", "metric_version", "regions_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    baseline_hash: Mapped[str] = mapped_column(String(64))
+    metric_version: Mapped[str] = mapped_column(String(20))
+    regions_key: Mapped[str] = mapped_column(String(80))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    quality_ok: Mapped[bool | None] = mapped_column(Boolean)
+    redness_delta_a: Mapped[float | None] = mapped_column(Float)  # copied out of result for fast listing
+    result: Mapped[dict] = mapped_column(JSON)  # PhotoAnalysis.to_dict()
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class AuthSession(Base):
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(String(400), default="")  # ids and counts only, never names
