@@ -13,7 +13,9 @@ from tracker import simulate as sim
 @pytest.fixture(scope="session")
 def baseline_rgb() -> np.ndarray:
     """The astronaut portrait enlarged to a 2048-px 'phone photo' with fine grain."""
-    return sim.enlarge(data.astronaut(), SIDE, np.random.default_rng(2024))
+    rgb = sim.enlarge(data.astronaut(), SIDE, np.random.default_rng(2024))
+    rgb.flags.writeable = False  # shared by every test: none may change it
+    return rgb
 
 
 @pytest.fixture(scope="session")

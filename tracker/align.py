@@ -139,6 +139,9 @@ class Alignment:
         One sentence saying why ``ok`` is False.
     detector : str or None
         The keypoint detector whose matches were used (``"orb"`` or ``"sift"``).
+    refined : bool
+        Whether sub-pixel refinement succeeded; when not, ``matrix`` is the
+        keypoint estimate (accurate to about a pixel).
     """
 
     ok: bool
@@ -152,6 +155,7 @@ class Alignment:
     scale: float | None = None
     reason: str | None = None
     detector: str | None = None
+    refined: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready form used by the CLI contract."""
@@ -167,6 +171,7 @@ class Alignment:
             "scale": None if self.scale is None else round(self.scale, 5),
             "reason": self.reason,
             "detector": self.detector,
+            "refined": self.refined,
         }
 
 
@@ -274,7 +279,7 @@ def _accepted(inliers: int, matches: int, config: AlignmentConfig) -> bool:
 
 def _coarse(photo_gray: np.ndarray, ref: Reference, config: AlignmentConfig):
     """Keypoint homography from the first detector that finds enough evidence."""
-    best = (None, 0, 0, None)
+    best = (None, 0, 0, None, None)
     for detector, base in ref.features.items():
         result = (*_match(_detect(photo_gray, detector, config), base, _NORMS[detector], config), detector)
         if _accepted(result[1], result[2], config):
@@ -289,25 +294,31 @@ def _matcher(norm: int) -> cv2.DescriptorMatcher:
         # Locality-sensitive hashing: ~4x faster than brute force on binary
         # descriptors here, and the ratio test plus MAGSAC absorb the few
         # neighbours it misses.
+        # Its hash tables are random: seeding OpenCV's generator makes a photo
+        # always align the same way (reproducible measurements).
+        cv2.setRNGSeed(20261122)
         return cv2.FlannBasedMatcher({"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1},
                                      {"checks": 64})
     return cv2.BFMatcher(norm)
 
 
 def _match(photo: _Features, base: _Features, norm: int, config: AlignmentConfig):
+    """Homography photo -> baseline (full resolution), inliers, matches and inlier RMSE (baseline px)."""
     if photo.descriptors is None or base.descriptors is None or len(photo.keypoints) < 4 or len(base.keypoints) < 4:
-        return None, 0, 0
+        return None, 0, 0, None
     pairs = _matcher(norm).knnMatch(photo.descriptors, base.descriptors, k=2)
     good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < config.ratio * m[1].distance]
     if len(good) < 4:
-        return None, 0, len(good)
+        return None, 0, len(good), None
     src = photo.keypoints[[m.queryIdx for m in good]]
     dst = base.keypoints[[m.trainIdx for m in good]]
     h_small, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 2.0, maxIters=5000, confidence=0.999)
     if h_small is None:
-        return None, 0, len(good)
+        return None, 0, len(good), None
+    keep = mask.ravel().astype(bool)
+    err = np.linalg.norm(map_points(h_small, src[keep]) - dst[keep], axis=1) / base.scale
     matrix = np.linalg.inv(_scale_matrix(base.scale)) @ h_small @ _scale_matrix(photo.scale)
-    return matrix / matrix[2, 2], int(mask.sum()), len(good)
+    return matrix / matrix[2, 2], int(keep.sum()), len(good), float(np.sqrt(np.mean(err**2)))
 
 
 def _subpixel_peak(resp: np.ndarray) -> tuple[float, float, float]:
@@ -446,7 +457,7 @@ def align_to_baseline(
     good to a few pixels.
     """
     gray8 = luminance(photo_rgb)
-    coarse, inliers, matches, detector = _coarse(gray8, reference, config)
+    coarse, inliers, matches, coarse_rmse, detector = _coarse(gray8, reference, config)
     if coarse is None or not _accepted(inliers, matches, config):
         return Alignment(
             ok=False, matrix=None if coarse is None else coarse, inliers=inliers, matches=matches,
@@ -466,6 +477,11 @@ def align_to_baseline(
         matrix, n_refined, rmse = refined, n, err
         if shift < 0.5:
             break
+    refined_ok = rmse is not None and n_refined >= 12
+    if not refined_ok and inliers >= 2 * config.min_inliers:
+        # Too little sharp detail to refine (a defocused photo, say), but the
+        # keypoints agree well: keep their estimate and say it is unrefined.
+        matrix, n_refined, rmse = coarse, inliers, coarse_rmse
     rotation, scale, plausible = _geometry(matrix, gray8.shape)
     overlap, roi_cov, convex = _coverage(matrix, gray8.shape, reference.shape, roi)
 
@@ -483,7 +499,7 @@ def align_to_baseline(
     return Alignment(
         ok=reason is None, matrix=matrix, inliers=n_refined, matches=matches, rmse_px=rmse,
         overlap=overlap, roi_coverage=roi_cov, rotation_deg=rotation, scale=scale, reason=reason,
-        detector=detector,
+        detector=detector, refined=refined_ok,
     )
 
 

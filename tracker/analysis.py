@@ -253,7 +253,8 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
 def analyse_baseline(baseline: Baseline) -> PhotoAnalysis:
     """Analyse the baseline photo itself (identity alignment, no colour change)."""
     alignment = Alignment(ok=True, matrix=np.eye(3), inliers=0, matches=0, rmse_px=0.0, overlap=1.0,
-                          roi_coverage=None if baseline.roi is None else 1.0, rotation_deg=0.0, scale=1.0)
+                          roi_coverage=None if baseline.roi is None else 1.0, rotation_deg=0.0, scale=1.0,
+                          refined=True)
     return _measure(baseline.rgb, baseline, alignment, identity_correction())
 
 
