@@ -1,15 +1,32 @@
-"""Streamlit entry point. The full app (sign-in, patient, provider and researcher pages) is built in pages/."""
+"""The Streamlit app: sign-in, then the pages of the signed-in role.
+
+Run with `uv run tracker app --demo` (demo data) or `uv run streamlit run app.py`
+(the store named by TRACKER_DATA_DIR / TRACKER_DATABASE_URL).
+"""
 
 import streamlit as st
 
+from tracker.webapp import ROLE_LABEL, current_actor, sign_in_page, sign_out
+
 st.set_page_config(page_title="Healing tracker", page_icon="🩹", layout="wide")
-st.title("Healing-progress photo tracker")
-st.write(
-    "Follows skin as it recovers after a cosmetic laser treatment: photos are aligned to the first one, "
-    "their colour is normalised, and redness, pigmentation and texture are measured in the treated area."
-)
-st.info(
-    "The patient, provider and researcher pages are on their way. Meanwhile the analysis engine is available "
-    "from the command line: `uv run tracker analyze --reference BASELINE.jpg PHOTO.jpg ...`"
-)
-st.caption("Measurements from photos are not a diagnosis. Ask your provider about anything that worries you.")
+
+PAGES = {
+    "patient": [("pages/my_progress.py", "My progress", "📈"), ("pages/add_photos.py", "Add photos", "📷")],
+    "provider": [("pages/patients.py", "Patients", "👥"), ("pages/patient_detail.py", "Patient detail", "🗂️")],
+    "researcher": [("pages/cohort.py", "Cohort", "📊")],
+    "admin": [("pages/admin.py", "Administration", "🔐")],
+}
+
+actor = current_actor()
+if actor is None:
+    navigation = st.navigation([st.Page(sign_in_page, title="Sign in", icon="🔑")], position="hidden")
+else:
+    navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
+                                for i, (path, title, icon) in enumerate(PAGES[actor.role])])
+    with st.sidebar:
+        st.write(f"Signed in as **{actor.username}** ({ROLE_LABEL[actor.role]})")
+        if st.button("Sign out"):
+            sign_out()
+            st.rerun()
+        st.caption("Measurements from photos are not a diagnosis.")
+navigation.run()

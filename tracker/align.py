@@ -44,6 +44,7 @@ __all__ = [
     "align_to_baseline",
     "warp_to_baseline",
     "map_points",
+    "resize_matrix",
 ]
 
 
@@ -192,7 +193,7 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _scale_matrix(s: float) -> np.ndarray:
+def resize_matrix(s: float) -> np.ndarray:
     """Map pixel-centre coordinates of an image to those of a copy resized by ``s``."""
     # With pixel centres at integers, resizing maps x to (x + 0.5) * s - 0.5.
     return np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1]], dtype=np.float64)
@@ -317,7 +318,7 @@ def _match(photo: _Features, base: _Features, norm: int, config: AlignmentConfig
         return None, 0, len(good), None
     keep = mask.ravel().astype(bool)
     err = np.linalg.norm(map_points(h_small, src[keep]) - dst[keep], axis=1) / base.scale
-    matrix = np.linalg.inv(_scale_matrix(base.scale)) @ h_small @ _scale_matrix(photo.scale)
+    matrix = np.linalg.inv(resize_matrix(base.scale)) @ h_small @ resize_matrix(photo.scale)
     return matrix / matrix[2, 2], int(keep.sum()), len(good), float(np.sqrt(np.mean(err**2)))
 
 
@@ -535,7 +536,7 @@ def warp_to_baseline(
     x, y, w, h = box
     out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
     # Output pixel (u, v) sits at baseline ((u + 0.5) / scale - 0.5 + x, ...).
-    to_box = _scale_matrix(scale) @ np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]], dtype=np.float64)
+    to_box = resize_matrix(scale) @ np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]], dtype=np.float64)
     full = to_box @ np.asarray(matrix, dtype=np.float64)
     # Pixels outside the photo are marked invalid rather than guessed: the photo's
     # footprint is rasterised in the output grid, shrunk by a pixel for the

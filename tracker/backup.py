@@ -9,14 +9,18 @@ store that already holds data.
 from __future__ import annotations
 
 import base64
-import os
+import hashlib
 import io
 import json
+import os
 import tarfile
+import zlib
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Date, DateTime, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from tracker import __version__
 from tracker.store.db import Store
@@ -58,15 +62,21 @@ def write_backup(store: Store, out: Path) -> dict:
     counts = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    with store.session() as s, tarfile.open(tmp, "w:gz") as tar:
+    with tarfile.open(tmp, "w:gz") as tar:
         referenced = set()
-        for table in Base.metadata.sorted_tables:
-            rows = [dict(r._mapping) for r in s.execute(select(table).order_by(*table.primary_key.columns))]
-            counts[table.name] = len(rows)
-            payload = "".join(json.dumps({k: _encode(v) for k, v in r.items()}) + "\n" for r in rows)
-            _add(tar, f"database/{table.name}.jsonl", payload.encode())
-            if table.name == "photos":
-                referenced = {r["content_hash"] for r in rows}
+        with store.session() as s:
+            if store.dialect == "postgresql":
+                # One snapshot for every table; READ COMMITTED would see commits made between the tables.
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            for table in Base.metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in s.execute(select(table).order_by(*table.primary_key.columns))]
+                counts[table.name] = len(rows)
+                payload = "".join(json.dumps({k: _encode(v) for k, v in r.items()}) + "\n" for r in rows)
+                _add(tar, f"database/{table.name}.jsonl", payload.encode())
+                if table.name == "photos":
+                    referenced = {r["content_hash"] for r in rows}
+        # Copied after the transaction, which on SQLite holds the write lock: importers
+        # would otherwise wait for the whole copy. Stored photos are never changed.
         for content_hash in sorted(referenced):
             path = store.photos.path(content_hash)
             tar.add(path, arcname=f"photos/{path.name}")
@@ -81,6 +91,10 @@ def write_backup(store: Store, out: Path) -> dict:
 def restore_backup(store: Store, backup: Path) -> dict:
     """Restore a backup into an empty store; returns the backup's manifest.
 
+    The whole backup is read and checked (every photo against its hash, every
+    table row) before anything is written, so a damaged backup leaves the
+    target store as it was.
+
     Raises
     ------
     BackupError
@@ -90,40 +104,31 @@ def restore_backup(store: Store, backup: Path) -> dict:
     with store.session() as s:
         if s.scalar(select(func.count()).select_from(Patient)) or s.scalar(select(func.count()).select_from(User)):
             raise BackupError("the target store is not empty; restore into a new data directory or database")
+    unreadable = (OSError, EOFError, zlib.error, tarfile.TarError)  # e.g. a truncated file
     try:
-        tar = tarfile.open(backup, "r:gz")
-    except (OSError, tarfile.TarError) as exc:
+        manifest, tables, key = _read_checked(backup)
+    except unreadable as exc:
         raise BackupError(f"{backup} is not a readable backup ({exc})") from None
-    with tar:
-        try:
-            manifest = json.loads(tar.extractfile("manifest.json").read())
-        except (KeyError, ValueError, AttributeError):
-            raise BackupError(f"{backup} is not a tracker backup (no manifest)") from None
-        if manifest.get("format") != FORMAT:
-            raise BackupError(f"backup format {manifest.get('format')} is not supported by this version")
-        for member in tar.getmembers():
-            if member.name.startswith("photos/") and member.isfile():
-                data = tar.extractfile(member).read()
-                stored = store.photos.put(data, validated=True)
-                expected = Path(member.name).stem
-                if stored.content_hash != expected:
-                    raise BackupError(f"photo {expected[:12]}… in the backup is damaged (its content does not match)")
+    photos_before = store.photos.hashes()
+    try:
+        for expected, data in _photos(backup):
+            if store.photos.put(data, validated=True).content_hash != expected:
+                raise BackupError(f"photo {expected[:12]}… changed when stored again; nothing was restored")
         with store.session() as s:
             for table in Base.metadata.sorted_tables:
-                member = f"database/{table.name}.jsonl"
-                try:
-                    lines = tar.extractfile(member).read().decode().splitlines()
-                except KeyError:
-                    raise BackupError(f"the backup lacks the {table.name} table") from None
-                rows = [_decode(table, json.loads(line)) for line in lines if line]
-                if rows:
-                    s.execute(table.insert(), rows)
+                if tables[table.name]:
+                    s.execute(table.insert(), tables[table.name])
             if store.dialect == "postgresql":
                 for table in Base.metadata.sorted_tables:
                     if "id" in table.c and table.c.id.autoincrement:
                         s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
-        key = tar.extractfile("secret.key").read()
+    except BackupError:
+        _remove_new_photos(store, photos_before)
+        raise
+    except (SQLAlchemyError, *unreadable) as exc:
+        _remove_new_photos(store, photos_before)
+        raise BackupError(f"the backup could not be restored ({type(exc).__name__}); nothing was restored") from None
     # Pseudonyms in exports stay the same after a restore only with the same key.
     tmp = store.data_dir / ".secret-restore.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -134,6 +139,63 @@ def restore_backup(store: Store, backup: Path) -> dict:
     tmp.replace(store.data_dir / "secret.key")
     store.secret_key = key
     return manifest
+
+
+def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
+    """The manifest, the decoded rows of every table and the key, once every photo matched its hash.
+
+    One pass in archive order: a gzip stream cannot seek back cheaply.
+    """
+    manifest, key, tables = None, None, {}
+    columns = {f"database/{t.name}.jsonl": t for t in Base.metadata.sorted_tables}
+    with tarfile.open(backup, "r:gz") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            data = tar.extractfile(member).read()
+            if member.name.startswith("photos/"):
+                expected = Path(member.name).stem
+                if hashlib.sha256(data).hexdigest() != expected:
+                    raise BackupError(f"photo {expected[:12]}… in the backup is damaged (its content does not match)")
+            elif member.name in columns:
+                table = columns[member.name]
+                try:
+                    tables[table.name] = [_decode(table, json.loads(line)) for line in data.decode().splitlines()
+                                          if line]
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    raise BackupError(f"the {table.name} table in the backup is damaged") from None
+            elif member.name == "secret.key":
+                key = data
+            elif member.name == "manifest.json":
+                try:
+                    manifest = json.loads(data)
+                except ValueError:
+                    manifest = None
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{backup} is not a tracker backup (no manifest)")
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"backup format {manifest.get('format')} is not supported by this version")
+    missing = [t.name for t in Base.metadata.sorted_tables if t.name not in tables]
+    if missing:
+        raise BackupError(f"the backup lacks the {missing[0]} table")
+    if not key:
+        raise BackupError(f"{backup} lacks the export key")
+    return manifest, tables, key
+
+
+def _remove_new_photos(store: Store, before: set[str]) -> None:
+    # No row refers to them (the rows were rolled back or never written), and
+    # nothing else writes to a store that is being restored into.
+    for content_hash in store.photos.hashes() - before:
+        store.photos.delete(content_hash)
+
+
+def _photos(backup: Path) -> Iterator[tuple[str, bytes]]:
+    """(hash, content) of every photo in the backup, in archive order."""
+    with tarfile.open(backup, "r:gz") as tar:
+        for member in tar:
+            if member.name.startswith("photos/") and member.isfile():
+                yield Path(member.name).stem, tar.extractfile(member).read()
 
 
 def _decode(table, row: dict) -> dict:

@@ -239,6 +239,41 @@ def demo(
         typer.echo(f"  {role:<10} {name:<14} {password}")
 
 
+@app.command("app")
+def run_app(
+    demo_data: Annotated[bool, typer.Option("--demo", help="Load the simulated demo patients and accounts first "
+                                            "(into a separate demo data directory unless --data-dir is given).")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+) -> None:
+    """Start the web app (Streamlit)."""
+    import os
+    import subprocess
+
+    from tracker.demo import DemoError, default_samples, load_demo
+    from tracker.store.db import default_data_dir
+
+    app_file = default_samples().parent / "app.py"
+    if not app_file.exists():
+        _fail_usage(f"cannot find app.py beside the package ({app_file}); run from a source checkout")
+    if demo_data and _OPTIONS.get("data_dir") is None:
+        _OPTIONS["data_dir"] = default_data_dir().with_name(default_data_dir().name + "-demo")
+    store = _open_store()
+    if demo_data:
+        try:
+            accounts, _ = load_demo(store)
+        except DemoError as exc:
+            _fail_usage(str(exc))
+        typer.echo("Demo sign-ins (simulated patients, not real people):")
+        for name, role, password in accounts:
+            typer.echo(f"  {role:<10} {name:<14} {password}")
+    store.close()
+    env = dict(os.environ, TRACKER_DATA_DIR=str(store.data_dir))
+    typer.echo(f"Starting the app on http://localhost:{port} (data in {store.data_dir}); Ctrl+C stops it.")
+    command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
 @app.command("backup")
 def backup(out: Annotated[Path, typer.Argument(help="The backup file to write (.tar.gz).")]) -> None:
     """Back up the database and the photo store into one file."""

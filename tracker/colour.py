@@ -238,6 +238,13 @@ class ColourCorrection:
         lin = np.exp(a + b * np.log(np.maximum(srgb_to_linear(v), 1e-4)))
         return np.clip(linear_to_srgb(np.clip(lin, 0, 1)), 0, 1)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ColourCorrection:
+        """The correction back from :meth:`to_dict` (parameters rounded to 6 decimals)."""
+        return cls(method=data["method"], matrix=np.asarray(data.get("parameters") or [], dtype=np.float64),
+                   residual_delta_e=data.get("residual_delta_e"), reference_pixels=data.get("reference_pixels", 0),
+                   note=data.get("note"))
+
     def to_dict(self) -> dict:
         """JSON-ready summary for the CLI contract."""
         return {

@@ -33,6 +33,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from tracker.io import PhotoError, decode_photo
 from tracker.recovery import TREATMENTS
@@ -187,6 +189,11 @@ def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
         taken_at, source = photo.captured_at.replace(tzinfo=None), "exif"
     else:
         taken_at, source = _file_time(row.photo), "file_time"
+    with store.session() as s:
+        # Refused before the file is stored, so a refusal leaves no orphan file behind.
+        conflict = _region_conflict(_find_course(s, row), row)
+    if conflict:
+        return ImportOutcome(row.source, shown, "refused", conflict)
     stored = store.photos.put(data, validated=True)  # on disk before the row that refers to it is committed
     with store.session() as s:
         patient = s.scalar(select(Patient).where(Patient.reference == row.patient))
@@ -197,8 +204,7 @@ def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
             s.add(patient)
             s.flush()
             record_event(s, SYSTEM, "patient_add", patient.id, "import")
-        course = s.scalar(select(Course).where(Course.patient_id == patient.id, Course.treatment == row.treatment,
-                                               Course.area == row.area))
+        course = _find_course(s, row)
         if course is None:
             course = Course(patient_id=patient.id, treatment=row.treatment, area=row.area,
                             roi=list(row.roi) if row.roi else None,
@@ -206,7 +212,7 @@ def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
             s.add(course)
             s.flush()
         conflict = _region_conflict(course, row)
-        if conflict:  # nothing was added in this transaction: the course existed already
+        if conflict:  # another importer recorded other regions meanwhile; nothing was added here
             return ImportOutcome(row.source, shown, "refused", conflict)
         if row.roi and not course.roi:
             course.roi = list(row.roi)
@@ -227,12 +233,42 @@ def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
         return ImportOutcome(row.source, shown, "imported", None, record.id, course.id)
 
 
-def _region_conflict(course: Course, row: ImportRow) -> str | None:
+def _find_course(s: Session, row: ImportRow) -> Course | None:
+    return s.scalar(select(Course).join(Patient).where(Patient.reference == row.patient,
+                                                       Course.treatment == row.treatment, Course.area == row.area))
+
+
+def _region_conflict(course: Course | None, row: ImportRow) -> str | None:
+    if course is None:
+        return None
     for name, recorded, given in (("roi", course.roi, row.roi), ("control", course.control, row.control)):
         if recorded and given and list(given) != list(recorded):
             return (f"the {name} {','.join(map(str, given))} differs from the one recorded for this area "
                     f"({','.join(map(str, recorded))}); change it in the app")
     return None
+
+
+def _sweep_leftovers(store: Store) -> None:
+    """Remove what killed imports left in the photo store.
+
+    Temporary files of dead writers go at once; a complete photo whose row was
+    never committed stays for the sweep's grace period, so that a re-run adopts
+    it and a concurrent importer's photo is never taken away before its commit.
+    """
+    with store.session() as s:
+        referenced = set(s.scalars(select(Photo.content_hash)))
+    store.photos.sweep(referenced)
+
+
+def _import_one_retrying(store: Store, row: ImportRow, attempts: int = 3) -> ImportOutcome:
+    for _ in range(attempts - 1):
+        try:
+            return _import_one(store, row)
+        except IntegrityError:
+            # On PostgreSQL a concurrent importer can commit the same patient, area or
+            # photo between our look-up and our insert; the next attempt finds its rows.
+            pass
+    return _import_one(store, row)
 
 
 def run_import(store: Store, rows: list[ImportRow], progress: Callable[[str, int, int], None] | None = None,
@@ -242,10 +278,11 @@ def run_import(store: Store, rows: list[ImportRow], progress: Callable[[str, int
     ``progress(stage, done, total)`` is called as photos are stored
     (``stage="import"``) and analysed (``"analyse"``).
     """
+    _sweep_leftovers(store)
     outcomes = []
     for i, row in enumerate(rows):
         try:
-            outcomes.append(_import_one(store, row))
+            outcomes.append(_import_one_retrying(store, row))
         except OSError as exc:  # the photo store's disk, not the photo
             outcomes.append(ImportOutcome(row.source, str(row.photo), "refused",
                                           f"could not store the photo ({exc.strerror})"))

@@ -43,6 +43,7 @@ from tracker.store.models import (
     AuditEvent,
     AuthSession,
     Course,
+    CourseSummary,
     Note,
     Patient,
     Photo,
@@ -55,7 +56,7 @@ __all__ = [
     "Actor", "SYSTEM", "AccessDenied", "NotFound", "InputError",
     "MAX_FAILED_SIGN_INS", "LOCKOUT", "SESSION_IDLE", "SESSION_MAX",
     "create_user", "sign_in", "actor_from_token", "sign_out", "list_users", "set_user_active",
-    "assign_patient", "unassign_patient", "create_patient", "list_patients", "get_patient",
+    "assign_patient", "unassign_patient", "create_patient", "list_patients", "get_patient", "find_patient_id",
     "add_course", "add_session", "add_photo", "photo_bytes", "set_regions", "add_note", "list_notes",
     "refresh_analyses", "audit_log", "record_event", "PatientSummary", "PatientDetail", "CourseDetail",
     "PhotoOutcome",
@@ -281,6 +282,10 @@ def _visible_patient_ids(s: Session, actor: Actor):
     raise AccessDenied("Your account cannot see patient records.")
 
 
+# Not found and not allowed read the same, word for word: no hint that a record exists.
+_HIDDEN = "There is no such record, or it is not yours to see."
+
+
 def _check_patient(s: Session, actor: Actor, patient_id: int) -> Patient:
     visible = _visible_patient_ids(s, actor)
     query = select(Patient).where(Patient.id == patient_id)
@@ -288,15 +293,14 @@ def _check_patient(s: Session, actor: Actor, patient_id: int) -> Patient:
         query = query.where(Patient.id.in_(visible))
     patient = s.scalar(query)
     if patient is None:
-        # Not found and not allowed read the same: no hint that the record exists.
-        raise NotFound("There is no such patient, or it is not yours to see.")
+        raise NotFound(_HIDDEN)
     return patient
 
 
 def _check_course(s: Session, actor: Actor, course_id: int) -> Course:
     course = s.get(Course, course_id)
     if course is None:
-        raise NotFound("There is no such treated area.")
+        raise NotFound(_HIDDEN)
     _check_patient(s, actor, course.patient_id)
     return course
 
@@ -388,6 +392,8 @@ def add_session(store: Store, actor: Actor, course_id: int, treated_on: date) ->
     with store.session() as s:
         course = _check_course(s, actor, course_id)
         _add_session(s, course, treated_on)
+        s.flush()
+        _store_summary(s, course)
         record_event(s, actor, "session_add", course.patient_id, f"course {course_id}")
 
 
@@ -447,10 +453,11 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
 
 def photo_bytes(store: Store, actor: Actor, photo_id: int) -> bytes:
     """The stored (metadata-stripped) file of a photo."""
+    _require(actor, "patient", "provider")
     with store.session() as s:
         photo = s.get(Photo, photo_id)
         if photo is None:
-            raise NotFound("There is no such photo.")
+            raise NotFound(_HIDDEN)
         course = _check_course(s, actor, photo.course_id)
         content_hash = photo.content_hash
         patient_id = course.patient_id
@@ -516,6 +523,7 @@ def refresh_analyses(store: Store, course_id: int,
         baseline_hash = baseline.content_hash
         todo = [(p.id, p.content_hash) for p in photos if p.id not in current]
     if not todo:
+        _ensure_summary(store, course_id)
         return current
     try:
         prepared = _prepared_baseline(baseline_hash, roi, control, store.photos.read(baseline_hash))
@@ -548,6 +556,8 @@ def refresh_analyses(store: Store, course_id: int,
         current[photo_id] = result
         if progress:
             progress(done, len(todo))
+    with store.session() as s:
+        _store_summary(s, s.get(Course, course_id))
     return current
 
 
@@ -611,39 +621,86 @@ def get_patient(store: Store, actor: Actor, patient_id: int) -> PatientDetail:
 def list_patients(store: Store, actor: Actor) -> list[PatientSummary]:
     """Patients the actor may see, most concerning first (review, slower, ...).
 
-    Administrators get names and identifiers only (to manage assignments), with
-    no clinical status.
+    Statuses come from the stored course summaries (kept current whenever a
+    course's photos, sessions or regions change), so a long list loads without
+    refitting anything. Administrators get names and identifiers only (to
+    manage assignments), with no clinical status.
     """
     with store.session() as s:
         if actor.role == "admin":
             rows = s.scalars(select(Patient).order_by(Patient.reference)).all()
-            return [PatientSummary(p.id, p.reference, p.display_name, p.skin_type, "not_assessed", (), None, None, 0,
-                                   None) for p in rows]
+            return [PatientSummary(p.id, p.reference, p.display_name, None, "not_assessed", (), None, None, 0, None)
+                    for p in rows]
         visible = _visible_patient_ids(s, actor)
-        query = select(Patient).order_by(Patient.reference)
+        query = (select(Patient, Course, CourseSummary).outerjoin(Course, Course.patient_id == Patient.id)
+                 .outerjoin(CourseSummary, CourseSummary.course_id == Course.id).order_by(Patient.id, Course.id))
         if visible is not None:
             query = query.where(Patient.id.in_(visible))
-        summaries = [_summary(s, p) for p in s.scalars(query).all()]
+        rows = s.execute(query).all()
+        for _, course, summary in rows:
+            if course is not None and summary is None:  # e.g. imported without analysis
+                _store_summary(s, course)
+        if any(course is not None and summary is None for _, course, summary in rows):
+            rows = s.execute(query).all()
+        course_ids = [c.id for _, c, _ in rows if c is not None]
+        last_session = dict(s.execute(
+            select(TreatmentSession.course_id, func.max(TreatmentSession.treated_on))
+            .where(TreatmentSession.course_id.in_(course_ids)).group_by(TreatmentSession.course_id)).all())
+        grouped: dict[int, list] = {}
+        patients = {}
+        for patient, course, summary in rows:
+            patients[patient.id] = patient
+            grouped.setdefault(patient.id, [])
+            if course is not None:
+                grouped[patient.id].append((course, summary))
+        summaries = [_patient_summary(patients[pid], courses, last_session) for pid, courses in grouped.items()]
     return sorted(summaries, key=lambda p: (_STATUS_ORDER.get(p.status, 9), -(p.trend or 0), p.reference))
 
 
-def _summary(s: Session, patient: Patient) -> PatientSummary:
-    courses = s.scalars(select(Course).where(Course.patient_id == patient.id)).all()
-    details = [_course_detail(s, c, patient.skin_type) for c in courses]
-    statuses = [d.progress.status for d in details] or ["not_assessed"]
+def _patient_summary(patient: Patient, courses: list, last_session: dict) -> PatientSummary:
+    statuses = [summary.status for _, summary in courses] or ["not_assessed"]
     status = min(statuses, key=lambda st: _STATUS_ORDER.get(st, 9))
-    points = [pt for d in details for pt in d.progress.points]
-    measured = [pt for pt in sorted(points, key=lambda p: p.taken_at) if pt.excess_redness is not None and pt.day > 0]
-    trend = measured[-1].excess_redness - measured[-2].excess_redness if len(measured) >= 2 else None
-    last_session = max((d for det in details for d in det.sessions), default=None)
-    reasons = tuple(r for d in details if d.progress.assessment for r in d.progress.assessment.reasons[:1])
+    latest = [summary for _, summary in courses if summary.last_photo_at is not None]
+    newest = max(latest, key=lambda sm: sm.last_photo_at, default=None)
+    sessions = [last_session[c.id] for c, _ in courses if c.id in last_session]
     return PatientSummary(
         id=patient.id, reference=patient.reference, display_name=patient.display_name, skin_type=patient.skin_type,
-        status=status, treatments=tuple(d.treatment for d in details),
-        days_since_treatment=(date.today() - last_session).days if last_session else None,
-        last_photo_at=max((pt.taken_at for pt in points), default=None), photos=len(points), trend=trend,
-        reasons=reasons,
+        status=status, treatments=tuple(c.treatment for c, _ in courses),
+        days_since_treatment=(date.today() - max(sessions)).days if sessions else None,
+        last_photo_at=newest.last_photo_at if newest else None,
+        photos=sum(summary.photos for _, summary in courses), trend=newest.trend if newest else None,
+        reasons=tuple(r for _, summary in courses if summary.status == status for r in summary.reasons[:1]),
     )
+
+
+def _store_summary(s: Session, course: Course) -> None:
+    """Recompute and store a course's summary from its current analyses."""
+    patient = s.get(Patient, course.patient_id)
+    progress = _course_detail(s, course, patient.skin_type).progress
+    measured = [pt for pt in progress.points if pt.excess_redness is not None and pt.day > 0]
+    assessment = progress.assessment
+    values = dict(
+        status=progress.status,
+        reasons=list(assessment.reasons) if assessment else [progress.not_assessed_reason or ""],
+        provider_reasons=list(assessment.provider_reasons) if assessment else [progress.not_assessed_reason or ""],
+        projected_resolution_day=assessment.projected_resolution_day if assessment else None,
+        last_photo_at=max((pt.taken_at for pt in progress.points), default=None),
+        photos=len(progress.points),
+        trend=measured[-1].excess_redness - measured[-2].excess_redness if len(measured) >= 2 else None,
+        computed_at=_now(),
+    )
+    summary = s.get(CourseSummary, course.id)
+    if summary is None:
+        s.add(CourseSummary(course_id=course.id, **values))
+    else:
+        for key, value in values.items():
+            setattr(summary, key, value)
+
+
+def _ensure_summary(store: Store, course_id: int) -> None:
+    with store.session() as s:
+        if s.get(CourseSummary, course_id) is None:
+            _store_summary(s, s.get(Course, course_id))
 
 
 # --- notes and audit ----------------------------------------------------------------

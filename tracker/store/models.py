@@ -153,3 +153,19 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(String(400), default="")  # ids and counts only, never names
+
+
+class CourseSummary(Base):
+    """A course's status and figures as of its latest analysis, so lists load without refitting."""
+
+    __tablename__ = "course_summaries"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[str]] = mapped_column(JSON)  # patient-facing sentences
+    provider_reasons: Mapped[list[str]] = mapped_column(JSON)
+    projected_resolution_day: Mapped[float | None] = mapped_column(Float)
+    last_photo_at: Mapped[datetime | None] = mapped_column(DateTime)
+    photos: Mapped[int] = mapped_column(Integer)
+    trend: Mapped[float | None] = mapped_column(Float)  # change of excess redness over the last two photos
+    computed_at: Mapped[datetime] = mapped_column(DateTime)

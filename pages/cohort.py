@@ -1,0 +1,49 @@
+"""Researchers: a de-identified cohort table, cohort curves and downloads."""
+
+import io
+
+import streamlit as st
+
+from tracker.export import data_dictionary, export_table
+from tracker.views import cohort_chart, cohort_curves, treatment_name
+from tracker.webapp import get_store, require_actor
+
+actor = require_actor("researcher", "admin")
+store = get_store()
+st.title("Cohort")
+st.caption("De-identified: pseudonymous ids, days since treatment instead of dates, no names, no notes.")
+
+if "cohort" not in st.session_state or st.button("Refresh the table"):
+    st.session_state["cohort"] = export_table(store, actor)
+table = st.session_state["cohort"]
+if table.empty:
+    st.info("There are no measured photos yet.")
+    st.stop()
+
+left, middle, right = st.columns(3)
+treatments = left.multiselect("Treatment", sorted(table["treatment"].unique()), format_func=treatment_name)
+tones = middle.multiselect("Skin-tone category (ITA°)", sorted(table["skin_tone_category"].dropna().unique()))
+low, high = int(table["days_since_treatment"].min()), int(table["days_since_treatment"].max())
+window = right.slider("Days since treatment", low, max(high, low + 1), (low, max(high, low + 1)))
+shown = table[table["days_since_treatment"].between(*window)]
+if treatments:
+    shown = shown[shown["treatment"].isin(treatments)]
+if tones:
+    shown = shown[shown["skin_tone_category"].isin(tones)]
+
+st.write(f"{len(shown)} photos of {shown['patient_pseudonym'].nunique()} patients.")
+st.dataframe(shown.head(200), hide_index=True, width="stretch")
+curves = cohort_curves(shown)
+if len(curves):
+    st.subheader("Redness over time, by treatment")
+    st.altair_chart(cohort_chart(curves), width="stretch")
+    st.caption("Median (line) and interquartile range (band) of redness above before-treatment, photos that "
+               "passed the quality gate, in weekly bins.")
+
+parquet = io.BytesIO()
+shown.to_parquet(parquet, index=False)
+cols = st.columns(3)
+cols[0].download_button("Download CSV", shown.to_csv(index=False).encode(), "cohort.csv", "text/csv", type="primary")
+cols[1].download_button("Download Parquet", parquet.getvalue(), "cohort.parquet", "application/octet-stream")
+cols[2].download_button("Data dictionary (CSV)", data_dictionary().to_csv(index=False).encode(),
+                        "cohort.dictionary.csv", "text/csv")

@@ -1,0 +1,254 @@
+"""What the app's pages show, computed here so pages stay layout and wiring.
+
+Tables (pandas), charts (Altair specifications) and images (numpy arrays) built
+from the service layer's records and the analysis results. No Streamlit here:
+every function can be tested on its own.
+
+Colours follow the Okabe-Ito palette, which stays distinguishable with the
+common forms of colour blindness (Okabe & Ito 2008, "Color Universal Design").
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import cv2
+import numpy as np
+import pandas as pd
+
+from tracker.align import resize_matrix, warp_to_baseline
+from tracker.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
+from tracker.progress import CourseProgress
+from tracker.recovery import TREATMENTS, expected_course, get_treatment
+
+__all__ = [
+    "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
+    "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
+    "cohort_curves", "cohort_chart", "fit_within", "treatment_name",
+]
+
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
+
+STATUS_LABEL = {
+    "review": "Ask your provider to review",
+    "slower": "Slower than typical",
+    "on_track": "On track",
+    "ahead": "Ahead of the typical course",
+    "not_assessed": "Not enough photos yet",
+}
+
+STATUS_HELP = (
+    "The status compares redness measured in your photos with the typical course after this treatment. "
+    "It is not a diagnosis. Contact your provider whenever something worries you, whatever the status says."
+)
+
+
+def status_label(status: str) -> str:
+    """Plain words for a status key."""
+    return STATUS_LABEL.get(status, status)
+
+
+def treatment_name(key: str) -> str:
+    """The catalogue's name of a treatment, or the key itself."""
+    return TREATMENTS[key].name if key in TREATMENTS else key
+
+
+def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink an image so its longest side is at most ``max_side`` (area averaging)."""
+    h, w = rgb.shape[:2]
+    s = max_side / max(h, w)
+    if s >= 1:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+# --- a course over time ----------------------------------------------------------------
+
+def course_frame(progress: CourseProgress) -> pd.DataFrame:
+    """One row per photo: day, session, excess redness, texture change, quality."""
+    rows = [{
+        "photo_id": pt.photo_id,
+        "taken_at": pt.taken_at,
+        "day": pt.day,
+        "session": pt.session,
+        "excess_redness": pt.excess_redness,
+        "texture_change_pct": None if pt.texture_change is None else 100.0 * pt.texture_change,
+        "usable": bool(pt.ok and pt.quality_ok is not False),
+        "photo": "usable" if pt.ok and pt.quality_ok is not False else "left out (photo quality)",
+        "issues": " ".join(pt.quality_issues),
+    } for pt in progress.points]
+    return pd.DataFrame(rows, columns=["photo_id", "taken_at", "day", "session", "excess_redness",
+                                       "texture_change_pct", "usable", "photo", "issues"])
+
+
+def redness_band_frame(progress: CourseProgress, skin_type: str | None = None, last_day: int | None = None
+                       ) -> pd.DataFrame | None:
+    """The expected redness band over the course's days, in a* units, or None when it cannot be scaled."""
+    assessment = progress.assessment
+    if assessment is None or not assessment.reference_peak_delta_a:
+        return None
+    end = max(last_day or 0, max((pt.day for pt in progress.points), default=0), 14)
+    days = np.arange(0, end + 1)
+    band = expected_course(progress.treatment, days, peak_delta_a=assessment.reference_peak_delta_a,
+                           skin_type=skin_type, session_starts=list(progress.session_days[1:]) or None)
+    return pd.DataFrame({"day": days, "low": band.low, "typical": band.typical, "high": band.high})
+
+
+def redness_chart(frame: pd.DataFrame, band: pd.DataFrame | None) -> alt.Chart:
+    """Measured redness against the expected band (shaded), days on x, a* units on y."""
+    x = alt.X("day:Q", title="Days since treatment")
+    layers = []
+    if band is not None and len(band):
+        layers.append(alt.Chart(band).mark_area(opacity=0.25, color=OKABE_ITO["sky"]).encode(
+            x=x, y=alt.Y("low:Q", title="Redness above before-treatment (Δa*, a* units)"), y2="high:Q",
+            tooltip=[alt.Tooltip("day:Q", title="Day"), alt.Tooltip("low:Q", format=".1f", title="Expected low"),
+                     alt.Tooltip("high:Q", format=".1f", title="Expected high")]))
+        layers.append(alt.Chart(band).mark_line(strokeDash=[4, 3], color=OKABE_ITO["blue"]).encode(
+            x=x, y="typical:Q"))
+    measured = frame.dropna(subset=["excess_redness"])
+    if len(measured):
+        layers.append(alt.Chart(measured).mark_line(color=OKABE_ITO["vermillion"]).encode(
+            x=x, y=alt.Y("excess_redness:Q", title="Redness above before-treatment (Δa*, a* units)")
+        ).transform_filter(alt.datum.usable))
+        layers.append(alt.Chart(measured).mark_point(size=70, filled=True).encode(
+            x=x, y="excess_redness:Q",
+            shape=alt.Shape("photo:N", title="Photo", scale=alt.Scale(
+                domain=["usable", "left out (photo quality)"], range=["circle", "cross"])),
+            color=alt.Color("photo:N", title="Photo", scale=alt.Scale(
+                domain=["usable", "left out (photo quality)"], range=[OKABE_ITO["vermillion"], OKABE_ITO["grey"]])),
+            tooltip=[alt.Tooltip("day:Q", title="Day"),
+                     alt.Tooltip("excess_redness:Q", format=".1f", title="Δa*"), alt.Tooltip("photo:N")]))
+    if not layers:
+        layers.append(alt.Chart(pd.DataFrame({"day": [0]})).mark_point(opacity=0).encode(x=x))
+    return alt.layer(*layers).properties(height=300)
+
+
+def texture_chart(frame: pd.DataFrame, treatment: str) -> alt.Chart:
+    """Texture change against baseline (%) with the window when improvement usually becomes visible."""
+    x = alt.X("day:Q", title="Days since treatment")
+    layers = []
+    t = get_treatment(treatment) if treatment in TREATMENTS else None
+    if t is not None and t.texture_visible_day_low is not None:
+        window = pd.DataFrame({"start": [t.texture_visible_day_low],
+                               "end": [t.texture_visible_day_high or t.texture_visible_day_low]})
+        layers.append(alt.Chart(window).mark_rect(opacity=0.15, color=OKABE_ITO["green"]).encode(
+            x="start:Q", x2="end:Q", tooltip=[alt.Tooltip("start:Q", title="Improvement usually visible from day"),
+                                              alt.Tooltip("end:Q", title="to day")]))
+    measured = frame.dropna(subset=["texture_change_pct"])
+    if len(measured):
+        layers.append(alt.Chart(measured).mark_line(point=True, color=OKABE_ITO["purple"]).encode(
+            x=x, y=alt.Y("texture_change_pct:Q", title="Texture contrast vs before treatment (%)"),
+            tooltip=[alt.Tooltip("day:Q"), alt.Tooltip("texture_change_pct:Q", format=".0f", title="%")]))
+    if not layers:
+        layers.append(alt.Chart(pd.DataFrame({"day": [0]})).mark_point(opacity=0).encode(x=x))
+    return alt.layer(*layers).properties(height=220)
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+def patient_list_frame(summaries) -> pd.DataFrame:
+    """The provider's patient list: most concerning first, as given."""
+    rows = [{
+        "id": p.id,
+        "patient": p.display_name,
+        "identifier": p.reference,
+        "status": status_label(p.status),
+        "treatment": ", ".join(treatment_name(t) for t in p.treatments),
+        "days since treatment": p.days_since_treatment,
+        "last photo": p.last_photo_at.date() if p.last_photo_at else None,
+        "photos": p.photos,
+        "trend (Δa*)": None if p.trend is None else round(p.trend, 1),
+        "status_key": p.status,
+        "treatment_keys": tuple(p.treatments),
+    } for p in summaries]
+    return pd.DataFrame(rows, columns=["id", "patient", "identifier", "status", "treatment", "days since treatment",
+                                       "last photo", "photos", "trend (Δa*)", "status_key", "treatment_keys"])
+
+
+# --- images --------------------------------------------------------------------------------
+
+def aligned_pair(baseline: np.ndarray, photo: np.ndarray, matrix: list | np.ndarray, max_side: int = 900, *,
+                 baseline_scale: float = 1.0, photo_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The baseline and the photo warped onto it, both at display size, and the valid mask.
+
+    ``matrix`` maps full-resolution photo pixels to full-resolution baseline
+    pixels; ``baseline_scale`` and ``photo_scale`` say how much the arrays
+    given were already shrunk from full resolution.
+    """
+    h, w = baseline.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    base_small = fit_within(baseline, max_side)
+    # Photo pixels (as given) -> full photo -> full baseline -> baseline pixels (as given).
+    full = resize_matrix(baseline_scale) @ np.asarray(matrix, np.float64) @ np.linalg.inv(resize_matrix(photo_scale))
+    warped, valid = warp_to_baseline(photo, full, (0, 0, w, h), scale=s)
+    warped = warped[: base_small.shape[0], : base_small.shape[1]]
+    return base_small, warped, valid[: base_small.shape[0], : base_small.shape[1]]
+
+
+def redness_heatmap(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray, colour: dict | None,
+                    max_delta: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Added redness per pixel (Δa* of the normalised photo against the baseline) over the baseline.
+
+    Returns the overlay (RGB uint8) and the Δa* map (NaN outside the photo).
+    Pixels that lost redness are shown as no change: the map answers "where
+    is it redder than before?". The colour scale is cividis (readable with
+    colour-vision deficiency), 0 to ``max_delta`` a* units.
+    """
+    correction = ColourCorrection.from_dict(colour) if colour else None
+    photo01 = correction.apply(aligned) if correction else aligned.astype(np.float32) / 255
+    delta = srgb_to_lab(photo01)[..., 1] - srgb8_to_lab(baseline)[..., 1]
+    delta = cv2.GaussianBlur(delta.astype(np.float32), (0, 0), 2.0)
+    delta[~valid] = np.nan
+    level = np.clip(np.nan_to_num(delta, nan=0.0) / max_delta, 0, 1)
+    colours = cv2.applyColorMap((level * 255).astype(np.uint8), cv2.COLORMAP_CIVIDIS)[..., ::-1]
+    grey = cv2.cvtColor(cv2.cvtColor(baseline, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB).astype(np.float32)
+    alpha = (0.25 + 0.6 * level)[..., None] * valid[..., None]
+    overlay = grey * (1 - alpha) + colours.astype(np.float32) * alpha
+    return np.clip(overlay, 0, 255).astype(np.uint8), delta
+
+
+def draw_regions(rgb: np.ndarray, roi, control, scale: float = 1.0) -> np.ndarray:
+    """The image with the region of interest (orange) and control (blue) outlined and labelled."""
+    out = rgb.copy()
+    thickness = max(2, round(max(out.shape[:2]) / 300))
+    for box, colour, label in ((roi, (230, 159, 0), "treated area"), (control, (0, 114, 178), "control")):
+        if not box:
+            continue
+        x, y, w, h = (int(round(v * scale)) for v in box)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
+        cv2.putText(out, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 + thickness * 0.1, colour,
+                    max(1, thickness // 2), cv2.LINE_AA)
+    return out
+
+
+# --- cohorts -------------------------------------------------------------------------------
+
+def cohort_curves(table: pd.DataFrame, bin_days: int = 7) -> pd.DataFrame:
+    """Median and interquartile range of excess redness per treatment and week since treatment.
+
+    Only photos that passed the quality gate and were measured count.
+    """
+    usable = table[(table["quality_ok"] == True) & table["excess_redness"].notna()  # noqa: E712
+                   & (table["days_since_treatment"] > 0)].copy()
+    if usable.empty:
+        return pd.DataFrame(columns=["treatment", "day", "median", "q25", "q75", "photos", "patients"])
+    usable["day"] = (usable["days_since_treatment"] // bin_days) * bin_days + bin_days / 2
+    grouped = usable.groupby(["treatment", "day"])
+    out = grouped["excess_redness"].agg(median="median", q25=lambda v: v.quantile(0.25),
+                                        q75=lambda v: v.quantile(0.75), photos="count").reset_index()
+    out["patients"] = grouped["patient_pseudonym"].nunique().to_numpy()
+    return out
+
+
+def cohort_chart(curves: pd.DataFrame) -> alt.Chart:
+    """Cohort median (line) and interquartile range (band) of excess redness per treatment."""
+    palette = [OKABE_ITO[k] for k in ("vermillion", "blue", "green", "orange", "purple", "sky", "yellow", "black")]
+    colour = alt.Color("treatment:N", title="Treatment", scale=alt.Scale(range=palette))
+    x = alt.X("day:Q", title="Days since treatment (weekly bins)")
+    band = alt.Chart(curves).mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("q25:Q", title="Redness above before-treatment (Δa*, a* units)"), y2="q75:Q", color=colour)
+    line = alt.Chart(curves).mark_line(point=True).encode(
+        x=x, y="median:Q", color=colour,
+        tooltip=["treatment:N", alt.Tooltip("day:Q"), alt.Tooltip("median:Q", format=".1f"),
+                 "photos:Q", "patients:Q"])
+    return alt.layer(band, line).properties(height=320)

@@ -1,0 +1,93 @@
+"""Streamlit glue shared by the pages: the store, the signed-in actor, cached photo loading.
+
+Only wiring lives here; what pages show is computed in :mod:`tracker.views`,
+and every read or write goes through :mod:`tracker.services`, which enforces
+who may see what.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tracker import services as sv
+from tracker.io import decode_photo
+from tracker.store.db import Store, open_store
+from tracker.views import fit_within
+
+__all__ = ["get_store", "current_actor", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL"]
+
+ROLE_LABEL = {"patient": "Patient", "provider": "Provider", "researcher": "Researcher", "admin": "Administrator"}
+DISPLAY_SIDE = 1600
+
+
+@st.cache_resource(show_spinner=False)
+def get_store() -> Store:
+    """The store named by ``TRACKER_DATA_DIR`` / ``TRACKER_DATABASE_URL`` (opened once per server)."""
+    return open_store()
+
+
+def current_actor() -> sv.Actor | None:
+    """The signed-in actor, or None (an ended session is cleared with a message)."""
+    token = st.session_state.get("token")
+    if not token:
+        return None
+    try:
+        return sv.actor_from_token(get_store(), token)
+    except sv.AccessDenied as exc:
+        st.session_state.pop("token", None)
+        st.session_state["notice"] = str(exc)
+        return None
+
+
+def require_actor(*roles: str) -> sv.Actor:
+    """The actor, or stop the page with a sentence when not signed in or not allowed."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("Please sign in.")
+        st.stop()
+    if roles and actor.role not in roles:
+        st.error("This page is not available to your account.")
+        st.stop()
+    return actor
+
+
+def sign_in_page() -> None:
+    """The sign-in form."""
+    st.title("Healing-progress tracker")
+    st.caption("Follow skin as it recovers after a laser treatment, from your own photos.")
+    notice = st.session_state.pop("notice", None)
+    if notice:
+        st.info(notice)
+    with st.form("sign_in"):
+        username = st.text_input("User name", key="sign_in_user")
+        password = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            token, _ = sv.sign_in(get_store(), username, password)
+        except sv.AccessDenied as exc:
+            st.error(str(exc))
+            return
+        st.session_state["token"] = token
+        st.rerun()
+
+
+def sign_out() -> None:
+    """End the session and forget everything this browser session held."""
+    token = st.session_state.get("token")
+    if token:
+        sv.sign_out(get_store(), token)
+    st.session_state.clear()
+    photo_rgb.clear()
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def photo_rgb(actor: sv.Actor, photo_id: int) -> tuple:
+    """A photo decoded for display (at most 1600 px) and its scale, fetched as ``actor``.
+
+    The actor is part of the cache key, so one user's cached photo is never
+    served to another; the service checks access on the first fetch.
+    """
+    full = decode_photo(sv.photo_bytes(get_store(), actor, photo_id)).rgb
+    small = fit_within(full, DISPLAY_SIDE)
+    return small, small.shape[1] / full.shape[1]
