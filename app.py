@@ -8,18 +8,20 @@ import streamlit as st
 
 from tracker.webapp import ROLE_LABEL, current_actor, sign_in_page, sign_out
 
-st.set_page_config(page_title="Healing tracker", page_icon="🩹", layout="wide")
+st.set_page_config(page_title="Healing tracker", page_icon=":material/healing:", layout="wide")
 
 PAGES = {
-    "patient": [("pages/my_progress.py", "My progress", "📈"), ("pages/add_photos.py", "Add photos", "📷")],
-    "provider": [("pages/patients.py", "Patients", "👥"), ("pages/patient_detail.py", "Patient detail", "🗂️")],
-    "researcher": [("pages/cohort.py", "Cohort", "📊")],
-    "admin": [("pages/admin.py", "Administration", "🔐")],
+    "patient": [("pages/my_progress.py", "My progress", ":material/monitoring:"),
+                ("pages/add_photos.py", "Add photos", ":material/add_a_photo:")],
+    "provider": [("pages/patients.py", "Patients", ":material/groups:"),
+                 ("pages/patient_detail.py", "Patient detail", ":material/person:")],
+    "researcher": [("pages/cohort.py", "Cohort", ":material/query_stats:")],
+    "admin": [("pages/admin.py", "Administration", ":material/admin_panel_settings:")],
 }
 
 actor = current_actor()
 if actor is None:
-    navigation = st.navigation([st.Page(sign_in_page, title="Sign in", icon="🔑")], position="hidden")
+    navigation = st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:")], position="hidden")
 else:
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
                                 for i, (path, title, icon) in enumerate(PAGES[actor.role])])

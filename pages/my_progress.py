@@ -53,11 +53,14 @@ if course.baseline_photo_id is not None and measured:
     left, right = st.columns(2)
     left.image(base_small, caption="First photo")
     right.image(aligned, caption=f"Day {point.day}, lined up with the first photo")
-    blend = st.slider("Overlay: first photo ← → this photo", 0, 100, 50, format="%d%%")
-    st.image(cv2.addWeighted(base_small, 1 - blend / 100, aligned, blend / 100, 0), caption="Overlay")
-    overlay, _ = redness_heatmap(base_small, aligned, valid, point.result.get("colour"))
-    st.image(overlay, caption="Where the skin is redder than in your first photo: brighter yellow is redder "
-                              "(0 to 10 a* units). Colours are corrected for the light of each photo.")
+    left, right = st.columns(2)
+    with left:
+        blend = st.slider("Overlay: first photo ← → this photo", 0, 100, 50, format="%d%%")
+        st.image(cv2.addWeighted(base_small, 1 - blend / 100, aligned, blend / 100, 0), caption="Overlay")
+    with right:
+        overlay, _ = redness_heatmap(base_small, aligned, valid, point.result.get("colour"))
+        st.image(overlay, caption="Where the skin is redder than in your first photo: brighter yellow is redder "
+                                  "(0 to 10 a* units). Colours are corrected for the light of each photo.")
     if point.quality_issues:
         st.warning("This photo has a problem: " + " ".join(point.quality_issues))
 
