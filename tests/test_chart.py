@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 import pytest
 from skimage import data
@@ -19,7 +18,6 @@ from tracker import simulate as sim
 from tracker import colour
 
 from tracker.chart import (
-    CHART_BOX_UNITS,
     COLORCHECKER_LAB_D50,
     COLORCHECKER_SRGB,
     ChartReading,

@@ -26,19 +26,20 @@ from tracker.align import (
     luminance,
     map_points,
     prepare_reference,
+    shrink,
     warp_to_baseline,
 )
 from tracker.chart import ChartReading, find_colorchecker
 from tracker.colour import (
     ColourCorrection,
-    clipped_mask,
     correct_region,
     fit_chart_correction,
     fit_reference_correction,
     identity_correction,
     skin_mask,
-    uncorrected,
+    smooth_for_fit,
     srgb_to_lab,
+    uncorrected,
 )
 from tracker.quality import (
     QualityMeasurements,
@@ -87,6 +88,7 @@ class Baseline:
     work_scale: float
     work_rgb: np.ndarray = field(repr=False)
     work_skin: np.ndarray = field(repr=False)
+    work_smoothed: np.ndarray = field(repr=False)
     glare_fraction: float
     chart: ChartReading | None = field(repr=False)
     config: AnalysisConfig = field(repr=False)
@@ -150,8 +152,7 @@ def _check_box(box: Box | None, shape: tuple[int, int], name: str) -> None:
 
 
 def _resize_to(rgb: np.ndarray, scale: float) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return shrink(rgb, scale)[0]
 
 
 def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | None = None,
@@ -174,7 +175,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
         region, region_mask = work, skin if skin.sum() >= 256 else None
     return Baseline(
         rgb=rgb, reference=prepare_reference(rgb, config.alignment), roi=roi, control=control,
-        work_scale=s, work_rgb=work, work_skin=skin,
+        work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
         glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
         chart=find_colorchecker(rgb), config=config,
     )
@@ -211,8 +212,7 @@ def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float,
 
 def _shrink_photo(photo: np.ndarray, matrix: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
     """Downscale a photo by ``factor`` (< 1) and adjust its homography to match."""
-    small = _resize_to(photo, factor)
-    sx, sy = small.shape[1] / photo.shape[1], small.shape[0] / photo.shape[0]
+    small, sx, sy = shrink(photo, factor)
     to_small = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
     return small, matrix @ np.linalg.inv(to_small)
 
@@ -243,7 +243,8 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
         reference = work_valid & ~baseline.work_skin
     if baseline.control is not None:
         reference |= work_valid & _box_mask(work_valid.shape, baseline.control, baseline.work_scale)
-    correction = fit_reference_correction(work_photo, baseline.work_rgb, reference)
+    correction = fit_reference_correction(work_photo, baseline.work_rgb, reference,
+                                          smoothed_baseline=baseline.work_smoothed)
     if correction is None:
         return uncorrected("Too little untreated skin or surroundings in the photo to normalise its colour; "
                            "draw a control region on untreated skin.")

@@ -266,30 +266,46 @@ def uncorrected(note: str) -> ColourCorrection:
     return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
 
 
-def _tukey_line(x: np.ndarray, y: np.ndarray, iterations: int = 8) -> tuple[float, float]:
-    """Robust straight-line fit ``y = a + b x`` by iteratively reweighted least squares.
+def _tukey_lines(x: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
+    """Robust straight-line fits ``y[c] = a_c + b_c x[c]``, one per row, by reweighted least squares.
 
     Tukey's biweight with a scale from the median absolute deviation (tuning
     constant 4.685) gives zero weight to gross outliers such as pixels whose
-    colour really changed.
+    colour really changed. Rows are fitted together: each round solves the
+    weighted normal equations of every row at once.
+
+    Returns
+    -------
+    numpy.ndarray
+        (rows, 2) of ``(a, b)``.
     """
     w = np.ones_like(x)
-    a, b = 0.0, 1.0
-    design = np.stack([np.ones_like(x), x], axis=1)
+    coef = np.tile([0.0, 1.0], (x.shape[0], 1))
     for _ in range(iterations):
-        sw = np.sqrt(w)
-        coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
-        converged = abs(coef[0] - a) < 1e-5 and abs(coef[1] - b) < 1e-5
-        a, b = float(coef[0]), float(coef[1])
+        sw, sx, sy = w.sum(1), (w * x).sum(1), (w * y).sum(1)
+        sxx, sxy = (w * x * x).sum(1), (w * x * y).sum(1)
+        det = sw * sxx - sx * sx
+        ok = np.abs(det) > 1e-12
+        b = np.where(ok, (sw * sxy - sx * sy) / np.where(ok, det, 1.0), coef[:, 1])
+        a = np.where(ok, (sy - b * sx) / np.maximum(sw, 1e-12), coef[:, 0])
+        new = np.stack([a, b], axis=1)
+        converged = np.abs(new - coef).max() < 1e-5
+        coef = new
         if converged:
             break
-        r = y - (a + b * x)
-        scale = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-6
+        r = y - (a[:, None] + b[:, None] * x)
+        centred = np.abs(r - np.median(r, axis=1, keepdims=True))
+        scale = 1.4826 * np.median(centred, axis=1, keepdims=True) + 1e-6
         u = r / (4.685 * scale)
         w = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
-        if w.sum() < 10:
+        if (w.sum(1) < 10).any():
             break
-    return a, b
+    return coef
+
+
+def smooth_for_fit(rgb: np.ndarray) -> np.ndarray:
+    """The Gaussian smoothing (sigma 1.5 px) applied before fitting a colour correction."""
+    return cv2.GaussianBlur(rgb, (0, 0), 1.5)
 
 
 def fit_reference_correction(
@@ -298,6 +314,7 @@ def fit_reference_correction(
     reference: np.ndarray,
     max_pixels: int = 12_000,
     rng_seed: int = 0,
+    smoothed_baseline: np.ndarray | None = None,
 ) -> ColourCorrection | None:
     """Fit the photo-to-baseline colour mapping over untreated pixels.
 
@@ -312,6 +329,9 @@ def fit_reference_correction(
         (untreated skin, the control region, the surroundings).
     max_pixels : int
         Random subsample size for the fit.
+    smoothed_baseline : numpy.ndarray, optional
+        ``baseline`` already smoothed as below (:func:`smooth_for_fit`), to
+        save recomputing it for every photo of a patient.
 
     Returns
     -------
@@ -335,11 +355,13 @@ def fit_reference_correction(
     idx = idx[~clipped_mask(raw_p) & ~clipped_mask(raw_b)]
     if idx.size < 500:
         return None
-    p = cv2.GaussianBlur(photo, (0, 0), 1.5).reshape(-1, 3)[idx].astype(np.float32) / 255
-    b = cv2.GaussianBlur(baseline, (0, 0), 1.5).reshape(-1, 3)[idx].astype(np.float32) / 255
+    if smoothed_baseline is None:
+        smoothed_baseline = smooth_for_fit(baseline)
+    p = smooth_for_fit(photo).reshape(-1, 3)[idx].astype(np.float32) / 255
+    b = smoothed_baseline.reshape(-1, 3)[idx].astype(np.float32) / 255
     lp = np.log(np.maximum(srgb_to_linear(p), 1e-4)).astype(np.float64)
     lb = np.log(np.maximum(srgb_to_linear(b), 1e-4)).astype(np.float64)
-    coef = np.array([_tukey_line(lp[:, c], lb[:, c]) for c in range(3)])
+    coef = _tukey_lines(lp.T, lb.T)
     correction = ColourCorrection(method="reference_skin", matrix=coef, reference_pixels=int(idx.size))
     residual = float(np.median(delta_e76(srgb_to_lab(correction.apply(p)[None]), srgb_to_lab(b[None]))))
     return ColourCorrection(method="reference_skin", matrix=coef, residual_delta_e=residual,
