@@ -19,6 +19,7 @@ never names or photo content. Nothing here logs personal data.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,7 +160,7 @@ def sign_in(store: Store, username: str, password: str) -> tuple[str, Actor]:
             record_event(s, Actor(role="anonymous"), "sign_in_failed", None, "unknown or inactive account")
             refusal = wrong
         elif user.locked_until is not None and user.locked_until > now:
-            minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+            minutes = max(1, math.ceil((user.locked_until - now).total_seconds() / 60))
             record_event(s, Actor(role=user.role, user_id=user.id), "sign_in_locked")
             refusal = AccessDenied(
                 f"This account is locked after too many failed sign-ins; try again in {minutes} minutes.")

@@ -1,0 +1,578 @@
+"""Access control: every role against every read and write of the service functions.
+
+The demo manifest (two simulated patients, 17 real photos) is imported once per
+database backend, with one account per role, all signed in through the real
+``sign_in``. Reads and refused calls run on one shared copy of that store;
+every allowed write runs on a fresh copy (a file copy for SQLite, ``CREATE
+DATABASE ... TEMPLATE`` for PostgreSQL), so no case sees another's writes.
+
+A refused call must change nothing at all (rows, audit log, photo files, files
+written), and must refuse a record that does not exist in exactly the same
+words as one that is not the caller's, so refusals do not reveal existence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import itertools
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from PIL import Image
+from skimage import data as samples
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from tracker import export
+from tracker import services as sv
+from tracker.importer import read_manifest, run_import
+from tracker.io import decode_photo
+from tracker.store.db import Store, open_store
+from tracker.store.models import AuditEvent, Base, Photo, ProviderAssignment
+
+REPO = Path(__file__).resolve().parents[1]
+MANIFEST = REPO / "sample_images" / "manifest.csv"
+DISPLAY_NAMES = {"demo-ana": "Ana Example-Lindqvist", "demo-ben": "Ben Example-Okafor"}
+TREATMENT = {"demo-ana": "fractional_co2", "demo-ben": "non_ablative_fractional"}
+ACCOUNTS = {  # user name: (role, linked patient)
+    "admin": ("admin", None),
+    "provider-a": ("provider", None),
+    "provider-b": ("provider", None),
+    "researcher": ("researcher", None),
+    "ana": ("patient", "demo-ana"),
+    "ben": ("patient", "demo-ben"),
+}
+ASSIGNED = {"provider-a": ["demo-ana"], "provider-b": []}
+NOTES = {"demo-ana": "Ana Example-Lindqvist reacted to lidocaine last time",
+         "demo-ben": "Ben Example-Okafor prefers morning appointments"}
+NEW_ROI, NEW_CONTROL = (400, 340, 80, 80), (491, 477, 48, 36)
+
+
+def password(username: str) -> str:
+    return f"{username} correct horse 42"
+
+
+# --- the demo world ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """What a case acts on: a demo patient's record and account (GHOST's ids exist nowhere)."""
+
+    reference: str
+    patient_id: int
+    course_id: int
+    photo_id: int  # the course baseline
+    photos: int
+    user_id: int  # the patient's own account
+
+
+GHOST = Target("no-such-patient", 10**6, 10**6, 10**6, 0, 10**6)
+
+
+@dataclass
+class World:
+    """An open store holding the demo, with its accounts signed in."""
+
+    store: Store
+    actors: dict[str, sv.Actor]  # by user name, plus "system"
+    tokens: dict[str, str]
+    patients: dict[str, Target]  # by reference
+    scratch: Path  # where export files are written
+
+
+@dataclass
+class Template:
+    """The demo as built once per backend; worlds are copies of it."""
+
+    root: Path
+    url: str | None
+    actors: dict[str, sv.Actor]
+    tokens: dict[str, str]
+    patients: dict[str, Target]
+
+    def copy(self, name: str) -> World:
+        data_dir = self.root / name
+        data_dir.mkdir()
+        for item in (self.root / "template").iterdir():
+            if item.name == "photos":  # stored atomically and never rewritten: links are safe
+                shutil.copytree(item, data_dir / "photos", copy_function=os.link)
+            elif item.is_file():
+                shutil.copy2(item, data_dir / item.name)
+        url = None
+        if self.url:
+            source = make_url(self.url)
+            url = source.set(database=f"{source.database}_{name}").render_as_string(hide_password=False)
+            _pg_admin(self.url, f'CREATE DATABASE "{make_url(url).database}" TEMPLATE "{source.database}"')
+        scratch = self.root / f"{name}-files"
+        scratch.mkdir()
+        return World(open_store(data_dir, url, upgrade=False), self.actors, self.tokens, self.patients, scratch)
+
+    def discard(self, world: World) -> None:
+        world.store.close()
+        shutil.rmtree(world.store.data_dir)
+        shutil.rmtree(world.scratch)
+        if self.url:
+            _pg_admin(self.url, f'DROP DATABASE "{world.store.engine.url.database}"')
+
+
+def _pg_admin(url: str, statement: str) -> None:
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _build_demo(store: Store) -> dict:
+    rows = [replace(row, name=DISPLAY_NAMES[row.patient]) for row in read_manifest(MANIFEST)]
+    assert [o.status for o in run_import(store, rows)] == ["imported"] * 17
+    patient_ids = {ref: sv.find_patient_id(store, sv.SYSTEM, ref) for ref in DISPLAY_NAMES}
+
+    sv.create_user(store, sv.SYSTEM, "admin", password("admin"), "admin")  # as `tracker` bootstraps it
+    tokens, actors = {}, {"system": sv.SYSTEM}
+    tokens["admin"], actors["admin"] = sv.sign_in(store, "admin", password("admin"))
+    for username, (role, patient) in ACCOUNTS.items():
+        if username != "admin":
+            sv.create_user(store, actors["admin"], username, password(username), role,
+                           patient_ids[patient] if patient else None)
+        tokens[username], actors[username] = sv.sign_in(store, username, password(username))
+    for provider, refs in ASSIGNED.items():
+        for ref in refs:
+            sv.assign_patient(store, actors["admin"], actors[provider].user_id, patient_ids[ref])
+    sv.add_note(store, actors["provider-a"], patient_ids["demo-ana"], NOTES["demo-ana"])
+    sv.add_note(store, sv.SYSTEM, patient_ids["demo-ben"], NOTES["demo-ben"])
+
+    patients = {}
+    for ref, pid in patient_ids.items():
+        (course,) = sv.get_patient(store, sv.SYSTEM, pid).courses
+        account = next(u for u, (_, linked) in ACCOUNTS.items() if linked == ref)
+        patients[ref] = Target(ref, pid, course.id, course.baseline_photo_id, len(course.progress.points),
+                               actors[account].user_id)
+    assert {ref: t.photos for ref, t in patients.items()} == {"demo-ana": 8, "demo-ben": 9}
+    return {"actors": actors, "tokens": tokens, "patients": patients}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(request, tmp_path_factory) -> Template:
+    url = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else None
+    root = tmp_path_factory.mktemp(f"access-{request.param}")
+    store = open_store(root / "template", url)
+    try:
+        built = _build_demo(store)
+    finally:
+        store.close()  # PostgreSQL copies a template only while no one is connected to it
+    return Template(root, url, **built)
+
+
+@pytest.fixture(scope="module")
+def shared(template):
+    """One copy for reads and refusals (which the tests check change nothing)."""
+    world = template.copy("shared")
+    yield world
+    template.discard(world)
+
+
+_copies = itertools.count()
+
+
+@pytest.fixture
+def fresh(template):
+    """A copy of its own, for an allowed write."""
+    world = template.copy(f"w{next(_copies)}")
+    yield world
+    template.discard(world)
+
+
+def snapshot(world: World) -> dict:
+    """Everything a call could change: every row of every table, the photo files, files written."""
+    state = {}
+    with world.store.session() as s:
+        for table in Base.metadata.sorted_tables:
+            state[table.name] = [tuple(row) for row in s.execute(select(table).order_by(*table.primary_key))]
+    state["photo files"] = world.store.photos.hashes()
+    state["files written"] = sorted(p.name for p in world.scratch.iterdir())
+    return state
+
+
+def last_event(world: World) -> dict:
+    with world.store.session() as s:
+        event = s.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+        return {"action": event.action, "actor_id": event.actor_id, "role": event.actor_role,
+                "patient_id": event.patient_id, "detail": event.detail}
+
+
+@cache
+def astronaut_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(samples.astronaut()).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def refs(summaries) -> list[str]:
+    return sorted(p.reference for p in summaries)
+
+
+# --- the operations: how each is called, and what an allowed call must give ----------------------
+
+@dataclass(frozen=True)
+class Operation:
+    """A call of one service function on a target, and the check of an allowed call's result."""
+
+    call: Callable[[World, sv.Actor, Target], Any]
+    check: Callable[[World, sv.Actor, Target, Any], None]
+    writes: bool
+
+
+def not_found_if_none(value):
+    """``find_patient_id`` says "not found" with None: the same answer for absent and not visible."""
+    if value is None:
+        raise sv.NotFound("none")
+    return value
+
+
+def check_list_patients(w, actor, t, result):
+    every = {p.reference: p for p in sv.list_patients(w.store, sv.SYSTEM)}
+    if actor.role == "admin":  # names to manage assignments, nothing clinical
+        assert refs(result) == ["demo-ana", "demo-ben"]
+        assert {p.reference: p.display_name for p in result} == DISPLAY_NAMES
+        for p in result:
+            assert (p.status, p.skin_type, p.treatments, p.photos, p.trend, p.reasons, p.last_photo_at,
+                    p.days_since_treatment) == ("not_assessed", None, (), 0, None, (), None, None)
+    elif actor.role == "system":
+        assert refs(result) == ["demo-ana", "demo-ben"]
+        assert {p.reference: p.treatments for p in result} == {r: (TREATMENT[r],) for r in TREATMENT}
+        assert {p.reference: p.photos for p in result} == {r: w.patients[r].photos for r in TREATMENT}
+    else:
+        expected = ASSIGNED[actor.username] if actor.role == "provider" else [ACCOUNTS[actor.username][1]]
+        assert refs(result) == expected
+        assert all(p == every[p.reference] for p in result)  # the full clinical summary
+
+
+def check_get_patient(w, actor, t, result):
+    assert (result.id, result.reference, result.display_name) == (t.patient_id, t.reference,
+                                                                  DISPLAY_NAMES[t.reference])
+    (course,) = result.courses
+    assert (course.id, course.treatment, course.baseline_photo_id) == (t.course_id, TREATMENT[t.reference],
+                                                                      t.photo_id)
+    assert len(course.progress.points) == t.photos
+    assert last_event(w) == {"action": "patient_view", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": ""}
+
+
+def check_photo_bytes(w, actor, t, result):
+    with w.store.session() as s:
+        stored = s.get(Photo, t.photo_id)
+        assert hashlib.sha256(result).hexdigest() == stored.content_hash
+        assert decode_photo(result).width == stored.width
+    assert last_event(w) == {"action": "photo_view", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {t.photo_id}"}
+
+
+def check_list_notes(w, actor, t, result):
+    assert [(n["text"], n["author"]) for n in result] == [(NOTES["demo-ana"], "provider-a")]
+
+
+def check_list_users(w, actor, t, result):
+    users = {u["username"]: u for u in result}
+    assert set(users) == set(ACCOUNTS)
+    for username, (role, patient) in ACCOUNTS.items():
+        u = users[username]
+        assert (u["id"], u["role"], u["active"], u["locked"]) == (w.actors[username].user_id, role, True, False)
+        assert u["patient_id"] == (w.patients[patient].patient_id if patient else None)
+    assert users["provider-a"]["assigned_patients"] == [w.patients["demo-ana"].patient_id]
+    assert users["provider-b"]["assigned_patients"] == []
+    assert not any("argon2" in str(value) for u in result for value in u.values())
+
+
+def check_audit_log(w, actor, t, result):
+    signed_in = {e["actor_id"] for e in result if e["action"] == "sign_in"}
+    assert signed_in == {w.actors[u].user_id for u in ACCOUNTS}
+    imported = {e["patient_id"] for e in result if e["action"] == "patient_add" and e["role"] == "system"}
+    assert imported == {t.patient_id for t in w.patients.values()}
+    assert [e["at"] for e in result] == sorted((e["at"] for e in result), reverse=True)
+
+
+def assert_deidentified(table: pd.DataFrame) -> None:
+    assert len(table) == 17
+    assert list(table.columns) == export.column_order()
+    assert table["patient_pseudonym"].nunique() == 2
+    cells = table.to_csv(index=False)
+    for secret in [*DISPLAY_NAMES, *DISPLAY_NAMES.values(), *NOTES.values(), "demo", "Example"]:
+        assert secret not in cells
+
+
+def check_export_table(w, actor, t, result):
+    assert_deidentified(result)
+    assert last_event(w) == {"action": "export", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": None, "detail": "17 rows"}
+
+
+def check_write_export(w, actor, t, result):
+    rows, dictionary = result
+    assert rows == 17
+    assert list(pd.read_csv(dictionary)["column"]) == export.column_order()
+    written = w.scratch / f"{actor.role}.csv"
+    assert_deidentified(pd.read_csv(written))
+    assert not any(secret in written.read_text() for secret in [*DISPLAY_NAMES, *DISPLAY_NAMES.values()])
+
+
+def check_find_patient_id(w, actor, t, result):
+    assert result == t.patient_id
+
+
+def check_create_user(w, actor, t, result):
+    users = {u["username"]: u for u in sv.list_users(w.store, sv.SYSTEM)}
+    assert (users["new-researcher"]["id"], users["new-researcher"]["role"]) == (result, "researcher")
+    _, signed_in = sv.sign_in(w.store, "new-researcher", password("new-researcher"))
+    assert (signed_in.user_id, signed_in.role) == (result, "researcher")
+
+
+def check_create_patient(w, actor, t, result):
+    detail = sv.get_patient(w.store, sv.SYSTEM, result)
+    assert (detail.reference, detail.display_name, detail.skin_type) == ("new-patient", "New Patient", "IV")
+    with w.store.session() as s:
+        providers = set(s.scalars(select(ProviderAssignment.provider_id)
+                                  .where(ProviderAssignment.patient_id == result)))
+    assert providers == ({actor.user_id} if actor.role == "provider" else set())
+    if actor.role == "provider":  # who registers a patient looks after them
+        assert "new-patient" in refs(sv.list_patients(w.store, actor))
+
+
+def course_of(w, t, course_id):
+    detail = sv.get_patient(w.store, sv.SYSTEM, t.patient_id)
+    return next(c for c in detail.courses if c.id == course_id)
+
+
+def check_add_course(w, actor, t, result):
+    course = course_of(w, t, result)
+    assert (course.treatment, course.area, course.sessions) == ("non_ablative_fractional", "left forearm",
+                                                                (date(2026, 5, 4),))
+    assert result != t.course_id
+
+
+def check_add_session(w, actor, t, result):
+    assert date(2026, 4, 27) in course_of(w, t, t.course_id).sessions
+    assert len(course_of(w, t, t.course_id).sessions) == 2
+
+
+def check_add_photo(w, actor, t, result):
+    assert (result.created, result.is_baseline) == (True, False)
+    assert result.analysis is not None
+    with w.store.session() as s:
+        photo = s.get(Photo, result.photo_id)
+        assert (photo.course_id, photo.width, photo.height) == (t.course_id, 512, 512)
+        assert photo.taken_at == datetime(2026, 4, 20, 9, 0)
+    assert last_event(w) == {"action": "photo_add", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {result.photo_id}"}
+
+
+def check_set_regions(w, actor, t, result):
+    course = course_of(w, t, t.course_id)
+    assert (course.roi, course.control) == (NEW_ROI, NEW_CONTROL)
+    assert len(course.progress.points) == t.photos
+
+
+def check_add_note(w, actor, t, result):
+    notes = sv.list_notes(w.store, sv.SYSTEM, t.patient_id)
+    assert (notes[0]["id"], notes[0]["text"]) == (result, "Healing well, review in two weeks")
+    assert notes[0]["author"] == (actor.username if actor.user_id else "-")
+
+
+def check_assign_patient(w, actor, t, result):
+    assert refs(sv.list_patients(w.store, w.actors["provider-b"])) == [t.reference]
+
+
+def check_unassign_patient(w, actor, t, result):
+    assert refs(sv.list_patients(w.store, w.actors["provider-a"])) == []
+
+
+def check_set_user_active(w, actor, t, result):
+    users = {u["id"]: u for u in sv.list_users(w.store, sv.SYSTEM)}
+    assert users[t.user_id]["active"] is False
+    with pytest.raises(sv.AccessDenied, match="Wrong user name or password"):
+        sv.sign_in(w.store, "ana", password("ana"))
+    with pytest.raises(sv.AccessDenied):
+        sv.actor_from_token(w.store, w.tokens["ana"])
+
+
+OPERATIONS: dict[str, Operation] = {
+    # reads
+    "list_patients": Operation(lambda w, a, t: sv.list_patients(w.store, a), check_list_patients, False),
+    "get_patient": Operation(lambda w, a, t: sv.get_patient(w.store, a, t.patient_id), check_get_patient, False),
+    "photo_bytes": Operation(lambda w, a, t: sv.photo_bytes(w.store, a, t.photo_id), check_photo_bytes, False),
+    "list_notes": Operation(lambda w, a, t: sv.list_notes(w.store, a, t.patient_id), check_list_notes, False),
+    "find_patient_id": Operation(lambda w, a, t: not_found_if_none(sv.find_patient_id(w.store, a, t.reference)),
+                                 check_find_patient_id, False),
+    "list_users": Operation(lambda w, a, t: sv.list_users(w.store, a), check_list_users, False),
+    "audit_log": Operation(lambda w, a, t: sv.audit_log(w.store, a), check_audit_log, False),
+    "export_table": Operation(lambda w, a, t: export.export_table(w.store, a), check_export_table, False),
+    "write_export": Operation(lambda w, a, t: export.write_export(w.store, a, w.scratch / f"{a.role}.csv", "csv"),
+                              check_write_export, False),
+    # writes
+    "create_user": Operation(lambda w, a, t: sv.create_user(w.store, a, "new-researcher",
+                                                            password("new-researcher"), "researcher"),
+                             check_create_user, True),
+    "create_patient": Operation(lambda w, a, t: sv.create_patient(w.store, a, "new-patient", "New Patient", "IV"),
+                                check_create_patient, True),
+    "add_course": Operation(lambda w, a, t: sv.add_course(w.store, a, t.patient_id, "non_ablative_fractional",
+                                                          date(2026, 5, 4), area="left forearm"),
+                            check_add_course, True),
+    "add_session": Operation(lambda w, a, t: sv.add_session(w.store, a, t.course_id, date(2026, 4, 27)),
+                             check_add_session, True),
+    "add_photo": Operation(lambda w, a, t: sv.add_photo(w.store, a, t.course_id, astronaut_jpeg(),
+                                                        datetime(2026, 4, 20, 9, 0)),
+                           check_add_photo, True),
+    "set_regions": Operation(lambda w, a, t: sv.set_regions(w.store, a, t.course_id, NEW_ROI, NEW_CONTROL),
+                             check_set_regions, True),
+    "add_note": Operation(lambda w, a, t: sv.add_note(w.store, a, t.patient_id, "Healing well, review in two weeks"),
+                          check_add_note, True),
+    "assign_patient": Operation(lambda w, a, t: sv.assign_patient(w.store, a, w.actors["provider-b"].user_id,
+                                                                  t.patient_id),
+                                check_assign_patient, True),
+    "unassign_patient": Operation(lambda w, a, t: sv.unassign_patient(w.store, a, w.actors["provider-a"].user_id,
+                                                                      t.patient_id),
+                                  check_unassign_patient, True),
+    "set_user_active": Operation(lambda w, a, t: sv.set_user_active(w.store, a, t.user_id, False),
+                                 check_set_user_active, True),
+}
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+
+SUBJECTS = {  # who acts, on whose record
+    "patient_own": ("ana", "demo-ana"),
+    "patient_other": ("ana", "demo-ben"),
+    "provider_assigned": ("provider-a", "demo-ana"),
+    "provider_unassigned": ("provider-a", "demo-ben"),
+    "provider_no_patients": ("provider-b", "demo-ana"),
+    "researcher": ("researcher", "demo-ana"),
+    "admin": ("admin", "demo-ana"),
+    "system": ("system", "demo-ana"),
+}
+OK, DENIED, HIDDEN = "allowed", "AccessDenied", "NotFound"
+# Functions that name no patient (lists, accounts, exports) ignore the target, so their
+# "own" and "other" columns agree.
+#                      patient          provider                    researcher admin   system
+#                      own     other    assigned unassigned none
+MATRIX = {
+    "list_patients":    (OK,     OK,     OK,     OK,     OK,     DENIED,  OK,     OK),
+    "get_patient":      (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "photo_bytes":      (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "list_notes":       (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "find_patient_id":  (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "list_users":       (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "audit_log":        (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "export_table":     (DENIED, DENIED, DENIED, DENIED, DENIED, OK,      OK,     OK),
+    "write_export":     (DENIED, DENIED, DENIED, DENIED, DENIED, OK,      OK,     OK),
+    "create_user":      (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "create_patient":   (DENIED, DENIED, OK,     OK,     OK,     DENIED,  OK,     OK),
+    "add_course":       (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "add_session":      (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "add_photo":        (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "set_regions":      (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "add_note":         (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "assign_patient":   (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "unassign_patient": (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "set_user_active":  (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+}
+REFUSALS = {DENIED: sv.AccessDenied, HIDDEN: sv.NotFound}
+
+# Public functions outside the matrix, and why each needs no access case of its own.
+NOT_IN_MATRIX = {
+    "sign_in": "takes no actor: it makes one (test_accounts.py)",
+    "actor_from_token": "takes no actor: it makes one (test_accounts.py)",
+    "sign_out": "takes no actor: ends the session of the token it is given (test_accounts.py)",
+    "record_event": "appends an audit row inside its caller's transaction; reads nothing",
+    "refresh_analyses": "takes no actor: the analysis cache behind add_photo, set_regions and the importer",
+    "parse_region": "parses text; touches no store",
+    "count_rows": "counts a table's rows; returns no record",
+    "data_dictionary": "describes the export columns; touches no store",
+    "column_order": "names the export columns; touches no store",
+    "ita_category": "names a skin-tone category of a number; touches no store",
+}
+
+CASES = [pytest.param(name, subject, outcome, id=f"{name}-{subject}")
+         for name, row in MATRIX.items() for subject, outcome in zip(SUBJECTS, row, strict=True)]
+
+
+@pytest.mark.parametrize(("name", "subject", "outcome"), CASES)
+def test_access(name, subject, outcome, request, shared):
+    operation = OPERATIONS[name]
+    account, reference = SUBJECTS[subject]
+    world = request.getfixturevalue("fresh") if outcome == OK and operation.writes else shared
+    actor, target = world.actors[account], world.patients[reference]
+
+    if outcome == OK:
+        operation.check(world, actor, target, operation.call(world, actor, target))
+        return
+    before = snapshot(world)
+    with pytest.raises(REFUSALS[outcome]) as refused:
+        operation.call(world, actor, target)
+    assert snapshot(world) == before, "a refused call changed something"
+    # A record that does not exist is refused in the same words: refusals reveal nothing.
+    with pytest.raises(REFUSALS[outcome]) as absent:
+        operation.call(world, actor, GHOST)
+    assert str(absent.value) == str(refused.value)
+
+
+def _public_functions(module) -> set[str]:
+    names = {name for name, value in vars(module).items()
+             if inspect.isfunction(value) and value.__module__ == module.__name__ and not name.startswith("_")}
+    return names | {name for name in getattr(module, "__all__", []) if inspect.isfunction(getattr(module, name))}
+
+
+def test_every_public_function_has_an_access_row():
+    public = _public_functions(sv) | _public_functions(export)
+    missing = public - set(MATRIX) - set(NOT_IN_MATRIX)
+    assert not missing, f"add these to the access matrix (or to NOT_IN_MATRIX, with the reason): {sorted(missing)}"
+    assert not (set(MATRIX) | set(NOT_IN_MATRIX)) - public, "stale entries"
+    assert not set(MATRIX) & set(NOT_IN_MATRIX)
+    taking_actor = {n for n in public if "actor" in inspect.signature(getattr(sv, n, None) or getattr(export, n))
+                    .parameters}
+    assert taking_actor - set(MATRIX) == {"record_event"}
+    assert set(OPERATIONS) == set(MATRIX)
+    assert {name for name in MATRIX if hasattr(sv, name)} <= set(sv.__all__)
+    assert all(len(row) == len(SUBJECTS) for row in MATRIX.values())
+
+
+def test_demo_accounts_are_the_roles_the_matrix_names(template):
+    """The matrix's columns mean what they say: each actor came from sign_in with its role and link."""
+    for username, (role, patient) in ACCOUNTS.items():
+        actor = template.actors[username]
+        assert (actor.role, actor.username) == (role, username)
+        assert actor.patient_id == (template.patients[patient].patient_id if patient else None)
+
+
+def test_a_provider_loses_access_when_unassigned_and_gains_it_when_assigned(fresh):
+    store, admin, provider = fresh.store, fresh.actors["admin"], fresh.actors["provider-a"]
+    ana, ben = fresh.patients["demo-ana"], fresh.patients["demo-ben"]
+    sv.unassign_patient(store, admin, provider.user_id, ana.patient_id)
+    sv.assign_patient(store, admin, provider.user_id, ben.patient_id)
+    with pytest.raises(sv.NotFound):
+        sv.get_patient(store, provider, ana.patient_id)
+    with pytest.raises(sv.NotFound):
+        sv.photo_bytes(store, provider, ana.photo_id)
+    assert sv.get_patient(store, provider, ben.patient_id).reference == "demo-ben"
+    assert refs(sv.list_patients(store, provider)) == ["demo-ben"]
+
+
+def test_an_actor_without_a_role_is_refused_everything(shared):
+    nobody = sv.Actor(role="anonymous")
+    target = shared.patients["demo-ana"]
+    for name, operation in OPERATIONS.items():
+        before = snapshot(shared)
+        with pytest.raises(sv.AccessDenied):
+            operation.call(shared, nobody, target)
+        assert snapshot(shared) == before, name
+
