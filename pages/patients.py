@@ -30,9 +30,9 @@ selection = st.dataframe(
     on_select="rerun", selection_mode="single-row", key="patient_table",
 )
 rows = selection.selection.rows if selection else []
+names = dict(zip(shown["id"], shown["patient"]))
 choice = st.selectbox("Open a patient", shown["id"].tolist(),
-                      index=rows[0] if rows else None, placeholder="Choose a patient",
-                      format_func=lambda pid: shown.set_index("id").loc[pid, "patient"])
+                      index=rows[0] if rows else None, placeholder="Choose a patient", format_func=names.get)
 if st.button("Open", type="primary", disabled=choice is None):
     st.session_state["patient_id"] = int(choice)
     st.switch_page("pages/patient_detail.py")
