@@ -71,7 +71,7 @@ st.caption("The shaded band is the typical course after this treatment; the dash
 if frame["texture_change_pct"].notna().any():
     st.subheader("Skin texture")
     st.altair_chart(texture_chart(frame, course.treatment), width="stretch")
-    st.caption("Texture measured from photos is a rough guide; the green band is when improvement usually "
-               "becomes visible.")
+    st.caption("Texture measured from photos is a rough guide; the green band (or line) is when improvement "
+               "usually becomes visible.")
 st.info("Contact your provider if you have pain, blisters, crusts that spread, or redness that gets worse — "
         "whatever this page shows.")

@@ -131,9 +131,15 @@ def texture_chart(frame: pd.DataFrame, treatment: str) -> alt.Chart:
     if t is not None and t.texture_visible_day_low is not None:
         window = pd.DataFrame({"start": [t.texture_visible_day_low],
                                "end": [t.texture_visible_day_high or t.texture_visible_day_low]})
-        layers.append(alt.Chart(window).mark_rect(opacity=0.15, color=OKABE_ITO["green"]).encode(
-            x="start:Q", x2="end:Q", tooltip=[alt.Tooltip("start:Q", title="Improvement usually visible from day"),
-                                              alt.Tooltip("end:Q", title="to day")]))
+        tooltip = [alt.Tooltip("start:Q", title="Improvement usually visible from day"),
+                   alt.Tooltip("end:Q", title="to day")]
+        if window["end"][0] > window["start"][0]:
+            mark = alt.Chart(window).mark_rect(opacity=0.15, color=OKABE_ITO["green"]).encode(
+                x="start:Q", x2="end:Q", tooltip=tooltip)
+        else:  # the sources give one day, not a range: a line, since a band would have no width
+            mark = alt.Chart(window).mark_rule(color=OKABE_ITO["green"], strokeWidth=3).encode(
+                x="start:Q", tooltip=tooltip)
+        layers.append(mark)
     measured = frame.dropna(subset=["texture_change_pct"])
     if len(measured):
         layers.append(alt.Chart(measured).mark_line(point=True, color=OKABE_ITO["purple"]).encode(

@@ -34,6 +34,7 @@ from .catalogue import (
     Treatment,
     adjusted_for_skin_type,
     cite,
+    day_range,
     fitzpatrick_type,
     get_treatment,
 )
@@ -521,8 +522,8 @@ def _texture_signal(entry: Treatment, days: np.ndarray, texture: np.ndarray, pho
     try:
         (visible_low, visible_high), (plateau_low, plateau_high) = texture_timeline(entry)
         expected = (
-            f"gains usually show from day {visible_low:g}-{visible_high:g} and level off by day"
-            f" {plateau_low:g}-{plateau_high:g} after the last session"
+            f"gains usually show from day {day_range(visible_low, visible_high)} and level off by day"
+            f" {day_range(plateau_low, plateau_high)} after the last session"
             f" ({cite(entry, 'texture_visible_day_low', 'texture_plateau_day_high')})"
         )
     except ValueError:

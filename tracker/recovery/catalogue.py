@@ -458,7 +458,8 @@ def _days(value: float) -> str:
     return f"{value:g} day" if value == 1 else f"{value:g} days"
 
 
-def _range(low: float, high: float, unit: str = "") -> str:
+def day_range(low: float, high: float, unit: str = "") -> str:
+    """``"30"`` when both ends agree, else ``"60-90"`` (with an optional unit)."""
     return f"{low:g}{unit}" if low == high else f"{low:g}-{high:g}{unit}"
 
 
@@ -486,7 +487,7 @@ def describe_treatment(key: str) -> str:
     if t.onset_day > 0:
         parts.append(
             f"Redness becomes visible around day {t.onset_day:g}, is strongest around day"
-            f" {t.peak_day:g} and usually fades by day {_range(t.resolution_day_low, t.resolution_day_typical)}"
+            f" {t.peak_day:g} and usually fades by day {day_range(t.resolution_day_low, t.resolution_day_typical)}"
             f" (up to day {t.resolution_day_high:g})."
         )
     else:
@@ -503,23 +504,23 @@ def describe_treatment(key: str) -> str:
     if t.swelling_until_day is not None:
         milestones.append(f"swelling up to day {t.swelling_until_day:g}")
     if t.skin_closed_day_high is not None:
-        milestones.append(f"skin closed by day {_range(t.skin_closed_day_low, t.skin_closed_day_high)}")
+        milestones.append(f"skin closed by day {day_range(t.skin_closed_day_low, t.skin_closed_day_high)}")
     if milestones:
         parts.append("Expect " + ", ".join(milestones) + ".")
     if t.texture_visible_day_low is not None:
         parts.append(
-            f"Texture gains usually show from day {_range(t.texture_visible_day_low, t.texture_visible_day_high)}"
-            f" and level off by day {_range(t.texture_plateau_day_low, t.texture_plateau_day_high)}"
+            f"Texture gains usually show from day {day_range(t.texture_visible_day_low, t.texture_visible_day_high)}"
+            f" and level off by day {day_range(t.texture_plateau_day_low, t.texture_plateau_day_high)}"
             " after the last session."
         )
     elif t.texture_note is not None:
         parts.append(t.texture_note)
     interval = ""
     if t.interval_weeks_high is not None:
-        interval = f", {_range(t.interval_weeks_low, t.interval_weeks_high)} weeks apart"
+        interval = f", {day_range(t.interval_weeks_low, t.interval_weeks_high)} weeks apart"
     elif t.interval_weeks_low is not None:
         interval = f"; at least {t.interval_weeks_low:g} weeks before repeating"
-    count = _range(t.sessions_low, t.sessions_high)
+    count = day_range(t.sessions_low, t.sessions_high)
     parts.append(f"Usually {count} session{'s' if t.sessions_high > 1 else ''}{interval}.")
     parts.append(t.pih_risk)
     if t.darker_skin is not None:

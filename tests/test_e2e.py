@@ -1,0 +1,490 @@
+"""End-to-end tests: the real Streamlit app driven by a real headless Chromium.
+
+A module fixture loads the simulated demo (``tracker demo``) into a fresh data
+directory and starts the app on a free port as a subprocess, exactly as
+``tracker app`` would; each test signs in through the browser as one role and
+checks what that person sees and downloads:
+
+* a patient uploads two photos at once: a truncated file is refused with its
+  reason, a good follow-up is added and shows on her progress page with a status;
+* a provider finds the slowly recovering demo patient at the top of the list and
+  downloads a PDF report holding his identifier, status and figures;
+* a researcher downloads a CSV that parses and holds no names and no dates;
+* a patient cannot reach the provider pages by their addresses, within her
+  session (history navigation) or by typing them.
+
+A screenshot of every step is written to ``test-artifacts/e2e/`` (git-ignored).
+The browser is Debian's ``/usr/bin/chromium`` (never a downloaded one); the tests
+skip, with the reason, where it is absent.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1300, "height": 2400}  # tall: Streamlit scrolls inside its own container
+START_TIMEOUT = 60.0  # s, for the app to answer its health check
+WAIT = 60_000  # ms, for a page to finish a run (analysing a photo, preparing a PDF)
+
+#: Ana's last demo photo is from 2026-03-30 (day 28 after her 2026-03-02 treatment);
+#: the new follow-up is a week later, day 35.
+NEW_PHOTO_TAKEN = datetime(2026, 4, 6, 10, 30)
+NEW_PHOTO_DAY = 35
+STATUS_WORDS = ("On track", "Ahead of the typical course", "Slower than typical", "Ask your provider to review")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def chromium():
+    """The system Chromium, or skip (printing why) where it cannot be used."""
+    if not CHROMIUM.exists():
+        reason = f"browser tests need Debian's chromium at {CHROMIUM}, which is absent"
+        print(f"\nSKIP: {reason}")
+        pytest.skip(reason)
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    return CHROMIUM
+
+
+@dataclass(frozen=True)
+class App:
+    base_url: str
+    data_dir: Path
+    passwords: dict[str, str]
+    ben: dict  # demo-ben's identifier, name, status label and latest excess redness, computed in-process
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _load_demo(data_dir: Path) -> dict[str, str]:
+    """``tracker --data-dir DIR demo``, as a user would run it; returns user name -> password."""
+    script = Path(sys.executable).with_name("tracker")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "tracker.cli"]
+    done = subprocess.run([*command, "--data-dir", str(data_dir), "demo"], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, TRACKER_DATA_DIR=str(data_dir)))
+    assert done.returncode == 0, f"tracker demo failed:\n{done.stdout}\n{done.stderr}"
+    passwords = {}
+    for line in (data_dir / "demo-accounts.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _role, password = line.split("\t")
+            passwords[name] = password
+    return passwords
+
+
+def _ben_figures(data_dir: Path) -> dict:
+    """What the provider's report must show for demo-ben, computed from the store in-process."""
+    from tracker import services as sv
+    from tracker.store.db import open_store
+    from tracker.views import status_label
+
+    store = open_store(data_dir)
+    try:
+        patient = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ben"))
+    finally:
+        store.close()
+    progress = patient.courses[0].progress
+    measured = [pt for pt in progress.points
+                if pt.ok and pt.day > 0 and pt.excess_redness is not None and pt.quality_ok is not False]
+    latest = measured[-1]
+    return {"reference": patient.reference, "name": patient.display_name, "status": status_label(progress.status),
+            "latest_date": f"{latest.taken_at:%Y-%m-%d}", "latest_day": latest.day,
+            "latest_excess_redness": f"{latest.excess_redness:.1f}"}
+
+
+@pytest.fixture(scope="module")
+def app(chromium, tmp_path_factory):
+    """The demo app served by ``streamlit run app.py`` on a free port; stopped after the module."""
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    passwords = _load_demo(data_dir)
+    ben = _ben_figures(data_dir)
+    port = _free_port()
+    log_path = data_dir.parent / "streamlit.log"
+    env = dict(os.environ, TRACKER_DATA_DIR=str(data_dir))
+    env.pop("TRACKER_DATABASE_URL", None)
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "full",  # tracebacks in failures
+               # Others may be editing the sources while the tests run: never rerun on a file change.
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the app exited with status {server.returncode} before answering")
+            try:
+                with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as reply:
+                    if reply.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not answer {base_url}/_stcore/health within {START_TIMEOUT:g} s")
+            time.sleep(0.25)
+    except BaseException as exc:
+        server.kill()
+        server.wait(10)
+        print(f"\n--- streamlit log ({log_path}) ---\n{log_path.read_text(errors='replace')}")
+        pytest.fail(f"could not start the app: {exc}")
+    yield App(base_url, data_dir, passwords, ben)
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context (its own Streamlit session) per test; a last screenshot at the end."""
+    for old in ARTIFACTS.glob(f"{request.node.name}_*.png"):  # screenshots of an earlier run
+        old.unlink()
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(WAIT)
+    opened = context.new_page()
+    yield opened
+    try:
+        _screenshot(opened, request.node.name, "zz_end")
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shot(page, request):
+    """``shot(step)``: wait for the app to settle and save a screenshot of this test's step."""
+    counter = iter(range(1, 100))
+
+    def take(step: str) -> None:
+        settle(page)
+        _screenshot(page, request.node.name, f"{next(counter):02d}_{step}")
+
+    return take
+
+
+def _screenshot(page, test: str, step: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{test}_{step}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def settle(page, timeout: float = WAIT) -> None:
+    """Wait until Streamlit has finished running the script (idle, and still idle 300 ms later)."""
+    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    deadline = time.monotonic() + timeout / 1000
+    while time.monotonic() < deadline:
+        idle.wait_for(state="attached", timeout=timeout)
+        page.wait_for_timeout(300)
+        if idle.count():
+            return
+    raise AssertionError("the app kept running")
+
+
+def shown(page, locator, timeout: float = WAIT):
+    """Wait for ``locator`` to be visible; fail at once, with its message, if the app shows an exception."""
+    from playwright.sync_api import expect
+
+    error = page.get_by_test_id("stException")
+    expect(locator.or_(error).first).to_be_visible(timeout=timeout)
+    if error.count():
+        raise AssertionError(f"the app failed:\n{error.first.inner_text()}")
+    expect(locator).to_be_visible()
+    return locator
+
+
+def expect_text(page, text, timeout: float = WAIT):
+    return shown(page, page.get_by_text(text).first, timeout)
+
+
+def sign_in(page, user: str, password: str, first_page: str, url: str | None = None) -> None:
+    """Sign in through the form (first opening ``url`` when given); wait for the role's first page title."""
+    from playwright.sync_api import expect
+
+    if url is not None:
+        page.goto(url)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT)
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    shown(page, page.get_by_role("heading", name=first_page, exact=True))
+    expect(page.get_by_text(f"Signed in as {user}")).to_be_visible()
+
+
+def go_to(page, title: str) -> None:
+    """Follow a link of the sidebar navigation and wait for the page's title."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    shown(page, page.get_by_role("heading", name=title, exact=True))
+
+
+def follow_address(page, path: str) -> None:
+    """Go to ``/path`` inside the current session, as the browser's back and forward buttons do.
+
+    Typing an address starts a new Streamlit session (signed out); a history entry
+    plus a popstate event makes Streamlit open that page in the running session.
+    """
+    page.evaluate("path => { history.pushState({}, '', '/' + path); "
+                  "window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }", path)
+    page.wait_for_timeout(500)
+    settle(page)
+
+
+def page_text(page) -> str:
+    return page.locator('[data-testid="stApp"]').inner_text()
+
+
+def follow_up_photo() -> bytes:
+    """Ana's next photo: her baseline seen by a slightly moved camera in other light, a little red, dated."""
+    from PIL import Image
+
+    from tracker import simulate as sim
+
+    baseline = np.asarray(Image.open(REPO / "sample_images" / "demo-ana" / "day-01_baseline.jpg").convert("RGB"))
+    h, w = baseline.shape[:2]
+    treated = np.zeros((h, w), bool)
+    treated[345:420, 407:482] = True  # her treated area (manifest ROI 407,345,75,75)
+    scene = sim.add_redness(baseline, treated, 0.4, feather_px=8)
+    view = sim.render_view(scene, sim.camera_matrix(
+        sim.CameraMotion(rotation_deg=2.0, scale=1.03, shift=(12.0, -8.0), tilt=(1e-6, -1e-6)), (h, w)))
+    lit = sim.change_lighting(view, sim.Lighting(exposure=0.93, white_balance=(1.02, 1.0, 0.97), gamma=1.03))
+    lit = sim.add_sensor_noise(lit, 1.5, np.random.default_rng(35))
+    exif = Image.Exif()
+    stamp = NEW_PHOTO_TAKEN.strftime("%Y:%m:%d %H:%M:%S")
+    exif[0x0132] = stamp  # DateTime
+    exif.get_ifd(0x8769)[0x9003] = stamp  # DateTimeOriginal
+    out = io.BytesIO()
+    Image.fromarray(lit).save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+def test_patient_uploads_two_photos(app, page, shot, tmp_path):
+    """Ana adds a good follow-up and a truncated file at once: one refused with its reason, one charted."""
+    from playwright.sync_api import expect
+
+    good = tmp_path / "day35_follow-up.jpg"
+    good.write_bytes(follow_up_photo())
+    broken = tmp_path / "cut-off.jpg"
+    broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+
+    sign_in(page, "ana", app.passwords["ana"], "My progress", url=app.base_url)
+    expect(page.get_by_text("demo-ben")).to_have_count(0)
+    shot("signed_in")
+
+    go_to(page, "Add photos")
+    shot("add_photos_page")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(broken), str(good)])
+    # Each uploaded file gets a date field, filled from the photo's EXIF.
+    for f in (good, broken):
+        expect(page.get_by_role("group", name=f"Date taken: {f.name}", exact=True)).to_be_visible(timeout=WAIT)
+    taken = NEW_PHOTO_TAKEN
+    for part, value in (("year", taken.year), ("month", taken.month), ("day", taken.day)):
+        field = page.get_by_role("spinbutton", name=f"{part}, Date taken: {good.name}", exact=True)
+        expect(field).to_have_attribute("aria-valuenow", str(value))
+    shot("two_photos_chosen")
+
+    page.get_by_role("button", name="Check and add").click()
+    refusal = expect_text(page, f"{broken.name} could not be used:")
+    expect(refusal).to_contain_text("incomplete (truncated)")
+    expect_text(page, f"{good.name} is usable and has been added to your progress chart.")
+    expect(page.get_by_text("Checked 2 of 2")).to_be_visible(timeout=WAIT)
+    shot("checked")
+
+    go_to(page, "My progress")
+    status = page.locator('[data-testid="stAlertContainer"]').filter(
+        has_text=re.compile("|".join(map(re.escape, STATUS_WORDS)))).first
+    expect(status).to_be_visible(timeout=WAIT)
+    assert status.inner_text().strip() in STATUS_WORDS
+    # The photo viewer opens on the newest photo: the new one, day 35, lined up with her first photo.
+    expect(page.get_by_text(f"day {NEW_PHOTO_DAY} ({NEW_PHOTO_TAKEN:%d %b})").first).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text(f"Day {NEW_PHOTO_DAY}, lined up with the first photo")).to_be_visible(timeout=WAIT)
+    # The redness chart is an SVG whose marks carry their data as aria-labels: the new photo is a usable point.
+    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(
+        has=page.locator('[aria-label*="Redness above before-treatment"]')).first
+    new_point = chart.locator(f'[aria-label^="Days since treatment: {NEW_PHOTO_DAY};"][aria-label*="Photo: usable"]')
+    expect(new_point.first).to_be_attached(timeout=WAIT)
+    shot("progress_with_new_photo")
+    text = page_text(page)
+    assert "demo-ben" not in text
+
+
+def test_provider_downloads_report_of_slow_patient(app, page, shot, tmp_path):
+    """Dr Rivera sees demo-ben, who recovers slowly, first; opens him and downloads a PDF report."""
+    from playwright.sync_api import expect
+    from pypdf import PdfReader
+
+    ben = app.ben
+    sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients", url=app.base_url)
+    # st.dataframe draws on a canvas, but glide-data-grid keeps an accessible table of the visible cells
+    # inside it (role=grid); its first body row is the first patient of the list.
+    grid = page.locator('[data-testid="stDataFrame"] table[role="grid"]')
+    header = grid.locator('thead [role="columnheader"]')
+    expect(header.first).to_have_text("patient", timeout=WAIT)
+    columns = header.all_inner_texts()
+    rows = grid.locator('tbody [role="row"]')
+    expect(rows).to_have_count(2, timeout=WAIT)
+    first = dict(zip(columns, rows.first.locator('[role="gridcell"]').all_inner_texts()))
+    assert first["identifier"] == ben["reference"], f"first row of the patient list: {first}"
+    assert first["status"] == ben["status"] == "Ask your provider to review"
+    shot("patient_list")
+
+    # The "Open a patient" choices follow the table's order too.
+    page.get_by_label("Open a patient").click()
+    options = page.get_by_role("option")
+    expect(options.first).to_be_visible(timeout=WAIT)
+    assert [o.strip() for o in options.all_inner_texts()] == [ben["name"], "demo-ana"]
+    options.first.click()
+    open_button = page.locator('[data-testid="stButton"]').get_by_role("button", name="Open", exact=True)
+    expect(open_button).to_be_enabled(timeout=WAIT)
+    settle(page)
+    open_button.click()
+    shown(page, page.get_by_role("heading", name=ben["name"], exact=True))
+    expect_text(page, f"Identifier {ben['reference']}")
+    expect_text(page, ben["status"])
+    redness = page.get_by_test_id("stMetric").filter(has_text="Redness above before")
+    expect(redness).to_contain_text(ben["latest_excess_redness"])
+    shot("patient_detail")
+
+    page.get_by_role("button", name="Prepare PDF report").click()
+    download_button = shown(page, page.get_by_role("button", name="Download PDF report"))
+    download_button.scroll_into_view_if_needed()
+    shot("report_prepared")
+    with page.expect_download(timeout=WAIT) as info:
+        download_button.click()
+    download = info.value
+    assert download.suggested_filename == f"report-{ben['reference']}.pdf"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    shot("report_downloaded")
+
+    pdf = path.read_bytes()
+    assert pdf.startswith(b"%PDF-"), pdf[:20]
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) >= 1
+    text = " ".join(" ".join(p.extract_text() or "" for p in reader.pages).split())
+    assert ben["reference"] in text
+    assert ben["name"] in text
+    assert ben["status"] in text
+    # The table of figures per photo has his latest photo's row: date, day, session, Δa* above before, ...
+    latest_row = rf"{ben['latest_date']} {ben['latest_day']} \d+ {re.escape(ben['latest_excess_redness'])} "
+    assert re.search(latest_row, text), (
+        f"demo-ben's latest excess redness (day {ben['latest_day']}: {ben['latest_excess_redness']}) "
+        f"is not in the report's table:\n{text}")
+    assert "demo-ana" not in text
+
+
+def test_researcher_downloads_deidentified_csv(app, page, shot, tmp_path):
+    """The researcher's cohort CSV parses, has rows and pseudonyms, and no names or dates."""
+    import pandas as pd
+    sign_in(page, "researcher", app.passwords["researcher"], "Cohort", url=app.base_url)
+    download_button = shown(page, page.get_by_role("button", name="Download CSV", exact=True))
+    shot("cohort")
+    with page.expect_download(timeout=WAIT) as info:
+        download_button.click()
+    download = info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    shot("csv_downloaded")
+
+    raw = path.read_text(encoding="utf-8")
+    table = pd.read_csv(io.StringIO(raw), dtype=str, keep_default_na=False)
+    assert len(table) > 0
+    assert "patient_pseudonym" in table.columns
+    counted = re.search(r"(\d+) photos of (\d+) patients", page_text(page))
+    assert counted, "the cohort page does not say how many photos it shows"
+    assert (len(table), table["patient_pseudonym"].nunique()) == (int(counted[1]), int(counted[2]))
+    assert table["patient_pseudonym"].nunique() == 2  # the two demo patients
+    forbidden = {"demo-ana", "demo-ben", "ana", "ben", "dr.rivera"}
+    for cell in table.to_numpy().ravel():
+        assert cell.strip().lower() not in forbidden, cell
+    lowered = raw.lower()
+    for name in ("demo-ana", "demo-ben", "dr.rivera"):
+        assert name not in lowered
+    for pattern in (DATE_RE, re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b"), re.compile(r"\b\d{1,2}:\d{2}\b")):
+        found = pattern.search(raw)
+        assert not found, f"a date or time in the CSV: {found.group()!r}"
+    date_like = [c for c in table.columns if re.search(r"date|time|_at$|_on$|taken|born|birth", c, re.I)]
+    assert not date_like, f"columns that suggest dates: {date_like}"
+
+
+def test_patient_cannot_reach_provider_pages(app, page, shot):
+    """A patient who goes to a provider page's address sees nothing of other patients."""
+    from playwright.sync_api import expect
+
+    def shows_only_her_pages() -> None:
+        expect(page.get_by_role("heading", name="My progress", exact=True)).to_be_visible(timeout=WAIT)
+        expect(page.get_by_role("heading", name="Patients", exact=True)).to_have_count(0)
+        expect(page.get_by_text("demo-ben")).to_have_count(0)
+        nav = page.locator('[data-testid="stSidebarNav"]').get_by_role("link")
+        # Each link's text is its icon's ligature name, then its title.
+        assert sorted(t.splitlines()[-1].strip() for t in nav.all_inner_texts()) == ["Add photos", "My progress"]
+        assert "demo-ben" not in page_text(page)
+
+    # Control: the same in-session navigation does take a provider to a provider page.
+    sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients", url=app.base_url)
+    follow_address(page, "patient_detail")
+    shown(page, page.get_by_role("heading", name=app.ben["name"], exact=True))
+    shot("provider_follows_address")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT)
+
+    # Ana signs in in the same browser session and goes to the provider pages' addresses.
+    sign_in(page, "ana", app.passwords["ana"], "My progress")
+    shows_only_her_pages()
+    for path in ("patients", "patient_detail"):
+        follow_address(page, path)
+        shows_only_her_pages()
+        shot(f"patient_follows_{path}")
+
+    # Typing the address starts a new session: Streamlit finds no such page for a visitor who is
+    # not signed in, and after signing in there the patient lands on her own first page.
+    for path in ("patients", "patient_detail"):
+        page.goto(f"{app.base_url}/{path}")
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Page not found", timeout=WAIT)
+        settle(page)
+        assert "demo-ben" not in page_text(page)
+        shot(f"typed_{path}")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        sign_in(page, "ana", app.passwords["ana"], "My progress")
+        shows_only_her_pages()
+        shot(f"signed_in_at_{path}")
