@@ -230,9 +230,16 @@ def _work_copy(gray: np.ndarray, work_side: int) -> tuple[np.ndarray, float]:
     return small, 0.5 * (sx + sy)
 
 
-def _detect(gray: np.ndarray, detector: str, config: AlignmentConfig) -> _Features:
+def _detect(gray: np.ndarray, detector: str, config: AlignmentConfig,
+            preview: tuple[np.ndarray, float] | None = None) -> _Features:
     side = config.orb_side if detector == "orb" else config.sift_side
-    small, s = _work_copy(gray, side)
+    if preview is not None and max(preview[0].shape[:2]) >= 0.95 * min(side, max(gray.shape)):
+        # A reduced copy the caller already made: shrinking it is far cheaper
+        # than shrinking the full photo again.
+        small, s = _work_copy(preview[0], side)
+        s *= preview[1]
+    else:
+        small, s = _work_copy(gray, side)
     if detector == "orb":
         # A low FAST threshold finds corners in low-contrast skin too.
         finder = cv2.ORB_create(nfeatures=_MAX_FEATURES["orb"], fastThreshold=10)
@@ -298,11 +305,13 @@ def _accepted(inliers: int, matches: int, config: AlignmentConfig) -> bool:
     return inliers >= config.min_inliers and inliers >= config.min_inlier_ratio * matches
 
 
-def _coarse(photo_gray: np.ndarray, ref: Reference, config: AlignmentConfig):
+def _coarse(photo_gray: np.ndarray, ref: Reference, config: AlignmentConfig,
+            preview: tuple[np.ndarray, float] | None = None):
     """Keypoint homography from the first detector that finds enough evidence."""
     best = (None, 0, 0, None, None)
     for detector, base in ref.features.items():
-        result = (*_match(_detect(photo_gray, detector, config), base, _NORMS[detector], config), detector)
+        features = _detect(photo_gray, detector, config, preview)
+        result = (*_match(features, base, _NORMS[detector], config), detector)
         if _accepted(result[1], result[2], config):
             return result
         if result[1] > best[1]:
@@ -452,6 +461,7 @@ def align_to_baseline(
     reference: Reference,
     roi: tuple[int, int, int, int] | None = None,
     config: AlignmentConfig = AlignmentConfig(),
+    preview: tuple[np.ndarray, float] | None = None,
 ) -> Alignment:
     """Register a photo to the baseline and judge whether the result is trustworthy.
 
@@ -465,6 +475,10 @@ def align_to_baseline(
         Region of interest ``(x, y, width, height)`` in baseline pixels; when
         given, it must be covered by the photo.
     config : AlignmentConfig
+    preview : tuple, optional
+        ``(image, scale)``: a copy of the photo already reduced by ``scale``
+        with :func:`shrink` (mean of its per-axis scales), used for keypoint
+        detection instead of reducing the photo again.
 
     Returns
     -------
@@ -478,7 +492,9 @@ def align_to_baseline(
     good to a few pixels.
     """
     gray8 = luminance(photo_rgb)
-    coarse, inliers, matches, coarse_rmse, detector = _coarse(gray8, reference, config)
+    if preview is not None:
+        preview = (luminance(preview[0]) if preview[0].ndim == 3 else preview[0], preview[1])
+    coarse, inliers, matches, coarse_rmse, detector = _coarse(gray8, reference, config, preview)
     if coarse is None or not _accepted(inliers, matches, config):
         return Alignment(
             ok=False, matrix=None if coarse is None else coarse, inliers=inliers, matches=matches,

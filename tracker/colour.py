@@ -222,6 +222,8 @@ class ColourCorrection:
         if rgb.dtype == np.uint8 and self.method != "colorchecker":
             # A per-channel map of 8-bit input is exactly a 256-entry table per channel.
             lut = self._channel_map(np.arange(256, dtype=np.float32)[:, None].repeat(3, 1) / 255)
+            if rgb.ndim == 3 and rgb.shape[-1] == 3:
+                return cv2.LUT(np.ascontiguousarray(rgb), np.ascontiguousarray(lut[None]))
             return np.stack([lut[:, c][rgb[..., c]] for c in range(3)], axis=-1)
         v = rgb.astype(np.float32) * np.float32(1 / 255) if rgb.dtype == np.uint8 else rgb.astype(np.float32)
         if self.method == "colorchecker":
@@ -312,7 +314,7 @@ def fit_reference_correction(
     photo: np.ndarray,
     baseline: np.ndarray,
     reference: np.ndarray,
-    max_pixels: int = 12_000,
+    max_pixels: int = 8_000,
     rng_seed: int = 0,
     smoothed_baseline: np.ndarray | None = None,
 ) -> ColourCorrection | None:
