@@ -46,6 +46,7 @@ from tracker.quality import (
     QualityReport,
     QualityThresholds,
     blur_score,
+    detail_band,
     exposure_stats,
     judge_quality,
     sharpness,
@@ -89,6 +90,8 @@ class Baseline:
     work_rgb: np.ndarray = field(repr=False)
     work_skin: np.ndarray = field(repr=False)
     work_smoothed: np.ndarray = field(repr=False)
+    work_gray: np.ndarray = field(repr=False)
+    work_band: np.ndarray = field(repr=False)  # detail band of work_gray, for focus comparisons
     glare_fraction: float
     chart: ChartReading | None = field(repr=False)
     config: AnalysisConfig = field(repr=False)
@@ -176,6 +179,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     return Baseline(
         rgb=rgb, reference=prepare_reference(rgb, config.alignment), roi=roi, control=control,
         work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
+        work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
         chart=find_colorchecker(rgb), config=config,
     )
@@ -339,9 +343,10 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     is_baseline = correction.method == "baseline"
     # Focus is compared with the baseline over the whole overlap at the working
     # scale: more signal than a small region, and sensor noise is averaged down.
-    base_gray = luminance(baseline.work_rgb)
+    base_gray = baseline.work_gray
     relative = None if is_baseline else (
-        sharpness(_gray01(corrected_work), work_valid) / max(sharpness(base_gray, work_valid), 1e-9))
+        sharpness(_gray01(corrected_work), work_valid)
+        / max(sharpness(base_gray, work_valid, baseline.work_band), 1e-9))
     quality = judge_quality(QualityMeasurements.of_region(
         roi_rgb, roi_valid,
         baseline_glare_fraction=None if is_baseline else baseline.glare_fraction,

@@ -268,7 +268,7 @@ def uncorrected(note: str) -> ColourCorrection:
     return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
 
 
-def _tukey_lines(x: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
+def _tukey_lines(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
     """Robust straight-line fits ``y[c] = a_c + b_c x[c]``, one per row, by reweighted least squares.
 
     Tukey's biweight with a scale from the median absolute deviation (tuning
@@ -314,7 +314,7 @@ def fit_reference_correction(
     photo: np.ndarray,
     baseline: np.ndarray,
     reference: np.ndarray,
-    max_pixels: int = 8_000,
+    max_pixels: int = 6_000,
     rng_seed: int = 0,
     smoothed_baseline: np.ndarray | None = None,
 ) -> ColourCorrection | None:

@@ -35,6 +35,7 @@ __all__ = [
     "QualityReport",
     "exposure_stats",
     "sharpness",
+    "detail_band",
     "blur_score",
     "judge_quality",
 ]
@@ -161,7 +162,13 @@ def exposure_stats(rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str,
     }
 
 
-def sharpness(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
+def detail_band(gray: np.ndarray) -> np.ndarray:
+    """The difference of Gaussians (sigma 1 and 2 px) that :func:`sharpness` measures."""
+    g = gray.astype(np.float32)
+    return cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 2.0)
+
+
+def sharpness(gray: np.ndarray, mask: np.ndarray | None = None, band: np.ndarray | None = None) -> float:
     """Contrast-normalised band-pass energy (dimensionless): how much fine detail the image holds.
 
     The mean square of a difference of Gaussians (sigma 1 and 2 px) divided by
@@ -170,10 +177,12 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
     but noisy photo look sharp; normalising by the variance makes exposure or
     contrast changes alone read as no change of focus. Comparable only between
     images of the same scene at the same scale: compare a photo with its
-    baseline, not with a fixed number.
+    baseline, not with a fixed number. ``band`` may pass ``detail_band(gray)``
+    when it is already known (a baseline measured against many photos).
     """
     g = gray.astype(np.float32)
-    band = cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 2.0)
+    if band is None:
+        band = detail_band(g)
     inner = np.zeros(g.shape, bool)
     inner[6:-6, 6:-6] = True  # away from the border the blur pads
     sel = inner if mask is None else inner & mask
