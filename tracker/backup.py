@@ -2,8 +2,10 @@
 
 The backup is a logical one (a gzip tar of JSON Lines per table, the photo
 files and a manifest), so it restores into either database: SQLite to
-PostgreSQL and back. Restore checks every photo's hash and refuses a target
-store that already holds data.
+PostgreSQL and back. Restore refuses a target store that already holds data,
+and checks the whole backup (every photo against its hash, every row) before
+it writes anything; if the rows still do not go in, the photos it stored are
+removed again, so a failed restore leaves the target as it was.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import Date, DateTime, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracker import __version__
+from tracker.io import PhotoError
 from tracker.store.db import Store
 from tracker.store.models import Base, Patient, User
 
@@ -59,9 +62,19 @@ def write_backup(store: Store, out: Path) -> dict:
     photo referenced by those rows is always in the store, because files are
     written before their rows are committed.
     """
-    counts = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
+    try:
+        manifest = _write_archive(store, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written backup left behind
+        raise
+    tmp.replace(out)
+    return manifest
+
+
+def _write_archive(store: Store, tmp: Path) -> dict:
+    counts = {}
     with tarfile.open(tmp, "w:gz") as tar:
         referenced = set()
         with store.session() as s:
@@ -84,7 +97,6 @@ def write_backup(store: Store, out: Path) -> dict:
         manifest = {"format": FORMAT, "tracker_version": __version__, "tables": counts, "photos": len(referenced),
                     "created_at": datetime.now().isoformat(timespec="seconds")}
         _add(tar, "manifest.json", json.dumps(manifest, indent=2).encode())
-    tmp.replace(out)
     return manifest
 
 
@@ -126,7 +138,7 @@ def restore_backup(store: Store, backup: Path) -> dict:
     except BackupError:
         _remove_new_photos(store, photos_before)
         raise
-    except (SQLAlchemyError, *unreadable) as exc:
+    except (SQLAlchemyError, PhotoError, *unreadable) as exc:
         _remove_new_photos(store, photos_before)
         raise BackupError(f"the backup could not be restored ({type(exc).__name__}); nothing was restored") from None
     # Pseudonyms in exports stay the same after a restore only with the same key.
@@ -146,8 +158,7 @@ def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
 
     One pass in archive order: a gzip stream cannot seek back cheaply.
     """
-    manifest, key, tables = None, None, {}
-    columns = {f"database/{t.name}.jsonl": t for t in Base.metadata.sorted_tables}
+    manifest, key, lines = None, None, {}
     with tarfile.open(backup, "r:gz") as tar:
         for member in tar:
             if not member.isfile():
@@ -157,13 +168,8 @@ def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
                 expected = Path(member.name).stem
                 if hashlib.sha256(data).hexdigest() != expected:
                     raise BackupError(f"photo {expected[:12]}… in the backup is damaged (its content does not match)")
-            elif member.name in columns:
-                table = columns[member.name]
-                try:
-                    tables[table.name] = [_decode(table, json.loads(line)) for line in data.decode().splitlines()
-                                          if line]
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    raise BackupError(f"the {table.name} table in the backup is damaged") from None
+            elif member.name.startswith("database/"):
+                lines[member.name] = data
             elif member.name == "secret.key":
                 key = data
             elif member.name == "manifest.json":
@@ -175,9 +181,15 @@ def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
         raise BackupError(f"{backup} is not a tracker backup (no manifest)")
     if manifest.get("format") != FORMAT:
         raise BackupError(f"backup format {manifest.get('format')} is not supported by this version")
-    missing = [t.name for t in Base.metadata.sorted_tables if t.name not in tables]
-    if missing:
-        raise BackupError(f"the backup lacks the {missing[0]} table")
+    tables = {}
+    for table in Base.metadata.sorted_tables:
+        data = lines.get(f"database/{table.name}.jsonl")
+        if data is None:
+            raise BackupError(f"the backup lacks the {table.name} table")
+        try:
+            tables[table.name] = [_decode(table, json.loads(line)) for line in data.decode().splitlines() if line]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise BackupError(f"the {table.name} table in the backup is damaged") from None
     if not key:
         raise BackupError(f"{backup} lacks the export key")
     return manifest, tables, key

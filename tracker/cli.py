@@ -279,7 +279,10 @@ def backup(out: Annotated[Path, typer.Argument(help="The backup file to write (.
     """Back up the database and the photo store into one file."""
     from tracker.backup import write_backup
 
-    manifest = write_backup(_open_store(), out)
+    try:
+        manifest = write_backup(_open_store(), out)
+    except OSError as exc:
+        _fail_usage(f"cannot write the backup {out}: {exc.strerror or exc}")
     typer.echo(f"Backed up {sum(manifest['tables'].values())} rows and {manifest['photos']} photos to {out}.")
 
 

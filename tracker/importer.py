@@ -20,13 +20,17 @@ with an optional ``regions.txt`` in the treatment folder holding lines
 
 Each photo is stored and recorded in its own transaction, so an interrupted
 import keeps every photo it reported and a re-run adds only the rest; a photo
-imported twice is recorded once. A bad row or file is refused with its reason
-and the others go on.
+imported twice is recorded once. A run starts by sweeping what killed runs left
+in the photo store: their temporary files at once, a photo they stored but never
+recorded once the sweep's grace period is over (a re-run adopts it before then).
+A bad row or file is refused with its reason, before its photo is stored, and
+the others go on.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +45,7 @@ from tracker.recovery import TREATMENTS
 from tracker.services import SYSTEM, InputError, parse_region, record_event, refresh_analyses
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient, Photo, TreatmentSession
+from tracker.store.photostore import strip_metadata
 
 __all__ = ["ImportRow", "ImportOutcome", "read_manifest", "scan_folder", "run_import", "PHOTO_SUFFIXES"]
 
@@ -189,9 +194,17 @@ def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
         taken_at, source = photo.captured_at.replace(tzinfo=None), "exif"
     else:
         taken_at, source = _file_time(row.photo), "file_time"
+    content_hash = hashlib.sha256(strip_metadata(data, validated=True)[0]).hexdigest()
     with store.session() as s:
-        # Refused before the file is stored, so a refusal leaves no orphan file behind.
-        conflict = _region_conflict(_find_course(s, row), row)
+        course = _find_course(s, row)
+        # A photo recorded before stays "already" even if its area's regions were edited since
+        # (re-runs are idempotent); a new photo with clashing regions is refused before its file
+        # is stored, so a refusal leaves no orphan file behind.
+        existing = None if course is None else s.scalar(select(Photo.id).where(
+            Photo.course_id == course.id, Photo.content_hash == content_hash))
+        if existing is not None:
+            return ImportOutcome(row.source, shown, "already", None, existing, course.id)
+        conflict = _region_conflict(course, row)
     if conflict:
         return ImportOutcome(row.source, shown, "refused", conflict)
     stored = store.photos.put(data, validated=True)  # on disk before the row that refers to it is committed

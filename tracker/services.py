@@ -436,11 +436,18 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
                                                 Photo.content_hash == stored.content_hash))
         created = existing is None
         if created:
-            existing = Photo(course_id=course_id, content_hash=stored.content_hash, width=photo.width,
-                             height=photo.height, taken_at=when, taken_at_source=source, uploaded_at=_now())
-            s.add(existing)
-            s.flush()
-            record_event(s, actor, "photo_add", course.patient_id, f"photo {existing.id}")
+            try:
+                with s.begin_nested():
+                    existing = Photo(course_id=course_id, content_hash=stored.content_hash, width=photo.width,
+                                     height=photo.height, taken_at=when, taken_at_source=source,
+                                     uploaded_at=_now())
+                    s.add(existing)
+                    s.flush()
+                record_event(s, actor, "photo_add", course.patient_id, f"photo {existing.id}")
+            except IntegrityError:  # the same photo, uploaded twice at once, was recorded by the other upload
+                created = False
+                existing = s.scalar(select(Photo).where(Photo.course_id == course_id,
+                                                        Photo.content_hash == stored.content_hash))
         photo_id = existing.id
     analysis = None
     is_baseline = False
@@ -692,10 +699,14 @@ def _store_summary(s: Session, course: Course) -> None:
     )
     summary = s.get(CourseSummary, course.id)
     if summary is None:
-        s.add(CourseSummary(course_id=course.id, **values))
-    else:
-        for key, value in values.items():
-            setattr(summary, key, value)
+        try:
+            with s.begin_nested():
+                s.add(CourseSummary(course_id=course.id, **values))
+            return
+        except IntegrityError:  # another process stored it first (PostgreSQL; SQLite has one writer)
+            summary = s.get(CourseSummary, course.id)
+    for key, value in values.items():
+        setattr(summary, key, value)
 
 
 def _ensure_summary(store: Store, course_id: int) -> None:

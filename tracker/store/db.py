@@ -143,13 +143,16 @@ def open_store(data_dir: Path | str | None = None, database_url: str | None = No
     except OSError as exc:
         raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
     url = database_url or os.environ.get("TRACKER_DATABASE_URL")
-    engine = create_engine(url, pool_pre_ping=True) if url else _sqlite_engine(data_dir / "tracker.db")
+    engine = None
     try:
+        engine = create_engine(url, pool_pre_ping=True) if url else _sqlite_engine(data_dir / "tracker.db")
         if upgrade:
             migrate(engine)
-    except Exception as exc:  # a wrong URL or an unreachable server: one line, not a traceback
-        engine.dispose()
-        raise StoreError(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # a malformed URL, a missing driver, an unreachable server: one line, no traceback
+        if engine is not None:
+            engine.dispose()
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise StoreError(f"cannot open the database: {type(exc).__name__}: {first_line}") from None
     return Store(
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
