@@ -271,7 +271,7 @@ def populate_progress_patient(store, n: int) -> dict:
         sv.add_photo(store, sv.SYSTEM, course_id, path.read_bytes(), taken_at, analyse=False)
     stored_s = time.perf_counter() - started
     started = time.perf_counter()
-    results = sv.refresh_analyses(store, course_id)
+    results = sv.refresh_analyses(store, sv.SYSTEM, course_id)
     analysed_s = time.perf_counter() - started
     sv.create_user(store, sv.SYSTEM, "bench-patient", PASSWORD, "patient", patient_id)
     return dict(patient_id=patient_id, made_s=made_s, stored_s=stored_s, analysed_s=analysed_s,

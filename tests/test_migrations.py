@@ -136,10 +136,10 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
     assert len(first) == 7 and len({a[2] for a in first}) == 1
 
     # Nothing changed: every result comes from the cache.
-    results = sv.refresh_analyses(store, course_id)
+    results = sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert len(results) == 7
     assert _analyses(store) == first
-    assert sv.refresh_analyses(store, course_id) == results
+    assert sv.refresh_analyses(store, sv.SYSTEM, course_id) == results
 
     # New regions: everything is measured again; the old results stay.
     roi = (400, 350, 70, 70)
@@ -151,7 +151,7 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
     added = moved[7:]
     assert len(added) == 7 and {a[4] for a in added} == {"roi=400,350,70,70;control=491,477,48,36"}
     assert {a[4] for a in first} == {"roi=407,345,75,75;control=491,477,48,36"}
-    remeasured = sv.refresh_analyses(store, course_id)
+    remeasured = sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert remeasured.keys() == results.keys()
     assert all(remeasured[p]["metrics"]["redness_a"] != results[p]["metrics"]["redness_a"] for p in results
                if results[p]["ok"])
@@ -168,12 +168,12 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
 
     # A new metric version (a release) measures everything again and keeps the old results.
     monkeypatch.setattr(sv, "METRIC_VERSION", "test-2")
-    sv.refresh_analyses(store, course_id)
+    sv.refresh_analyses(store, sv.SYSTEM, course_id)
     released = _analyses(store)
     assert released[:22] == rebased
     assert len(released) == 30 and {a[3] for a in released[22:]} == {"test-2"}
     assert {a[3] for a in released[:22]} == {METRIC_VERSION}
     # Back on the old version, its results are still there to reuse.
     monkeypatch.setattr(sv, "METRIC_VERSION", METRIC_VERSION)
-    sv.refresh_analyses(store, course_id)
+    sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert _analyses(store) == released

@@ -306,5 +306,5 @@ def run_import(store: Store, rows: list[ImportRow], progress: Callable[[str, int
         for i, course_id in enumerate(courses):
             report = (lambda done, total, i=i: progress(f"analyse {i + 1}/{len(courses)}", done, total)) \
                 if progress else None
-            refresh_analyses(store, course_id, progress=report)
+            refresh_analyses(store, SYSTEM, course_id, progress=report)
     return outcomes

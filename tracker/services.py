@@ -452,7 +452,7 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
     analysis = None
     is_baseline = False
     if analyse:
-        results = refresh_analyses(store, course_id)
+        results = _refresh_analyses(store, course_id)
         analysis = results.get(photo_id)
         with store.session() as s:
             is_baseline = _baseline_photo(s, course_id).id == photo_id
@@ -488,7 +488,7 @@ def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, con
         course.roi = list(roi) if roi else None
         course.control = list(control) if control else None
         record_event(s, actor, "regions_set", course.patient_id, f"course {course_id}")
-    refresh_analyses(store, course_id)
+    _refresh_analyses(store, course_id)
 
 
 # --- analysis cache ------------------------------------------------------------------
@@ -508,8 +508,20 @@ def _prepared_baseline(content_hash: str, roi: tuple | None, control: tuple | No
     return prepare_baseline(decode_photo(data).rgb, roi, control)
 
 
-def refresh_analyses(store: Store, course_id: int,
+def refresh_analyses(store: Store, actor: Actor, course_id: int,
                      progress: Callable[[int, int], None] | None = None) -> dict[int, dict]:
+    """Bring a course's analyses up to date (providers of the patient, the command line).
+
+    See :func:`_refresh_analyses`; returns every photo's current result by photo id.
+    """
+    _require(actor, "provider")
+    with store.session() as s:
+        _check_course(s, actor, course_id)
+    return _refresh_analyses(store, course_id, progress)
+
+
+def _refresh_analyses(store: Store, course_id: int,
+                      progress: Callable[[int, int], None] | None = None) -> dict[int, dict]:
     """Analyse every photo of a course that has no result for the current baseline, regions and metric version.
 
     Each result is committed on its own, so an interrupted run keeps what it
@@ -759,10 +771,3 @@ def parse_region(text: str | None) -> Box | None:
         return parse_box(str(text))
     except ValueError as exc:
         raise InputError(f"Region {text!r}: {exc}.") from None
-
-
-def count_rows(store: Store, model) -> int:
-    """Number of rows of a table (for reports and tests)."""
-    with store.session() as s:
-        return s.scalar(select(func.count()).select_from(model))
-
