@@ -6,8 +6,8 @@ import streamlit as st
 
 from tracker import services as sv
 from tracker.io import PhotoError, capture_time
-from tracker.views import draw_regions, treatment_name
-from tracker.webapp import get_store, photo_rgb, require_actor
+from tracker.views import draw_regions
+from tracker.webapp import choose_course, get_store, photo_rgb, require_actor
 
 actor = require_actor("patient")
 store = get_store()
@@ -17,9 +17,7 @@ if not patient.courses:
     st.info("Your clinic has not recorded a treatment for you yet, so photos cannot be added.")
     st.stop()
 
-course = patient.courses[st.selectbox(
-    "Treated area", range(len(patient.courses)),
-    format_func=lambda i: f"{treatment_name(patient.courses[i].treatment)}: {patient.courses[i].area}")]
+course = choose_course(patient)
 left, right = st.columns([3, 2])
 with right:
     st.subheader("Framing guide")

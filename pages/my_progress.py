@@ -11,11 +11,9 @@ from tracker.views import (
     redness_band_frame,
     redness_chart,
     redness_heatmap,
-    status_label,
     texture_chart,
-    treatment_name,
 )
-from tracker.webapp import get_store, photo_rgb, require_actor
+from tracker.webapp import choose_course, get_store, photo_rgb, require_actor, show_status
 
 actor = require_actor("patient")
 store = get_store()
@@ -24,19 +22,10 @@ st.title("My progress")
 if not patient.courses:
     st.info("Your clinic has not recorded a treatment for you yet.")
     st.stop()
-course = patient.courses[st.selectbox(
-    "Treated area", range(len(patient.courses)),
-    format_func=lambda i: f"{treatment_name(patient.courses[i].treatment)}: {patient.courses[i].area}")]
+course = choose_course(patient)
 progress = course.progress
 
-status = progress.status
-box = {"review": st.error, "slower": st.warning}.get(status, st.info)
-box(f"**{status_label(status)}**")
-if progress.assessment:
-    for reason in progress.assessment.reasons:
-        st.write(reason)
-else:
-    st.write(progress.not_assessed_reason)
+show_status(progress, for_provider=False)
 st.caption(STATUS_HELP)
 
 frame = course_frame(progress)

@@ -13,11 +13,9 @@ from tracker.views import (
     fit_within,
     redness_band_frame,
     redness_chart,
-    status_label,
     texture_chart,
-    treatment_name,
 )
-from tracker.webapp import get_store, photo_rgb, require_actor
+from tracker.webapp import choose_course, get_store, photo_rgb, require_actor, show_status
 
 actor = require_actor("provider")
 store = get_store()
@@ -40,20 +38,11 @@ st.title(patient.display_name)
 st.caption(f"Identifier {patient.reference} · skin type {patient.skin_type or 'not recorded'}")
 if not patient.courses:
     st.info("No treatment is recorded for this patient yet.")
-course = patient.courses[st.selectbox(
-    "Treated area", range(len(patient.courses)),
-    format_func=lambda i: f"{treatment_name(patient.courses[i].treatment)}: {patient.courses[i].area}",
-)] if patient.courses else None
+course = choose_course(patient) if patient.courses else None
 
 if course is not None:
     progress = course.progress
-    box = {"review": st.error, "slower": st.warning}.get(progress.status, st.info)
-    box(f"**{status_label(progress.status)}**")
-    if progress.assessment:
-        for reason in progress.assessment.provider_reasons:
-            st.write(reason)
-    else:
-        st.write(progress.not_assessed_reason)
+    show_status(progress, for_provider=True)
     sessions = ", ".join(f"{d:%d %b %Y}" for d in course.sessions)
     st.caption(f"Sessions: {sessions}. The status compares measurements with the typical course; it is not a "
                "diagnosis.")

@@ -12,9 +12,11 @@ import streamlit as st
 from tracker import services as sv
 from tracker.io import decode_photo
 from tracker.store.db import Store, open_store
-from tracker.views import fit_within
+from tracker.progress import CourseProgress
+from tracker.views import fit_within, status_label, treatment_name
 
-__all__ = ["get_store", "current_actor", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL"]
+__all__ = ["get_store", "current_actor", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
+           "choose_course", "show_status"]
 
 ROLE_LABEL = {"patient": "Patient", "provider": "Provider", "researcher": "Researcher", "admin": "Administrator"}
 DISPLAY_SIDE = 1600
@@ -91,3 +93,23 @@ def photo_rgb(actor: sv.Actor, photo_id: int) -> tuple:
     full = decode_photo(sv.photo_bytes(get_store(), actor, photo_id)).rgb
     small = fit_within(full, DISPLAY_SIDE)
     return small, small.shape[1] / full.shape[1]
+
+
+def choose_course(patient: sv.PatientDetail) -> sv.CourseDetail:
+    """A select box of the patient's treated areas (the patient must have at least one)."""
+    courses = patient.courses
+    index = st.selectbox("Treated area", range(len(courses)),
+                         format_func=lambda i: f"{treatment_name(courses[i].treatment)}: {courses[i].area}")
+    return courses[index]
+
+
+def show_status(progress: CourseProgress, *, for_provider: bool) -> None:
+    """The course's status in words, coloured by urgency, with its reasons (patient or provider wording)."""
+    box = {"review": st.error, "slower": st.warning}.get(progress.status, st.info)
+    box(f"**{status_label(progress.status)}**")
+    if progress.assessment:
+        reasons = progress.assessment.provider_reasons if for_provider else progress.assessment.reasons
+        for reason in reasons:
+            st.write(reason)
+    else:
+        st.write(progress.not_assessed_reason)
