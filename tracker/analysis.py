@@ -217,8 +217,13 @@ def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float,
 def _shrink_photo(photo: np.ndarray, matrix: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
     """Downscale a photo by ``factor`` (< 1) and adjust its homography to match."""
     small, sx, sy = shrink(photo, factor)
+    return small, _onto_shrunk(matrix, sx, sy)
+
+
+def _onto_shrunk(matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """``matrix`` re-expressed for the copy of its photo shrunk by (sx, sy) with :func:`shrink`."""
     to_small = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
-    return small, matrix @ np.linalg.inv(to_small)
+    return matrix @ np.linalg.inv(to_small)
 
 
 def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.0) -> np.ndarray:
@@ -313,8 +318,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         small, sx, sy = preview
         # Up to 30 % upsampling from the reduced copy is harmless for colour fitting and focus.
         if photo_scale / min(sx, sy) * baseline.work_scale <= 1.3:
-            to_small = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
-            work_source, work_matrix, work_photo_scale = small, matrix @ np.linalg.inv(to_small), photo_scale / sx
+            work_source, work_matrix, work_photo_scale = small, _onto_shrunk(matrix, sx, sy), photo_scale / sx
     work_photo, work_valid = _region(work_source, work_matrix, (0, 0, bw, bh), baseline.work_scale, work_photo_scale)
     if correction is None:
         correction = _colour_correction(rgb, baseline, work_photo, work_valid)
