@@ -52,3 +52,15 @@ def sqlite_store(tmp_path):
     opened = open_store(tmp_path / "data")
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """The 512 x 512 astronaut portrait, as skimage ships it."""
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def portrait(astronaut) -> np.ndarray:
+    """Non-square, so a missing or wrong rotation changes the shape too."""
+    return np.ascontiguousarray(astronaut[:, 64:448])

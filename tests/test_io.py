@@ -34,17 +34,6 @@ TAKEN = "2024:05:06 07:08:09"  # an EXIF DateTimeOriginal value
 
 
 @pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return samples.astronaut()
-
-
-@pytest.fixture(scope="module")
-def portrait(astronaut) -> np.ndarray:
-    """Non-square, so a missing or wrong rotation changes the shape too."""
-    return np.ascontiguousarray(astronaut[:, 64:448])
-
-
-@pytest.fixture(scope="module")
 def camera() -> np.ndarray:
     return samples.camera()
 

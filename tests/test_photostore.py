@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 from PIL.ExifTags import GPS, IFD, Base
-from skimage import data as samples
 
 from tracker.io import PhotoError, decode_photo
 from tracker.store.photostore import PhotoStore, StoredPhoto, SweepReport, strip_metadata
@@ -60,17 +59,6 @@ sys.stdin.readline()  # start together with the other importer
 for photo in photos:
     print(store.put(photo).content_hash, flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return samples.astronaut()
-
-
-@pytest.fixture(scope="module")
-def portrait(astronaut) -> np.ndarray:
-    """Non-square, so a missing or wrong rotation changes the shape too."""
-    return np.ascontiguousarray(astronaut[:, 64:448])
 
 
 @pytest.fixture(scope="module")
