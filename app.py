@@ -1,12 +1,14 @@
 """The Streamlit app: sign-in, then the pages of the signed-in role.
 
 Run with `uv run tracker app --demo` (demo data) or `uv run streamlit run app.py`
-(the store named by TRACKER_DATA_DIR / TRACKER_DATABASE_URL).
+(the store named by TRACKER_DATA_DIR / TRACKER_DATABASE_URL). Every page runs inside the
+one error handler of tracker.web.errors.
 """
 
 import streamlit as st
 
-from tracker.webapp import ROLE_LABEL, current_actor, sign_in_page, sign_out
+from tracker.web.errors import errors_shown
+from tracker.web.session import ROLE_LABEL, current_actor, sign_in_page, sign_out
 
 st.set_page_config(page_title="Healing tracker", page_icon=":material/healing:", layout="wide")
 
@@ -31,4 +33,5 @@ else:
             sign_out()
             st.rerun()
         st.caption("Measurements from photos are not a diagnosis.")
-navigation.run()
+with errors_shown(stop=True):
+    navigation.run()

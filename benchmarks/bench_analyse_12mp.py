@@ -28,7 +28,7 @@ import time
 import cv2
 
 import tracker.analysis as analysis
-from tracker.io import read_photo
+from tracker.analysis.io import read_photo
 
 from common import machine, make_series
 

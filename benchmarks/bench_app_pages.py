@@ -11,20 +11,20 @@ with a real session token, against a temporary embedded store (SQLite + photo
 folder):
 
 1. **The clinic** (not timed against a target). 1,000 patients, each with one
-   course of 10 photos, one provider assigned to all of them, are written
-   straight into the database with SQLAlchemy: patients, courses with regions,
-   sessions, photos (fake content hashes: the list page never reads a file) and
-   analysis rows whose ``result`` dicts are copies of real
-   ``PhotoAnalysis.to_dict()`` results (the demo sample photos are imported and
-   analysed once into a scratch store) with the redness changed to follow
-   typical, slow or rebounding courses.  The analysis rows carry exactly the
-   baseline hash, metric version and regions key that ``tracker.services``
-   looks up, then every course summary is computed by
-   ``tracker.services._store_summary``, as the app does after an analysis.
+   course of 10 photos, one provider assigned to all of them, are recorded
+   through the one writer, ``tracker.services.record_photo`` (patients, courses
+   with regions, sessions, and a tiny distinct PNG per photo: the list page
+   never reads a photo).  Each photo's result is a copy of a real
+   :class:`~tracker.analysis.AnalysisResult` (the demo sample photos are
+   imported and analysed once into a scratch store) with the redness changed to
+   follow typical, slow or rebounding courses, stored by
+   ``tracker.services.analyses.save_result`` under the key the services compute
+   (``analysis_key``); then every course summary is computed by
+   ``tracker.services.analyses.store_summary``, as after an analysis.
 2. **The 50-photo patient** (not timed against a target). One more patient
    (with a patient account, not assigned to the provider) gets a course of
    50 real JPEGs, 1024 x 768: a baseline the day before treatment and 49 daily
-   follow-ups simulated from it (``tracker.simulate``: hand-held camera move,
+   follow-ups simulated from it (``tracker.analysis.simulate``: hand-held camera move,
    light change, the typical fractional-CO2 redness course, sensor noise),
    stored through ``tracker.services.add_photo`` and analysed by
    ``refresh_analyses``.  The JPEGs are cached in ``benchmarks/_work/``.
@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import copy
 import cProfile
-import hashlib
 import io
 import os
 import pstats
@@ -69,24 +68,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from sqlalchemy import insert, select
+from PIL import Image
+from sqlalchemy import select
 
 from tracker import services as sv
-from tracker import simulate as sim
-from tracker.importer import read_manifest, run_import
-from tracker.metrics import METRIC_VERSION
+from tracker.analysis import AnalysisResult
+from tracker.analysis import simulate as sim
 from tracker.recovery import expected_course
+from tracker.services import analyses
+from tracker.services.analyses import analysis_key, save_result, store_summary
+from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import open_store
-from tracker.store.models import (
-    Analysis,
-    Course,
-    CourseSummary,
-    Patient,
-    Photo,
-    ProviderAssignment,
-    TreatmentSession,
-)
-from tracker.views import patient_list_frame
+from tracker.store.models import Course, CourseSummary, Patient
+from tracker.web.views import patient_list_frame
 
 from common import WORK_DIR, machine, make_baseline
 
@@ -102,7 +96,7 @@ FOLLOW_UP_DAYS = (1, 2, 3, 5, 7, 10, 14, 21, 28, 35, 42, 56)
 # --- real analysis results to copy ---------------------------------------------------------
 
 def demo_templates(scratch: Path) -> dict[str, dict]:
-    """Analyse the demo sample photos once; their result dicts, regions and sizes by demo patient."""
+    """Analyse the demo sample photos once; their results, regions and sizes by demo patient."""
     store = open_store(scratch)
     try:
         outcomes = run_import(store, read_manifest(ROOT / "sample_images" / "manifest.csv"))
@@ -110,48 +104,54 @@ def demo_templates(scratch: Path) -> dict[str, dict]:
             raise SystemExit("the demo sample photos could not be imported")
         out = {}
         with store.session() as s:
-            for course in s.scalars(select(Course)):
-                patient = s.get(Patient, course.patient_id)
-                photos = s.scalars(select(Photo).where(Photo.course_id == course.id)
-                                   .order_by(Photo.taken_at, Photo.id)).all()
-                results = {a.photo_id: a.result for a in s.scalars(select(Analysis))}
-                base = results[photos[0].id]
-                follow = [results[p.id] for p in photos[1:]]
-                out[patient.reference] = {
-                    "roi": list(course.roi), "control": list(course.control),
-                    "size": (photos[0].width, photos[0].height),
-                    "baseline": base,
-                    "good": [r for r in follow if r["ok"] and r["quality"]["ok"]],
-                    "bad": [r for r in follow if r["ok"] and not r["quality"]["ok"]],
-                }
+            courses = s.scalars(select(Course)).all()
+            patients = {c.id: s.get(Patient, c.patient_id).reference for c in courses}
+        for course_id, reference in patients.items():
+            detail = next(c for c in sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, reference))
+                          .courses if c.id == course_id)
+            points = detail.progress.points
+            out[reference] = {
+                "roi": detail.roi, "control": detail.control, "size": detail.baseline_size,
+                "baseline": points[0].result,
+                "good": [pt.result for pt in points[1:] if pt.ok and pt.quality_ok],
+                "bad": [pt.result for pt in points[1:] if pt.ok and not pt.quality_ok],
+            }
         return out
     finally:
         store.close()
 
 
-def _with_redness(template: dict, base: dict, excess: float, rng: np.random.Generator) -> dict:
+def _with_redness(template: AnalysisResult, base: AnalysisResult, excess: float,
+                  rng: np.random.Generator) -> AnalysisResult:
     """A copy of a follow-up result whose redness is the baseline's plus ``excess`` (a* units)."""
-    result = copy.deepcopy(template)
-    m, bm = result["metrics"], base["metrics"]
-    m["redness_delta_a"] = round(bm["redness_delta_a"] + excess + float(rng.normal(0, 0.3)), 5)
-    m["redness_a"] = round(bm["redness_a"] + excess + float(rng.normal(0, 0.3)), 5)
-    m["erythema_index"] = round(bm["erythema_index"] + 1.2 * excess + float(rng.normal(0, 0.4)), 5)
-    m["texture_contrast"] = round(bm["texture_contrast"] * float(rng.uniform(0.85, 1.05)), 5)
-    return result
+    m = dict(template.metrics)
+    m["redness_delta_a"] = round(base.metric("redness_delta_a") + excess + float(rng.normal(0, 0.3)), 5)
+    m["redness_a"] = round(base.metric("redness_a") + excess + float(rng.normal(0, 0.3)), 5)
+    m["erythema_index"] = round(base.metric("erythema_index") + 1.2 * excess + float(rng.normal(0, 0.4)), 5)
+    m["texture_contrast"] = round(base.metric("texture_contrast") * float(rng.uniform(0.85, 1.05)), 5)
+    return AnalysisResult.from_dict({**template.to_dict(), "metrics": m})
 
 
-# --- 1. the clinic: 1,000 patients x 10 photos, written directly --------------------------
+def _tiny_png(number: int) -> bytes:
+    """A distinct 16 x 16 PNG per number (the list page never reads a photo; each needs its own hash)."""
+    pixels = np.zeros((16, 16, 3), np.uint8)
+    pixels.reshape(-1)[:8] = np.frombuffer(number.to_bytes(8, "little"), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# --- 1. the clinic: 1,000 patients x 10 photos, through the services ----------------------
 
 def populate_clinic(store, templates: dict, patients: int, photos: int, seed: int = 7) -> dict:
-    """Insert the patients, courses, photos and analyses, then the course summaries."""
+    """Record the patients, courses and photos, store their results, then the course summaries."""
     rng = np.random.default_rng(seed)
     today = date.today()
-    now = datetime.now().replace(microsecond=0)
     keys = sorted(templates)
     days = (-1,) + FOLLOW_UP_DAYS[: photos - 1]
-    rows = {name: [] for name in ("patients", "courses", "sessions", "photos", "analyses")}
-    photo_id = 0
     kinds = {"typical": 0, "slow": 0, "rebound": 0}
+    timings = {"record_s": 0.0, "results_s": 0.0}
+    photo_count = 0
     for pid in range(1, patients + 1):
         t = templates[keys[pid % len(keys)]]
         treatment = TREATMENTS[int(rng.integers(len(TREATMENTS)))]
@@ -159,11 +159,7 @@ def populate_clinic(store, templates: dict, patients: int, photos: int, seed: in
         kinds[str(kind)] += 1
         peak = float(rng.uniform(5, 11))
         treated_on = today - timedelta(days=int(rng.integers(days[-1] + 1, 400)))
-        rows["patients"].append(dict(id=pid, reference=f"BENCH-{pid:05d}", display_name=f"Test patient {pid:04d}",
-                                     skin_type=str(rng.choice(["I", "II", "III", "IV", "V", "VI"])), created_at=now))
-        rows["courses"].append(dict(id=pid, patient_id=pid, treatment=treatment, area="treated area",
-                                    roi=t["roi"], control=t["control"]))
-        rows["sessions"].append(dict(course_id=pid, treated_on=treated_on))
+        skin_type = str(rng.choice(["I", "II", "III", "IV", "V", "VI"]))
         follow_days = np.array(days[1:], float)
         if kind == "slow":
             excess = expected_course(treatment, follow_days / 3, peak_delta_a=peak).typical
@@ -171,51 +167,48 @@ def populate_clinic(store, templates: dict, patients: int, photos: int, seed: in
             excess = expected_course(treatment, follow_days, peak_delta_a=peak).typical
             if kind == "rebound":
                 excess = excess + np.where(follow_days >= 10, 0.4 * peak * np.minimum(1, (follow_days - 7) / 7), 0)
-        key = sv._regions_key(t["roi"], t["control"])
-        baseline_hash = None
+        started = time.perf_counter()
+        photo_ids = []
         for i, day in enumerate(days):
-            photo_id += 1
+            photo_count += 1
             taken_at = datetime.combine(treated_on + timedelta(days=day), dtime(8)) + timedelta(
                 minutes=int(rng.integers(0, 600)))
-            content_hash = hashlib.sha256(f"bench-{pid}-{i}".encode()).hexdigest()
-            baseline_hash = baseline_hash or content_hash  # the earliest photo is the baseline
-            rows["photos"].append(dict(id=photo_id, course_id=pid, content_hash=content_hash, width=t["size"][0],
-                                       height=t["size"][1], taken_at=taken_at, taken_at_source="manifest",
-                                       uploaded_at=now))
+            outcome = sv.record_photo(store, sv.SYSTEM, sv.PhotoRecord(
+                patient=f"BENCH-{pid:05d}", name=f"Test patient {pid:04d}", skin_type=skin_type,
+                treatment=treatment, treated_on=treated_on, data=_tiny_png(photo_count), taken_at=taken_at,
+                roi=t["roi"], control=t["control"]))
+            if outcome.status != "imported":
+                raise SystemExit(f"recording a benchmark photo failed: {outcome.reason}")
+            photo_ids.append(outcome.photo_id)
+        timings["record_s"] += time.perf_counter() - started
+        started = time.perf_counter()
+        with store.session() as s:
+            key = analysis_key(s, s.get(Course, outcome.course_id))
+        for i, photo_id in enumerate(photo_ids):
             if i == 0:
-                result = copy.deepcopy(t["baseline"])
+                result = t["baseline"]
             else:
                 bad = t["bad"] and rng.random() < 0.03
                 template = t["bad"][0] if bad else t["good"][int(rng.integers(len(t["good"])))]
                 result = _with_redness(template, t["baseline"], float(excess[i - 1]), rng)
-            rows["analyses"].append(dict(
-                photo_id=photo_id, baseline_hash=baseline_hash, metric_version=METRIC_VERSION, regions_key=key,
-                ok=bool(result["ok"]), quality_ok=result["quality"]["ok"],
-                redness_delta_a=result["metrics"]["redness_delta_a"], result=result, computed_at=now))
-
-    timings = {}
-    started = time.perf_counter()
-    with store.session() as s:
-        for model, name in ((Patient, "patients"), (Course, "courses"), (TreatmentSession, "sessions"),
-                            (Photo, "photos"), (Analysis, "analyses")):
-            s.execute(insert(model), rows[name])
-    timings["insert_s"] = time.perf_counter() - started
+            save_result(store, photo_id, key, result)
+        timings["results_s"] += time.perf_counter() - started
 
     started = time.perf_counter()
     for first in range(1, patients + 1, 100):
         with store.session() as s:
             for course in s.scalars(select(Course).where(Course.id >= first, Course.id < first + 100)):
-                sv._store_summary(s, course)
+                store_summary(s, course)
     timings["summaries_s"] = time.perf_counter() - started
 
     provider_id = sv.create_user(store, sv.SYSTEM, "bench-provider", PASSWORD, "provider")
+    for summary in sv.list_patients(store, sv.SYSTEM):
+        sv.assign_patient(store, sv.SYSTEM, provider_id, summary.id)
     with store.session() as s:
-        s.execute(insert(ProviderAssignment), [dict(provider_id=provider_id, patient_id=pid)
-                                               for pid in range(1, patients + 1)])
         statuses = {}
         for status in s.scalars(select(CourseSummary.status)):
             statuses[status] = statuses.get(status, 0) + 1
-    timings.update(photos=photo_id, kinds=kinds, statuses=statuses)
+    timings.update(photos=photo_count, kinds=kinds, statuses=statuses)
     return timings
 
 
@@ -275,7 +268,7 @@ def populate_progress_patient(store, n: int) -> dict:
     analysed_s = time.perf_counter() - started
     sv.create_user(store, sv.SYSTEM, "bench-patient", PASSWORD, "patient", patient_id)
     return dict(patient_id=patient_id, made_s=made_s, stored_s=stored_s, analysed_s=analysed_s,
-                photos=len(results), ok=sum(bool(r.get("ok")) for r in results.values()),
+                photos=len(results), ok=sum(r.ok for r in results.values()),
                 bytes=sum(p.stat().st_size for _, p in series))
 
 
@@ -311,16 +304,17 @@ class ScriptThreadClock:
 
 
 class CallCounter:
-    """Count calls of functions of ``tracker.services`` (the recovery fit, the photo analysis) during page runs."""
+    """Count calls, during page runs, of what the services' analysis cache calls (the recovery fit, the
+    photo analysis)."""
 
     def __init__(self, *names: str):
-        self.originals = {name: getattr(sv, name) for name in names}
+        self.originals = {name: getattr(analyses, name) for name in names}
         self.counts = dict.fromkeys(names, 0)
         for name, original in self.originals.items():
             def counted(*a, _name=name, _original=original, **k):
                 self.counts[_name] += 1
                 return _original(*a, **k)
-            setattr(sv, name, counted)
+            setattr(analyses, name, counted)
 
     def take(self) -> dict[str, int]:
         counts, self.counts = self.counts, dict.fromkeys(self.counts, 0)
@@ -328,7 +322,7 @@ class CallCounter:
 
     def restore(self) -> None:
         for name, original in self.originals.items():
-            setattr(sv, name, original)
+            setattr(analyses, name, original)
 
 
 def quiet() -> None:
@@ -341,7 +335,7 @@ def quiet() -> None:
 
 
 def clear_photo_cache() -> None:
-    from tracker.webapp import photo_rgb
+    from tracker.web.session import photo_rgb
     quiet()
     photo_rgb.clear()
 
@@ -442,7 +436,8 @@ def main() -> int:
         store = open_store(data_dir)
         clinic = populate_clinic(store, templates, args.patients, args.photos)
         print(f"population (not timed against a target): demo analysed for templates {templates_s:.1f} s; "
-              f"{args.patients} patients / {clinic['photos']} photos inserted {clinic['insert_s']:.1f} s; "
+              f"{args.patients} patients / {clinic['photos']} photos recorded {clinic['record_s']:.1f} s, "
+              f"results stored {clinic['results_s']:.1f} s; "
               f"{args.patients} course summaries {clinic['summaries_s']:.1f} s "
               f"({clinic['summaries_s'] / args.patients * 1000:.0f} ms each)")
         print(f"  courses {clinic['kinds']} -> statuses {clinic['statuses']}")

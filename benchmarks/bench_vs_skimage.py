@@ -4,7 +4,7 @@ Series: 2048 x 1536 px follow-ups of a simulated baseline (random camera move
 ±15°, ±20 % scale, ±5 % shift, mild tilt; light change; sensor noise σ 2.5;
 JPEG q 90) with KNOWN true homographies.
 
-* **A (ours)**: ``tracker.align.align_to_baseline(rgb, reference)``, the
+* **A (ours)**: ``tracker.analysis.align.align_to_baseline(rgb, reference)``, the
   baseline's reference prepared once with ``prepare_reference``.
 * **B (scikit-image only)**: what a sensible user would write with
   scikit-image alone: ``rgb2gray``, ``rescale`` to 1024 px (anti-aliased),
@@ -40,8 +40,8 @@ from skimage.feature import ORB, match_descriptors
 from skimage.measure import ransac
 from skimage.transform import ProjectiveTransform, rescale
 
-from tracker.align import align_to_baseline, prepare_reference
-from tracker.io import read_photo
+from tracker.analysis.align import align_to_baseline, prepare_reference
+from tracker.analysis.io import read_photo
 
 from common import grid_errors, machine, make_series
 

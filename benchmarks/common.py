@@ -1,7 +1,7 @@
 """Deterministic simulated follow-up series for the benchmarks.
 
 A baseline "phone photo" is made from ``skimage.data.astronaut()`` enlarged with
-fine grain (``tracker.simulate.enlarge``) and, for a 4:3 frame, cropped to the
+fine grain (``tracker.analysis.simulate.enlarge``) and, for a 4:3 frame, cropped to the
 top 3/4 of the square (the face stays in view).  Each follow-up photo is the
 baseline seen through a random hand-held camera move (±15°, ±20 % scale, ±5 %
 shift, mild tilt), with a random light change, a little added redness in the
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from tracker import simulate as sim
+from tracker.analysis import simulate as sim
 
 WORK_DIR = Path(__file__).resolve().parent / "_work"
 

@@ -1,13 +1,14 @@
 """Patients add photos; each is checked at once and the patient is told whether it is usable."""
 
-from datetime import date, datetime, time
+from datetime import date
 
 import streamlit as st
 
 from tracker import services as sv
-from tracker.io import PhotoError, capture_time
-from tracker.views import draw_regions
-from tracker.webapp import choose_course, get_store, photo_rgb, require_actor
+from tracker.analysis import capture_time
+from tracker.web.errors import errors_shown
+from tracker.web.session import choose_course, get_store, photo_rgb, require_actor
+from tracker.web.views import draw_regions, upload_time, upload_verdict
 
 actor = require_actor("patient")
 store = get_store()
@@ -34,33 +35,19 @@ with left:
     with st.expander("Or take a photo with this device's camera"):
         camera = st.camera_input("Camera")
     files = list(uploads or []) + ([camera] if camera is not None else [])
-    dates = {}
+    chosen = []
     for i, f in enumerate(files):
         data = f.getvalue()
         taken = capture_time(data)
-        dates[i] = (data, taken, st.date_input(
-            f"Date taken: {f.name}", value=taken.date() if taken else date.today(), max_value=date.today(),
-            key=f"date_{i}_{f.name}", help="Read from the photo when it carries its date; correct it if needed."))
+        day = st.date_input(f"Date taken: {f.name}", value=taken.date() if taken else date.today(),
+                            max_value=date.today(), key=f"date_{i}_{f.name}",
+                            help="Read from the photo when it carries its date; correct it if needed.")
+        chosen.append((f.name, data, *upload_time(taken, day)))
     if files and st.button("Check and add", type="primary"):
         progress = st.progress(0.0, text="Checking photos…")
-        for i, f in enumerate(files):
-            data, taken, chosen = dates[i]
-            when = taken.replace(tzinfo=None) if taken and taken.date() == chosen else datetime.combine(chosen, time(12))
-            try:
-                outcome = sv.add_photo(store, actor, course.id, data, when,
-                                       taken_at_source="exif" if taken and taken.date() == chosen else "entered")
-            except PhotoError as exc:
-                st.error(f"**{f.name}** could not be used: {exc}")
-            else:
-                result = outcome.analysis or {}
-                quality = result.get("quality") or {}
-                if not outcome.created:
-                    st.info(f"**{f.name}** was added before.")
-                elif outcome.is_baseline:
-                    st.success(f"**{f.name}** is now your first (reference) photo.")
-                elif result.get("ok") and quality.get("ok"):
-                    st.success(f"**{f.name}** is usable and has been added to your progress chart.")
-                else:
-                    problems = " ".join(quality.get("issues") or [result.get("error") or ""])
-                    st.warning(f"**{f.name}** was saved but cannot be used for your chart. {problems}")
+        for i, (name, data, when, source) in enumerate(chosen):
+            with errors_shown(f"{name} could not be used: "):
+                outcome = sv.add_photo(store, actor, course.id, data, when, taken_at_source=source)
+                kind, text = upload_verdict(name, outcome)
+                getattr(st, kind)(text)
             progress.progress((i + 1) / len(files), text=f"Checked {i + 1} of {len(files)}")

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from tracker import services as sv
-from tracker.store.models import ROLES
-from tracker.webapp import get_store, require_actor
+from tracker.web.errors import errors_shown
+from tracker.web.session import get_store, require_actor
 
 actor = require_actor("admin")
 store = get_store()
@@ -20,28 +20,24 @@ with users_tab:
     with st.form("add_user", clear_on_submit=True):
         st.subheader("Add an account")
         username = st.text_input("User name")
-        role = st.selectbox("Role", ROLES)
+        role = st.selectbox("Role", sv.ROLES)
         patient_id = st.selectbox("Patient record (patient accounts only)", [None, *patient_names],
                                   format_func=lambda pid: "—" if pid is None else patient_names[pid])
         password = st.text_input("Initial password", type="password")
         if st.form_submit_button("Add account"):
-            try:
+            with errors_shown():
                 sv.create_user(store, actor, username, password, role, patient_id if role == "patient" else None)
-            except (sv.InputError, sv.NotFound) as exc:
-                st.error(str(exc))
-            else:
-                st.success(f"Account {username!r} added.")
+                st.success("Account added.")
                 st.rerun()
     accounts = {u["id"]: f"{u['username']} ({u['role']})" for u in users if u["id"] != actor.user_id}
     if accounts:
         chosen = st.selectbox("Account", list(accounts), format_func=accounts.get)
         enable, disable = st.columns(2)
-        if enable.button("Enable"):
-            sv.set_user_active(store, actor, chosen, True)
-            st.rerun()
-        if disable.button("Disable (ends its sessions)"):
-            sv.set_user_active(store, actor, chosen, False)
-            st.rerun()
+        for column, label, active in ((enable, "Enable", True), (disable, "Disable (ends its sessions)", False)):
+            if column.button(label):
+                with errors_shown():
+                    sv.set_user_active(store, actor, chosen, active)
+                    st.rerun()
 
 with assign_tab:
     providers = {u["id"]: u["username"] for u in users if u["role"] == "provider"}
@@ -53,12 +49,13 @@ with assign_tab:
         chosen = st.multiselect("Patients this provider may see", list(patient_names), default=current,
                                 format_func=patient_names.get)
         if st.button("Save assignments", type="primary"):
-            for pid in set(chosen) - set(current):
-                sv.assign_patient(store, actor, provider, pid)
-            for pid in set(current) - set(chosen):
-                sv.unassign_patient(store, actor, provider, pid)
-            st.success("Assignments saved.")
-            st.rerun()
+            with errors_shown():
+                for pid in set(chosen) - set(current):
+                    sv.assign_patient(store, actor, provider, pid)
+                for pid in set(current) - set(chosen):
+                    sv.unassign_patient(store, actor, provider, pid)
+                st.success("Assignments saved.")
+                st.rerun()
 
 with audit_tab:
     st.caption("Who did what, by account and patient id; no names or photo content are recorded.")

@@ -4,9 +4,9 @@ import io
 
 import streamlit as st
 
-from tracker.export import data_dictionary, export_table
-from tracker.views import cohort_chart, cohort_curves, treatment_name
-from tracker.webapp import get_store, require_actor
+from tracker.services.exports import data_dictionary, export_table
+from tracker.web.views import cohort_chart, cohort_curves, treatment_name
+from tracker.web.session import get_store, require_actor
 
 actor = require_actor("researcher", "admin")
 store = get_store()

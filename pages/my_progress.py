@@ -4,16 +4,17 @@ import cv2
 import streamlit as st
 
 from tracker import services as sv
-from tracker.views import (
+from tracker.web.session import choose_course, get_store, photo_rgb, require_actor, show_status
+from tracker.web.views import (
     STATUS_HELP,
     aligned_pair,
     course_frame,
+    measured_points,
     redness_band_frame,
     redness_chart,
     redness_heatmap,
     texture_chart,
 )
-from tracker.webapp import choose_course, get_store, photo_rgb, require_actor, show_status
 
 actor = require_actor("patient")
 store = get_store()
@@ -29,7 +30,7 @@ show_status(progress, for_provider=False)
 st.caption(STATUS_HELP)
 
 frame = course_frame(progress)
-measured = [pt for pt in progress.points if pt.ok and pt.day > 0]
+measured = measured_points(progress)
 if course.baseline_photo_id is not None and measured:
     st.subheader("Latest photo and your first photo")
     index = st.select_slider("Photo", options=range(len(measured)), value=len(measured) - 1,
@@ -37,7 +38,7 @@ if course.baseline_photo_id is not None and measured:
     point = measured[index]
     base, base_scale = photo_rgb(actor, course.baseline_photo_id)
     photo, photo_scale = photo_rgb(actor, point.photo_id)
-    base_small, aligned, valid = aligned_pair(base, photo, point.result["alignment"]["matrix"], 900,
+    base_small, aligned, valid = aligned_pair(base, photo, point.result.matrix, 900,
                                               baseline_scale=base_scale, photo_scale=photo_scale)
     left, right = st.columns(2)
     left.image(base_small, caption="First photo")
@@ -47,7 +48,7 @@ if course.baseline_photo_id is not None and measured:
         blend = st.slider("Overlay: first photo ← → this photo", 0, 100, 50, format="%d%%")
         st.image(cv2.addWeighted(base_small, 1 - blend / 100, aligned, blend / 100, 0), caption="Overlay")
     with right:
-        overlay, _ = redness_heatmap(base_small, aligned, valid, point.result.get("colour"))
+        overlay, _ = redness_heatmap(base_small, aligned, valid, point.result)
         st.image(overlay, caption="Where the skin is redder than in your first photo: brighter yellow is redder "
                                   "(0 to 10 a* units). Colours are corrected for the light of each photo.")
     if point.quality_issues:

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from tracker import services as sv
-from tracker.views import STATUS_LABEL, patient_list_frame, treatment_name
-from tracker.webapp import get_store, require_actor
+from tracker.web.views import STATUS_LABEL, patient_list_frame, treatment_name
+from tracker.web.session import get_store, require_actor
 
 actor = require_actor("provider")
 store = get_store()

@@ -5,7 +5,7 @@ Every photo is SIMULATED from one public-domain NASA photograph
 different crop, size and light of that portrait, with a treated area and an
 untreated control region of its own. Follow-up photos add redness to the
 treated area on a known course, then a hand-held camera move, a change of
-light, sensor noise and JPEG compression (``tracker.simulate``).
+light, sensor noise and JPEG compression (``tracker.analysis.simulate``).
 
 Run from the repository root::
 
@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from tracker import simulate as sim
-from tracker.colour import srgb8_to_lab
+from tracker.analysis import simulate as sim
+from tracker.analysis.colour import srgb8_to_lab
 from tracker.recovery import RESOLVED_DELTA_A, expected_course
 
 HERE = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 from series import SIDE
-from tracker import simulate as sim
+from tracker.analysis import simulate as sim
 
 
 @pytest.fixture(scope="session")

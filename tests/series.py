@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tracker import simulate as sim
-from tracker.colour import srgb8_to_lab
+from tracker.analysis import simulate as sim
+from tracker.analysis.colour import srgb8_to_lab
 
 SIDE = 2048
 FACTOR = SIDE / 512

@@ -33,10 +33,11 @@ from skimage import data as samples
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from tracker import export
+from tracker.services import exports as export
 from tracker import services as sv
-from tracker.importer import read_manifest, run_import
-from tracker.io import decode_photo
+from tracker.analysis import AnalysisResult
+from tracker.services.importer import read_manifest, run_import
+from tracker.analysis.io import decode_photo
 from tracker.store.db import Store, open_store
 from tracker.store.models import AuditEvent, Base, Photo, ProviderAssignment
 
@@ -384,7 +385,10 @@ def check_set_regions(w, actor, t, result):
 
 
 def check_refresh_analyses(w, actor, t, result):
-    assert len(result) == t.photos and all("ok" in r for r in result.values())
+    assert len(result) == t.photos and all(isinstance(r, AnalysisResult) for r in result.values())
+    # Every photo of the demo course is measured against the baseline, which is measured as itself.
+    assert all(r.ok and r.metric("redness_a") is not None for r in result.values())
+    assert result[t.photo_id].alignment_rmse_px == 0.0
     assert set(result) == {pt.photo_id for pt in course_of(w, t, t.course_id).progress.points}
 
 
@@ -409,6 +413,15 @@ def check_set_user_active(w, actor, t, result):
         sv.sign_in(w.store, "ana", password("ana"))
     with pytest.raises(sv.AccessDenied):
         sv.actor_from_token(w.store, w.tokens["ana"])
+
+
+def check_record_photo(w, actor, t, result):
+    assert (result.status, result.course_id) == ("imported", t.course_id)
+    assert last_event(w) == {"action": "photo_add", "actor_id": None, "role": "system", "patient_id": t.patient_id,
+                             "detail": f"photo {result.photo_id} import"}
+    course = course_of(w, t, t.course_id)
+    assert result.photo_id in {pt.photo_id for pt in course.progress.points}
+    assert len(course.progress.points) == t.photos + 1
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -452,6 +465,10 @@ OPERATIONS: dict[str, Operation] = {
                                   check_unassign_patient, True),
     "set_user_active": Operation(lambda w, a, t: sv.set_user_active(w.store, a, t.user_id, False),
                                  check_set_user_active, True),
+    "record_photo": Operation(lambda w, a, t: sv.record_photo(w.store, a, sv.PhotoRecord(
+        patient=t.reference, treatment=TREATMENT.get(t.reference, "fractional_co2"), treated_on=date(2026, 3, 2),
+        data=astronaut_jpeg(), taken_at=datetime(2026, 4, 20, 9, 0))),
+        check_record_photo, True),
 }
 
 
@@ -493,6 +510,7 @@ MATRIX = {
     "assign_patient":   (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "unassign_patient": (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "set_user_active":  (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "record_photo":     (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  DENIED, OK),
 }
 REFUSALS = {DENIED: sv.AccessDenied, HIDDEN: sv.NotFound}
 

@@ -16,9 +16,9 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlalchemy import select
 
-from tracker import export
+from tracker.services import exports as export
 from tracker import services as sv
-from tracker.importer import read_manifest, run_import
+from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import Store, open_store
 from tracker.store.models import AuditEvent, AuthSession, Base, User
 

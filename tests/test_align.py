@@ -7,8 +7,8 @@ import pytest
 from skimage import data
 
 from series import ROI, make_followup
-from tracker import simulate as sim
-from tracker.align import align_to_baseline, map_points, prepare_reference, warp_to_baseline
+from tracker.analysis import simulate as sim
+from tracker.analysis.align import align_to_baseline, map_points, prepare_reference, warp_to_baseline
 
 
 @pytest.fixture(scope="module")

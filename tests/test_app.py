@@ -15,7 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tracker import services as sv
-from tracker.demo import load_demo
+from tracker.services.demo import load_demo
 from tracker.store.db import open_store
 
 APP = "../app.py"
@@ -111,7 +111,7 @@ def test_patient_add_photo_is_checked_and_reported(demo):
     Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(buffer, "JPEG")
     outcome = sv.add_photo(store, actor, sv.get_patient(store, actor, actor.patient_id).courses[0].id,
                            buffer.getvalue())
-    assert outcome.analysis["ok"] is False and outcome.analysis["error"]
+    assert outcome.analysis.ok is False and outcome.analysis.error
 
 
 def test_provider_list_puts_the_slow_patient_first_and_opens_detail(demo):
@@ -142,6 +142,8 @@ def test_provider_adds_a_note_and_edits_regions(demo):
     at.button(key="FormSubmitter:note-Add note").click().run()
     assert not at.exception
     assert "Healing well; next photo in a week." in page_text(at)
+    before = {pt.photo_id: pt.result.metric("redness_a")
+              for pt in sv.get_patient(demo[0], sv.SYSTEM, at.session_state["patient_id"]).courses[0].progress.points}
     roi_input = at.text_input[0]
     x, y, w, h = (int(v) for v in roi_input.value.split(","))
     roi_input.input(f"{x + 2},{y + 2},{w},{h}")
@@ -149,7 +151,10 @@ def test_provider_adds_a_note_and_edits_regions(demo):
     assert not at.exception
     course = sv.get_patient(demo[0], sv.SYSTEM, at.session_state["patient_id"]).courses[0]
     assert course.roi == (x + 2, y + 2, w, h)
-    assert all(pt.result.get("ok") is not None for pt in course.progress.points)  # re-analysed
+    # Every photo was measured again, in the moved region: each measured value changed.
+    after = {pt.photo_id: pt.result.metric("redness_a") for pt in course.progress.points}
+    assert after.keys() == before.keys()
+    assert all(after[p] is not None and after[p] != before[p] for p in before if before[p] is not None)
 
 
 def test_provider_pdf_report(demo):

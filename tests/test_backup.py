@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import select
 
 from tracker import services as sv
-from tracker.backup import BackupError, restore_backup, write_backup
-from tracker.demo import load_demo
-from tracker.export import export_table
+from tracker.services.backup import BackupError, restore_backup, write_backup
+from tracker.services.demo import load_demo
+from tracker.services.exports import export_table
 from tracker.store.db import open_store
 from tracker.store.models import Base
 

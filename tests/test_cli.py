@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from series import CONTROL, ROI, make_followup
-from tracker import simulate as sim
-from tracker.align import map_points
+from tracker.analysis import simulate as sim
+from tracker.analysis.align import map_points
 
 TRACKER = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
 

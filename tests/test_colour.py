@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from series import CONTROL, ROI, make_followup, roi_mask
-from tracker import simulate as sim
+from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
-from tracker.colour import (
+from tracker.analysis.colour import (
     delta_e76,
-    fit_chart_correction,
+    fit_colour_card_correction,
     fit_reference_correction,
     lab_to_srgb8,
     linear_to_srgb,
@@ -69,12 +69,12 @@ def test_too_small_a_reference_gives_no_fit(baseline_rgb):
 
 
 def test_chart_correction_recovers_patch_colours():
-    from tracker.chart import COLORCHECKER_SRGB
+    from tracker.analysis.colour_card import COLORCHECKER_SRGB
 
     lighting = sim.Lighting(exposure=0.8, white_balance=(0.93, 1.0, 1.08), gamma=1.0)
     lin = srgb_to_linear(COLORCHECKER_SRGB) * 0.8 * np.array([0.93, 1.0, 1.08])
     photo_patches = linear_to_srgb(np.clip(lin, 0, 1))
-    correction = fit_chart_correction(photo_patches, COLORCHECKER_SRGB)
+    correction = fit_colour_card_correction(photo_patches, COLORCHECKER_SRGB)
     assert correction.method == "colorchecker" and correction.residual_delta_e < 0.5
     corrected = correction.apply(photo_patches.astype(np.float32)[None])[0]
     assert np.abs(corrected - COLORCHECKER_SRGB).max() < 0.02
@@ -117,10 +117,10 @@ def test_added_redness_is_recovered_within_15_percent_under_light_changes(baseli
 
 
 def test_chart_in_both_photos_drives_the_correction(baseline_rgb):
-    corners = sim.colorchecker_corners(1600, 1650, 650, angle_deg=-4)
-    with_chart = sim.paste_colorchecker(baseline_rgb, corners)
+    corners = sim.colour_card_corners(1600, 1650, 650, angle_deg=-4)
+    with_chart = sim.paste_colour_card(baseline_rgb, corners)
     charted = prepare_baseline(with_chart, ROI, CONTROL)
-    assert charted.chart is not None
+    assert charted.colour_card is not None
     base = analyse_baseline(charted).metrics
     rng = np.random.default_rng(5)
     lighting = sim.Lighting(exposure=0.8, white_balance=(1.06, 0.95, 0.93), gamma=1.08)

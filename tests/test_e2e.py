@@ -98,7 +98,7 @@ def _ben_figures(data_dir: Path) -> dict:
     """What the provider's report must show for demo-ben, computed from the store in-process."""
     from tracker import services as sv
     from tracker.store.db import open_store
-    from tracker.views import status_label
+    from tracker.web.views import status_label
 
     store = open_store(data_dir)
     try:
@@ -274,7 +274,7 @@ def follow_up_photo() -> bytes:
     """Ana's next photo: her baseline seen by a slightly moved camera in other light, a little red, dated."""
     from PIL import Image
 
-    from tracker import simulate as sim
+    from tracker.analysis import simulate as sim
 
     baseline = np.asarray(Image.open(REPO / "sample_images" / "demo-ana" / "day-01_baseline.jpg").convert("RGB"))
     h, w = baseline.shape[:2]

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tracker import services as sv
-from tracker.demo import load_demo
-from tracker.export import column_order, data_dictionary, export_table, write_export
-from tracker.importer import read_manifest, run_import
-from tracker.metrics import METRIC_VERSION, METRICS
+from tracker.services.demo import load_demo
+from tracker.services.exports import column_order, data_dictionary, export_table, write_export
+from tracker.services.importer import read_manifest, run_import
+from tracker.analysis.metrics import METRIC_VERSION, METRICS
 from tracker.store.db import open_store
 from tracker.store.models import AuditEvent, Photo
 

@@ -1,7 +1,7 @@
 """Batch import (`tracker import`): real photos, a real SQLite file and PostgreSQL, real processes.
 
 Fifty real JPEGs: the 17 demo photos and 33 simulated follow-ups of a third
-patient, made with ``tracker.simulate`` at 800 px so that analysis is quick.
+patient, made with ``tracker.analysis.simulate`` at 800 px so that analysis is quick.
 Every third simulated photo carries GPS, camera and owner metadata; one is
 stored sideways with EXIF orientation 6.
 """
@@ -30,9 +30,9 @@ from PIL.ExifTags import GPS, IFD, Base
 from skimage import data as samples
 from sqlalchemy import func, select
 
-from tracker import simulate as sim
-from tracker.importer import read_manifest, run_import, scan_folder
-from tracker.metrics import METRIC_VERSION
+from tracker.analysis import simulate as sim
+from tracker.services.importer import read_manifest, run_import, scan_folder
+from tracker.analysis.metrics import METRIC_VERSION
 from tracker.store.models import Analysis, AuditEvent, Course, Patient, Photo, TreatmentSession
 
 

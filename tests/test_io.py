@@ -1,4 +1,4 @@
-"""Tests for tracker.io: real encoded files built from skimage sample photos, no mocks."""
+"""Tests for tracker.analysis.io: real encoded files built from skimage sample photos, no mocks."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from PIL.ExifTags import IFD, Base
 from skimage import data as samples
 
 import icc_profiles
-from tracker.io import (
+from tracker.analysis.io import (
     MAX_PIXELS,
     MAX_SIDE,
     MIN_SIDE,
@@ -610,7 +610,7 @@ def test_read_photo_refuses_bad_content(tmp_path):
 
 
 def test_truncated_images_stay_refused_globally():
-    # The truncation refusals depend on Pillow's default; importing tracker.io must not change it.
+    # The truncation refusals depend on Pillow's default; importing tracker.analysis.io must not change it.
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker import metrics as m
-from tracker.colour import linear_to_srgb, srgb8_to_lab
+from tracker.analysis import metrics as m
+from tracker.analysis.colour import linear_to_srgb, srgb8_to_lab
 
 
 def _lab(l, a, b, shape=(20, 20)):

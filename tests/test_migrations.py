@@ -17,8 +17,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 from tracker import services as sv
-from tracker.importer import read_manifest, run_import
-from tracker.metrics import METRIC_VERSION
+from tracker.services.importer import read_manifest, run_import
+from tracker.analysis import metrics
+from tracker.analysis.metrics import METRIC_VERSION
 from tracker.store.db import open_store
 from tracker.store.models import Analysis, Base, Course
 
@@ -153,8 +154,8 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
     assert {a[4] for a in first} == {"roi=407,345,75,75;control=491,477,48,36"}
     remeasured = sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert remeasured.keys() == results.keys()
-    assert all(remeasured[p]["metrics"]["redness_a"] != results[p]["metrics"]["redness_a"] for p in results
-               if results[p]["ok"])
+    assert all(remeasured[p].metric("redness_a") != results[p].metric("redness_a") for p in results
+               if results[p].ok)
 
     # An earlier photo becomes the baseline: every photo is measured against it.
     (baseline,) = run_import(store, [replace(baseline_row, roi=None, control=None)])  # regions as set above
@@ -167,13 +168,13 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
     assert len({a[2] for a in added}) == 1
 
     # A new metric version (a release) measures everything again and keeps the old results.
-    monkeypatch.setattr(sv, "METRIC_VERSION", "test-2")
+    monkeypatch.setattr(metrics, "METRIC_VERSION", "test-2")
     sv.refresh_analyses(store, sv.SYSTEM, course_id)
     released = _analyses(store)
     assert released[:22] == rebased
     assert len(released) == 30 and {a[3] for a in released[22:]} == {"test-2"}
     assert {a[3] for a in released[:22]} == {METRIC_VERSION}
     # Back on the old version, its results are still there to reuse.
-    monkeypatch.setattr(sv, "METRIC_VERSION", METRIC_VERSION)
+    monkeypatch.setattr(metrics, "METRIC_VERSION", METRIC_VERSION)
     sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert _analyses(store) == released

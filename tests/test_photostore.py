@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 from PIL.ExifTags import GPS, IFD, Base
 
-from tracker.io import PhotoError, decode_photo
+from tracker.analysis.io import PhotoError, decode_photo
 from tracker.store.photostore import PhotoStore, StoredPhoto, SweepReport, strip_metadata
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def assert_nothing_identifying(stored: bytes) -> None:
 
 
 def assert_same_photo(stored: bytes, original: bytes) -> None:
-    """Same upright sRGB pixels through tracker.io, bit for bit."""
+    """Same upright sRGB pixels through tracker.analysis.io, bit for bit."""
     assert np.array_equal(decode_photo(stored).rgb, decode_photo(original).rgb)
 
 
@@ -209,7 +209,7 @@ def test_jpeg_orientation_kept_alone(portrait, orientation):
 
 
 def test_jpeg_orientation_from_xmp_survives(portrait):
-    # No EXIF at all: Pillow, and so tracker.io, takes the orientation from XMP.
+    # No EXIF at all: Pillow, and so tracker.analysis.io, takes the orientation from XMP.
     xmp = XMP.replace(
         b"<rdf:Description ",
         b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="8" ',

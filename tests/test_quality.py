@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from series import CONTROL, ROI, make_followup
-from tracker import simulate as sim
+from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
-from tracker.quality import QualityMeasurements, QualityThresholds, judge_quality
+from tracker.analysis.quality import QualityMeasurements, QualityThresholds, judge_quality
 
 
 def _ok_measurements(**changes) -> QualityMeasurements:

@@ -11,9 +11,9 @@ import pytest
 from pypdf import PdfReader
 
 from tracker import services as sv
-from tracker.importer import read_manifest, run_import
-from tracker.io import decode_photo
-from tracker.report import NOTICE, patient_report_pdf, photos_needed
+from tracker.services.importer import read_manifest, run_import
+from tracker.analysis.io import decode_photo
+from tracker.web.report import NOTICE, patient_report_pdf, photos_needed
 from tracker.store.db import open_store
 
 MANIFEST = Path(__file__).resolve().parents[1] / "sample_images" / "manifest.csv"

@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from tracker.analysis import analyse_baseline, analyse_photo, parse_box, prepare_baseline
-from tracker.io import read_photo
+from tracker.analysis.io import read_photo
 from tracker.recovery import CLEAR_CHANGE_DELTA_A, TREATMENTS, assess_course, get_treatment
-from tracker.simulate import CameraMotion, camera_matrix
+from tracker.analysis.simulate import CameraMotion, camera_matrix
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 MANIFEST_COLUMNS = ["patient", "treatment", "treated_on", "photo", "taken_on", "roi", "control", "skin_type"]

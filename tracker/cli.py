@@ -77,37 +77,20 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per photo per line (JSON Lines).")] = False,
 ) -> None:
     """Align photos to a baseline, check their quality, normalise colour and measure the skin."""
-    from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
-    from tracker.io import PhotoError, read_photo
+    from tracker.analysis import PhotoError, analyse_files
 
     roi_box = _box_option(roi, "--roi")
     control_box = _box_option(control, "--control")
-    try:
-        base_photo = read_photo(reference)
-    except PhotoError as exc:
-        _fail_usage(f"the reference photo {reference}: {exc}")
-    try:
-        baseline = prepare_baseline(base_photo.rgb, roi_box, control_box)
-    except ValueError as exc:
-        _fail_usage(str(exc))
-
-    reference_resolved = _resolved(reference)
     printer = _JsonPrinter() if as_json else _TablePrinter()
     failures = 0
-    for path in photos:
-        try:
-            if _resolved(path) == reference_resolved:
-                result = analyse_baseline(baseline)
-            else:
-                result = analyse_photo(read_photo(path).rgb, baseline)
-            record = {"photo": str(path), **result.to_dict()}
-        except PhotoError as exc:
-            record = {"photo": str(path), "ok": False, "error": str(exc)}
-        except Exception as exc:  # a defect must not stop the batch or show a traceback
-            record = {"photo": str(path), "ok": False,
-                      "error": f"internal error while analysing this photo ({type(exc).__name__}); please report it"}
-        failures += not record["ok"]
-        printer.row(record)
+    try:
+        for name, result in analyse_files(reference, photos, roi_box, control_box):
+            failures += not result.ok
+            printer.row(name, result)
+    except PhotoError as exc:
+        _fail_usage(f"the reference photo {reference}: {exc}")
+    except ValueError as exc:  # a region outside the baseline
+        _fail_usage(str(exc))
     printer.close(len(photos), failures)
     raise typer.Exit(1 if failures else 0)
 
@@ -161,7 +144,7 @@ def user(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user_id = sv.create_user(store, sv.SYSTEM, username, password, role, patient_id)
-    except (sv.InputError, sv.NotFound) as exc:
+    except sv.ServiceError as exc:
         _fail_usage(str(exc))
     typer.echo(f"Account {username!r} ({role}) created with id {user_id}.")
 
@@ -173,8 +156,8 @@ def import_(
     """Import photos in bulk; re-running the same import adds only what is missing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tracker.importer import read_manifest, run_import, scan_folder
     from tracker.services import InputError
+    from tracker.services.importer import read_manifest, run_import, scan_folder
 
     if not source.exists():
         _fail_usage(f"there is no file or folder {source}")
@@ -209,7 +192,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
     """Write the de-identified metric table (one row per photo) and its data dictionary."""
-    from tracker.export import write_export
+    from tracker.services.exports import write_export
     from tracker.services import SYSTEM
 
     if fmt not in ("csv", "parquet"):
@@ -225,7 +208,7 @@ def demo(
                                                   "beside the package).")] = None,
 ) -> None:
     """Load the simulated sample patients and create demo accounts for each role."""
-    from tracker.demo import DemoError, load_demo
+    from tracker.services.demo import DemoError, load_demo
 
     store = _open_store()
     try:
@@ -249,12 +232,14 @@ def run_app(
     import os
     import subprocess
 
-    from tracker.demo import DemoError, default_samples, load_demo
+    from tracker.services.demo import DemoError, load_demo
     from tracker.store.db import default_data_dir
+    from tracker.web import app_dir
 
-    app_file = default_samples().parent / "app.py"
-    if not app_file.exists():
-        _fail_usage(f"cannot find app.py beside the package ({app_file}); run from a source checkout")
+    try:
+        folder = app_dir()
+    except FileNotFoundError as exc:
+        _fail_usage(str(exc))
     if demo_data and _OPTIONS.get("data_dir") is None:
         _OPTIONS["data_dir"] = default_data_dir().with_name(default_data_dir().name + "-demo")
     store = _open_store()
@@ -269,15 +254,16 @@ def run_app(
     store.close()
     env = dict(os.environ, TRACKER_DATA_DIR=str(store.data_dir))
     typer.echo(f"Starting the app on http://localhost:{port} (data in {store.data_dir}); Ctrl+C stops it.")
-    command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
+    command = [sys.executable, "-m", "streamlit", "run", str(folder / "app.py"), "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    raise typer.Exit(subprocess.call(command, env=env))
+    # Streamlit reads .streamlit/config.toml from its working directory: the app's own folder.
+    raise typer.Exit(subprocess.call(command, env=env, cwd=folder))
 
 
 @app.command("backup")
 def backup(out: Annotated[Path, typer.Argument(help="The backup file to write (.tar.gz).")]) -> None:
     """Back up the database and the photo store into one file."""
-    from tracker.backup import write_backup
+    from tracker.services.backup import write_backup
 
     try:
         manifest = write_backup(_open_store(), out)
@@ -289,7 +275,7 @@ def backup(out: Annotated[Path, typer.Argument(help="The backup file to write (.
 @app.command("restore")
 def restore(backup_file: Annotated[Path, typer.Argument(help="A file written by `tracker backup`.")]) -> None:
     """Restore a backup into an empty store."""
-    from tracker.backup import BackupError, restore_backup
+    from tracker.services.backup import BackupError, restore_backup
 
     try:
         manifest = restore_backup(_open_store(), backup_file)
@@ -298,16 +284,9 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file written by 
     typer.echo(f"Restored {sum(manifest['tables'].values())} rows and {manifest['photos']} photos.")
 
 
-def _resolved(path: Path) -> Path | None:
-    try:
-        return path.resolve(strict=True)
-    except OSError:
-        return None
-
-
 class _JsonPrinter:
-    def row(self, record: dict) -> None:
-        sys.stdout.write(json.dumps(record, allow_nan=False) + "\n")
+    def row(self, name: str, result) -> None:
+        sys.stdout.write(json.dumps({"photo": name, **result.to_dict()}, allow_nan=False) + "\n")
         sys.stdout.flush()
 
     def close(self, total: int, failures: int) -> None:
@@ -321,28 +300,28 @@ class _TablePrinter:
                 ("EI", 7), ("ITA°", 7), ("notes", 0))
 
     def __init__(self) -> None:
-        typer.echo(self._line([name for name, _ in self._COLUMNS]))
+        self._started = False
+
+    def _header(self) -> None:
+        if not self._started:
+            typer.echo(self._line([name for name, _ in self._COLUMNS]))
+            self._started = True
 
     def _line(self, cells: list[str]) -> str:
         return "  ".join(c.ljust(w)[: w or None] if w else c for c, (_, w) in zip(cells, self._COLUMNS)).rstrip()
 
-    def row(self, r: dict) -> None:
-        name = r["photo"] if len(r["photo"]) <= 28 else "…" + r["photo"][-27:]
-        metrics = r.get("metrics") or {}
-        fmt = lambda k: "-" if metrics.get(k) is None else f"{metrics[k]:.1f}"  # noqa: E731
-        align = r.get("alignment") or {}
-        quality = r.get("quality") or {}
-        if not r["ok"]:
-            status = "failed"
-        else:
-            status = "ok" if quality.get("ok") else "check"
-        align_cell = "-" if not align.get("ok") else f"{align['rmse_px']:.2f}px/{align['inliers']}"
-        notes = r.get("error") or "; ".join(quality.get("issues", []))
-        typer.echo(self._line([name, status, align_cell, (r.get("colour") or {}).get("method", "-"),
-                               fmt("redness_a"), fmt("redness_delta_a"), fmt("erythema_index"), fmt("ita_deg"),
-                               notes]))
+    def row(self, name: str, r) -> None:
+        self._header()
+        name = name if len(name) <= 28 else "…" + name[-27:]
+        fmt = lambda k: "-" if r.metric(k) is None else f"{r.metric(k):.1f}"  # noqa: E731
+        status = "failed" if not r.ok else ("ok" if r.quality_ok else "check")
+        align_cell = "-" if not r.alignment_ok else f"{r.alignment_rmse_px:.2f}px/{r.alignment_inliers}"
+        notes = r.error or "; ".join(r.quality_issues)
+        typer.echo(self._line([name, status, align_cell, r.colour_method or "-", fmt("redness_a"),
+                               fmt("redness_delta_a"), fmt("erythema_index"), fmt("ita_deg"), notes]))
 
     def close(self, total: int, failures: int) -> None:
+        self._header()
         typer.echo(f"\n{total - failures} of {total} photos analysed" + (f", {failures} failed." if failures else "."))
 
 

@@ -1,7 +1,9 @@
 """Recovery model: treatment catalogue, expected course, and a status people can act on.
 
 Pure functions over numbers the analysis engine measures per photo (Δa*, ITA°, melanin index,
-texture change); nothing here reads images or imports the engine.
+texture change); nothing here reads images. :mod:`~tracker.recovery.timeline` places a
+course's analysis results (:class:`tracker.analysis.AnalysisResult`) on its time line and
+assesses them, for the services, the app, the report and the exports alike.
 
 >>> from tracker.recovery import TREATMENTS, expected_course, assess_course
 >>> band = expected_course("fractional_co2", days=range(0, 91))
@@ -42,6 +44,7 @@ from .course import (
     expected_texture_course,
 )
 from .fit import RednessFit, fit_redness_decay
+from .timeline import CoursePoint, CourseProgress, PhotoPoint, course_progress, days_between
 
 __all__ = [
     "BIBLIOGRAPHY",
@@ -53,7 +56,10 @@ __all__ = [
     "STATUSES",
     "TREATMENTS",
     "Assessment",
+    "CoursePoint",
+    "CourseProgress",
     "DarkerSkin",
+    "PhotoPoint",
     "RednessBand",
     "RednessFit",
     "Reference",
@@ -64,6 +70,8 @@ __all__ = [
     "UnknownTreatmentError",
     "adjusted_for_skin_type",
     "assess_course",
+    "course_progress",
+    "days_between",
     "describe_treatment",
     "expected_course",
     "expected_texture_course",

@@ -21,7 +21,7 @@ Metadata
     * **PNG** is rewritten chunk by chunk: pixels, palette, transparency and
       colour chunks survive; text, time stamps, EXIF and unknown chunks do not.
     * **Every other format** (HEIC/HEIF, WebP, TIFF, BMP, GIF) is decoded by
-      :func:`tracker.io.decode_photo` and stored as a PNG of its upright 8-bit
+      :func:`tracker.analysis.io.decode_photo` and stored as a PNG of its upright 8-bit
       sRGB pixels.  Those containers keep metadata in too many places to
       rewrite safely (HEIF item properties, WebP RIFF chunks, TIFF tags), and
       the tracker measures exactly these decoded pixels, so nothing it uses is
@@ -33,7 +33,7 @@ Metadata
     A JPEG or PNG whose EXIF orientation is not 1 keeps a new EXIF block that
     holds the orientation and nothing else, so that the stored photo decodes
     to the same upright pixels.  The capture time is not kept in the file: read
-    it with :func:`tracker.io.decode_photo` from the original bytes and store
+    it with :func:`tracker.analysis.io.decode_photo` from the original bytes and store
     it in the database.
 
 Crash safety
@@ -72,7 +72,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image
 
-from tracker.io import decode_photo
+from tracker.analysis.io import decode_photo
 
 __all__ = ["PhotoStore", "StoredPhoto", "SweepReport", "strip_metadata"]
 
@@ -166,21 +166,21 @@ def strip_metadata(data: bytes, *, validated: bool = False) -> tuple[bytes, str]
         The photo file as uploaded.
     validated : bool, optional
         ``True`` when the caller has already decoded ``data`` successfully
-        with :func:`tracker.io.decode_photo`; JPEG and PNG are then not
+        with :func:`tracker.analysis.io.decode_photo`; JPEG and PNG are then not
         decoded again.  Other formats are always decoded, since their pixels
         are what is stored.
 
     Returns
     -------
     stored : bytes
-        A JPEG or PNG file that decodes (with :func:`tracker.io.decode_photo`)
+        A JPEG or PNG file that decodes (with :func:`tracker.analysis.io.decode_photo`)
         to the same upright sRGB pixels as ``data``.
     extension : str
         ``"jpg"`` or ``"png"``.
 
     Raises
     ------
-    tracker.io.PhotoError
+    tracker.analysis.io.PhotoError
         If ``data`` is not a photo the tracker can read; the message is one
         sentence for the person who uploaded it.
 
@@ -255,7 +255,7 @@ class PhotoStore:
 
         Raises
         ------
-        tracker.io.PhotoError
+        tracker.analysis.io.PhotoError
             If ``data`` is not a readable photo; nothing is written then.
 
         Notes
@@ -570,7 +570,7 @@ def _strip_png(data: bytes) -> bytes:
             break
     if exif_at is None:
         raise _NotRewritable
-    # tracker.io only looks for an orientation when the PNG has an eXIf chunk.
+    # tracker.analysis.io only looks for an orientation when the PNG has an eXIf chunk.
     orientation = _orientation(data, "PNG") if had_exif else 1
     if orientation != 1:
         kept.insert(exif_at, _png_chunk(b"eXIf", _orientation_tiff(orientation)))
@@ -582,7 +582,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def _orientation(data: bytes, fmt: str) -> int:
-    """The EXIF orientation that :func:`tracker.io.decode_photo` applies to this photo.
+    """The EXIF orientation that :func:`tracker.analysis.io.decode_photo` applies to this photo.
 
     Read through Pillow, as ``decode_photo`` does, so that the same source wins
     when there are several (multiple EXIF blocks, or XMP ``tiff:Orientation``
@@ -591,7 +591,7 @@ def _orientation(data: bytes, fmt: str) -> int:
     try:
         with Image.open(io.BytesIO(data), formats=(fmt,)) as img:
             value = img.getexif().get(ExifTags.Base.Orientation, 1)
-    except Exception:  # broken EXIF costs the orientation, as in tracker.io
+    except Exception:  # broken EXIF costs the orientation, as in tracker.analysis.io
         return 1
     return value if value in _TURNING_ORIENTATIONS else 1
 
@@ -605,7 +605,7 @@ def _orientation_tiff(orientation: int) -> bytes:
 
 
 def _upright_srgb_png(data: bytes) -> bytes:
-    """A PNG of the pixels that :func:`tracker.io.decode_photo` reads from ``data``."""
+    """A PNG of the pixels that :func:`tracker.analysis.io.decode_photo` reads from ``data``."""
     buffer = io.BytesIO()
     # Level 3 of 9: on a 12-megapixel phone photo the default (6) takes twice
     # as long, on the upload path, to save about a seventh of the size.

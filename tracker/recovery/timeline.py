@@ -18,24 +18,25 @@ The recovery model follows *excess* redness: the redness the treatment added.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from tracker.recovery import Assessment, assess_course
+from tracker.analysis.result import AnalysisResult
+from tracker.recovery.assessment import Assessment, assess_course
 
 __all__ = ["PhotoPoint", "CoursePoint", "CourseProgress", "course_progress", "days_between"]
 
 TEXTURE_METRIC = "texture_contrast"
+_NOT_ANALYSED = AnalysisResult(ok=False)
 
 
 @dataclass(frozen=True)
 class PhotoPoint:
-    """One photo of a course with its analysis result (``PhotoAnalysis.to_dict()``)."""
+    """One photo of a course with its analysis result."""
 
     photo_id: int
     taken_at: datetime
-    result: dict | None  # None: not analysed yet
+    result: AnalysisResult | None  # None: not analysed yet
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,27 @@ class CoursePoint:
     day: int  # days since the first session (negative before treatment)
     session: int  # 1-based session the photo follows (0 before treatment)
     days_since_session: int
-    ok: bool
-    quality_ok: bool | None
-    quality_issues: tuple[str, ...]
     excess_redness: float | None
     texture_change: float | None  # relative change of texture contrast against the baseline
-    metrics: dict = field(repr=False, default_factory=dict)
-    result: dict = field(repr=False, default_factory=dict)  # the full analysis result
+    result: AnalysisResult = field(repr=False, default=_NOT_ANALYSED)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the photo was measured."""
+        return self.result.ok
+
+    @property
+    def quality_ok(self) -> bool | None:
+        return self.result.quality_ok
+
+    @property
+    def quality_issues(self) -> tuple[str, ...]:
+        return self.result.quality_issues
+
+    @property
+    def usable(self) -> bool:
+        """Measured and not refused by the quality gate (:attr:`AnalysisResult.usable`)."""
+        return self.result.usable
 
 
 @dataclass(frozen=True)
@@ -76,13 +91,6 @@ def days_between(later: datetime | date, earlier: date) -> int:
     """Whole calendar days from ``earlier`` to the date of ``later``."""
     later_date = later.date() if isinstance(later, datetime) else later
     return (later_date - earlier).days
-
-
-def _metric(result: dict | None, key: str) -> float | None:
-    if not result or not result.get("ok") or not result.get("metrics"):
-        return None
-    value = result["metrics"].get(key)
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def course_progress(treatment: str, session_dates: list[date], photos: list[PhotoPoint],
@@ -108,8 +116,9 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
     session_days = tuple(days_between(s, first) for s in sessions)
     baseline = photos[0] if photos else None
     pre_treatment = baseline is not None and days_between(baseline.taken_at, first) <= 0
-    has_control = baseline is not None and _metric(baseline.result, "redness_delta_a") is not None
-    base_texture = _metric(baseline.result, TEXTURE_METRIC) if baseline else None
+    base_result = (baseline.result if baseline else None) or _NOT_ANALYSED
+    has_control = base_result.metric("redness_delta_a") is not None
+    base_texture = base_result.metric(TEXTURE_METRIC)
 
     points = []
     for p in photos:
@@ -117,21 +126,18 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
         started = [i for i, d in enumerate(session_days) if d <= day]
         session = started[-1] + 1 if started and day > 0 else 0
         since = day - session_days[session - 1] if session else day
+        result = p.result or _NOT_ANALYSED
         if pre_treatment:
             key = "redness_delta_a" if has_control else "redness_a"
-            value, reference = _metric(p.result, key), _metric(baseline.result, key)
+            value, reference = result.metric(key), base_result.metric(key)
             excess = None if value is None or reference is None else value - reference
         else:
-            excess = _metric(p.result, "redness_delta_a")
-        texture = _metric(p.result, TEXTURE_METRIC)
+            excess = result.metric("redness_delta_a")
+        texture = result.metric(TEXTURE_METRIC)
         texture_change = (texture / base_texture - 1.0) if texture is not None and base_texture else None
-        result = p.result or {}
-        quality = result.get("quality") or {}
         points.append(CoursePoint(
             photo_id=p.photo_id, taken_at=p.taken_at, day=day, session=session, days_since_session=since,
-            ok=bool(result.get("ok")), quality_ok=quality.get("ok"), quality_issues=tuple(quality.get("issues", ())),
-            excess_redness=excess, texture_change=texture_change, metrics=result.get("metrics") or {},
-            result=result,
+            excess_redness=excess, texture_change=texture_change, result=result,
         ))
 
     usable = [pt for pt in points if pt.ok and pt.excess_redness is not None]
@@ -148,8 +154,8 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
                 treatment,
                 days=[pt.day for pt in usable],
                 redness_delta_a=[pt.excess_redness for pt in usable],
-                ita_deg=[_nan(pt.metrics.get("ita_deg")) for pt in usable],
-                melanin_index=[_nan(pt.metrics.get("melanin_index")) for pt in usable],
+                ita_deg=[_nan(pt.result.metric("ita_deg")) for pt in usable],
+                melanin_index=[_nan(pt.result.metric("melanin_index")) for pt in usable],
                 texture=[_nan(pt.texture_change) for pt in usable],
                 quality_ok=[pt.quality_ok is not False for pt in usable],
                 skin_type=skin_type,

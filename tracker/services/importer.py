@@ -30,7 +30,6 @@ the others go on.
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,14 +37,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from tracker.io import PhotoError, decode_photo
 from tracker.recovery import TREATMENTS
-from tracker.services import SYSTEM, InputError, parse_region, record_event, refresh_analyses
+from tracker.services.access import SYSTEM, InputError
+from tracker.services.records import PhotoRecord, parse_region, record_photo, refresh_analyses, validate_skin_type
 from tracker.store.db import Store
-from tracker.store.models import Course, Patient, Photo, TreatmentSession
-from tracker.store.photostore import strip_metadata
+from tracker.store.models import Photo
 
 __all__ = ["ImportRow", "ImportOutcome", "read_manifest", "scan_folder", "run_import", "PHOTO_SUFFIXES"]
 
@@ -137,6 +134,7 @@ def _row(source: str, r: dict, base: Path) -> ImportRow:
             treated_on=_parse_date(r["treated_on"], "treated_on"),
             taken_at=_parse_when(r["taken_on"]) if r.get("taken_on") else None,
             roi=parse_region(r.get("roi")), control=parse_region(r.get("control")),
+            skin_type=validate_skin_type(r.get("skin_type")),
         )
     except InputError as exc:
         fields["problem"] = str(exc)
@@ -184,81 +182,11 @@ def _import_one(store: Store, row: ImportRow) -> ImportOutcome:
         return ImportOutcome(row.source, shown, "refused", "there is no such file")
     except OSError as exc:
         return ImportOutcome(row.source, shown, "refused", f"cannot read the file ({exc.strerror})")
-    try:
-        photo = decode_photo(data)
-    except PhotoError as exc:
-        return ImportOutcome(row.source, shown, "refused", str(exc))
-    if row.taken_at is not None:
-        taken_at, source = row.taken_at, "manifest"
-    elif photo.captured_at is not None:
-        taken_at, source = photo.captured_at.replace(tzinfo=None), "exif"
-    else:
-        taken_at, source = _file_time(row.photo), "file_time"
-    content_hash = hashlib.sha256(strip_metadata(data, validated=True)[0]).hexdigest()
-    with store.session() as s:
-        course = _find_course(s, row)
-        # A photo recorded before stays "already" even if its area's regions were edited since
-        # (re-runs are idempotent); a new photo with clashing regions is refused before its file
-        # is stored, so a refusal leaves no orphan file behind.
-        existing = None if course is None else s.scalar(select(Photo.id).where(
-            Photo.course_id == course.id, Photo.content_hash == content_hash))
-        if existing is not None:
-            return ImportOutcome(row.source, shown, "already", None, existing, course.id)
-        conflict = _region_conflict(course, row)
-    if conflict:
-        return ImportOutcome(row.source, shown, "refused", conflict)
-    stored = store.photos.put(data, validated=True)  # on disk before the row that refers to it is committed
-    with store.session() as s:
-        patient = s.scalar(select(Patient).where(Patient.reference == row.patient))
-        if patient is None:
-            patient = Patient(reference=row.patient, display_name=row.name or row.patient,
-                              skin_type=row.skin_type.upper() if row.skin_type else None,
-                              created_at=datetime.now().replace(microsecond=0))
-            s.add(patient)
-            s.flush()
-            record_event(s, SYSTEM, "patient_add", patient.id, "import")
-        course = _find_course(s, row)
-        if course is None:
-            course = Course(patient_id=patient.id, treatment=row.treatment, area=row.area,
-                            roi=list(row.roi) if row.roi else None,
-                            control=list(row.control) if row.control else None)
-            s.add(course)
-            s.flush()
-        conflict = _region_conflict(course, row)
-        if conflict:  # another importer recorded other regions meanwhile; nothing was added here
-            return ImportOutcome(row.source, shown, "refused", conflict)
-        if row.roi and not course.roi:
-            course.roi = list(row.roi)
-        if row.control and not course.control:
-            course.control = list(row.control)
-        if s.scalar(select(TreatmentSession.id).where(TreatmentSession.course_id == course.id,
-                                                      TreatmentSession.treated_on == row.treated_on)) is None:
-            s.add(TreatmentSession(course_id=course.id, treated_on=row.treated_on))
-        existing = s.scalar(select(Photo.id).where(Photo.course_id == course.id,
-                                                   Photo.content_hash == stored.content_hash))
-        if existing is not None:
-            return ImportOutcome(row.source, shown, "already", None, existing, course.id)
-        record = Photo(course_id=course.id, content_hash=stored.content_hash, width=photo.width, height=photo.height,
-                       taken_at=taken_at, taken_at_source=source, uploaded_at=datetime.now().replace(microsecond=0))
-        s.add(record)
-        s.flush()
-        record_event(s, SYSTEM, "photo_add", patient.id, f"photo {record.id} import")
-        return ImportOutcome(row.source, shown, "imported", None, record.id, course.id)
-
-
-def _find_course(s: Session, row: ImportRow) -> Course | None:
-    return s.scalar(select(Course).join(Patient).where(Patient.reference == row.patient,
-                                                       Course.treatment == row.treatment, Course.area == row.area))
-
-
-def _region_conflict(course: Course | None, row: ImportRow) -> str | None:
-    if course is None:
-        return None
-    for name, recorded, given in (("roi", course.roi, row.roi), ("control", course.control, row.control)):
-        if recorded and given and list(given) != list(recorded):
-            return (f"the {name} {','.join(map(str, given))} differs from the one recorded for this area "
-                    f"({','.join(map(str, recorded))}); change it in the app")
-    return None
+    outcome = record_photo(store, SYSTEM, PhotoRecord(
+        patient=row.patient, treatment=row.treatment, treated_on=row.treated_on, data=data,
+        taken_at=row.taken_at, fallback_time=_file_time(row.photo), roi=row.roi, control=row.control,
+        area=row.area, skin_type=row.skin_type, name=row.name))
+    return ImportOutcome(row.source, shown, outcome.status, outcome.reason, outcome.photo_id, outcome.course_id)
 
 
 def _sweep_leftovers(store: Store) -> None:

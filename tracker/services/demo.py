@@ -11,8 +11,11 @@ import os
 import secrets
 from pathlib import Path
 
-from tracker import services as sv
-from tracker.importer import read_manifest, run_import
+from tracker.services.access import SYSTEM, InputError
+from tracker.services.accounts import assign_patient, create_user
+from tracker.services.importer import read_manifest, run_import
+from tracker.services.read_models import list_patients
+from tracker.services.records import find_patient_id
 from tracker.store.db import Store
 
 __all__ = ["DemoError", "DEMO_USERS", "load_demo", "default_samples"]
@@ -31,9 +34,13 @@ class DemoError(RuntimeError):
     """The demo cannot be loaded; one line for people."""
 
 
+_PACKAGED_SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
+_CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "sample_images"
+
+
 def default_samples() -> Path:
-    """``sample_images/`` beside the package (a source checkout)."""
-    return Path(__file__).resolve().parent.parent / "sample_images"
+    """The simulated sample photos: shipped inside the package, or ``sample_images/`` of a source checkout."""
+    return _PACKAGED_SAMPLES if (_PACKAGED_SAMPLES / "manifest.csv").is_file() else _CHECKOUT_SAMPLES
 
 
 def load_demo(store: Store, samples: Path | None = None) -> tuple[list[tuple[str, str, str]], bool]:
@@ -61,16 +68,16 @@ def load_demo(store: Store, samples: Path | None = None) -> tuple[list[tuple[str
     provider_id = None
     for name, role, patient_ref in DEMO_USERS:
         password = secrets.token_urlsafe(9)
-        patient_id = sv.find_patient_id(store, sv.SYSTEM, patient_ref) if patient_ref else None
+        patient_id = find_patient_id(store, SYSTEM, patient_ref) if patient_ref else None
         try:
-            user_id = sv.create_user(store, sv.SYSTEM, name, password, role, patient_id)
-        except sv.InputError as exc:
+            user_id = create_user(store, SYSTEM, name, password, role, patient_id)
+        except InputError as exc:
             raise DemoError(f"cannot create the demo account {name!r}: {exc}") from None
         if role == "provider":
             provider_id = user_id
         accounts.append((name, role, password))
-    for summary in sv.list_patients(store, sv.SYSTEM):
-        sv.assign_patient(store, sv.SYSTEM, provider_id, summary.id)
+    for summary in list_patients(store, SYSTEM):
+        assign_patient(store, SYSTEM, provider_id, summary.id)
     fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("# Demo accounts of simulated patients. Not for real data.\n")

@@ -1,8 +1,8 @@
 """Streamlit glue shared by the pages: the store, the signed-in actor, cached photo loading.
 
-Only wiring lives here; what pages show is computed in :mod:`tracker.views`,
-and every read or write goes through :mod:`tracker.services`, which enforces
-who may see what.
+Only wiring lives here; what pages show is computed in :mod:`tracker.web.views`, errors
+are shown by :mod:`tracker.web.errors`, and every read or write goes through
+:mod:`tracker.services`, which enforces who may see what.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from tracker import services as sv
-from tracker.io import decode_photo
+from tracker.analysis import decode_photo
+from tracker.recovery import CourseProgress
 from tracker.store.db import Store, open_store
-from tracker.progress import CourseProgress
-from tracker.views import fit_within, status_label, treatment_name
+from tracker.web.errors import errors_shown
+from tracker.web.views import fit_within, status_label, treatment_name
 
 __all__ = ["get_store", "current_actor", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
            "choose_course", "show_status"]
@@ -65,13 +66,10 @@ def sign_in_page() -> None:
         password = st.text_input("Password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        try:
+        with errors_shown():
             token, _ = sv.sign_in(get_store(), username, password)
-        except sv.AccessDenied as exc:
-            st.error(str(exc))
-            return
-        st.session_state["token"] = token
-        st.rerun()
+            st.session_state["token"] = token
+            st.rerun()
 
 
 def sign_out() -> None:

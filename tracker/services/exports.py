@@ -12,7 +12,7 @@ What leaves the store:
 
 Never: names, identifiers, dates, free-text notes, area names, photos.
 
-The data dictionary is generated from :data:`tracker.metrics.METRICS` and the
+The data dictionary is generated from :data:`tracker.analysis.metrics.METRICS` and the
 column definitions below, so it cannot drift from what the columns hold.
 """
 
@@ -27,8 +27,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from tracker.metrics import METRIC_VERSION, METRICS
-from tracker.services import Actor, _course_detail, _require, record_event
+from tracker.analysis import METRICS
+from tracker.services.access import Actor, require
+from tracker.services.audit import record_event
+from tracker.services.read_models import course_detail
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient
 
@@ -78,7 +80,7 @@ LEADING_COLUMNS: tuple[Column, ...] = (
 #: Columns after the metrics.
 TRAILING_COLUMNS: tuple[Column, ...] = (
     Column("excess_redness", "Redness added since before treatment: Δa* (or a*) minus the baseline's; see "
-           "tracker.progress", "CIELAB a* units", "Logger et al. 2020"),
+           "tracker.recovery.timeline", "CIELAB a* units", "Logger et al. 2020"),
     Column("texture_change", "Relative change of GLCM texture contrast against the baseline (0.1 = +10 %)",
            "fraction", "Haralick et al. 1973"),
     Column("course_status", "Recovery assessment of the whole course as of the export: ahead, on_track, "
@@ -113,12 +115,12 @@ def _pseudonym(key: bytes, kind: str, value: str) -> str:
 
 def export_table(store: Store, actor: Actor) -> pd.DataFrame:
     """The de-identified table (researchers, administrators, the command line). Audited."""
-    _require(actor, "researcher", "admin")
+    require(actor, "researcher", "admin")
     rows = []
     with store.session() as s:
         for patient in s.scalars(select(Patient).order_by(Patient.id)).all():
             for course in s.scalars(select(Course).where(Course.patient_id == patient.id).order_by(Course.id)):
-                detail = _course_detail(s, course, patient.skin_type)
+                detail = course_detail(s, course, patient.skin_type)
                 rows.extend(_course_rows(store.secret_key, patient, course, detail))
         record_event(s, actor, "export", None, f"{len(rows)} rows")
     return pd.DataFrame(rows, columns=column_order())
@@ -128,13 +130,10 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
     progress = detail.progress
     assessment = progress.assessment
     points = progress.points
-    baseline_ita = points[0].metrics.get("ita_deg") if points else None
+    baseline_ita = points[0].result.metric("ita_deg") if points else None
     out = []
     for i, pt in enumerate(points):
         result = pt.result
-        quality = result.get("quality") or {}
-        alignment = result.get("alignment") or {}
-        colour = result.get("colour") or {}
         row = {
             "patient_pseudonym": _pseudonym(key, "patient", patient.reference),
             "course_pseudonym": _pseudonym(key, "course", f"{patient.reference}/{course.id}"),
@@ -148,19 +147,19 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
             "skin_tone_category": ita_category(baseline_ita),
             "analysis_ok": pt.ok,
             "quality_ok": pt.quality_ok,
-            "quality_issues": ";".join(quality.get("codes") or []),
-            "alignment_ok": alignment.get("ok"),
-            "alignment_rmse_px": alignment.get("rmse_px"),
-            "alignment_inliers": alignment.get("inliers"),
-            "colour_method": colour.get("method"),
-            "colour_residual_delta_e": colour.get("residual_delta_e"),
+            "quality_issues": ";".join(result.quality_codes),
+            "alignment_ok": result.alignment_ok,
+            "alignment_rmse_px": result.alignment_rmse_px,
+            "alignment_inliers": result.alignment_inliers,
+            "colour_method": result.colour_method,
+            "colour_residual_delta_e": result.colour_residual_delta_e,
             "excess_redness": pt.excess_redness,
             "texture_change": pt.texture_change,
             "course_status": progress.status,
             "projected_resolution_day": None if assessment is None else assessment.projected_resolution_day,
-            "metric_version": result.get("metric_version", METRIC_VERSION),
+            "metric_version": result.metric_version,
         }
-        row.update({name: pt.metrics.get(name) for name in METRICS})
+        row.update({name: result.metric(name) for name in METRICS})
         out.append(row)
     return out
 

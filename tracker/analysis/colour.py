@@ -52,7 +52,7 @@ __all__ = [
     "identity_correction",
     "uncorrected",
     "fit_reference_correction",
-    "fit_chart_correction",
+    "fit_colour_card_correction",
     "delta_e76",
 ]
 
@@ -370,7 +370,7 @@ def fit_reference_correction(
                             reference_pixels=int(idx.size))
 
 
-def fit_chart_correction(photo_patches: np.ndarray, baseline_patches: np.ndarray) -> ColourCorrection:
+def fit_colour_card_correction(photo_patches: np.ndarray, baseline_patches: np.ndarray) -> ColourCorrection:
     """Fit a linear-RGB affine map from a photo's chart patches to the baseline's.
 
     Parameters

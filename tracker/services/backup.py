@@ -25,7 +25,7 @@ from sqlalchemy import Date, DateTime, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracker import __version__
-from tracker.io import PhotoError
+from tracker.analysis.io import PhotoError
 from tracker.store.db import Store
 from tracker.store.models import Base, Patient, User
 

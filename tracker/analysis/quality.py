@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from skimage.measure import blur_effect
 
-from tracker.colour import srgb8_to_lab
+from tracker.analysis.colour import srgb8_to_lab
 
 __all__ = [
     "QualityThresholds",

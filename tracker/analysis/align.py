@@ -45,6 +45,7 @@ __all__ = [
     "warp_to_baseline",
     "map_points",
     "resize_matrix",
+    "rescale_homography",
     "shrink",
 ]
 
@@ -194,10 +195,28 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def resize_matrix(s: float) -> np.ndarray:
-    """Map pixel-centre coordinates of an image to those of a copy resized by ``s``."""
+def resize_matrix(s: float | tuple[float, float]) -> np.ndarray:
+    """Map pixel-centre coordinates of an image to those of a copy resized by ``s`` (or ``(sx, sy)``)."""
+    sx, sy = (s, s) if np.isscalar(s) else s
     # With pixel centres at integers, resizing maps x to (x + 0.5) * s - 0.5.
-    return np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1]], dtype=np.float64)
+    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]], dtype=np.float64)
+
+
+def rescale_homography(matrix: np.ndarray, photo_scale: float | tuple[float, float] = 1.0,
+                       baseline_scale: float | tuple[float, float] = 1.0) -> np.ndarray:
+    """A photo-to-baseline homography re-expressed for resized copies of the two images.
+
+    ``photo_scale`` and ``baseline_scale`` are how much each image was resized from the one
+    ``matrix`` was estimated on (0.5: half the size; a pair ``(sx, sy)`` per axis). A
+    scale of ``1 / s`` undoes a resize by ``s``.
+
+    Examples
+    --------
+    >>> m = rescale_homography(np.eye(3), photo_scale=0.5, baseline_scale=0.5)
+    >>> bool(np.allclose(m, np.eye(3)))
+    True
+    """
+    return resize_matrix(baseline_scale) @ np.asarray(matrix, np.float64) @ np.linalg.inv(resize_matrix(photo_scale))
 
 
 def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
@@ -347,7 +366,7 @@ def _match(photo: _Features, base: _Features, norm: int, config: AlignmentConfig
         return None, 0, len(good), None
     keep = mask.ravel().astype(bool)
     err = np.linalg.norm(map_points(h_small, src[keep]) - dst[keep], axis=1) / base.scale
-    matrix = np.linalg.inv(resize_matrix(base.scale)) @ h_small @ resize_matrix(photo.scale)
+    matrix = rescale_homography(h_small, photo_scale=1 / photo.scale, baseline_scale=1 / base.scale)
     return matrix / matrix[2, 2], int(keep.sum()), len(good), float(np.sqrt(np.mean(err**2)))
 
 

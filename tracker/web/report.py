@@ -13,7 +13,7 @@ measured photo aligned onto it; then the provider notes, newest first.
 
 Notes
 -----
-Tables, labels and images come from :mod:`tracker.views`, so the report shows what the
+Tables, labels and images come from :mod:`tracker.web.views`, so the report shows what the
 app shows. Text is set in DejaVu Sans (embedded, subset) because the PDF core fonts are
 Latin-1 only and the report needs "Δa*", "°" and "≥". Photos are embedded as JPEG
 (quality 85, longest side 900 px), which keeps a report well under 2 MB.
@@ -33,8 +33,8 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 from matplotlib.figure import Figure
 
-from tracker.progress import CoursePoint, CourseProgress
-from tracker.views import (
+from tracker.recovery.timeline import CoursePoint, CourseProgress
+from tracker.web.views import (
     OKABE_ITO,
     aligned_pair,
     course_frame,
@@ -46,7 +46,7 @@ from tracker.views import (
 )
 
 if TYPE_CHECKING:  # the records only: the report never touches the store
-    from tracker.services import CourseDetail, PatientDetail
+    from tracker.services.read_models import CourseDetail, PatientDetail
 
 __all__ = ["NOTICE", "patient_report_pdf", "photos_needed"]
 
@@ -321,9 +321,8 @@ def _quality_cell(point: CoursePoint) -> str:
         return "not measured"
     if point.quality_ok:
         return "OK"
-    codes = (point.result.get("quality") or {}).get("codes") or ()
-    if codes:
-        return ", ".join(codes)
+    if point.result.quality_codes:
+        return ", ".join(point.result.quality_codes)
     return point.quality_issues[0] if point.quality_issues else "not checked"
 
 
@@ -342,32 +341,29 @@ def _figures_table(pdf: FPDF, progress: CourseProgress) -> None:
             row.cell(heading)
         baseline_id = progress.points[0].photo_id
         for pt in progress.points:
-            alignment = pt.result.get("alignment") or {}
-            rmse = None if pt.photo_id == baseline_id else alignment.get("rmse_px")
+            rmse = None if pt.photo_id == baseline_id else pt.result.alignment_rmse_px
             texture = None if pt.texture_change is None else 100.0 * pt.texture_change
             row = table.row()
             for cell in (f"{pt.taken_at:%Y-%m-%d}", str(pt.day), str(pt.session), _fmt(pt.excess_redness),
-                         _fmt(pt.metrics.get("ita_deg")), _fmt(pt.metrics.get("melanin_index")),
+                         _fmt(pt.result.metric("ita_deg")), _fmt(pt.result.metric("melanin_index")),
                          _fmt(texture, "+.1f"), _quality_cell(pt), _fmt(rmse, ".2f")):
                 row.cell(cell)
     pdf.ln(1)
     _paragraph(pdf, "Day: days since the first session (negative: before treatment); session 0: before "
                "treatment. Δa* in a* units (CIELAB); ITA° in degrees; alignment RMSE against the baseline.",
                7.5, "I", gap=1)
-    problems = [pt for pt in progress.points if not pt.ok or pt.quality_ok is False]
+    problems = [pt for pt in progress.points if not pt.usable]
     if problems:
         _paragraph(pdf, "Photos left out:", 8.5, "B", gap=0.5)
-        _bullets(pdf, [f"{pt.taken_at:%Y-%m-%d} (day {pt.day}): "
-                       + " ".join(pt.quality_issues or (pt.result.get("error") or "could not be measured.",))
+        _bullets(pdf, [f"{pt.taken_at:%Y-%m-%d} (day {pt.day}): " + (pt.result.problem or "could not be measured.")
                        for pt in problems], size=8)
 
 
 def _latest_measured(course: CourseDetail) -> CoursePoint | None:
     """The latest photo after the baseline that was measured, aligned and passed the quality gate."""
     for pt in reversed(course.progress.points):
-        matrix = (pt.result.get("alignment") or {}).get("matrix")
-        if (pt.photo_id != course.baseline_photo_id and pt.ok and pt.quality_ok is not False
-                and pt.excess_redness is not None and matrix is not None):
+        if (pt.photo_id != course.baseline_photo_id and pt.usable and pt.excess_redness is not None
+                and pt.result.matrix is not None):
             return pt
     return None
 
@@ -390,7 +386,7 @@ def _photo_pair(pdf: FPDF, course: CourseDetail, photos: dict[int, np.ndarray]) 
     latest = _latest_measured(course)
     latest_rgb = photos.get(latest.photo_id) if latest is not None else None
     if latest_rgb is not None:
-        base_small, warped, _ = aligned_pair(baseline_rgb, latest_rgb, latest.result["alignment"]["matrix"],
+        base_small, warped, _ = aligned_pair(baseline_rgb, latest_rgb, latest.result.matrix,
                                              _PHOTO_SIDE)
     else:
         base_small, warped = fit_within(baseline_rgb, _PHOTO_SIDE), None

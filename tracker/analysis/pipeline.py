@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from tracker import metrics as m
-from tracker.align import (
+from tracker.analysis import metrics as m
+from tracker.analysis.result import AnalysisResult
+from tracker.analysis.align import (
     Alignment,
     AlignmentConfig,
     Reference,
@@ -26,14 +27,15 @@ from tracker.align import (
     luminance,
     map_points,
     prepare_reference,
+    rescale_homography,
     shrink,
     warp_to_baseline,
 )
-from tracker.chart import ChartReading, find_colorchecker
-from tracker.colour import (
+from tracker.analysis.colour_card import ColourCardReading, find_colour_card
+from tracker.analysis.colour import (
     ColourCorrection,
     correct_region,
-    fit_chart_correction,
+    fit_colour_card_correction,
     fit_reference_correction,
     identity_correction,
     skin_mask,
@@ -41,7 +43,7 @@ from tracker.colour import (
     srgb_to_lab,
     uncorrected,
 )
-from tracker.quality import (
+from tracker.analysis.quality import (
     QualityMeasurements,
     QualityReport,
     QualityThresholds,
@@ -53,7 +55,7 @@ from tracker.quality import (
 )
 
 __all__ = ["Box", "AnalysisConfig", "Baseline", "PhotoAnalysis", "prepare_baseline", "analyse_photo",
-           "analyse_baseline", "parse_box"]
+           "analyse_baseline", "parse_box", "check_box"]
 
 Box = tuple[int, int, int, int]
 
@@ -93,7 +95,7 @@ class Baseline:
     work_gray: np.ndarray = field(repr=False)
     work_band: np.ndarray = field(repr=False)  # detail band of work_gray, for focus comparisons
     glare_fraction: float
-    chart: ChartReading | None = field(repr=False)
+    colour_card: ColourCardReading | None = field(repr=False)
     config: AnalysisConfig = field(repr=False)
 
     @property
@@ -118,17 +120,15 @@ class PhotoAnalysis:
     error: str | None = None
     metric_version: str = m.METRIC_VERSION
 
+    def to_result(self) -> AnalysisResult:
+        """The record kept and printed (the ``tracker analyze --json`` contract)."""
+        return AnalysisResult(ok=self.ok, quality=self.quality.to_dict(), alignment=self.alignment.to_dict(),
+                              colour=None if self.colour is None else self.colour.to_dict(),
+                              metrics=self.metrics, error=self.error, metric_version=self.metric_version)
+
     def to_dict(self) -> dict:
         """The JSON object of the ``tracker analyze --json`` contract (without ``photo``)."""
-        out: dict = {"ok": self.ok}
-        if self.error:
-            out["error"] = self.error
-        out["quality"] = self.quality.to_dict()
-        out["alignment"] = self.alignment.to_dict()
-        out["colour"] = None if self.colour is None else self.colour.to_dict()
-        out["metrics"] = self.metrics
-        out["metric_version"] = self.metric_version
-        return out
+        return self.to_result().to_dict()
 
 
 def parse_box(text: str) -> Box:
@@ -143,7 +143,8 @@ def parse_box(text: str) -> Box:
     return x, y, w, h
 
 
-def _check_box(box: Box | None, shape: tuple[int, int], name: str) -> None:
+def check_box(box: Box | None, shape: tuple[int, int], name: str) -> None:
+    """Refuse (ValueError, one line) a region outside an image of ``shape`` (H, W) or under 8 px across."""
     if box is None:
         return
     x, y, w, h = box
@@ -167,8 +168,8 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     ValueError
         When a region lies outside the photo or is degenerate.
     """
-    _check_box(roi, rgb.shape[:2], "region of interest")
-    _check_box(control, rgb.shape[:2], "control region")
+    check_box(roi, rgb.shape[:2], "region of interest")
+    check_box(control, rgb.shape[:2], "control region")
     s = min(1.0, config.work_side / max(rgb.shape[:2]))
     work = _resize_to(rgb, s) if s < 1 else rgb
     skin = skin_mask(work)
@@ -181,7 +182,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
         work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
-        chart=find_colorchecker(rgb), config=config,
+        colour_card=find_colour_card(rgb), config=config,
     )
 
 
@@ -217,13 +218,7 @@ def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float,
 def _shrink_photo(photo: np.ndarray, matrix: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
     """Downscale a photo by ``factor`` (< 1) and adjust its homography to match."""
     small, sx, sy = shrink(photo, factor)
-    return small, _onto_shrunk(matrix, sx, sy)
-
-
-def _onto_shrunk(matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    """``matrix`` re-expressed for the copy of its photo shrunk by (sx, sy) with :func:`shrink`."""
-    to_small = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
-    return matrix @ np.linalg.inv(to_small)
+    return small, rescale_homography(matrix, photo_scale=(sx, sy))
 
 
 def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.0) -> np.ndarray:
@@ -239,10 +234,10 @@ def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.
 def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.ndarray,
                        work_valid: np.ndarray) -> ColourCorrection:
     """Choose and fit the colour mapping into the baseline's rendering."""
-    if baseline.chart is not None:
-        chart = find_colorchecker(photo)
-        if chart is not None:
-            return fit_chart_correction(chart.patches_rgb, baseline.chart.patches_rgb)
+    if baseline.colour_card is not None:
+        card = find_colour_card(photo)
+        if card is not None:
+            return fit_colour_card_correction(card.patches_rgb, baseline.colour_card.patches_rgb)
     cfg = baseline.config
     if baseline.roi is not None:
         reference = work_valid & ~_box_mask(work_valid.shape, baseline.roi, baseline.work_scale, cfg.roi_margin)
@@ -306,7 +301,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     """Colour-correct and measure an aligned photo (``correction`` None: fit one).
 
     ``preview`` is ``(image, sx, sy)``, a reduced copy of the photo made by
-    :func:`tracker.align.shrink`, used for the working frame when it is at
+    :func:`tracker.analysis.align.shrink`, used for the working frame when it is at
     least as fine as that frame.
     """
     cfg = baseline.config
@@ -318,7 +313,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         small, sx, sy = preview
         # Up to 30 % upsampling from the reduced copy is harmless for colour fitting and focus.
         if photo_scale / min(sx, sy) * baseline.work_scale <= 1.3:
-            work_source, work_matrix, work_photo_scale = small, _onto_shrunk(matrix, sx, sy), photo_scale / sx
+            work_source, work_matrix, work_photo_scale = small, rescale_homography(matrix, (sx, sy)), photo_scale / sx
     work_photo, work_valid = _region(work_source, work_matrix, (0, 0, bw, bh), baseline.work_scale, work_photo_scale)
     if correction is None:
         correction = _colour_correction(rgb, baseline, work_photo, work_valid)

@@ -4,7 +4,7 @@ Each metric is a function over arrays registered with :func:`metric`, which
 records its name, units, colour space and source. The registry
 :data:`METRICS` is the single definition from which the documentation and the
 export data dictionary are generated. Colours are measured after colour
-normalisation to the baseline's rendering (:mod:`tracker.colour`); texture on
+normalisation to the baseline's rendering (:mod:`tracker.analysis.colour`); texture on
 the region resampled into the baseline's pixel grid, so values of one patient
 are comparable across photos.
 
@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 
-from tracker.colour import srgb_to_linear
+from tracker.analysis.colour import srgb_to_linear
 
 __all__ = [
     "METRIC_VERSION",

@@ -10,20 +10,23 @@ common forms of colour blindness (Okabe & Ito 2008, "Color Universal Design").
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 import altair as alt
 import cv2
 import numpy as np
 import pandas as pd
 
-from tracker.align import resize_matrix, warp_to_baseline
-from tracker.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
-from tracker.progress import CourseProgress
-from tracker.recovery import TREATMENTS, expected_course, get_treatment
+from tracker.analysis import AnalysisResult
+from tracker.analysis.align import rescale_homography, warp_to_baseline
+from tracker.analysis.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
+from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment
 
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
     "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
-    "cohort_curves", "cohort_chart", "fit_within", "treatment_name",
+    "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time", "upload_verdict",
+    "measured_points", "photo_figures",
 ]
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -73,8 +76,8 @@ def course_frame(progress: CourseProgress) -> pd.DataFrame:
         "session": pt.session,
         "excess_redness": pt.excess_redness,
         "texture_change_pct": None if pt.texture_change is None else 100.0 * pt.texture_change,
-        "usable": bool(pt.ok and pt.quality_ok is not False),
-        "photo": "usable" if pt.ok and pt.quality_ok is not False else "left out (photo quality)",
+        "usable": pt.usable,
+        "photo": "usable" if pt.usable else "left out (photo quality)",
         "issues": " ".join(pt.quality_issues),
     } for pt in progress.points]
     return pd.DataFrame(rows, columns=["photo_id", "taken_at", "day", "session", "excess_redness",
@@ -150,6 +153,50 @@ def texture_chart(frame: pd.DataFrame, treatment: str) -> alt.Chart:
     return alt.layer(*layers).properties(height=220)
 
 
+def measured_points(progress: CourseProgress) -> list[CoursePoint]:
+    """Photos after treatment that were measured (aligned), for stepping through next to the baseline."""
+    return [pt for pt in progress.points if pt.ok and pt.day > 0]
+
+
+def photo_figures(point: CoursePoint) -> list[tuple[str, str]]:
+    """The figures shown beside one photo: (label, formatted value)."""
+    fmt = lambda v, spec=".1f": "-" if v is None else format(v, spec)  # noqa: E731
+    texture = None if point.texture_change is None else 100 * point.texture_change
+    return [("Redness above before (Δa*)", fmt(point.excess_redness)),
+            ("ITA°", fmt(point.result.metric("ita_deg"))),
+            ("Melanin index", fmt(point.result.metric("melanin_index"))),
+            ("Texture vs before", "-" if texture is None else f"{texture:+.0f}%")]
+
+
+# --- uploads -----------------------------------------------------------------------------
+
+def upload_time(exif_time: datetime | None, chosen: date) -> tuple[datetime, str]:
+    """When an uploaded photo was taken, and how that is known.
+
+    The photo's own (EXIF) time when the patient kept its date; otherwise noon of the date
+    the patient chose.
+    """
+    if exif_time is not None and exif_time.date() == chosen:
+        return exif_time.replace(tzinfo=None), "exif"
+    return datetime.combine(chosen, time(12)), "entered"
+
+
+def upload_verdict(name: str, outcome) -> tuple[str, str]:
+    """What the patient is told about an added photo: (``success``/``info``/``warning``, sentence).
+
+    ``outcome`` is a :class:`tracker.services.PhotoOutcome`.
+    """
+    result = outcome.analysis
+    if not outcome.created:
+        return "info", f"{name} was added before."
+    if outcome.is_baseline:
+        return "success", f"{name} is now your first (reference) photo."
+    if result is not None and result.ok and result.quality_ok:
+        return "success", f"{name} is usable and has been added to your progress chart."
+    problem = "" if result is None else result.problem
+    return "warning", f"{name} was saved but cannot be used for your chart. {problem}".rstrip()
+
+
 # --- lists ---------------------------------------------------------------------------------
 
 def patient_list_frame(summaries) -> pd.DataFrame:
@@ -185,13 +232,13 @@ def aligned_pair(baseline: np.ndarray, photo: np.ndarray, matrix: list | np.ndar
     s = min(1.0, max_side / max(h, w))
     base_small = fit_within(baseline, max_side)
     # Photo pixels (as given) -> full photo -> full baseline -> baseline pixels (as given).
-    full = resize_matrix(baseline_scale) @ np.asarray(matrix, np.float64) @ np.linalg.inv(resize_matrix(photo_scale))
+    full = rescale_homography(matrix, photo_scale, baseline_scale)
     warped, valid = warp_to_baseline(photo, full, (0, 0, w, h), scale=s)
     warped = warped[: base_small.shape[0], : base_small.shape[1]]
     return base_small, warped, valid[: base_small.shape[0], : base_small.shape[1]]
 
 
-def redness_heatmap(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray, colour: dict | None,
+def redness_heatmap(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray, result: AnalysisResult,
                     max_delta: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     """Added redness per pixel (Δa* of the normalised photo against the baseline) over the baseline.
 
@@ -200,7 +247,7 @@ def redness_heatmap(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
     is it redder than before?". The colour scale is cividis (readable with
     colour-vision deficiency), 0 to ``max_delta`` a* units.
     """
-    correction = ColourCorrection.from_dict(colour) if colour else None
+    correction = ColourCorrection.from_dict(result.colour) if result.colour else None
     photo01 = correction.apply(aligned) if correction else aligned.astype(np.float32) / 255
     delta = srgb_to_lab(photo01)[..., 1] - srgb8_to_lab(baseline)[..., 1]
     delta = cv2.GaussianBlur(delta.astype(np.float32), (0, 0), 2.0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tracker.colour import lab_to_srgb8, srgb8_to_lab, srgb_to_linear, linear_to_srgb
+from tracker.analysis.colour import lab_to_srgb8, srgb8_to_lab, srgb_to_linear, linear_to_srgb
 
 __all__ = [
     "ASTRONAUT_CHEEK",
@@ -33,9 +33,9 @@ __all__ = [
     "add_sensor_noise",
     "random_motion",
     "random_lighting",
-    "draw_colorchecker",
-    "colorchecker_corners",
-    "paste_colorchecker",
+    "draw_colour_card",
+    "colour_card_corners",
+    "paste_colour_card",
 ]
 
 
@@ -198,7 +198,7 @@ def random_lighting(rng: np.random.Generator, exposure=(0.75, 1.05), white_balan
 _CHART_BODY = (0.09, 0.09, 0.09)
 
 
-def draw_colorchecker(colours: np.ndarray | None = None, ppu: int = 40, border: float = 0.0,
+def draw_colour_card(colours: np.ndarray | None = None, ppu: int = 40, border: float = 0.0,
                       radius: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A ColorChecker Classic drawn in the proportions of OpenCV's chart model.
 
@@ -220,10 +220,10 @@ def draw_colorchecker(colours: np.ndarray | None = None, ppu: int = 40, border: 
     box : numpy.ndarray
         (4, 2) corners of the model box in canvas pixels (pixel centres at integers).
     """
-    from tracker.chart import CHART_BOX_UNITS, COLORCHECKER_SRGB
+    from tracker.analysis.colour_card import CARD_BOX_UNITS, COLORCHECKER_SRGB
 
     colours = COLORCHECKER_SRGB if colours is None else colours
-    bw, bh = CHART_BOX_UNITS
+    bw, bh = CARD_BOX_UNITS
     w = int(round((bw + 2 * border) * ppu))
     h = int(round((bh + 2 * border) * ppu))
     canvas = np.empty((h, w, 3), np.float32)
@@ -250,24 +250,24 @@ def draw_colorchecker(colours: np.ndarray | None = None, ppu: int = 40, border: 
     return canvas, box
 
 
-def colorchecker_corners(cx: float, cy: float, width: float, angle_deg: float, taper: float = 0.0) -> np.ndarray:
+def colour_card_corners(cx: float, cy: float, width: float, angle_deg: float, taper: float = 0.0) -> np.ndarray:
     """Chart box corners centred at ``(cx, cy)``: dark-skin corner first, clockwise when upright.
 
     ``taper`` narrows the top edge, a perspective view from below.
     """
-    from tracker.chart import CHART_BOX_UNITS
+    from tracker.analysis.colour_card import CARD_BOX_UNITS
 
     hw = width / 2
-    hh = width * CHART_BOX_UNITS[1] / CHART_BOX_UNITS[0] / 2
+    hh = width * CARD_BOX_UNITS[1] / CARD_BOX_UNITS[0] / 2
     pts = np.array([[-hw * (1 - taper), -hh], [hw * (1 - taper), -hh], [hw, hh], [-hw, hh]])
     a = np.radians(angle_deg)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     return pts @ rot.T + [cx, cy]
 
 
-def paste_colorchecker(photo: np.ndarray, corners: np.ndarray, **chart: object) -> np.ndarray:
-    """Warp a drawn chart (:func:`draw_colorchecker` options) into ``photo`` so its box lands on ``corners``."""
-    canvas, box = draw_colorchecker(**chart)
+def paste_colour_card(photo: np.ndarray, corners: np.ndarray, **chart: object) -> np.ndarray:
+    """Warp a drawn chart (:func:`draw_colour_card` options) into ``photo`` so its box lands on ``corners``."""
+    canvas, box = draw_colour_card(**chart)
     hom = cv2.getPerspectiveTransform(box.astype(np.float32), np.asarray(corners, np.float32))
     size = (photo.shape[1], photo.shape[0])
     chart8 = np.clip(canvas * 255 + 0.5, 0, 255).astype(np.uint8)

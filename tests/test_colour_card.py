@@ -1,4 +1,4 @@
-"""Tests for tracker.chart on real photographs with a synthesised ColorChecker pasted in.
+"""Tests for tracker.analysis.colour_card on real photographs with a synthesised ColorChecker pasted in.
 
 The chart is drawn from COLORCHECKER_SRGB in the cv2.mcc chart model's
 proportions (2.5-unit patches on a 2.75-unit pitch, black gaps, dark body),
@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from skimage import data
 
-from tracker import simulate as sim
-from tracker import colour
+from tracker.analysis import simulate as sim
+from tracker.analysis import colour
 
-from tracker.chart import (
+from tracker.analysis.colour_card import (
     COLORCHECKER_LAB_D50,
     COLORCHECKER_SRGB,
-    ChartReading,
-    find_colorchecker,
+    ColourCardReading,
+    find_colour_card,
 )
 
 def srgb_to_linear(v):
@@ -32,8 +32,8 @@ def linear_to_srgb(v):
     return colour.linear_to_srgb(np.clip(v, 0, 1)).astype(np.float64)
 
 
-chart_quad = sim.colorchecker_corners
-paste_chart = sim.paste_colorchecker
+chart_quad = sim.colour_card_corners
+paste_chart = sim.paste_colour_card
 jpeg = sim.jpeg_roundtrip
 
 
@@ -52,7 +52,7 @@ def coffee():
 
 def assert_reads_reference(reading, expected=COLORCHECKER_SRGB, tol=0.02):
     assert reading is not None
-    assert isinstance(reading, ChartReading)
+    assert isinstance(reading, ColourCardReading)
     assert reading.patches_rgb.shape == (24, 3)
     assert reading.patches_rgb.dtype == np.float64
     err = np.abs(reading.patches_rgb - expected)
@@ -105,7 +105,7 @@ def test_reference_srgb_derived_from_xrite_lab():
 def test_finds_tilted_chart_in_jpeg_photo(astronaut):
     corners = chart_quad(620, 1150, 560, 4.0, taper=0.06)
     img = jpeg(paste_chart(astronaut, corners), 90)
-    reading = find_colorchecker(img)
+    reading = find_colour_card(img)
     assert_reads_reference(reading)
     assert np.linalg.norm(reading.corners - corners, axis=1).max() < 3.0
     assert 0.5 < reading.confidence <= 1.0
@@ -115,7 +115,7 @@ def test_finds_rounded_patches_on_wide_card(coffee):
     """Rounded patch corners and a card border wider than the patch box."""
     corners = chart_quad(1150, 720, 0.3 * coffee.shape[1], -6.0, taper=0.08)
     img = jpeg(paste_chart(coffee, corners, radius=0.2, border=0.8), 85)
-    reading = find_colorchecker(img)
+    reading = find_colour_card(img)
     assert_reads_reference(reading)
     assert np.linalg.norm(reading.corners - corners, axis=1).max() < 3.0
 
@@ -124,7 +124,7 @@ def test_small_work_copy_still_gives_full_resolution_corners(astronaut):
     """Detection on an 800-px copy; corners and colours come from full resolution."""
     corners = chart_quad(1100, 700, 600, -3.0, taper=0.04)
     img = paste_chart(astronaut, corners)
-    reading = find_colorchecker(img, max_side=800)
+    reading = find_colour_card(img, max_side=800)
     assert_reads_reference(reading, tol=0.01)
     assert np.linalg.norm(reading.corners - corners, axis=1).max() < 3.0
 
@@ -137,7 +137,7 @@ def test_changed_light_shows_in_patches(astronaut):
     lit = linear_to_srgb(srgb_to_linear(scene / 255.0) * gains)
     img = jpeg(np.clip(lit * 255 + 0.5, 0, 255).astype(np.uint8), 90)
 
-    reading = find_colorchecker(img)
+    reading = find_colour_card(img)
     expected = linear_to_srgb(srgb_to_linear(COLORCHECKER_SRGB) * gains)
     assert_reads_reference(reading, expected=expected)
 
@@ -156,7 +156,7 @@ def test_upside_down_chart_reads_in_standard_order(coffee):
     """A chart rotated ~180 deg is found, and patch 1 is still dark skin."""
     corners = chart_quad(700, 650, 520, 183.0, taper=0.05)
     img = jpeg(paste_chart(coffee, corners), 90)
-    reading = find_colorchecker(img)
+    reading = find_colour_card(img)
     assert reading is not None, "upside-down chart not detected"
     assert_reads_reference(reading)
     # corners[0] is the dark-skin corner, which is now at the bottom right
@@ -168,14 +168,14 @@ def test_mirrored_and_right_angle_charts_read_in_standard_order(astronaut):
     """Front-camera mirror images and a chart held sideways (6-patch side vertical)."""
     corners = chart_quad(900, 900, 560, 5.0, taper=0.03)
     mirrored = np.ascontiguousarray(paste_chart(astronaut, corners)[:, ::-1])
-    reading = find_colorchecker(mirrored)
+    reading = find_colour_card(mirrored)
     assert_reads_reference(reading, tol=0.01)
     flipped = corners.copy()
     flipped[:, 0] = astronaut.shape[1] - 1 - flipped[:, 0]
     assert np.linalg.norm(reading.corners - flipped, axis=1).max() < 3.0
 
     sideways = chart_quad(900, 900, 480, 92.0, taper=0.03)
-    reading = find_colorchecker(jpeg(paste_chart(astronaut, sideways), 90))
+    reading = find_colour_card(jpeg(paste_chart(astronaut, sideways), 90))
     assert_reads_reference(reading)
     assert np.linalg.norm(reading.corners - sideways, axis=1).max() < 3.0
 
@@ -186,7 +186,7 @@ def test_shuffled_patches_are_not_a_colorchecker(astronaut):
     corners = chart_quad(620, 1150, 560, 3.0)
     for _ in range(3):
         colours = COLORCHECKER_SRGB[rng.permutation(24)]
-        assert find_colorchecker(paste_chart(astronaut, corners, colours=colours)) is None
+        assert find_colour_card(paste_chart(astronaut, corners, colours=colours)) is None
 
 
 # --------------------------------------------------------------------------- #
@@ -196,9 +196,9 @@ def test_shuffled_patches_are_not_a_colorchecker(astronaut):
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
 def test_no_chart_in_real_photo_is_none_and_fast(name):
     img = enlarge(getattr(data, name)(), 2048)
-    find_colorchecker(img[:64, :64])  # load OpenCV's code paths outside the timing
+    find_colour_card(img[:64, :64])  # load OpenCV's code paths outside the timing
     t0 = time.perf_counter()
-    reading = find_colorchecker(img)
+    reading = find_colour_card(img)
     elapsed = time.perf_counter() - t0
     assert reading is None
     # about 0.1-0.2 s on 2 cores; generous for loaded CI machines
@@ -206,17 +206,17 @@ def test_no_chart_in_real_photo_is_none_and_fast(name):
 
 
 def test_degenerate_inputs():
-    assert find_colorchecker(np.zeros((1200, 1600, 3), np.uint8)) is None
-    assert find_colorchecker(np.full((600, 800, 3), 255, np.uint8)) is None
+    assert find_colour_card(np.zeros((1200, 1600, 3), np.uint8)) is None
+    assert find_colour_card(np.full((600, 800, 3), 255, np.uint8)) is None
     noise = np.random.default_rng(0).integers(0, 256, (900, 1200, 3), dtype=np.uint8)
-    assert find_colorchecker(noise) is None
-    assert find_colorchecker(np.zeros((8, 8, 3), np.uint8)) is None
-    assert find_colorchecker(np.zeros((600, 800), np.uint8)) is None  # greyscale: nothing to check
-    assert find_colorchecker(np.zeros((600, 800, 4), np.uint8)) is None
+    assert find_colour_card(noise) is None
+    assert find_colour_card(np.zeros((8, 8, 3), np.uint8)) is None
+    assert find_colour_card(np.zeros((600, 800), np.uint8)) is None  # greyscale: nothing to check
+    assert find_colour_card(np.zeros((600, 800, 4), np.uint8)) is None
     with pytest.raises(TypeError):
-        find_colorchecker(np.zeros((600, 800, 3), np.float32))
+        find_colour_card(np.zeros((600, 800, 3), np.float32))
     with pytest.raises(ValueError):
-        find_colorchecker(np.zeros((600, 800, 2), np.uint8))
+        find_colour_card(np.zeros((600, 800, 2), np.uint8))
 
 
 def test_orientation_check_reorders_or_rejects_grids():
@@ -225,16 +225,16 @@ def test_orientation_check_reorders_or_rejects_grids():
     cv2.mcc already returns its corners from the dark-skin corner on the
     synthetic charts above, so this exercises the fallback directly.
     """
-    from tracker import chart
+    from tracker.analysis import colour_card
 
     gains = np.array([1.2, 1.0, 0.7]) * 0.6  # a warm, dim light
     seen = linear_to_srgb(srgb_to_linear(COLORCHECKER_SRGB) * gains).reshape(4, 6, 3)
-    for k, (name, transform, _) in enumerate(chart._ORIENTATIONS):
+    for k, (name, transform, _) in enumerate(colour_card._ORIENTATIONS):
         # each transform is its own inverse, so this is the grid as seen
-        oriented = chart._orient(transform(seen))
+        oriented = colour_card._orient(transform(seen))
         assert oriented is not None, name
         assert oriented[0] == k, name
         np.testing.assert_allclose(oriented[1], seen.reshape(24, 3), err_msg=name)
     rng = np.random.default_rng(1)
     for _ in range(20):
-        assert chart._orient(seen.reshape(24, 3)[rng.permutation(24)].reshape(4, 6, 3)) is None
+        assert colour_card._orient(seen.reshape(24, 3)[rng.permutation(24)].reshape(4, 6, 3)) is None

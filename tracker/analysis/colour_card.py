@@ -4,7 +4,7 @@ When a patient holds a ColorChecker Classic next to the treated skin, its 24
 patches give the colour normalisation a known target.  This module only finds
 the chart and measures it; fitting a correction is someone else's job.
 
-Pipeline of :func:`find_colorchecker`:
+Pipeline of :func:`find_colour_card`:
 
 1. **Detect** with OpenCV's Macbeth-chart detector (``cv2.mcc``, classical
    contour-based path, no neural network) on a copy reduced to ``max_side``.
@@ -51,9 +51,9 @@ __all__ = [
     "COLORCHECKER_LAB_D50",
     "COLORCHECKER_NAMES",
     "COLORCHECKER_SRGB",
-    "CHART_BOX_UNITS",
-    "ChartReading",
-    "find_colorchecker",
+    "CARD_BOX_UNITS",
+    "ColourCardReading",
+    "find_colour_card",
 ]
 
 COLORCHECKER_NAMES: tuple[str, ...] = (
@@ -167,7 +167,7 @@ COLORCHECKER_SRGB.setflags(write=False)
 # Chart model of cv2.mcc (its MCC24 "box"), in units of 1/10 of the patch pitch
 # plus gap: 2.5-unit square patches on a 2.75-unit pitch, with a 0.25-unit
 # margin around the grid.  Our corners are the corners of this box.
-CHART_BOX_UNITS: tuple[float, float] = (16.75, 11.25)
+CARD_BOX_UNITS: tuple[float, float] = (16.75, 11.25)
 _PATCH = 2.5
 _PITCH = 2.75
 _MARGIN = 0.25
@@ -177,7 +177,7 @@ _SRGB_LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 @dataclass(frozen=True)
-class ChartReading:
+class ColourCardReading:
     """A ColorChecker Classic found in a photo.
 
     Attributes
@@ -211,7 +211,7 @@ class ChartReading:
     confidence: float
 
 
-def find_colorchecker(rgb: np.ndarray, max_side: int = 1600) -> ChartReading | None:
+def find_colour_card(rgb: np.ndarray, max_side: int = 1600) -> ColourCardReading | None:
     """Find a ColorChecker Classic (24 patches) in an H x W x 3 uint8 sRGB image; None when there is none.
 
     Parameters
@@ -225,7 +225,7 @@ def find_colorchecker(rgb: np.ndarray, max_side: int = 1600) -> ChartReading | N
 
     Returns
     -------
-    ChartReading or None
+    ColourCardReading or None
         The chart's patch colours, corners and detector confidence, or None when
         no chart is found, its geometry is implausible, or its colours do not
         fit the ColorChecker Classic in any orientation.
@@ -347,7 +347,7 @@ def _detect(small_rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
 
 
 def _model_box() -> np.ndarray:
-    bw, bh = CHART_BOX_UNITS
+    bw, bh = CARD_BOX_UNITS
     return np.array([[0.0, 0.0], [bw, 0.0], [bw, bh], [0.0, bh]])
 
 
@@ -362,7 +362,7 @@ def _plausible_quad(box: np.ndarray, shape: tuple[int, int]) -> bool:
     pairs = ((sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2)
     long_pair, short_pair = max(pairs), min(pairs)
     # a patch must span enough pixels for a mean to mean something (~8 px)
-    if min(long_pair, short_pair) / CHART_BOX_UNITS[1] * _PATCH < 8:
+    if min(long_pair, short_pair) / CARD_BOX_UNITS[1] * _PATCH < 8:
         return False
     # the model box is 1.49:1; allow for foreshortening, not for a square
     aspect = long_pair / short_pair
@@ -380,7 +380,7 @@ def _plausible_quad(box: np.ndarray, shape: tuple[int, int]) -> bool:
         if abs(cosang) > np.cos(np.radians(50)):  # interior angle outside 50..130 deg
             return False
     # the box hugs the patches, so it must lie (nearly) inside the frame
-    tol = 0.5 * min(long_pair, short_pair) / CHART_BOX_UNITS[1]
+    tol = 0.5 * min(long_pair, short_pair) / CARD_BOX_UNITS[1]
     if np.any(box < -tol) or np.any(box[:, 0] > w - 1 + tol) or np.any(box[:, 1] > h - 1 + tol):
         return False
     return True
@@ -410,7 +410,7 @@ def _project(hom: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def _pixels_per_unit(box: np.ndarray) -> float:
     sides = np.linalg.norm(box - np.roll(box, -1, axis=0), axis=1)
-    native = max(sides[0] + sides[2], sides[1] + sides[3]) / 2 / CHART_BOX_UNITS[0]
+    native = max(sides[0] + sides[2], sides[1] + sides[3]) / 2 / CARD_BOX_UNITS[0]
     # match the photo's resolution (bilinear sampling then averages every pixel)
     # but cap it: beyond ~40 px per unit more samples add time, not accuracy
     return float(np.clip(native, 4.0, 40.0))
@@ -418,7 +418,7 @@ def _pixels_per_unit(box: np.ndarray) -> float:
 
 def _rectify(image: np.ndarray, hom: np.ndarray, ppu: float) -> np.ndarray:
     """Resample the chart box into model coordinates at ``ppu`` pixels per unit."""
-    bw, bh = CHART_BOX_UNITS
+    bw, bh = CARD_BOX_UNITS
     size = (int(np.ceil(bw * ppu)), int(np.ceil(bh * ppu)))
     canon_to_image = hom @ np.linalg.inv(_to_pixels(ppu))
     return cv2.warpPerspective(
@@ -469,7 +469,7 @@ def _render_model(grid: np.ndarray, body: np.ndarray, ppu: float) -> np.ndarray:
     Edges are anti-aliased by exact pixel coverage, so the template has no
     half-pixel bias whatever ``ppu`` is.
     """
-    bw, bh = CHART_BOX_UNITS
+    bw, bh = CARD_BOX_UNITS
     h, w = int(np.ceil(bh * ppu)), int(np.ceil(bw * ppu))
     out = np.empty((h, w, 3), np.float64)
     out[:] = body
@@ -519,7 +519,7 @@ def _ecc_level(
     to_rect = np.array(
         [[ppu, 0.0, margin * ppu - 0.5], [0.0, ppu, margin * ppu - 0.5], [0.0, 0.0, 1.0]]
     )
-    bw, bh = CHART_BOX_UNITS
+    bw, bh = CARD_BOX_UNITS
     rect_size = (int(np.ceil((bw + 2 * margin) * ppu)), int(np.ceil((bh + 2 * margin) * ppu)))
     rect = cv2.warpPerspective(
         crop.astype(np.float32) / 255.0,
@@ -566,7 +566,7 @@ def _refine_box(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """
     hom = _homography(box)
     sides = np.linalg.norm(box - np.roll(box, -1, axis=0), axis=1)
-    native = max(sides[0] + sides[2], sides[1] + sides[3]) / 2 / CHART_BOX_UNITS[0]
+    native = max(sides[0] + sides[2], sides[1] + sides[3]) / 2 / CARD_BOX_UNITS[0]
 
     # Paint the template with colours measured through the unrefined box: the
     # inner 40 % of each patch is safe from the detector's corner error.
@@ -683,7 +683,7 @@ def _orient(grid: np.ndarray) -> tuple[int, np.ndarray] | None:
     return best[1], best[2]
 
 
-def _read_candidate(image: np.ndarray, box: np.ndarray, cost: float) -> ChartReading | None:
+def _read_candidate(image: np.ndarray, box: np.ndarray, cost: float) -> ColourCardReading | None:
     h, w = image.shape[:2]
     if not _plausible_quad(box, (h, w)):
         return None
@@ -708,4 +708,4 @@ def _read_candidate(image: np.ndarray, box: np.ndarray, cost: float) -> ChartRea
     corners = np.array(corners, np.float64)
     patches.setflags(write=False)  # the dataclass is frozen; so are its arrays
     corners.setflags(write=False)
-    return ChartReading(patches_rgb=patches, corners=corners, confidence=confidence)
+    return ColourCardReading(patches_rgb=patches, corners=corners, confidence=confidence)

@@ -1,0 +1,145 @@
+"""A patient's series of photos analysed against one baseline: the researcher's entry point.
+
+:func:`analyse_files` is what ``tracker analyze`` runs; :func:`analyse_series` gives the
+same results as a table, one row per photo, for a notebook::
+
+    >>> from tracker.analysis import analyse_series                        # doctest: +SKIP
+    >>> table = analyse_series("baseline.jpg", ["day03.jpg", "day07.jpg"],
+    ...                        roi=(760, 460, 100, 100), control=(900, 640, 80, 40))
+    >>> table[["photo", "usable", "redness_delta_a"]]                      # doctest: +SKIP
+
+Every number in the table is the number ``tracker analyze --json`` prints for that photo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tracker.analysis.io import PhotoError, read_photo
+from tracker.analysis.metrics import METRICS
+from tracker.analysis.pipeline import (
+    AnalysisConfig,
+    Box,
+    analyse_baseline,
+    analyse_photo,
+    parse_box,
+    prepare_baseline,
+)
+from tracker.analysis.result import AnalysisResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SERIES_COLUMNS", "analyse_files", "analyse_series"]
+
+PhotoSource = str | os.PathLike | np.ndarray
+
+#: Columns of :func:`analyse_series` before the metrics (which follow in registry order).
+SERIES_COLUMNS = ("photo", "ok", "usable", "error", "quality_ok", "quality_codes", "quality_issues",
+                  "alignment_ok", "alignment_rmse_px", "alignment_inliers", "colour_method",
+                  "colour_residual_delta_e", "metric_version")
+
+
+def _box(value: Box | str | None) -> Box | None:
+    if value is None or isinstance(value, tuple):
+        return value
+    if isinstance(value, str):
+        return parse_box(value)
+    return tuple(int(v) for v in value)
+
+
+def _rgb(source: PhotoSource) -> np.ndarray:
+    return source if isinstance(source, np.ndarray) else read_photo(source).rgb
+
+
+def _same_file(a: PhotoSource, b: Path | None) -> bool:
+    if isinstance(a, np.ndarray) or b is None:
+        return False
+    try:
+        return Path(a).resolve(strict=True) == b
+    except OSError:
+        return False
+
+
+def analyse_files(reference: PhotoSource, photos: Iterable[PhotoSource], roi: Box | str | None = None,
+                  control: Box | str | None = None,
+                  config: AnalysisConfig = AnalysisConfig()) -> Iterator[tuple[str, AnalysisResult]]:
+    """Analyse photos against a baseline, one at a time; yields ``(name, result)`` per photo.
+
+    Parameters
+    ----------
+    reference : path or numpy.ndarray
+        The baseline photo (a file, or an H x W x 3 uint8 sRGB array).
+    photos : iterable of path or numpy.ndarray
+        The follow-up photos. The baseline itself may be among them (it is then measured
+        with no alignment or colour change).
+    roi, control : tuple or str, optional
+        Treated area and untreated control ``(x, y, w, h)`` (or ``"X,Y,W,H"``) in baseline pixels.
+    config : AnalysisConfig
+
+    Yields
+    ------
+    name : str
+        The path as given, or ``"photo N"`` for an array.
+    result : AnalysisResult
+        A photo that cannot be read, or whose analysis fails, gets a failed result with a
+        one-line reason; the series always goes on.
+
+    Raises
+    ------
+    PhotoError
+        The reference photo cannot be read.
+    ValueError
+        A region lies outside the baseline or is degenerate.
+    """
+    baseline = prepare_baseline(_rgb(reference), _box(roi), _box(control), config)
+    reference_path = None
+    if not isinstance(reference, np.ndarray):
+        reference_path = Path(reference).resolve()
+    for i, source in enumerate(photos, start=1):
+        name = f"photo {i}" if isinstance(source, np.ndarray) else str(source)
+        try:
+            if _same_file(source, reference_path):
+                result = analyse_baseline(baseline).to_result()
+            else:
+                result = analyse_photo(_rgb(source), baseline).to_result()
+        except PhotoError as exc:
+            result = AnalysisResult.failed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a defect must not stop the series or show a traceback
+            result = AnalysisResult.failed(
+                f"internal error while analysing this photo ({type(exc).__name__}); please report it")
+        yield name, result
+
+
+def series_row(name: str, result: AnalysisResult) -> dict:
+    """One row of :func:`analyse_series`: the verdicts and every metric of one result."""
+    row = {
+        "photo": name, "ok": result.ok, "usable": result.usable, "error": result.error,
+        "quality_ok": result.quality_ok, "quality_codes": ";".join(result.quality_codes),
+        "quality_issues": " ".join(result.quality_issues), "alignment_ok": result.alignment_ok,
+        "alignment_rmse_px": result.alignment_rmse_px, "alignment_inliers": result.alignment_inliers,
+        "colour_method": result.colour_method, "colour_residual_delta_e": result.colour_residual_delta_e,
+        "metric_version": result.metric_version,
+    }
+    row.update({metric: result.metric(metric) for metric in METRICS})
+    return row
+
+
+def analyse_series(reference: PhotoSource, photos: Sequence[PhotoSource], roi: Box | str | None = None,
+                   control: Box | str | None = None, config: AnalysisConfig = AnalysisConfig()) -> pd.DataFrame:
+    """Analyse a series against its baseline; one row per photo, the columns of :data:`SERIES_COLUMNS`
+    followed by every metric of :data:`tracker.analysis.metrics.METRICS`.
+
+    Parameters and errors are those of :func:`analyse_files`. Metric values are None (NaN in
+    float columns) where a photo could not be measured; use ``usable`` to keep photos that
+    passed the quality gate.
+    """
+    import pandas as pd
+
+    rows = [series_row(name, result) for name, result in analyse_files(reference, photos, roi, control, config)]
+    return pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *METRICS])

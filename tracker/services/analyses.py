@@ -1,0 +1,192 @@
+"""The analysis cache: which stored result is current for a photo, and the job that fills it.
+
+A photo's result depends on its course's baseline photo, regions and the metric version;
+:func:`analysis_key` names that combination and this module is its one owner. The job
+runner (:func:`analyse_course`) analyses every photo of a course that has no current
+result, commits each result on its own (an interrupted run keeps what it finished), and
+then refreshes the course's stored summary, from which patient lists are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker.analysis import (
+    AnalysisResult,
+    Baseline,
+    Box,
+    PhotoError,
+    analyse_baseline,
+    analyse_photo,
+    decode_photo,
+    prepare_baseline,
+)
+from tracker.analysis import metrics
+from tracker.recovery import CourseProgress, PhotoPoint, course_progress
+from tracker.services.access import current_time
+from tracker.store.db import Store
+from tracker.store.models import Analysis, Course, CourseSummary, Patient, Photo, TreatmentSession
+
+__all__ = ["AnalysisKey", "analysis_key", "baseline_photo", "current_results", "save_result", "analyse_course",
+           "course_progress_of", "store_summary", "ensure_summary"]
+
+
+@dataclass(frozen=True)
+class AnalysisKey:
+    """What a photo's result depends on besides the photo: baseline, regions, metric version."""
+
+    baseline_hash: str
+    roi: Box | None
+    control: Box | None
+    metric_version: str
+
+    @property
+    def regions(self) -> str:
+        """The regions as stored in ``analyses.regions_key``."""
+        fmt = lambda b: "-" if not b else ",".join(str(int(v)) for v in b)  # noqa: E731
+        return f"roi={fmt(self.roi)};control={fmt(self.control)}"
+
+
+def baseline_photo(s: Session, course_id: int) -> Photo | None:
+    """The course's baseline: its earliest photo."""
+    return s.scalar(select(Photo).where(Photo.course_id == course_id).order_by(Photo.taken_at, Photo.id).limit(1))
+
+
+def analysis_key(s: Session, course: Course) -> AnalysisKey | None:
+    """The key current results of the course are stored under; None without a baseline photo."""
+    baseline = baseline_photo(s, course.id)
+    if baseline is None:
+        return None
+    return AnalysisKey(baseline.content_hash, tuple(course.roi) if course.roi else None,
+                       tuple(course.control) if course.control else None, metrics.METRIC_VERSION)
+
+
+def current_results(s: Session, key: AnalysisKey | None, photo_ids: list[int]) -> dict[int, AnalysisResult]:
+    """The stored results of these photos under ``key``, by photo id."""
+    if key is None or not photo_ids:
+        return {}
+    rows = s.scalars(select(Analysis).where(
+        Analysis.photo_id.in_(photo_ids), Analysis.baseline_hash == key.baseline_hash,
+        Analysis.metric_version == key.metric_version, Analysis.regions_key == key.regions))
+    return {a.photo_id: AnalysisResult.from_dict(a.result) for a in rows}
+
+
+@lru_cache(maxsize=4)
+def _prepared_baseline(content_hash: str, roi: Box | None, control: Box | None, data: bytes) -> Baseline:
+    # Keyed by content hash; ``data`` rides along for the first computation.
+    return prepare_baseline(decode_photo(data).rgb, roi, control)
+
+
+def save_result(store: Store, photo_id: int, key: AnalysisKey, result: AnalysisResult) -> None:
+    """Store a photo's result under ``key`` (kept if another process stored the same first)."""
+    with store.session() as s:
+        try:
+            with s.begin_nested():
+                s.add(Analysis(photo_id=photo_id, baseline_hash=key.baseline_hash, metric_version=key.metric_version,
+                               regions_key=key.regions, ok=result.ok, quality_ok=result.quality_ok,
+                               redness_delta_a=result.metric("redness_delta_a"), result=result.to_dict(),
+                               computed_at=current_time()))
+        except IntegrityError:
+            pass  # another process stored the same result first
+
+
+def analyse_course(store: Store, course_id: int,
+                   progress: Callable[[int, int], None] | None = None) -> dict[int, AnalysisResult]:
+    """Analyse every photo of a course that has no current result; returns every photo's result.
+
+    Access is checked by the callers (:func:`tracker.services.records.refresh_analyses` and the
+    services that add photos or change regions). ``progress(done, total)`` follows the photos
+    analysed.
+    """
+    with store.session() as s:
+        course = s.get(Course, course_id)
+        key = None if course is None else analysis_key(s, course)
+        if key is None:
+            return {}
+        photos = s.scalars(select(Photo).where(Photo.course_id == course_id)
+                           .order_by(Photo.taken_at, Photo.id)).all()
+        current = current_results(s, key, [p.id for p in photos])
+        todo = [(p.id, p.content_hash) for p in photos if p.id not in current]
+    if not todo:
+        ensure_summary(store, course_id)
+        return current
+    try:
+        prepared = _prepared_baseline(key.baseline_hash, key.roi, key.control, store.photos.read(key.baseline_hash))
+        failure = None
+    except ValueError as exc:  # regions that no longer fit the baseline
+        prepared, failure = None, AnalysisResult.failed(str(exc))
+    for done, (photo_id, content_hash) in enumerate(todo, start=1):
+        if prepared is None:
+            result = failure
+        elif content_hash == key.baseline_hash:
+            result = analyse_baseline(prepared).to_result()
+        else:
+            try:
+                result = analyse_photo(decode_photo(store.photos.read(content_hash)).rgb, prepared).to_result()
+            except PhotoError as exc:
+                result = AnalysisResult.failed(str(exc))
+        save_result(store, photo_id, key, result)
+        current[photo_id] = result
+        if progress:
+            progress(done, len(todo))
+    with store.session() as s:
+        store_summary(s, s.get(Course, course_id))
+    return current
+
+
+# --- the course on its time line, and its stored summary ----------------------------------
+
+def course_progress_of(s: Session, course: Course,
+                       skin_type: str | None) -> tuple[Photo | None, list[date], CourseProgress]:
+    """The course's baseline photo, session dates, and its photos' current results on its time line."""
+    key = analysis_key(s, course)
+    baseline = None if key is None else baseline_photo(s, course.id)
+    photos = s.scalars(select(Photo).where(Photo.course_id == course.id)).all()
+    results = current_results(s, key, [p.id for p in photos])
+    sessions = sorted(t.treated_on for t in s.scalars(
+        select(TreatmentSession).where(TreatmentSession.course_id == course.id)))
+    progress = course_progress(course.treatment, sessions,
+                               [PhotoPoint(p.id, p.taken_at, results.get(p.id)) for p in photos], skin_type)
+    return baseline, sessions, progress
+
+
+def store_summary(s: Session, course: Course) -> None:
+    """Recompute and store a course's summary from its current analyses."""
+    patient = s.get(Patient, course.patient_id)
+    _, _, progress = course_progress_of(s, course, patient.skin_type)
+    measured = [pt for pt in progress.points if pt.excess_redness is not None and pt.day > 0]
+    assessment = progress.assessment
+    values = dict(
+        status=progress.status,
+        reasons=list(assessment.reasons) if assessment else [progress.not_assessed_reason or ""],
+        provider_reasons=list(assessment.provider_reasons) if assessment else [progress.not_assessed_reason or ""],
+        projected_resolution_day=assessment.projected_resolution_day if assessment else None,
+        last_photo_at=max((pt.taken_at for pt in progress.points), default=None),
+        photos=len(progress.points),
+        trend=measured[-1].excess_redness - measured[-2].excess_redness if len(measured) >= 2 else None,
+        computed_at=current_time(),
+    )
+    summary = s.get(CourseSummary, course.id)
+    if summary is None:
+        try:
+            with s.begin_nested():
+                s.add(CourseSummary(course_id=course.id, **values))
+            return
+        except IntegrityError:  # another process stored it first (PostgreSQL; SQLite has one writer)
+            summary = s.get(CourseSummary, course.id)
+    for key, value in values.items():
+        setattr(summary, key, value)
+
+
+def ensure_summary(store: Store, course_id: int) -> None:
+    """Store the course's summary if it has none yet."""
+    with store.session() as s:
+        if s.get(CourseSummary, course_id) is None:
+            store_summary(s, s.get(Course, course_id))

@@ -1,0 +1,415 @@
+"""Clinical records: patients, treated areas (courses), sessions, photos, regions and notes.
+
+This module is the only writer of these tables. The app, the importer, the demo and the
+benchmarks all create records through the functions here, so every record passes the same
+validation (:func:`validate_skin_type`, :func:`validate_treatment`, region bounds) and the
+same audit.
+
+Photos are written to the photo store (atomically, metadata stripped) before the row that
+refers to them is committed; the same photo added twice to a course is recorded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker.analysis import AnalysisResult, Box, Photo as DecodedPhoto, check_box, decode_photo, parse_box
+from tracker.recovery import TREATMENTS
+from tracker.services.access import (
+    HIDDEN,
+    Actor,
+    InputError,
+    NotFound,
+    check_course,
+    check_patient,
+    current_time,
+    require,
+    visible_patient_ids,
+)
+from tracker.services.analyses import analyse_course, baseline_photo, store_summary
+from tracker.services.audit import record_event
+from tracker.store.db import Store
+from tracker.store.models import Course, Note, Patient, Photo, ProviderAssignment, TreatmentSession, User
+from tracker.store.photostore import strip_metadata
+
+__all__ = [
+    "FITZPATRICK_TYPES", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
+    "validate_skin_type", "validate_treatment", "parse_region", "capture_time_of",
+    "create_patient", "find_patient_id", "add_course", "add_session", "add_photo", "record_photo",
+    "photo_bytes", "set_regions", "refresh_analyses", "add_note", "list_notes",
+]
+
+FITZPATRICK_TYPES = ("I", "II", "III", "IV", "V", "VI")
+
+
+# --- validation shared by every writer -------------------------------------------------------
+
+def validate_skin_type(text: str | None) -> str | None:
+    """A Fitzpatrick type as stored (``"I"``-``"VI"``), None when not given; InputError otherwise."""
+    if text is None or not str(text).strip():
+        return None
+    value = str(text).strip().upper()
+    if value not in FITZPATRICK_TYPES:
+        raise InputError("Skin type must be a Fitzpatrick type, I to VI.")
+    return value
+
+
+def validate_treatment(key: str) -> str:
+    """A catalogue key; InputError naming the choices otherwise."""
+    if key not in TREATMENTS:
+        raise InputError(f"Unknown treatment {key!r}; choose one of: {', '.join(TREATMENTS)}.")
+    return key
+
+
+def _validate_reference(reference: str) -> str:
+    reference = reference.strip()
+    if not reference:
+        raise InputError("A patient needs an identifier.")
+    return reference
+
+
+def parse_region(text: str | None) -> Box | None:
+    """``"X,Y,W,H"`` or empty; InputError with one line if malformed."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return parse_box(str(text))
+    except ValueError as exc:
+        raise InputError(f"Region {text!r}: {exc}.") from None
+
+
+def capture_time_of(photo: DecodedPhoto, given: datetime | None, given_source: str,
+                    fallback: datetime, fallback_source: str) -> tuple[datetime, str]:
+    """When a photo was taken and how that is known: as given, else its EXIF time, else ``fallback``."""
+    if given is not None:
+        return given, given_source
+    if photo.captured_at is not None:
+        return photo.captured_at.replace(tzinfo=None), "exif"
+    return fallback, fallback_source
+
+
+# --- patients, courses and sessions ----------------------------------------------------------
+
+def _new_patient(s: Session, actor: Actor, reference: str, display_name: str | None,
+                 skin_type: str | None, detail: str = "") -> Patient:
+    patient = Patient(reference=reference, display_name=(display_name or "").strip() or reference,
+                      skin_type=skin_type, created_at=current_time())
+    s.add(patient)
+    s.flush()
+    if actor.role == "provider":
+        s.add(ProviderAssignment(provider_id=actor.user_id, patient_id=patient.id))
+    record_event(s, actor, "patient_add", patient.id, detail)
+    return patient
+
+
+def create_patient(store: Store, actor: Actor, reference: str, display_name: str,
+                   skin_type: str | None = None) -> int:
+    """Register a patient. A provider who does so is assigned to them."""
+    require(actor, "admin", "provider")
+    reference = _validate_reference(reference)
+    skin_type = validate_skin_type(skin_type)
+    with store.session() as s:
+        if s.scalar(select(Patient.id).where(Patient.reference == reference)) is not None:
+            raise InputError("A patient with this identifier exists already.")
+        return _new_patient(s, actor, reference, display_name, skin_type).id
+
+
+def find_patient_id(store: Store, actor: Actor, reference: str) -> int | None:
+    """The id of the visible patient with this clinic identifier, if any."""
+    with store.session() as s:
+        visible = visible_patient_ids(s, actor)
+        query = select(Patient.id).where(Patient.reference == reference)
+        if visible is not None:
+            query = query.where(Patient.id.in_(visible))
+        return s.scalar(query)
+
+
+def _find_course(s: Session, patient_id: int, treatment: str, area: str) -> Course | None:
+    return s.scalar(select(Course).where(Course.patient_id == patient_id, Course.treatment == treatment,
+                                         Course.area == area))
+
+
+def _new_course(s: Session, actor: Actor, patient_id: int, treatment: str, area: str,
+                roi: Box | None, control: Box | None) -> Course:
+    course = Course(patient_id=patient_id, treatment=treatment, area=area,
+                    roi=list(roi) if roi else None, control=list(control) if control else None)
+    s.add(course)
+    s.flush()
+    record_event(s, actor, "course_add", patient_id, f"course {course.id} {treatment}")
+    return course
+
+
+def _add_session(s: Session, course: Course, treated_on: date) -> None:
+    exists = s.scalar(select(TreatmentSession.id).where(TreatmentSession.course_id == course.id,
+                                                        TreatmentSession.treated_on == treated_on))
+    if exists is None:
+        s.add(TreatmentSession(course_id=course.id, treated_on=treated_on))
+
+
+def add_course(store: Store, actor: Actor, patient_id: int, treatment: str, treated_on: date,
+               area: str = "treated area", roi: Box | None = None, control: Box | None = None) -> int:
+    """Record a treated area with its first session; returns the course id (existing one if the same)."""
+    require(actor, "provider")
+    validate_treatment(treatment)
+    with store.session() as s:
+        check_patient(s, actor, patient_id)
+        course = _find_course(s, patient_id, treatment, area) or _new_course(
+            s, actor, patient_id, treatment, area, roi, control)
+        _add_session(s, course, treated_on)
+        return course.id
+
+
+def add_session(store: Store, actor: Actor, course_id: int, treated_on: date) -> None:
+    """Record a further session of a multi-session treatment."""
+    require(actor, "provider")
+    with store.session() as s:
+        course = check_course(s, actor, course_id)
+        _add_session(s, course, treated_on)
+        s.flush()
+        store_summary(s, course)
+        record_event(s, actor, "session_add", course.patient_id, f"course {course_id}")
+
+
+# --- photos ----------------------------------------------------------------------------------
+
+def _insert_photo(s: Session, actor: Actor, course: Course, content_hash: str, photo: DecodedPhoto,
+                  taken_at: datetime, source: str, detail: str = "") -> tuple[int, bool]:
+    """The photo's row in the course (created unless the same photo is there); (id, created)."""
+    existing = s.scalar(select(Photo.id).where(Photo.course_id == course.id, Photo.content_hash == content_hash))
+    if existing is not None:
+        return existing, False
+    try:
+        with s.begin_nested():
+            row = Photo(course_id=course.id, content_hash=content_hash, width=photo.width, height=photo.height,
+                        taken_at=taken_at, taken_at_source=source, uploaded_at=current_time())
+            s.add(row)
+            s.flush()
+    except IntegrityError:  # the same photo, added twice at once, was recorded by the other writer
+        return s.scalar(select(Photo.id).where(Photo.course_id == course.id,
+                                               Photo.content_hash == content_hash)), False
+    record_event(s, actor, "photo_add", course.patient_id, f"photo {row.id}{detail}")
+    return row.id, True
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    """What became of a photo added through the app."""
+
+    photo_id: int
+    created: bool  # False: the same photo was already in this course
+    analysis: AnalysisResult | None  # against the course baseline
+    is_baseline: bool
+
+
+def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at: datetime | None = None,
+              *, taken_at_source: str | None = None, analyse: bool = True) -> PhotoOutcome:
+    """Store a photo in a course and analyse it against the course baseline.
+
+    The capture time comes from ``taken_at`` when given, else EXIF, else now.
+
+    Raises
+    ------
+    PhotoError
+        The bytes are not a usable photo (nothing is stored).
+    """
+    require(actor, "patient", "provider")
+    photo = decode_photo(data)  # refuse bad input before anything is written
+    with store.session() as s:
+        check_course(s, actor, course_id)
+    stored = store.photos.put(data, validated=True)
+    when, source = capture_time_of(photo, taken_at, taken_at_source or "entered", current_time(), "upload")
+    with store.session() as s:
+        course = check_course(s, actor, course_id)
+        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source)
+    analysis = None
+    is_baseline = False
+    if analyse:
+        analysis = analyse_course(store, course_id).get(photo_id)
+        with store.session() as s:
+            is_baseline = baseline_photo(s, course_id).id == photo_id
+    return PhotoOutcome(photo_id, created, analysis, is_baseline)
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """A photo to record together with the patient, treated area and session it belongs to.
+
+    What a batch import hands over per photo; :func:`record_photo` creates what is missing.
+    """
+
+    patient: str
+    treatment: str
+    treated_on: date
+    data: bytes
+    taken_at: datetime | None = None
+    taken_at_source: str = "manifest"
+    fallback_time: datetime | None = None  # when neither ``taken_at`` nor EXIF says (e.g. the file's time)
+    fallback_source: str = "file_time"
+    roi: Box | None = None
+    control: Box | None = None
+    area: str = "treated area"
+    skin_type: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """``imported``, ``already`` (recorded before) or ``refused`` with a one-line reason."""
+
+    status: str
+    reason: str | None = None
+    photo_id: int | None = None
+    course_id: int | None = None
+
+
+def _region_conflict(course: Course | None, roi: Box | None, control: Box | None) -> str | None:
+    if course is None:
+        return None
+    for name, recorded, given in (("roi", course.roi, roi), ("control", course.control, control)):
+        if recorded and given and list(given) != list(recorded):
+            return (f"the {name} {','.join(map(str, given))} differs from the one recorded for this area "
+                    f"({','.join(map(str, recorded))}); change it in the app")
+    return None
+
+
+def _course_of(s: Session, record: PhotoRecord) -> Course | None:
+    return s.scalar(select(Course).join(Patient).where(Patient.reference == record.patient,
+                                                       Course.treatment == record.treatment,
+                                                       Course.area == record.area))
+
+
+def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutcome:
+    """Record a photo with its patient, course and session, creating what is missing. Not analysed.
+
+    A photo recorded before stays ``already`` even if its area's regions were edited since
+    (re-runs are idempotent); a new photo whose regions clash with the recorded ones, or whose
+    patient fields do not validate, is refused before its file is stored, so a refusal leaves
+    no orphan file behind. Batch import creates patients as it goes, so only the command line
+    (whoever holds the data directory) may record this way.
+
+    Raises
+    ------
+    IntegrityError
+        On PostgreSQL, when a concurrent writer committed the same patient, area or photo
+        between the look-up and the insert: the caller retries and finds their rows.
+    OSError
+        The photo store's disk failed.
+    """
+    require(actor)
+    try:
+        reference = _validate_reference(record.patient)
+        validate_treatment(record.treatment)
+        skin_type = validate_skin_type(record.skin_type)
+        photo = decode_photo(record.data)
+    except (InputError, ValueError) as exc:  # PhotoError is a ValueError
+        return RecordOutcome("refused", str(exc))
+    when, source = capture_time_of(photo, record.taken_at, record.taken_at_source,
+                                   record.fallback_time or current_time(), record.fallback_source)
+    content_hash = hashlib.sha256(strip_metadata(record.data, validated=True)[0]).hexdigest()
+    with store.session() as s:
+        course = _course_of(s, record)
+        if course is not None:
+            existing = s.scalar(select(Photo.id).where(Photo.course_id == course.id,
+                                                       Photo.content_hash == content_hash))
+            if existing is not None:
+                return RecordOutcome("already", None, existing, course.id)
+        conflict = _region_conflict(course, record.roi, record.control)
+    if conflict:
+        return RecordOutcome("refused", conflict)
+    stored = store.photos.put(record.data, validated=True)  # on disk before the row that refers to it
+    with store.session() as s:
+        patient = s.scalar(select(Patient).where(Patient.reference == reference))
+        if patient is None:
+            patient = _new_patient(s, actor, reference, record.name, skin_type, "import")
+        course = _course_of(s, record) or _new_course(s, actor, patient.id, record.treatment, record.area,
+                                                      record.roi, record.control)
+        conflict = _region_conflict(course, record.roi, record.control)
+        if conflict:  # another writer recorded other regions meanwhile; nothing was added here
+            return RecordOutcome("refused", conflict)
+        if record.roi and not course.roi:
+            course.roi = list(record.roi)
+        if record.control and not course.control:
+            course.control = list(record.control)
+        _add_session(s, course, record.treated_on)
+        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source, " import")
+        return RecordOutcome("imported" if created else "already", None, photo_id, course.id)
+
+
+def photo_bytes(store: Store, actor: Actor, photo_id: int) -> bytes:
+    """The stored (metadata-stripped) file of a photo. Audited as a view."""
+    require(actor, "patient", "provider")
+    with store.session() as s:
+        photo = s.get(Photo, photo_id)
+        if photo is None:
+            raise NotFound(HIDDEN)
+        course = check_course(s, actor, photo.course_id)
+        content_hash = photo.content_hash
+        record_event(s, actor, "photo_view", course.patient_id, f"photo {photo_id}")
+    return store.photos.read(content_hash)
+
+
+# --- regions and analyses --------------------------------------------------------------------
+
+def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, control: Box | None) -> None:
+    """Change the region of interest and control (baseline pixels); photos are re-analysed."""
+    require(actor, "provider")
+    with store.session() as s:
+        course = check_course(s, actor, course_id)
+        baseline = baseline_photo(s, course_id)
+        if baseline is not None:
+            for box, name in ((roi, "region of interest"), (control, "control region")):
+                try:
+                    check_box(box, (baseline.height, baseline.width), name)
+                except ValueError as exc:
+                    raise InputError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
+        course.roi = list(roi) if roi else None
+        course.control = list(control) if control else None
+        record_event(s, actor, "regions_set", course.patient_id, f"course {course_id}")
+    analyse_course(store, course_id)
+
+
+def refresh_analyses(store: Store, actor: Actor, course_id: int,
+                     progress: Callable[[int, int], None] | None = None) -> dict[int, AnalysisResult]:
+    """Bring a course's analyses up to date (providers of the patient, the command line).
+
+    Returns every photo's current result by photo id; see
+    :func:`tracker.services.analyses.analyse_course`.
+    """
+    require(actor, "provider")
+    with store.session() as s:
+        check_course(s, actor, course_id)
+    return analyse_course(store, course_id, progress)
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+def add_note(store: Store, actor: Actor, patient_id: int, text: str) -> int:
+    """A provider's note on a patient (never exported)."""
+    require(actor, "provider")
+    text = text.strip()
+    if not text:
+        raise InputError("A note cannot be empty.")
+    with store.session() as s:
+        check_patient(s, actor, patient_id)
+        note = Note(patient_id=patient_id, author_id=actor.user_id, created_at=current_time(), text=text)
+        s.add(note)
+        s.flush()
+        record_event(s, actor, "note_add", patient_id, f"note {note.id}")
+        return note.id
+
+
+def list_notes(store: Store, actor: Actor, patient_id: int) -> list[dict]:
+    """Notes on a patient, newest first: for the patient's providers."""
+    require(actor, "provider")
+    with store.session() as s:
+        check_patient(s, actor, patient_id)
+        rows = s.execute(select(Note, User.username).outerjoin(User, User.id == Note.author_id)
+                         .where(Note.patient_id == patient_id).order_by(Note.created_at.desc(), Note.id.desc()))
+        return [{"id": n.id, "created_at": n.created_at, "author": name or "-", "text": n.text} for n, name in rows]

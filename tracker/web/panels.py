@@ -1,0 +1,124 @@
+"""Parts of pages that hold more than layout: each renders one panel with Streamlit.
+
+What a panel shows is computed in :mod:`tracker.web.views`; errors are shown by
+:func:`tracker.web.errors.errors_shown`; reads and writes go through the services.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from tracker import services as sv
+from tracker.analysis import decode_photo
+from tracker.recovery import CourseProgress
+from tracker.store.db import Store
+from tracker.web.errors import errors_shown
+from tracker.web.session import photo_rgb
+from tracker.web.views import (
+    aligned_pair,
+    course_frame,
+    draw_regions,
+    fit_within,
+    photo_figures,
+    redness_band_frame,
+    redness_chart,
+    texture_chart,
+)
+
+__all__ = ["course_charts", "photo_timeline", "regions_editor", "notes_panel", "report_panel"]
+
+
+def course_charts(progress: CourseProgress, skin_type: str | None, *, with_table: bool = False) -> None:
+    """Redness against the expected band, texture change when measured, and optionally the figures."""
+    frame = course_frame(progress)
+    st.altair_chart(redness_chart(frame, redness_band_frame(progress, skin_type)), width="stretch")
+    if frame["texture_change_pct"].notna().any():
+        st.altair_chart(texture_chart(frame, progress.treatment), width="stretch")
+    if with_table:
+        st.dataframe(frame.drop(columns=["photo_id", "usable"]), hide_index=True, width="stretch")
+
+
+def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
+    """Thumbnails of the latest photos, then one photo at a time aligned to the baseline, with its figures."""
+    points = list(course.progress.points)
+    if not points:
+        st.info("No photos yet.")
+        return
+    thumbs = st.columns(min(len(points), 8))
+    for i, pt in enumerate(points[-8:]):
+        small, _ = photo_rgb(actor, pt.photo_id)
+        thumbs[i].image(fit_within(small, 200), caption=f"{'✓' if pt.usable else '⚠️'} day {pt.day}")
+    index = st.select_slider("Step through the photos", options=range(len(points)), value=len(points) - 1,
+                             format_func=lambda i: f"day {points[i].day} ({points[i].taken_at:%d %b %Y})")
+    point = points[index]
+    base, base_scale = photo_rgb(actor, course.baseline_photo_id)
+    photo, photo_scale = photo_rgb(actor, point.photo_id)
+    if point.ok and point.result.matrix is not None:
+        base_small, aligned, _ = aligned_pair(base, photo, point.result.matrix, 900,
+                                              baseline_scale=base_scale, photo_scale=photo_scale)
+        left, right = st.columns(2)
+        left.image(draw_regions(base_small, course.roi, course.control,
+                                base_small.shape[1] / base.shape[1] * base_scale), caption="Baseline with the regions")
+        right.image(aligned, caption=f"Day {point.day}, aligned to the baseline")
+    else:
+        st.image(fit_within(photo, 900), caption=f"Day {point.day} (could not be aligned)")
+    if not point.ok:
+        st.error(point.result.problem or "This photo could not be measured.")
+    elif point.quality_ok is False:
+        st.warning("Quality problems: " + " ".join(point.quality_issues))
+    for column, (label, value) in zip(st.columns(4), photo_figures(point)):
+        column.metric(label, value)
+
+
+def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:
+    """The baseline with its regions, and a form to change them (every photo is measured again)."""
+    if course.baseline_photo_id is None:
+        st.info("Regions are drawn on the baseline photo, which does not exist yet.")
+        return
+    base, base_scale = photo_rgb(actor, course.baseline_photo_id)
+    st.image(draw_regions(base, course.roi, course.control, base_scale),
+             caption="Treated area (orange) and untreated control (blue), in baseline pixels")
+    width, height = course.baseline_size
+    with st.form("regions"):
+        st.write(f"Baseline photo: {width} × {height} pixels. Boxes are X, Y, width, height.")
+        roi_text = st.text_input("Treated area", ",".join(map(str, course.roi or [])))
+        control_text = st.text_input("Untreated control", ",".join(map(str, course.control or [])))
+        save = st.form_submit_button("Save and re-analyse")
+    if save:
+        with errors_shown():
+            with st.spinner("Re-analysing the photos…"):
+                sv.set_regions(store, actor, course.id, sv.parse_region(roi_text), sv.parse_region(control_text))
+            st.success("Regions saved; every photo was measured again.")
+            st.rerun()
+
+
+def notes_panel(store: Store, actor: sv.Actor, patient_id: int) -> list[dict]:
+    """The providers' notes on a patient, newest first, with a form to add one; returns the notes."""
+    with st.form("note", clear_on_submit=True):
+        text = st.text_area("New note", placeholder="Visible only to this patient's providers.")
+        if st.form_submit_button("Add note"):
+            with errors_shown():
+                sv.add_note(store, actor, patient_id, text)
+    notes = sv.list_notes(store, actor, patient_id)
+    for note in notes:
+        st.markdown(f"**{note['author']}**, {note['created_at']:%d %b %Y %H:%M}: {note['text']}")
+    if not notes:
+        st.caption("No notes yet.")
+    return notes
+
+
+def report_panel(store: Store, actor: sv.Actor, patient: sv.PatientDetail, notes: list[dict]) -> None:
+    """Prepare the PDF report on request, then offer it for download."""
+    if st.button("Prepare PDF report"):
+        from tracker.web.report import patient_report_pdf, photos_needed
+
+        with errors_shown(), st.spinner("Preparing the report…"):
+            photos = {pid: decode_photo(sv.photo_bytes(store, actor, pid)).rgb for pid in photos_needed(patient)}
+            st.session_state["report"] = (patient.id, patient_report_pdf(
+                patient, notes, photos, prepared_by=actor.username, generated_at=datetime.now()))
+    report = st.session_state.get("report")
+    if report and report[0] == patient.id:
+        st.download_button("Download PDF report", report[1], file_name=f"report-{patient.reference}.pdf",
+                           mime="application/pdf", type="primary")
