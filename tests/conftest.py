@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from skimage import data
@@ -64,3 +70,53 @@ def astronaut() -> np.ndarray:
 def portrait(astronaut) -> np.ndarray:
     """Non-square, so a missing or wrong rotation changes the shape too."""
     return np.ascontiguousarray(astronaut[:, 64:448])
+
+
+def tracker_command() -> list[str]:
+    """How to run the ``tracker`` command of this environment."""
+    script = Path(sys.executable).with_name("tracker")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tracker.cli"]
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """A data directory holding the demo, loaded and analysed once per test session.
+
+    Made by ``tracker --data-dir DIR demo``, as a user would; tests take copies of it
+    (:func:`copy_data_dir`) instead of loading the demo again.
+    """
+    data_dir = tmp_path_factory.mktemp("demo-template") / "data"
+    env = dict(os.environ, TRACKER_DATA_DIR=str(data_dir))
+    env.pop("TRACKER_DATABASE_URL", None)
+    done = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "demo"], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, f"tracker demo failed:\n{done.stdout}\n{done.stderr}"
+    assert "Demo data loaded (simulated patients, not real people)." in done.stdout
+    return data_dir
+
+
+def copy_data_dir(source: Path, destination: Path) -> Path:
+    """A copy of an embedded store's data directory (photo files linked: they are never rewritten)."""
+    destination.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.name == "photos":
+            shutil.copytree(item, destination / "photos", copy_function=os.link)
+        elif item.is_file():
+            shutil.copy2(item, destination / item.name)
+    return destination
+
+
+def demo_passwords(data_dir: Path) -> dict[str, str]:
+    """User name -> password of the demo accounts kept in a demo data directory."""
+    passwords = {}
+    for line in (data_dir / "demo-accounts.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _role, password = line.split("\t")
+            passwords[name] = password
+    return passwords
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo_template, tmp_path_factory) -> Path:
+    """This test module's own copy of the demo data directory."""
+    return copy_data_dir(demo_template, tmp_path_factory.mktemp("demo") / "data")

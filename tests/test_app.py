@@ -15,7 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tracker import services as sv
-from tracker.services.demo import load_demo
+from conftest import demo_passwords
 from tracker.store.db import open_store
 
 APP = "../app.py"
@@ -29,11 +29,10 @@ USERS = {"patient": "ana", "provider": "dr.rivera", "researcher": "researcher", 
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("app-data")
+def demo(demo_dir):
+    data_dir = demo_dir
     store = open_store(data_dir)
-    accounts, _ = load_demo(store)
-    passwords = {name: password for name, _, password in accounts}
+    passwords = demo_passwords(data_dir)
     mp = pytest.MonkeyPatch()
     mp.setenv("TRACKER_DATA_DIR", str(data_dir))
     mp.delenv("TRACKER_DATABASE_URL", raising=False)

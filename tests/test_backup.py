@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from tracker import services as sv
 from tracker.services.backup import BackupError, restore_backup, write_backup
-from tracker.services.demo import load_demo
+from conftest import copy_data_dir, demo_passwords
 from tracker.services.exports import export_table
 from tracker.store.db import open_store
 from tracker.store.models import Base
@@ -59,12 +59,11 @@ def assert_empty(data_dir: Path, url: str | None = None, key: bytes | None = Non
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
+def source(demo_template, tmp_path_factory):
     """(store, its rows, its photo files, its export, the backup written by `tracker backup`)."""
     folder = tmp_path_factory.mktemp("backup")
-    store = open_store(folder / "source")
-    accounts, _ = load_demo(store)
-    password = {name: pw for name, _, pw in accounts}["dr.rivera"]
+    store = open_store(copy_data_dir(demo_template, folder / "source"))
+    password = demo_passwords(store.data_dir)["dr.rivera"]
     _, provider = sv.sign_in(store, "dr.rivera", password)  # an auth session row
     sv.add_note(store, provider, sv.find_patient_id(store, sv.SYSTEM, "demo-ben"), "Redness slow to fade.")
     rows = table_rows(store)

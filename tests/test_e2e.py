@@ -35,6 +35,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import demo_passwords
+
+pytestmark = pytest.mark.browser
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,21 +83,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _load_demo(data_dir: Path) -> dict[str, str]:
-    """``tracker --data-dir DIR demo``, as a user would run it; returns user name -> password."""
-    script = Path(sys.executable).with_name("tracker")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "tracker.cli"]
-    done = subprocess.run([*command, "--data-dir", str(data_dir), "demo"], capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, TRACKER_DATA_DIR=str(data_dir)))
-    assert done.returncode == 0, f"tracker demo failed:\n{done.stdout}\n{done.stderr}"
-    passwords = {}
-    for line in (data_dir / "demo-accounts.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _role, password = line.split("\t")
-            passwords[name] = password
-    return passwords
-
-
 def _ben_figures(data_dir: Path) -> dict:
     """What the provider's report must show for demo-ben, computed from the store in-process."""
     from tracker import services as sv
@@ -115,10 +104,10 @@ def _ben_figures(data_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def app(chromium, tmp_path_factory):
+def app(chromium, demo_dir):
     """The demo app served by ``streamlit run app.py`` on a free port; stopped after the module."""
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    passwords = _load_demo(data_dir)
+    data_dir = demo_dir
+    passwords = demo_passwords(data_dir)
     ben = _ben_figures(data_dir)
     port = _free_port()
     log_path = data_dir.parent / "streamlit.log"

@@ -21,6 +21,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from conftest import demo_passwords
+
 from tracker import services as sv
 from tracker.services.demo import load_demo
 from tracker.services.exports import column_order, data_dictionary, export_table, write_export
@@ -48,12 +50,10 @@ TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
+def demo_store(demo_dir, tmp_path_factory):
     """The demo, the third patient and a note, in an embedded store."""
     folder = tmp_path_factory.mktemp("export")
-    store = open_store(folder / "data")
-    accounts, created = load_demo(store)
-    assert created
+    store = open_store(demo_dir)
     for name, (source, _) in JANE_PHOTOS.items():
         shutil.copy(SAMPLES / source, folder / name)
     manifest = folder / "jane.csv"
@@ -65,7 +65,7 @@ def demo_store(tmp_path_factory):
             writer.writerow([JANE["reference"], JANE["name"], JANE["treatment"], JANE["treated_on"], name, taken_on,
                              JANE["area"], DEMO[-1]["roi"], DEMO[-1]["control"]])
     assert {o.status for o in run_import(store, read_manifest(manifest))} == {"imported"}
-    password = {name: pw for name, _, pw in accounts}["dr.rivera"]
+    password = demo_passwords(demo_dir)["dr.rivera"]
     _, provider = sv.sign_in(store, "dr.rivera", password)
     admin = sv.Actor(role="admin")
     jane_id = sv.find_patient_id(store, sv.SYSTEM, JANE["reference"])

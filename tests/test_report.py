@@ -21,10 +21,9 @@ GENERATED_AT = datetime(2026, 4, 1, 10, 0)
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory):
-    """The demo imported into a fresh store, with a provider assigned to every patient."""
-    store = open_store(tmp_path_factory.mktemp("report") / "data")
-    run_import(store, read_manifest(MANIFEST))
+def clinic(demo_dir):
+    """The demo in a store of its own, with a provider assigned to every patient."""
+    store = open_store(demo_dir)
     ids = {p.reference: p.id for p in sv.list_patients(store, sv.SYSTEM)}
     ids["empty"] = sv.create_patient(store, sv.SYSTEM, "empty", "Erin Empty", "V")
     provider_id = sv.create_user(store, sv.SYSTEM, "dr.x", "password123", "provider")

@@ -3,10 +3,11 @@
 :func:`analyse_files` is what ``tracker analyze`` runs; :func:`analyse_series` gives the
 same results as a table, one row per photo, for a notebook::
 
-    >>> from tracker.analysis import analyse_series                        # doctest: +SKIP
-    >>> table = analyse_series("baseline.jpg", ["day03.jpg", "day07.jpg"],
-    ...                        roi=(760, 460, 100, 100), control=(900, 640, 80, 40))
-    >>> table[["photo", "usable", "redness_delta_a"]]                      # doctest: +SKIP
+    from tracker.analysis import analyse_series
+
+    table = analyse_series("baseline.jpg", ["day03.jpg", "day07.jpg"],
+                           roi=(760, 460, 100, 100), control=(900, 640, 80, 40))
+    table[table["usable"]][["photo", "redness_delta_a", "ita_deg"]]
 
 Every number in the table is the number ``tracker analyze --json`` prints for that photo.
 """

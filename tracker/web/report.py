@@ -115,11 +115,12 @@ def patient_report_pdf(patient: PatientDetail, notes: list[dict], photos: dict[i
 
     Examples
     --------
-    >>> detail = services.get_patient(store, actor, patient_id)  # doctest: +SKIP
-    >>> photos = {i: decode_photo(services.photo_bytes(store, actor, i)).rgb
-    ...           for i in photos_needed(detail)}  # doctest: +SKIP
-    >>> pdf = patient_report_pdf(detail, services.list_notes(store, actor, patient_id), photos,
-    ...                          prepared_by=actor.username)  # doctest: +SKIP
+    With a store and a signed-in provider (see ``tracker.web.panels.report_panel``)::
+
+        detail = services.get_patient(store, actor, patient_id)
+        photos = {i: decode_photo(services.photo_bytes(store, actor, i)).rgb for i in photos_needed(detail)}
+        pdf = patient_report_pdf(detail, services.list_notes(store, actor, patient_id), photos,
+                                 prepared_by=actor.username)
     """
     generated_at = (generated_at or datetime.now()).replace(microsecond=0)
     pdf = _ReportPDF(f"{patient.display_name} ({patient.reference}) · Healing progress report · "
