@@ -30,9 +30,10 @@ from PIL.ExifTags import GPS, IFD, Base
 from skimage import data as samples
 from sqlalchemy import func, select
 
+from tracker import services as sv
 from tracker.analysis import simulate as sim
-from tracker.services.importer import read_manifest, run_import, scan_folder
 from tracker.analysis.metrics import METRIC_VERSION
+from tracker.services.importer import read_manifest, run_import, scan_folder
 from tracker.store.models import Analysis, AuditEvent, Course, Patient, Photo, TreatmentSession
 
 
@@ -402,6 +403,7 @@ def bad_batch(photo_set, tmp_path) -> tuple[Path, dict[str, str]]:
         "taken_on": ([*base, str(spare), "yesterday", "", "", ""], "not a date"),
         "no patient": (["", SIM_TREATMENT, "2026-04-02", str(spare), "", "", "", ""], "patient column is empty"),
         "other roi": ([*base, str(spare), "", "10,10,40,40", "", ""], "differs from the one recorded"),
+        "skin type": ([*base, str(spare), "", "", "", "VII"], "Skin type must be a Fitzpatrick type"),
     }
     rows = good[:2] + [row for row, _ in bad.values()] + good[2:]
     manifest = _write_manifest(tmp_path / "batch.csv", rows)
@@ -425,6 +427,23 @@ def test_bad_rows_are_refused_with_their_reason_and_the_rest_imported(store, bad
         assert s.scalar(select(Course.roi)) == list(SIM_ROI)
     # A refused photo leaves no file behind, not even the one refused for its regions.
     assert stored_files(store.data_dir) == (hashes, [])
+
+
+def test_import_and_the_app_share_one_validation(store, photo_set):
+    """A skin type the app refuses is refused by the importer too, in the same words (one writer)."""
+    with pytest.raises(sv.InputError) as app_refusal:
+        sv.create_patient(store, sv.SYSTEM, "new-patient", "New Patient", "VII")
+    photo = next(p for p in sorted((photo_set / SIM_PATIENT).iterdir()) if p.suffix == ".jpg")
+    direct = sv.record_photo(store, sv.SYSTEM, sv.PhotoRecord(
+        patient="new-patient", treatment=SIM_TREATMENT, treated_on=date(2026, 4, 2), data=photo.read_bytes(),
+        skin_type="VII"))
+    assert (direct.status, direct.reason) == ("refused", str(app_refusal.value))
+    assert sv.find_patient_id(store, sv.SYSTEM, "new-patient") is None
+    ok = sv.record_photo(store, sv.SYSTEM, sv.PhotoRecord(
+        patient="new-patient", treatment=SIM_TREATMENT, treated_on=date(2026, 4, 2), data=photo.read_bytes(),
+        skin_type=" iv "))
+    assert ok.status == "imported"
+    assert sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "new-patient")).skin_type == "IV"
 
 
 def test_cli_reports_refusals_in_one_line_each_and_exits_1(bad_batch, tmp_path):
