@@ -14,7 +14,6 @@ from PIL import Image
 
 from series import CONTROL, ROI, make_followup
 from tracker.analysis import simulate as sim
-from tracker.analysis.align import map_points
 
 TRACKER = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
 
@@ -85,14 +84,22 @@ def test_json_lines_contract(photos):
     assert records[3]["metrics"]["redness_a"] - base_a == pytest.approx(3.0, rel=0.2)
 
 
+def _apply(matrix, pts: np.ndarray) -> np.ndarray:
+    """A 3x3 homography applied to (N, 2) points, in homogeneous coordinates by hand."""
+    mapped = np.c_[pts, np.ones(len(pts))] @ np.asarray(matrix, float).T
+    return mapped[:, :2] / mapped[:, 2:]
+
+
 def test_matrix_maps_upright_photo_pixels_to_baseline_pixels(photos):
     folder, truth = photos
     result = run("analyze", "--reference", "baseline.jpg", "--json", "day03.jpg", "sideways.jpg", cwd=folder)
-    for line in result.stdout.splitlines():
-        r = json.loads(line)
-        true = truth[r["photo"]]
-        pts = np.array([[500.0, 500.0], [1500.0, 700.0], [1000.0, 1600.0]])
-        err = np.linalg.norm(map_points(np.array(r["alignment"]["matrix"]), pts) - map_points(true, pts), axis=1)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["photo"] for r in records] == ["day03.jpg", "sideways.jpg"]
+    pts = np.array([[500.0, 500.0], [1500.0, 700.0], [1000.0, 1600.0]])
+    for r in records:
+        assert r["alignment"]["ok"] is True, r
+        err = np.linalg.norm(_apply(r["alignment"]["matrix"], pts) - _apply(truth[r["photo"]], pts), axis=1)
         assert err.max() < 1.0, (r["photo"], err)
 
 
