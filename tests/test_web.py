@@ -232,4 +232,4 @@ def test_panels_of_a_course_without_photos_say_so():
     assert not at.exception
     assert [i.value for i in at.info] == ["No photos yet.",
                                           "Regions are drawn on the baseline photo, which does not exist yet."]
-    assert not at.get("imgs")
+    assert not at.get("image")
