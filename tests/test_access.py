@@ -17,7 +17,6 @@ SQL reads of the store and figures worked out by hand from them.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import inspect
 import io
@@ -45,10 +44,20 @@ from tracker import services as sv
 from tracker.analysis import AnalysisResult
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import Store, open_store
-from tracker.store.models import Analysis, AuditEvent, Base, Course, Patient, Photo, ProviderAssignment
+from tracker.store.models import AuditEvent, Base, Course, Patient, Photo, ProviderAssignment
+from truth import (
+    MANIFEST,
+    SAMPLES,
+    TRUTH,
+    apply_homography,
+    manifest_rows,
+    photo_day,
+    redness_tolerance,
+    sample_pixels,
+    stored_results,
+    treated_on,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-MANIFEST = REPO / "sample_images" / "manifest.csv"
 DISPLAY_NAMES = {"demo-ana": "Ana Example-Lindqvist", "demo-ben": "Ben Example-Okafor"}
 TREATMENT = {"demo-ana": "fractional_co2", "demo-ben": "non_ablative_fractional"}
 ACCOUNTS = {  # user name: (role, linked patient)
@@ -64,28 +73,11 @@ NOTES = {"demo-ana": "Ana Example-Lindqvist reacted to lidocaine last time",
          "demo-ben": "Ben Example-Okafor prefers morning appointments"}
 NEW_ROI, NEW_CONTROL = (400, 340, 80, 80), (491, 477, 48, 36)
 
-# The truth the checks compare with: what the demo was imported from and what was simulated in it
-# (sample_images/README.md), never what a service function returns.
-with open(MANIFEST, newline="", encoding="utf-8") as _fh:
-    MANIFEST_ROWS = list(csv.DictReader(_fh))
-with open(REPO / "sample_images" / "truth.csv", newline="", encoding="utf-8") as _fh:
-    TRUTH = {row["photo"]: row for row in csv.DictReader(_fh)}
-STATUS = {"demo-ana": "on_track", "demo-ben": "review"}
-# Measured against simulated Δa*: 20 %, never tighter than 0.5 a* (tests/test_sample_images.py).
-RELATIVE, ABSOLUTE = 0.2, 0.5
-
-
-def manifest(reference: str) -> list[dict[str, str]]:
-    return [row for row in MANIFEST_ROWS if row["patient"] == reference]
+STATUS = {"demo-ana": "on_track", "demo-ben": "review"}  # what the tracker should say (sample_images/README.md)
 
 
 def box(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(","))
-
-
-def sample_pixels(path: str) -> np.ndarray:
-    with Image.open(REPO / "sample_images" / path) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def password(username: str) -> str:
@@ -175,8 +167,8 @@ def _ids_in_store(store: Store, reference: str) -> tuple[int, int, int]:
 
 
 def _build_demo(store: Store) -> dict:
-    rows = [replace(row, name=DISPLAY_NAMES[row.patient]) for row in read_manifest(MANIFEST)]
-    assert [o.status for o in run_import(store, rows)] == ["imported"] * len(MANIFEST_ROWS)
+    rows = [replace(row, name=DISPLAY_NAMES[row.patient]) for row in read_manifest(SAMPLES / "manifest.csv")]
+    assert [o.status for o in run_import(store, rows)] == ["imported"] * len(MANIFEST)
     patient_ids = {ref: _ids_in_store(store, ref)[0] for ref in DISPLAY_NAMES}
 
     sv.create_user(store, sv.SYSTEM, "admin", password("admin"), "admin")  # as `tracker` bootstraps it
@@ -196,7 +188,7 @@ def _build_demo(store: Store) -> dict:
     patients = {}
     for ref in DISPLAY_NAMES:
         account = next(u for u, (_, linked) in ACCOUNTS.items() if linked == ref)
-        patients[ref] = Target(ref, *_ids_in_store(store, ref), len(manifest(ref)), actors[account].user_id)
+        patients[ref] = Target(ref, *_ids_in_store(store, ref), len(manifest_rows(ref)), actors[account].user_id)
     assert {ref: t.photos for ref, t in patients.items()} == {"demo-ana": 8, "demo-ben": 9}
     return {"actors": actors, "tokens": tokens, "patients": patients}
 
@@ -257,12 +249,6 @@ def astronaut_jpeg() -> bytes:
     return buffer.getvalue()
 
 
-def apply(matrix, points: np.ndarray) -> np.ndarray:
-    """A 3x3 homography applied to (N, 2) points, in homogeneous coordinates by hand."""
-    mapped = np.c_[points, np.ones(len(points))] @ np.asarray(matrix, float).T
-    return mapped[:, :2] / mapped[:, 2:]
-
-
 def refs(summaries) -> list[str]:
     return sorted(p.reference for p in summaries)
 
@@ -285,28 +271,18 @@ def not_found_if_none(value):
     return value
 
 
-def stored_delta_a(w: World, reference: str) -> list[float]:
-    """Each photo's stored Δa* (treated area less control), in the order taken, read with SQL."""
-    query = (select(Photo.taken_at, Analysis.result).join(Analysis, Analysis.photo_id == Photo.id)
-             .join(Course, Photo.course_id == Course.id).join(Patient, Course.patient_id == Patient.id)
-             .where(Patient.reference == reference).order_by(Photo.taken_at, Analysis.id))
-    with w.store.session() as s:
-        latest = {taken: result for taken, result in s.execute(query)}
-    return [latest[taken]["metrics"]["redness_delta_a"] for taken in sorted(latest)]
-
-
 def check_clinical_summary(w, summary) -> None:
     """A patient's row of the list, against the manifest, the simulation and the stored analyses."""
     ref = summary.reference
-    rows = manifest(ref)
+    rows = manifest_rows(ref)
     assert (summary.display_name, summary.skin_type, summary.treatments) == (DISPLAY_NAMES[ref], rows[0]["skin_type"],
                                                                              (TREATMENT[ref],))
     assert summary.status == STATUS[ref]
     assert summary.photos == len(rows)
     assert summary.last_photo_at.date() == date.fromisoformat(rows[-1]["taken_on"])
-    assert summary.days_since_treatment == (date.today() - date.fromisoformat(rows[0]["treated_on"])).days
+    assert summary.days_since_treatment == (date.today() - treated_on(ref)).days
     # The change of redness between the two latest photos (the baseline's own Δa* cancels).
-    *_, before, last = stored_delta_a(w, ref)
+    *_, before, last = (result["metrics"]["redness_delta_a"] for result in stored_results(w.store, ref).values())
     assert summary.trend == pytest.approx(last - before, abs=1e-9)
     assert len(summary.reasons) == 1 and summary.reasons[0]
 
@@ -329,7 +305,7 @@ def check_list_patients(w, actor, t, result):
 
 
 def check_get_patient(w, actor, t, result):
-    rows = manifest(t.reference)
+    rows = manifest_rows(t.reference)
     assert (result.id, result.reference, result.display_name) == (t.patient_id, t.reference,
                                                                   DISPLAY_NAMES[t.reference])
     assert result.skin_type == rows[0]["skin_type"]
@@ -349,7 +325,7 @@ def check_photo_bytes(w, actor, t, result):
         assert hashlib.sha256(result).hexdigest() == s.get(Photo, t.photo_id).content_hash
     # Stored without its metadata, the baseline keeps the pixels of the file it was imported from.
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(result)).convert("RGB")),
-                          sample_pixels(manifest(t.reference)[0]["photo"]))
+                          sample_pixels(manifest_rows(t.reference)[0]["photo"]))
     assert last_event(w) == {"action": "photo_view", "actor_id": actor.user_id, "role": actor.role,
                              "patient_id": t.patient_id, "detail": f"photo {t.photo_id}"}
 
@@ -379,7 +355,7 @@ def check_audit_log(w, actor, t, result):
 
 
 def assert_deidentified(table: pd.DataFrame) -> None:
-    assert len(table) == len(MANIFEST_ROWS)
+    assert len(table) == len(MANIFEST)
     assert list(table.columns) == export.column_order()
     assert table["patient_pseudonym"].nunique() == 2
     cells = table.to_csv(index=False)
@@ -389,11 +365,9 @@ def assert_deidentified(table: pd.DataFrame) -> None:
     for _, course in table.groupby("course_pseudonym"):
         (treatment,) = set(course["treatment"])
         ref = next(r for r, t in TREATMENT.items() if t == treatment)
-        rows = manifest(ref)
-        treated_on = date.fromisoformat(rows[0]["treated_on"])
+        rows = manifest_rows(ref)
         course = course.sort_values("days_since_treatment")
-        assert list(course["days_since_treatment"]) == [(date.fromisoformat(r["taken_on"]) - treated_on).days
-                                                        for r in rows]
+        assert list(course["days_since_treatment"]) == [photo_day(r) for r in rows]
         assert set(course["skin_type"]) == {rows[0]["skin_type"]} and set(course["course_status"]) == {STATUS[ref]}
         truth = [TRUTH[r["photo"]] for r in rows]
         assert list(course["quality_ok"]) == [t["expected_quality"] == "pass" for t in truth]
@@ -402,7 +376,7 @@ def assert_deidentified(table: pd.DataFrame) -> None:
             assert row["excess_redness"] == pytest.approx(row["redness_delta_a"] - base, abs=1e-4)
             added = float(t["true_delta_a_added"])
             if t["expected_quality"] == "pass":
-                assert abs(row["excess_redness"] - added) <= max(RELATIVE * added, ABSOLUTE), t["photo"]
+                assert abs(row["excess_redness"] - added) <= redness_tolerance(added), t["photo"]
 
 
 def check_export_table(w, actor, t, result):
@@ -413,7 +387,7 @@ def check_export_table(w, actor, t, result):
 
 def check_write_export(w, actor, t, result):
     rows, dictionary = result
-    assert rows == len(MANIFEST_ROWS)
+    assert rows == len(MANIFEST)
     written = w.scratch / f"{actor.role}.csv"
     table = pd.read_csv(written)
     assert list(pd.read_csv(dictionary)["column"]) == list(table.columns)  # every column written is described
@@ -467,7 +441,7 @@ def check_add_photo(w, actor, t, result):
     truth = np.array([[3.0, 0, 1 - 163], [0, 3.0, 1], [0, 0, 1]])
     points = np.array([[100.0, 50.0], [300.0, 60.0], [200.0, 200.0], [380.0, 240.0]])
     assert result.analysis.ok, result.analysis.error
-    error = np.hypot(*(apply(result.analysis.matrix, points) - apply(truth, points)).T)
+    error = np.hypot(*(apply_homography(result.analysis.matrix, points) - apply_homography(truth, points)).T)
     assert error.max() < 1.0, error
     # The treated area is 75 baseline pixels wide: 25 in the astronaut, too few for the quality gate.
     assert result.analysis.quality_ok is False
@@ -490,7 +464,7 @@ def check_set_regions(w, actor, t, result):
     assert (course.roi, course.control) == (NEW_ROI, NEW_CONTROL)
     assert len(course.progress.points) == t.photos
     # Measured again in the new box: the baseline's mean a* there, by skimage (0.26 a* from the old box's).
-    baseline = sample_pixels(manifest(t.reference)[0]["photo"])
+    baseline = sample_pixels(manifest_rows(t.reference)[0]["photo"])
     measured = course.progress.points[0].result
     assert measured.metric("redness_a") == pytest.approx(mean_a_star(baseline, NEW_ROI), abs=0.1)
     assert measured.metric("redness_delta_a") == pytest.approx(
@@ -503,7 +477,7 @@ def check_refresh_analyses(w, actor, t, result):
         taken = dict(s.execute(select(Photo.id, Photo.taken_at).where(Photo.course_id == t.course_id)).all())
     assert set(result) == set(taken)
     by_date = {taken[photo_id].date().isoformat(): r for photo_id, r in result.items()}
-    rows = manifest(t.reference)
+    rows = manifest_rows(t.reference)
     baseline = by_date[rows[0]["taken_on"]]
     assert baseline.alignment_rmse_px == 0.0 and result[t.photo_id] is baseline  # measured as itself
     for row in rows:
@@ -513,7 +487,7 @@ def check_refresh_analyses(w, actor, t, result):
         if r.quality_ok:  # the simulated redness, recovered from the photo
             added = float(truth["true_delta_a_added"])
             change = r.metric("redness_delta_a") - baseline.metric("redness_delta_a")
-            assert abs(change - added) <= max(RELATIVE * added, ABSOLUTE), (row["photo"], change, added)
+            assert abs(change - added) <= redness_tolerance(added), (row["photo"], change, added)
 
 
 def check_add_note(w, actor, t, result):

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from series import CONTROL, ROI, make_followup
+from truth import apply_homography
 from tracker.analysis import simulate as sim
 
 TRACKER = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
@@ -84,12 +85,6 @@ def test_json_lines_contract(photos):
     assert records[3]["metrics"]["redness_a"] - base_a == pytest.approx(3.0, rel=0.2)
 
 
-def _apply(matrix, pts: np.ndarray) -> np.ndarray:
-    """A 3x3 homography applied to (N, 2) points, in homogeneous coordinates by hand."""
-    mapped = np.c_[pts, np.ones(len(pts))] @ np.asarray(matrix, float).T
-    return mapped[:, :2] / mapped[:, 2:]
-
-
 def test_matrix_maps_upright_photo_pixels_to_baseline_pixels(photos):
     folder, truth = photos
     result = run("analyze", "--reference", "baseline.jpg", "--json", "day03.jpg", "sideways.jpg", cwd=folder)
@@ -99,7 +94,8 @@ def test_matrix_maps_upright_photo_pixels_to_baseline_pixels(photos):
     pts = np.array([[500.0, 500.0], [1500.0, 700.0], [1000.0, 1600.0]])
     for r in records:
         assert r["alignment"]["ok"] is True, r
-        err = np.linalg.norm(_apply(r["alignment"]["matrix"], pts) - _apply(truth[r["photo"]], pts), axis=1)
+        err = np.linalg.norm(apply_homography(r["alignment"]["matrix"], pts) - apply_homography(truth[r["photo"]], pts),
+                             axis=1)
         assert err.max() < 1.0, (r["photo"], err)
 
 

@@ -9,11 +9,9 @@ redness and the day it resolves.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import date, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,29 +21,14 @@ from sqlalchemy import select
 from tracker import services as sv
 from tracker.analysis.io import decode_photo
 from tracker.store.db import open_store
-from tracker.store.models import Analysis, Course, Patient, Photo
+from tracker.store.models import Course, Patient, Photo
 from tracker.web.report import NOTICE, patient_report_pdf, photos_needed
+from truth import TRUTH, manifest_rows, photo_day, redness_tolerance, stored_results, treated_on
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 GENERATED_AT = datetime(2026, 4, 1, 10, 0)
 RESOLVED_DELTA_A = 2.0  # the resolved level of the recovery model (sample_images/README.md)
 # The report prints Δa* and texture % to one decimal: half a unit of the last digit, and a little for floats.
 PRINTED = 0.05 + 1e-6
-# Measured against simulated Δa*: 20 %, never tighter than 0.5 a* (as tests/test_sample_images.py holds them).
-RELATIVE, ABSOLUTE = 0.2, 0.5
-
-
-def _sample_csv(name: str) -> list[dict[str, str]]:
-    with open(SAMPLES / name, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-MANIFEST = _sample_csv("manifest.csv")
-TRUTH = {row["photo"]: row for row in _sample_csv("truth.csv")}
-
-
-def _rows(reference: str) -> list[dict[str, str]]:
-    return [row for row in MANIFEST if row["patient"] == reference]
 
 
 @pytest.fixture(scope="module")
@@ -91,26 +74,16 @@ def _figures(text: str) -> dict[str, dict]:
             for m in _ROW.finditer(text)}
 
 
-def _stored(store, reference: str) -> dict[str, dict]:
-    """Each photo's stored analysis (the JSON of the contract) by the date it was taken, read with SQL."""
-    query = (select(Photo.taken_at, Analysis.result).join(Analysis, Analysis.photo_id == Photo.id)
-             .join(Course, Photo.course_id == Course.id).join(Patient, Course.patient_id == Patient.id)
-             .where(Patient.reference == reference).order_by(Analysis.id))
-    with store.session() as s:
-        return {f"{taken:%Y-%m-%d}": result for taken, result in s.execute(query)}  # the latest analysis wins
-
-
 def _expected_figures(store, reference: str) -> dict[str, dict]:
     """What the report's table must say for each photo, worked out by hand from the stored metrics."""
-    stored = _stored(store, reference)
-    rows = _rows(reference)
-    treated_on = date.fromisoformat(rows[0]["treated_on"])
+    stored = stored_results(store, reference)
+    rows = manifest_rows(reference)
     base = stored[rows[0]["taken_on"]]["metrics"]
     expected = {}
     for row in rows:
         result = stored[row["taken_on"]]
         metrics = result["metrics"]
-        day = (date.fromisoformat(row["taken_on"]) - treated_on).days
+        day = photo_day(row)
         expected[row["taken_on"]] = {
             "photo": row["photo"], "day": day, "session": 1 if day > 0 else 0,
             # Pre-treatment baseline and a control region: the photo's Δa* less the baseline's own.
@@ -125,7 +98,7 @@ def _expected_figures(store, reference: str) -> dict[str, dict]:
 
 def _truth_resolution_day(reference: str) -> float:
     """The day the simulated redness falls to the resolved level: a log-linear fit of the course it was made from."""
-    rows = [TRUTH[r["photo"]] for r in _rows(reference) if int(TRUTH[r["photo"]]["day"]) > 0]
+    rows = [TRUTH[r["photo"]] for r in manifest_rows(reference) if int(TRUTH[r["photo"]]["day"]) > 0]
     days = np.array([int(r["day"]) for r in rows])
     slope, intercept = np.polyfit(days, np.log([float(r["delta_a_target"]) for r in rows]), 1)
     return (np.log(RESOLVED_DELTA_A) - intercept) / slope
@@ -153,7 +126,7 @@ def test_figures_per_photo_are_the_stored_measurements_and_the_simulated_truth(c
         added = float(TRUTH[want["photo"]]["true_delta_a_added"])
         if TRUTH[want["photo"]]["expected_quality"] == "pass":
             assert got["quality"] == "OK", when
-            assert abs(got["delta_a"] - added) <= max(RELATIVE * added, ABSOLUTE), (when, got["delta_a"], added)
+            assert abs(got["delta_a"] - added) <= redness_tolerance(added), (when, got["delta_a"], added)
         else:
             assert got["quality"] == ", ".join(want["quality_codes"]) and want["quality_codes"], when
 
@@ -179,7 +152,7 @@ def test_review_patient_report_shows_header_reasons_notes_and_photos(clinic):
     sv.add_note(store, provider, ids["demo-ben"], "Called the patient: uses SPF 50 daily.")
     pdf, _ = _report(store, provider, ids["demo-ben"])
     reader, text = _read(pdf)
-    rows = _rows("demo-ben")
+    rows = manifest_rows("demo-ben")
 
     assert len(pdf) < 3_000_000
     assert "Healing progress report" in text
@@ -188,7 +161,7 @@ def test_review_patient_report_shows_header_reasons_notes_and_photos(clinic):
     assert "2026-04-01 10:00 by dr.x" in text
     assert NOTICE in text and "not a diagnosis" in text
     assert f"Session {rows[0]['treated_on']} " in text
-    days_since = (GENERATED_AT.date() - date.fromisoformat(rows[0]["treated_on"])).days
+    days_since = (GENERATED_AT.date() - treated_on("demo-ben")).days
     assert f"Days since latest session {days_since} " in text
     # Ben's redness is past the treatment's outer limit: the rule, and a figure, are given.
     assert "rule redness_beyond_outer_limit" in text
@@ -229,7 +202,7 @@ def _photo_ids(store, reference: str) -> dict[str, int]:
 def test_photos_needed_are_each_baseline_and_latest_measured_photo(clinic):
     store, provider, ids = clinic
     for reference in ("demo-ben", "demo-ana"):
-        rows = _rows(reference)
+        rows = manifest_rows(reference)
         by_date = _photo_ids(store, reference)
         latest_usable = [r for r in rows if TRUTH[r["photo"]]["expected_quality"] == "pass"][-1]
         assert photos_needed(sv.get_patient(store, provider, ids[reference])) == {

@@ -18,16 +18,10 @@ from skimage.color import rgb2lab
 from skimage.transform import ProjectiveTransform
 
 from tracker.analysis import simulate as sim
+from truth import apply_homography
 
 # The ColorChecker model box in units: 6 x 4 patches of 2.5 on a 2.75 pitch, 0.25 margins.
 BOX_UNITS = (0.25 + 5 * 2.75 + 2.5 + 0.25, 0.25 + 3 * 2.75 + 2.5 + 0.25)
-
-
-def apply(matrix: np.ndarray, points) -> np.ndarray:
-    """A homography applied to (N, 2) points, in homogeneous coordinates by hand."""
-    pts = np.asarray(points, float)
-    mapped = np.c_[pts, np.ones(len(pts))] @ np.asarray(matrix, float).T
-    return mapped[:, :2] / mapped[:, 2:]
 
 
 def a_star(rgb8: np.ndarray) -> np.ndarray:
@@ -67,9 +61,9 @@ def test_camera_matrix_rotates_and_scales_about_the_centre(shape):
     # Counter-clockwise as seen in the image, whose y axis points down.
     expected = np.c_[cx + 4 + 1.5 * (np.cos(t) * dx + np.sin(t) * dy),
                      cy + 6 + 1.5 * (-np.sin(t) * dx + np.cos(t) * dy)]
-    assert np.allclose(apply(m, points), expected)
+    assert np.allclose(apply_homography(m, points), expected)
     # A point right of the centre goes up (smaller y) when turned counter-clockwise.
-    assert apply(m, [[cx + 100, cy]])[0, 1] < cy
+    assert apply_homography(m, [[cx + 100, cy]])[0, 1] < cy
 
 
 def test_camera_matrix_tilt_is_a_perspective_divide_about_the_centre():
@@ -80,7 +74,7 @@ def test_camera_matrix_tilt_is_a_perspective_divide_about_the_centre():
     points = np.array([[0.0, 0.0], [599.0, 0.0], [599.0, 399.0], [cx, cy], [100.0, 300.0]])
     dx, dy = points[:, 0] - cx, points[:, 1] - cy
     divide = 1 + tilt[0] * dx + tilt[1] * dy
-    assert np.allclose(apply(m, points), np.c_[cx + dx / divide, cy + dy / divide])
+    assert np.allclose(apply_homography(m, points), np.c_[cx + dx / divide, cy + dy / divide])
     assert m[2, 2] == pytest.approx(1.0)
 
 
@@ -94,7 +88,7 @@ def test_render_view_moves_a_point_where_the_matrix_says():
     view = sim.render_view(baseline, m)
     assert view.shape == baseline.shape and view.dtype == np.uint8
     found = ndimage.center_of_mass(view[..., 0].astype(float))[::-1]
-    assert np.hypot(*(np.array(found) - apply(m, [spot])[0])) < 0.1
+    assert np.hypot(*(np.array(found) - apply_homography(m, [spot])[0])) < 0.1
 
 
 def test_render_view_fills_past_the_edge_by_reflection(skin):
