@@ -436,6 +436,7 @@ def check_add_session(w, actor, t, result):
 
 def check_add_photo(w, actor, t, result):
     assert (result.created, result.is_baseline) == (True, False)
+    assert t.reference == "demo-ana"  # every allowed case adds to Ana's course
     # Ana's frame is (163, 0, 1024, 768) of the astronaut enlarged 3 times (sample_images/make_samples.py):
     # astronaut pixel x lands on baseline pixel 3 x + 1 - 163 (pixel centres), y on 3 y + 1.
     truth = np.array([[3.0, 0, 1 - 163], [0, 3.0, 1], [0, 0, 1]])
