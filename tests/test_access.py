@@ -9,6 +9,10 @@ DATABASE ... TEMPLATE`` for PostgreSQL), so no case sees another's writes.
 A refused call must change nothing at all (rows, audit log, photo files, files
 written), and must refuse a record that does not exist in exactly the same
 words as one that is not the caller's, so refusals do not reveal existence.
+
+An allowed call's result is checked against truth kept apart from the services: the
+manifest and the simulation truth in ``sample_images/``, the sample files' pixels,
+SQL reads of the store and figures worked out by hand from them.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 from skimage import data as samples
+from skimage.color import rgb2lab
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -37,12 +43,21 @@ from tracker.services import exports as export
 from tracker import services as sv
 from tracker.analysis import AnalysisResult
 from tracker.services.importer import read_manifest, run_import
-from tracker.analysis.io import decode_photo
 from tracker.store.db import Store, open_store
-from tracker.store.models import AuditEvent, Base, Photo, ProviderAssignment
+from tracker.store.models import AuditEvent, Base, Course, Patient, Photo, ProviderAssignment
+from truth import (
+    MANIFEST,
+    SAMPLES,
+    TRUTH,
+    apply_homography,
+    manifest_rows,
+    photo_day,
+    redness_tolerance,
+    sample_pixels,
+    stored_results,
+    treated_on,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-MANIFEST = REPO / "sample_images" / "manifest.csv"
 DISPLAY_NAMES = {"demo-ana": "Ana Example-Lindqvist", "demo-ben": "Ben Example-Okafor"}
 TREATMENT = {"demo-ana": "fractional_co2", "demo-ben": "non_ablative_fractional"}
 ACCOUNTS = {  # user name: (role, linked patient)
@@ -57,6 +72,12 @@ ASSIGNED = {"provider-a": ["demo-ana"], "provider-b": []}
 NOTES = {"demo-ana": "Ana Example-Lindqvist reacted to lidocaine last time",
          "demo-ben": "Ben Example-Okafor prefers morning appointments"}
 NEW_ROI, NEW_CONTROL = (400, 340, 80, 80), (491, 477, 48, 36)
+
+STATUS = {"demo-ana": "on_track", "demo-ben": "review"}  # what the tracker should say (sample_images/README.md)
+
+
+def box(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
 
 
 def password(username: str) -> str:
@@ -135,10 +156,20 @@ def _pg_admin(url: str, statement: str) -> None:
         engine.dispose()
 
 
+def _ids_in_store(store: Store, reference: str) -> tuple[int, int, int]:
+    """Patient, course and baseline (earliest) photo ids, read with SQL rather than through the services."""
+    with store.session() as s:
+        patient_id = s.scalar(select(Patient.id).where(Patient.reference == reference))
+        (course_id,) = s.scalars(select(Course.id).where(Course.patient_id == patient_id)).all()
+        photo_id = s.scalar(select(Photo.id).where(Photo.course_id == course_id).order_by(Photo.taken_at, Photo.id)
+                            .limit(1))
+    return patient_id, course_id, photo_id
+
+
 def _build_demo(store: Store) -> dict:
-    rows = [replace(row, name=DISPLAY_NAMES[row.patient]) for row in read_manifest(MANIFEST)]
-    assert [o.status for o in run_import(store, rows)] == ["imported"] * 17
-    patient_ids = {ref: sv.find_patient_id(store, sv.SYSTEM, ref) for ref in DISPLAY_NAMES}
+    rows = [replace(row, name=DISPLAY_NAMES[row.patient]) for row in read_manifest(SAMPLES / "manifest.csv")]
+    assert [o.status for o in run_import(store, rows)] == ["imported"] * len(MANIFEST)
+    patient_ids = {ref: _ids_in_store(store, ref)[0] for ref in DISPLAY_NAMES}
 
     sv.create_user(store, sv.SYSTEM, "admin", password("admin"), "admin")  # as `tracker` bootstraps it
     tokens, actors = {}, {"system": sv.SYSTEM}
@@ -155,11 +186,9 @@ def _build_demo(store: Store) -> dict:
     sv.add_note(store, sv.SYSTEM, patient_ids["demo-ben"], NOTES["demo-ben"])
 
     patients = {}
-    for ref, pid in patient_ids.items():
-        (course,) = sv.get_patient(store, sv.SYSTEM, pid).courses
+    for ref in DISPLAY_NAMES:
         account = next(u for u, (_, linked) in ACCOUNTS.items() if linked == ref)
-        patients[ref] = Target(ref, pid, course.id, course.baseline_photo_id, len(course.progress.points),
-                               actors[account].user_id)
+        patients[ref] = Target(ref, *_ids_in_store(store, ref), len(manifest_rows(ref)), actors[account].user_id)
     assert {ref: t.photos for ref, t in patients.items()} == {"demo-ana": 8, "demo-ben": 9}
     return {"actors": actors, "tokens": tokens, "patients": patients}
 
@@ -242,40 +271,61 @@ def not_found_if_none(value):
     return value
 
 
+def check_clinical_summary(w, summary) -> None:
+    """A patient's row of the list, against the manifest, the simulation and the stored analyses."""
+    ref = summary.reference
+    rows = manifest_rows(ref)
+    assert (summary.display_name, summary.skin_type, summary.treatments) == (DISPLAY_NAMES[ref], rows[0]["skin_type"],
+                                                                             (TREATMENT[ref],))
+    assert summary.status == STATUS[ref]
+    assert summary.photos == len(rows)
+    assert summary.last_photo_at.date() == date.fromisoformat(rows[-1]["taken_on"])
+    assert summary.days_since_treatment == (date.today() - treated_on(ref)).days
+    # The change of redness between the two latest photos (the baseline's own Δa* cancels).
+    *_, before, last = (result["metrics"]["redness_delta_a"] for result in stored_results(w.store, ref).values())
+    assert summary.trend == pytest.approx(last - before, abs=1e-9)
+    assert len(summary.reasons) == 1 and summary.reasons[0]
+
+
 def check_list_patients(w, actor, t, result):
-    every = {p.reference: p for p in sv.list_patients(w.store, sv.SYSTEM)}
     if actor.role == "admin":  # names to manage assignments, nothing clinical
         assert refs(result) == ["demo-ana", "demo-ben"]
         assert {p.reference: p.display_name for p in result} == DISPLAY_NAMES
         for p in result:
             assert (p.status, p.skin_type, p.treatments, p.photos, p.trend, p.reasons, p.last_photo_at,
                     p.days_since_treatment) == ("not_assessed", None, (), 0, None, (), None, None)
-    elif actor.role == "system":
-        assert refs(result) == ["demo-ana", "demo-ben"]
-        assert {p.reference: p.treatments for p in result} == {r: (TREATMENT[r],) for r in TREATMENT}
-        assert {p.reference: p.photos for p in result} == {r: w.patients[r].photos for r in TREATMENT}
+        return
+    if actor.role == "system":
+        expected = ["demo-ana", "demo-ben"]
     else:
         expected = ASSIGNED[actor.username] if actor.role == "provider" else [ACCOUNTS[actor.username][1]]
-        assert refs(result) == expected
-        assert all(p == every[p.reference] for p in result)  # the full clinical summary
+    assert refs(result) == expected
+    for summary in result:
+        check_clinical_summary(w, summary)
 
 
 def check_get_patient(w, actor, t, result):
+    rows = manifest_rows(t.reference)
     assert (result.id, result.reference, result.display_name) == (t.patient_id, t.reference,
                                                                   DISPLAY_NAMES[t.reference])
+    assert result.skin_type == rows[0]["skin_type"]
     (course,) = result.courses
     assert (course.id, course.treatment, course.baseline_photo_id) == (t.course_id, TREATMENT[t.reference],
                                                                       t.photo_id)
-    assert len(course.progress.points) == t.photos
+    assert course.sessions == (date.fromisoformat(rows[0]["treated_on"]),)
+    assert (course.roi, course.control) == (box(rows[0]["roi"]), box(rows[0]["control"]))
+    assert [pt.taken_at.date().isoformat() for pt in course.progress.points] == [r["taken_on"] for r in rows]
+    assert course.progress.status == STATUS[t.reference]
     assert last_event(w) == {"action": "patient_view", "actor_id": actor.user_id, "role": actor.role,
                              "patient_id": t.patient_id, "detail": ""}
 
 
 def check_photo_bytes(w, actor, t, result):
     with w.store.session() as s:
-        stored = s.get(Photo, t.photo_id)
-        assert hashlib.sha256(result).hexdigest() == stored.content_hash
-        assert decode_photo(result).width == stored.width
+        assert hashlib.sha256(result).hexdigest() == s.get(Photo, t.photo_id).content_hash
+    # Stored without its metadata, the baseline keeps the pixels of the file it was imported from.
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(result)).convert("RGB")),
+                          sample_pixels(manifest_rows(t.reference)[0]["photo"]))
     assert last_event(w) == {"action": "photo_view", "actor_id": actor.user_id, "role": actor.role,
                              "patient_id": t.patient_id, "detail": f"photo {t.photo_id}"}
 
@@ -305,12 +355,28 @@ def check_audit_log(w, actor, t, result):
 
 
 def assert_deidentified(table: pd.DataFrame) -> None:
-    assert len(table) == 17
+    assert len(table) == len(MANIFEST)
     assert list(table.columns) == export.column_order()
     assert table["patient_pseudonym"].nunique() == 2
     cells = table.to_csv(index=False)
     for secret in [*DISPLAY_NAMES, *DISPLAY_NAMES.values(), *NOTES.values(), "demo", "Example"]:
         assert secret not in cells
+    # Each pseudonymous course is one demo patient's, figure for figure.
+    for _, course in table.groupby("course_pseudonym"):
+        (treatment,) = set(course["treatment"])
+        ref = next(r for r, t in TREATMENT.items() if t == treatment)
+        rows = manifest_rows(ref)
+        course = course.sort_values("days_since_treatment")
+        assert list(course["days_since_treatment"]) == [photo_day(r) for r in rows]
+        assert set(course["skin_type"]) == {rows[0]["skin_type"]} and set(course["course_status"]) == {STATUS[ref]}
+        truth = [TRUTH[r["photo"]] for r in rows]
+        assert list(course["quality_ok"]) == [t["expected_quality"] == "pass" for t in truth]
+        base = course["redness_delta_a"].iloc[0]
+        for (_, row), t in zip(course.iterrows(), truth):
+            assert row["excess_redness"] == pytest.approx(row["redness_delta_a"] - base, abs=1e-4)
+            added = float(t["true_delta_a_added"])
+            if t["expected_quality"] == "pass":
+                assert abs(row["excess_redness"] - added) <= redness_tolerance(added), t["photo"]
 
 
 def check_export_table(w, actor, t, result):
@@ -321,15 +387,16 @@ def check_export_table(w, actor, t, result):
 
 def check_write_export(w, actor, t, result):
     rows, dictionary = result
-    assert rows == 17
-    assert list(pd.read_csv(dictionary)["column"]) == export.column_order()
+    assert rows == len(MANIFEST)
     written = w.scratch / f"{actor.role}.csv"
-    assert_deidentified(pd.read_csv(written))
+    table = pd.read_csv(written)
+    assert list(pd.read_csv(dictionary)["column"]) == list(table.columns)  # every column written is described
+    assert_deidentified(table)
     assert not any(secret in written.read_text() for secret in [*DISPLAY_NAMES, *DISPLAY_NAMES.values()])
 
 
 def check_find_patient_id(w, actor, t, result):
-    assert result == t.patient_id
+    assert result == t.patient_id  # read with SQL by _ids_in_store
 
 
 def check_create_user(w, actor, t, result):
@@ -369,7 +436,17 @@ def check_add_session(w, actor, t, result):
 
 def check_add_photo(w, actor, t, result):
     assert (result.created, result.is_baseline) == (True, False)
-    assert result.analysis is not None
+    assert t.reference == "demo-ana"  # every allowed case adds to Ana's course
+    # Ana's frame is (163, 0, 1024, 768) of the astronaut enlarged 3 times (sample_images/make_samples.py):
+    # astronaut pixel x lands on baseline pixel 3 x + 1 - 163 (pixel centres), y on 3 y + 1.
+    truth = np.array([[3.0, 0, 1 - 163], [0, 3.0, 1], [0, 0, 1]])
+    points = np.array([[100.0, 50.0], [300.0, 60.0], [200.0, 200.0], [380.0, 240.0]])
+    assert result.analysis.ok, result.analysis.error
+    error = np.hypot(*(apply_homography(result.analysis.matrix, points) - apply_homography(truth, points)).T)
+    assert error.max() < 1.0, error
+    # The treated area is 75 baseline pixels wide: 25 in the astronaut, too few for the quality gate.
+    assert result.analysis.quality_ok is False
+    assert any("25 pixels across" in issue for issue in result.analysis.quality_issues)
     with w.store.session() as s:
         photo = s.get(Photo, result.photo_id)
         assert (photo.course_id, photo.width, photo.height) == (t.course_id, 512, 512)
@@ -378,18 +455,40 @@ def check_add_photo(w, actor, t, result):
                              "patient_id": t.patient_id, "detail": f"photo {result.photo_id}"}
 
 
+def mean_a_star(rgb: np.ndarray, region: tuple[int, int, int, int]) -> float:
+    x, y, width, height = region
+    return float(rgb2lab(rgb[y:y + height, x:x + width])[..., 1].mean())
+
+
 def check_set_regions(w, actor, t, result):
     course = course_of(w, t, t.course_id)
     assert (course.roi, course.control) == (NEW_ROI, NEW_CONTROL)
     assert len(course.progress.points) == t.photos
+    # Measured again in the new box: the baseline's mean a* there, by skimage (0.26 a* from the old box's).
+    baseline = sample_pixels(manifest_rows(t.reference)[0]["photo"])
+    measured = course.progress.points[0].result
+    assert measured.metric("redness_a") == pytest.approx(mean_a_star(baseline, NEW_ROI), abs=0.1)
+    assert measured.metric("redness_delta_a") == pytest.approx(
+        mean_a_star(baseline, NEW_ROI) - mean_a_star(baseline, NEW_CONTROL), abs=0.1)
 
 
 def check_refresh_analyses(w, actor, t, result):
     assert len(result) == t.photos and all(isinstance(r, AnalysisResult) for r in result.values())
-    # Every photo of the demo course is measured against the baseline, which is measured as itself.
-    assert all(r.ok and r.metric("redness_a") is not None for r in result.values())
-    assert result[t.photo_id].alignment_rmse_px == 0.0
-    assert set(result) == {pt.photo_id for pt in course_of(w, t, t.course_id).progress.points}
+    with w.store.session() as s:
+        taken = dict(s.execute(select(Photo.id, Photo.taken_at).where(Photo.course_id == t.course_id)).all())
+    assert set(result) == set(taken)
+    by_date = {taken[photo_id].date().isoformat(): r for photo_id, r in result.items()}
+    rows = manifest_rows(t.reference)
+    baseline = by_date[rows[0]["taken_on"]]
+    assert baseline.alignment_rmse_px == 0.0 and result[t.photo_id] is baseline  # measured as itself
+    for row in rows:
+        r, truth = by_date[row["taken_on"]], TRUTH[row["photo"]]
+        assert r.ok, (row["photo"], r.error)
+        assert r.quality_ok is (truth["expected_quality"] == "pass"), row["photo"]
+        if r.quality_ok:  # the simulated redness, recovered from the photo
+            added = float(truth["true_delta_a_added"])
+            change = r.metric("redness_delta_a") - baseline.metric("redness_delta_a")
+            assert abs(change - added) <= redness_tolerance(added), (row["photo"], change, added)
 
 
 def check_add_note(w, actor, t, result):

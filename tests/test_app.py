@@ -1,21 +1,27 @@
 """Every page for every role through Streamlit's AppTest, on a real store with the demo patients.
 
-Paths given to AppTest are relative to this file.
+What pages must show is read from the demo's sources, ``sample_images/manifest.csv`` and
+``truth.csv``, not from the services the pages call. Tests that write use a copy of the demo
+of their own, so the others see it as loaded. Paths given to AppTest are relative to this file.
 """
 
 from __future__ import annotations
 
 import io
+import re
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
 from PIL import Image
+from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 
 from tracker import services as sv
-from conftest import demo_passwords
+from conftest import copy_data_dir, demo_passwords
+from truth import MANIFEST, TRUTH, manifest_rows, photo_day, redness_tolerance, treated_on
 from tracker.store.db import open_store
 
 APP = "../app.py"
@@ -41,6 +47,20 @@ def demo(demo_dir):
     yield store, passwords
     mp.undo()
     st.cache_resource.clear()
+    store.close()
+
+
+@pytest.fixture
+def own_demo(demo, demo_template, tmp_path, monkeypatch):
+    """A copy of the demo for one test that writes, so the other tests see the demo as loaded."""
+    data_dir = copy_data_dir(demo_template, tmp_path / "data")
+    store = open_store(data_dir)
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(data_dir))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield store, demo_passwords(data_dir)
+    st.cache_resource.clear()
+    st.cache_data.clear()
     store.close()
 
 
@@ -79,12 +99,104 @@ def test_sign_in_leads_to_the_roles_first_page(demo):
     assert at.title[0].value == "Patients"
 
 
-@pytest.mark.parametrize("role", list(PAGES))
-def test_every_page_of_every_role_renders(demo, role):
-    for page in PAGES[role]:
-        at = signed_in(demo, USERS[role]).run()
-        at.switch_page(page).run()
-        assert not at.exception, (page, [e.value for e in at.exception])
+def photos_of(reference: str) -> int:
+    return len(manifest_rows(reference))
+
+
+def charts(at: AppTest) -> list:
+    return [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+
+
+def sidebar_text(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in at.sidebar.markdown)
+
+
+# What each page must show its role for the demo (sample_images/README.md: Ana's course is
+# typical and on track, Ben's slow and for review; 8 and 9 photos), beside the page's title.
+def check_my_progress(at: AppTest) -> None:
+    assert [i.value for i in at.info][0] == "**On track**"  # Ana's status, in words
+    assert [s.value for s in at.subheader] == ["Latest photo and your first photo", "Redness over time",
+                                               "Skin texture"]
+    assert "not a diagnosis" in page_text(at)
+    assert len(charts(at)) == 2  # redness against the band, texture
+    assert len(at.get("image")) == 4  # first photo, latest aligned, overlay, redness map
+    # Stepping through Ana's photos after treatment, the latest chosen.
+    after = [r for r in manifest_rows("demo-ana") if photo_day(r) > 0]
+    assert at.select_slider[0].options == [f"day {photo_day(r)} ({date.fromisoformat(r['taken_on']):%d %b})"
+                                           for r in after]
+    assert at.select_slider[0].value == len(after) - 1
+
+
+def check_add_photos(at: AppTest) -> None:
+    assert [s.value for s in at.subheader] == ["Framing guide"]
+    assert len(at.get("image")) == 1  # the first photo with the regions, as the framing guide
+    assert "About 20 cm from the skin" in page_text(at)
+    assert at.selectbox[0].label == "Treated area"
+
+
+def check_patients(at: AppTest) -> None:
+    table = at.dataframe[0].value
+    assert list(table["identifier"]) == ["demo-ben", "demo-ana"]  # most concerning first
+    assert list(table["status"]) == ["Ask your provider to review", "On track"]
+    assert list(table["photos"]) == [photos_of("demo-ben"), photos_of("demo-ana")]
+    today = date.today()
+    assert list(table["days since treatment"]) == [(today - treated_on("demo-ben")).days,
+                                                   (today - treated_on("demo-ana")).days]
+    assert "2 of 2 patients." in page_text(at)
+
+
+def check_patient_detail(at: AppTest) -> None:
+    # The first patient on the list opens: Ben, whose redness is slow.
+    assert "Identifier demo-ben · skin type III" in page_text(at)
+    assert [e.value for e in at.error] == ["**Ask your provider to review**"]
+    assert "rule redness_beyond_outer_limit" in page_text(at)  # the provider's reasons, with rules
+    assert [m.label for m in at.metric] == ["Redness above before (Δa*)", "ITA°", "Melanin index", "Texture vs before"]
+    figures = at.dataframe[0].value
+    assert len(figures) == photos_of("demo-ben")
+    assert list(figures["day"]) == [photo_day(r) for r in manifest_rows("demo-ben")]
+    assert len(charts(at)) == 2
+    assert at.text_input[0].value == manifest_rows("demo-ben")[0]["roi"]
+    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 3  # thumbnails, the aligned pair, the regions
+    assert [b.label for b in at.button if b.label == "Prepare PDF report"]
+
+
+def check_cohort(at: AppTest) -> None:
+    assert f"{len(MANIFEST)} photos of {len({r['patient'] for r in MANIFEST})} patients." in page_text(at)
+    table = at.dataframe[0].value
+    assert len(table) == len(MANIFEST) and table["patient_pseudonym"].nunique() == 2
+    assert "demo-ana" not in table.astype(str).to_string()
+    assert len(charts(at)) == 1
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Parquet",
+                                                             "Data dictionary (CSV)"]
+
+
+def check_admin(at: AppTest) -> None:
+    users, audit = (frame.value for frame in at.dataframe)
+    assert set(users["username"]) >= {"admin", "dr.rivera", "researcher", "ana", "ben"}
+    assert {"sign_in", "patient_view"} <= set(audit["action"])
+    assert [t.label for t in at.tabs] == ["Accounts", "Assignments", "Audit log"]
+    assert not at.get("image")
+
+
+PAGE_CHECKS = {  # page: (title, what it must show)
+    "pages/my_progress.py": ("My progress", check_my_progress),
+    "pages/add_photos.py": ("Add photos", check_add_photos),
+    "pages/patients.py": ("Patients", check_patients),
+    "pages/patient_detail.py": ("demo-ben", check_patient_detail),
+    "pages/cohort.py": ("Cohort", check_cohort),
+    "pages/admin.py": ("Administration", check_admin),
+}
+
+
+@pytest.mark.parametrize(("role", "page"), [(role, page) for role, pages in PAGES.items() for page in pages])
+def test_every_page_of_every_role_shows_its_content(demo, role, page):
+    at = signed_in(demo, USERS[role]).run()
+    assert f"Signed in as **{USERS[role]}**" in sidebar_text(at)
+    at.switch_page(page).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+    title, check = PAGE_CHECKS[page]
+    assert [t.value for t in at.title] == [title]
+    check(at)
 
 
 def test_patient_progress_shows_status_reasons_and_charts(demo):
@@ -97,7 +209,8 @@ def test_patient_progress_shows_status_reasons_and_charts(demo):
     assert "demo-ana" not in text
 
 
-def test_patient_add_photo_is_checked_and_reported(demo):
+def test_patient_add_photo_is_checked_and_reported(own_demo):
+    demo = own_demo
     store, _ = demo
     at = signed_in(demo, "ana").run()
     at.switch_page("pages/add_photos.py").run()
@@ -132,7 +245,8 @@ def test_provider_filters_by_status(demo):
     assert list(table["identifier"]) == ["demo-ana"]
 
 
-def test_provider_adds_a_note_and_edits_regions(demo):
+def test_provider_adds_a_note_and_edits_regions(own_demo):
+    demo = own_demo
     at = signed_in(demo, "dr.rivera").run()
     at.session_state["patient_id"] = sv.find_patient_id(demo[0], sv.SYSTEM, "demo-ana")
     at.switch_page("pages/patient_detail.py").run()
@@ -163,7 +277,24 @@ def test_provider_pdf_report(demo):
     next(b for b in at.button if b.label == "Prepare PDF report").click().run()
     assert not at.exception
     patient_id, pdf = at.session_state["report"]
-    assert patient_id == at.session_state["patient_id"] and pdf.startswith(b"%PDF-")
+    assert patient_id == at.session_state["patient_id"]
+    assert [b.label for b in at.get("download_button")] == ["Download PDF report"]
+    reader = PdfReader(io.BytesIO(pdf))
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "Patient demo-ben" in text and "Identifier demo-ben" in text and "Fitzpatrick III" in text
+    assert "Ask your provider to review" in text and "not a diagnosis" in text
+    assert f"Page {len(reader.pages)} of {len(reader.pages)}" in text
+    # Every photo has its row (date, day, session) in the figures; the latest's Δa* is the simulated
+    # redness (sample_images/truth.csv) within the tolerance the sample photos are held to.
+    rows = {}
+    for row in manifest_rows("demo-ben"):
+        day = photo_day(row)
+        rows[row["photo"]] = f"{row['taken_on']} {day} {1 if day > 0 else 0} "
+        assert rows[row["photo"]] in text, row["photo"]
+    latest = manifest_rows("demo-ben")[-1]["photo"]
+    measured = re.search(re.escape(rows[latest]) + r"(-?\d+\.\d) ", text)
+    added = float(TRUTH[latest]["true_delta_a_added"])
+    assert measured and abs(float(measured.group(1)) - added) <= redness_tolerance(added), (measured, added)
 
 
 def test_researcher_cohort_is_deidentified(demo):
@@ -184,7 +315,7 @@ def test_admin_sees_users_and_audit_but_no_photos(demo):
     assert "password_hash" not in users.columns
     audit = at.dataframe[1].value
     assert "sign_in" in set(audit["action"])
-    assert not at.get("imgs")
+    assert not at.get("image")
 
 
 @pytest.mark.parametrize("user,page", [("ana", "pages/patients.py"), ("ana", "pages/patient_detail.py"),
@@ -204,16 +335,58 @@ def test_pages_of_other_roles_refuse(demo, user, page):
     assert "demo-ben" not in text and "demo-ana" not in text
 
 
-def test_patient_cannot_see_another_patients_record_through_state(demo):
-    """Tampering with session state (another patient's id) does not reveal their record."""
+def ben_is_shown(text: str) -> bool:
+    """Whether any of Ben's record shows: his identifier, his status or his provider reasons."""
+    return any(words in text for words in ("demo-ben", "Ask your provider to review", "still show clear redness",
+                                           "redness_beyond_outer_limit"))
+
+
+def test_a_patient_forcing_another_patients_id_still_sees_only_their_own_record(demo):
+    """Session state naming Ben's record changes nothing on Ana's pages: they show Ana's."""
     at = signed_in(demo, "ana").run()
     at.session_state["patient_id"] = sv.find_patient_id(demo[0], sv.SYSTEM, "demo-ben")
     at.run()
-    text = page_text(at)
-    assert "demo-ben" not in text and "Ask your provider to review" not in text
+    assert [t.value for t in at.title] == ["My progress"]
+    assert [i.value for i in at.info][0] == "**On track**"  # Ana's status, not Ben's
+    assert not ben_is_shown(page_text(at))
+    # Ana's own 7 photos after treatment are the ones to step through, not Ben's 8.
+    assert len(at.select_slider[0].options) == photos_of("demo-ana") - 1
+
+
+@pytest.mark.parametrize("page", ["pages/patient_detail.py", "pages/patients.py"])
+def test_a_patient_forcing_another_patients_id_onto_a_provider_page_is_refused(demo, page):
+    at = signed_in(demo, "ana").run()
+    ben = sv.find_patient_id(demo[0], sv.SYSTEM, "demo-ben")
+    at.session_state["patient_id"] = ben
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(page)  # not in a patient's navigation
+    # Run directly, as a crafted URL would: the page itself refuses.
+    direct = AppTest.from_file(f"../{page}", default_timeout=60)
+    direct.session_state["token"] = at.session_state["token"]
+    direct.session_state["patient_id"] = ben
+    direct.run()
+    assert [e.value for e in direct.error] == ["This page is not available to your account."]
+    assert not ben_is_shown(page_text(direct)) and not direct.dataframe and not direct.get("image")
+
+
+def test_a_provider_forcing_an_unassigned_patients_id_sees_only_their_own_patients(own_demo):
+    store, _ = own_demo
+    ana, ben = (sv.find_patient_id(store, sv.SYSTEM, ref) for ref in ("demo-ana", "demo-ben"))
+    solo = sv.create_user(store, sv.SYSTEM, "dr.solo", "solo password 42", "provider")
+    sv.assign_patient(store, sv.SYSTEM, solo, ana)
+    token, _ = sv.sign_in(store, "dr.solo", "solo password 42")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["token"] = token
+    at.session_state["patient_id"] = ben
+    at.switch_page("pages/patient_detail.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["demo-ana"] and at.session_state["patient_id"] == ana
+    assert at.selectbox[0].options == ["demo-ana (demo-ana)"]
+    assert not ben_is_shown(page_text(at))
+    assert len(at.dataframe[0].value) == photos_of("demo-ana")
 
 
 def test_signed_out_visitor_sees_only_sign_in(demo):
     direct = AppTest.from_file("../pages/my_progress.py", default_timeout=60).run()
     assert "Please sign in." in page_text(direct)
-    assert not direct.get("imgs")
+    assert not direct.get("image") and not charts(direct) and [t.value for t in direct.title] == []

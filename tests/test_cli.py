@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from series import CONTROL, ROI, make_followup
+from truth import apply_homography
 from tracker.analysis import simulate as sim
-from tracker.analysis.align import map_points
 
 TRACKER = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
 
@@ -88,11 +88,14 @@ def test_json_lines_contract(photos):
 def test_matrix_maps_upright_photo_pixels_to_baseline_pixels(photos):
     folder, truth = photos
     result = run("analyze", "--reference", "baseline.jpg", "--json", "day03.jpg", "sideways.jpg", cwd=folder)
-    for line in result.stdout.splitlines():
-        r = json.loads(line)
-        true = truth[r["photo"]]
-        pts = np.array([[500.0, 500.0], [1500.0, 700.0], [1000.0, 1600.0]])
-        err = np.linalg.norm(map_points(np.array(r["alignment"]["matrix"]), pts) - map_points(true, pts), axis=1)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["photo"] for r in records] == ["day03.jpg", "sideways.jpg"]
+    pts = np.array([[500.0, 500.0], [1500.0, 700.0], [1000.0, 1600.0]])
+    for r in records:
+        assert r["alignment"]["ok"] is True, r
+        err = np.linalg.norm(apply_homography(r["alignment"]["matrix"], pts) - apply_homography(truth[r["photo"]], pts),
+                             axis=1)
         assert err.max() < 1.0, (r["photo"], err)
 
 

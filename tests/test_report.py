@@ -1,23 +1,34 @@
-"""The PDF report, built from the demo patients through the services and read back with pypdf."""
+"""The PDF report, built from the demo patients through the services and read back with pypdf.
+
+The figures the report must print are worked out apart from the services it is built from:
+dates, days and sessions from ``sample_images/manifest.csv``; each photo's Δa* above the
+baseline, texture change, ITA°, melanin index and alignment error by hand from the analysis
+rows stored in the database; and the simulated truth in ``sample_images/truth.csv`` for the
+redness and the day it resolves.
+"""
 
 from __future__ import annotations
 
 import io
 import re
 from datetime import date, datetime
-from pathlib import Path
 
+import numpy as np
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from tracker import services as sv
-from tracker.services.importer import read_manifest, run_import
 from tracker.analysis.io import decode_photo
-from tracker.web.report import NOTICE, patient_report_pdf, photos_needed
 from tracker.store.db import open_store
+from tracker.store.models import Course, Patient, Photo
+from tracker.web.report import NOTICE, patient_report_pdf, photos_needed
+from truth import TRUTH, manifest_rows, photo_day, redness_tolerance, stored_results, treated_on
 
-MANIFEST = Path(__file__).resolve().parents[1] / "sample_images" / "manifest.csv"
 GENERATED_AT = datetime(2026, 4, 1, 10, 0)
+RESOLVED_DELTA_A = 2.0  # the resolved level of the recovery model (sample_images/README.md)
+# The report prints Δa* and texture % to one decimal: half a unit of the last digit, and a little for floats.
+PRINTED = 0.05 + 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -50,63 +61,152 @@ def _read(pdf: bytes) -> tuple[PdfReader, str]:
     return reader, text
 
 
-def _latest_measured(course: sv.CourseDetail):
-    return [pt for pt in course.progress.points
-            if pt.day > 0 and pt.quality_ok and pt.excess_redness is not None][-1]
+_NUMBER = r"(-?\d+\.\d+|–)"
+_ROW = re.compile(rf"(\d{{4}}-\d\d-\d\d) (-?\d+) (\d+) {_NUMBER} {_NUMBER} {_NUMBER} ([+-]\d+\.\d|–) (.+?) "
+                  rf"(\d+\.\d\d|–)(?= \d{{4}}-\d\d-\d\d | Day: )")
 
 
-def test_review_patient_report_shows_status_reasons_figures_notes_and_photos(clinic):
+def _figures(text: str) -> dict[str, dict]:
+    """The report's table of figures per photo, by date."""
+    number = lambda v: None if v == "–" else float(v)  # noqa: E731
+    return {m[1]: {"day": int(m[2]), "session": int(m[3]), "delta_a": number(m[4]), "ita": number(m[5]),
+                   "melanin": number(m[6]), "texture_pct": number(m[7]), "quality": m[8], "rmse": number(m[9])}
+            for m in _ROW.finditer(text)}
+
+
+def _expected_figures(store, reference: str) -> dict[str, dict]:
+    """What the report's table must say for each photo, worked out by hand from the stored metrics."""
+    stored = stored_results(store, reference)
+    rows = manifest_rows(reference)
+    base = stored[rows[0]["taken_on"]]["metrics"]
+    expected = {}
+    for row in rows:
+        result = stored[row["taken_on"]]
+        metrics = result["metrics"]
+        day = photo_day(row)
+        expected[row["taken_on"]] = {
+            "photo": row["photo"], "day": day, "session": 1 if day > 0 else 0,
+            # Pre-treatment baseline and a control region: the photo's Δa* less the baseline's own.
+            "delta_a": metrics["redness_delta_a"] - base["redness_delta_a"],
+            "texture_pct": 100 * (metrics["texture_contrast"] / base["texture_contrast"] - 1),
+            "ita": metrics["ita_deg"], "melanin": metrics["melanin_index"],
+            "rmse": None if row is rows[0] else result["alignment"]["rmse_px"],
+            "quality_codes": result["quality"]["codes"],
+        }
+    return expected
+
+
+def _truth_resolution_day(reference: str) -> float:
+    """The day the simulated redness falls to the resolved level: a log-linear fit of the course it was made from."""
+    rows = [TRUTH[r["photo"]] for r in manifest_rows(reference) if int(TRUTH[r["photo"]]["day"]) > 0]
+    days = np.array([int(r["day"]) for r in rows])
+    slope, intercept = np.polyfit(days, np.log([float(r["delta_a_target"]) for r in rows]), 1)
+    return (np.log(RESOLVED_DELTA_A) - intercept) / slope
+
+
+@pytest.mark.parametrize("reference", ["demo-ben", "demo-ana"])
+def test_figures_per_photo_are_the_stored_measurements_and_the_simulated_truth(clinic, reference):
+    store, provider, ids = clinic
+    pdf, _ = _report(store, provider, ids[reference])
+    _, text = _read(pdf)
+    printed = _figures(text)
+    expected = _expected_figures(store, reference)
+    assert list(printed) == list(expected)  # one row per photo, in the order taken
+    for when, want in expected.items():
+        got = printed[when]
+        assert (got["day"], got["session"]) == (want["day"], want["session"]), when
+        assert want["day"] == int(TRUTH[want["photo"]]["day"])
+        for key in ("delta_a", "texture_pct", "ita", "melanin"):
+            assert abs(got[key] - want[key]) <= PRINTED, (when, key, got[key], want[key])
+        if want["rmse"] is None:
+            assert got["rmse"] is None
+        else:
+            assert abs(got["rmse"] - want["rmse"]) <= 0.005 + 1e-6, when
+        # The measured redness is the simulated one.
+        added = float(TRUTH[want["photo"]]["true_delta_a_added"])
+        if TRUTH[want["photo"]]["expected_quality"] == "pass":
+            assert got["quality"] == "OK", when
+            assert abs(got["delta_a"] - added) <= redness_tolerance(added), (when, got["delta_a"], added)
+        else:
+            assert got["quality"] == ", ".join(want["quality_codes"]) and want["quality_codes"], when
+
+
+@pytest.mark.parametrize(("reference", "status", "margin"), [("demo-ben", "Ask your provider to review", 4.0),
+                                                             ("demo-ana", "On track", 2.0)])
+def test_status_and_projected_resolution_match_the_simulated_course(clinic, reference, status, margin):
+    store, provider, ids = clinic
+    pdf, _ = _report(store, provider, ids[reference])
+    _, text = _read(pdf)
+    assert f"Status {status} " in text
+    projected = re.search(r"Projected resolution around day (\d+) \(90% interval: day (\d+) to (\d+)\)", text)
+    assert projected, text[:2000]
+    day, low, high = (int(v) for v in projected.groups())
+    truth = _truth_resolution_day(reference)  # 35 for Ben, 14 for Ana
+    assert abs(day - truth) <= margin, (day, truth)
+    assert low <= truth <= high
+
+
+def test_review_patient_report_shows_header_reasons_notes_and_photos(clinic):
     store, provider, ids = clinic
     sv.add_note(store, provider, ids["demo-ben"], "Redness persists at four weeks; booked a review visit.")
     sv.add_note(store, provider, ids["demo-ben"], "Called the patient: uses SPF 50 daily.")
-    pdf, detail = _report(store, provider, ids["demo-ben"])
+    pdf, _ = _report(store, provider, ids["demo-ben"])
     reader, text = _read(pdf)
-    course = detail.courses[0]
-    latest = _latest_measured(course)
+    rows = manifest_rows("demo-ben")
 
     assert len(pdf) < 3_000_000
     assert "Healing progress report" in text
-    assert detail.display_name in text and "Fitzpatrick III" in text
+    assert "Patient demo-ben" in text and "Identifier demo-ben" in text
+    assert f"Fitzpatrick {rows[0]['skin_type']}" in text
     assert "2026-04-01 10:00 by dr.x" in text
     assert NOTICE in text and "not a diagnosis" in text
-    assert course.progress.status == "review"
-    assert "Ask your provider to review" in text
+    assert f"Session {rows[0]['treated_on']} " in text
+    days_since = (GENERATED_AT.date() - treated_on("demo-ben")).days
+    assert f"Days since latest session {days_since} " in text
+    # Ben's redness is past the treatment's outer limit: the rule, and a figure, are given.
     assert "rule redness_beyond_outer_limit" in text
-    assert "Days since latest session 51" in text  # 2026-02-09 to 2026-04-01
-    day = course.progress.assessment.projected_resolution_day
-    assert f"around day {day:.0f}" in text
-    # The latest photo's row of the figures table: date, day, session, Δa* to one decimal.
-    row = rf"{latest.taken_at:%Y-%m-%d} {latest.day} {latest.session} {latest.excess_redness:.1f} "
-    assert re.search(re.escape(row), text)
-    assert "glare" in text  # the day-5 photo that failed the quality gate
     assert "Δa*" in text and "ITA°" in text
+    # The photo made to fail the gate is named among those left out, with its day.
+    failed = next(r for r in rows if TRUTH[r["photo"]]["expected_quality"] == "fail")
+    assert f"Photos left out: • {failed['taken_on']} (day {TRUTH[failed['photo']]['day']}):" in text
     newer = text.index("Called the patient: uses SPF 50 daily.")
     older = text.index("Redness persists at four weeks; booked a review visit.")
     assert newer < older
     assert "Page 1 of" in text and f"Page {len(reader.pages)} of {len(reader.pages)}" in text
     images = [image for page in reader.pages for image in page.images]
-    assert sum(image.name.endswith(".png") for image in images) >= 1  # the redness chart
+    assert sum(image.name.endswith(".png") for image in images) == 2  # the redness and texture charts
     assert sum(image.name.endswith(".jpg") for image in images) == 2  # baseline and latest photo
+    latest = rows[-1]
+    assert f"Baseline: {rows[0]['taken_on']}, day {TRUTH[rows[0]['photo']]['day']}" in text
+    assert f"Latest measured, aligned to the baseline: {latest['taken_on']}, day {TRUTH[latest['photo']]['day']}" in text
 
 
 def test_on_track_patient_report(clinic):
     store, provider, ids = clinic
-    pdf, detail = _report(store, provider, ids["demo-ana"])
+    pdf, _ = _report(store, provider, ids["demo-ana"])
     _, text = _read(pdf)
-    course = detail.courses[0]
-    assert course.progress.status == "on_track"
-    assert "demo-ana" in text and "On track" in text
-    assert f" {_latest_measured(course).excess_redness:.1f} " in text
-    assert "No notes." in text
+    assert "Patient demo-ana" in text and "Status On track" in text
+    assert "redness_within_band" in text and "redness_beyond_outer_limit" not in text
+    assert "No notes." in text and "Photos left out" not in text
     assert len(pdf) < 3_000_000
+
+
+def _photo_ids(store, reference: str) -> dict[str, int]:
+    """Photo id by the date it was taken, read with SQL."""
+    query = (select(Photo.taken_at, Photo.id).join(Course, Photo.course_id == Course.id)
+             .join(Patient, Course.patient_id == Patient.id).where(Patient.reference == reference))
+    with store.session() as s:
+        return {f"{taken:%Y-%m-%d}": photo_id for taken, photo_id in s.execute(query)}
 
 
 def test_photos_needed_are_each_baseline_and_latest_measured_photo(clinic):
     store, provider, ids = clinic
     for reference in ("demo-ben", "demo-ana"):
-        detail = sv.get_patient(store, provider, ids[reference])
-        course = detail.courses[0]
-        assert photos_needed(detail) == {course.baseline_photo_id, _latest_measured(course).photo_id}
+        rows = manifest_rows(reference)
+        by_date = _photo_ids(store, reference)
+        latest_usable = [r for r in rows if TRUTH[r["photo"]]["expected_quality"] == "pass"][-1]
+        assert photos_needed(sv.get_patient(store, provider, ids[reference])) == {
+            by_date[rows[0]["taken_on"]], by_date[latest_usable["taken_on"]]}
     assert photos_needed(sv.get_patient(store, provider, ids["empty"])) == set()
 
 

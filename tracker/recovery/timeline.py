@@ -23,6 +23,7 @@ from datetime import date, datetime
 
 from tracker.analysis.result import AnalysisResult
 from tracker.recovery.assessment import Assessment, assess_course
+from tracker.recovery.course import session_relative_days
 
 __all__ = ["PhotoPoint", "CoursePoint", "CourseProgress", "course_progress", "days_between"]
 
@@ -108,7 +109,7 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
     skin_type : str, optional
         Fitzpatrick type I-VI.
     """
-    sessions = sorted(session_dates)
+    sessions = sorted(set(session_dates))
     photos = sorted(photos, key=lambda p: (p.taken_at, p.photo_id))
     if not sessions:
         return CourseProgress(treatment, (), None, "No treatment date is recorded for this area.", ())
@@ -120,12 +121,13 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
     has_control = base_result.metric("redness_delta_a") is not None
     base_texture = base_result.metric(TEXTURE_METRIC)
 
+    days = [days_between(p.taken_at, first) for p in photos]
+    # The assessment's own grouping: a photo on a later session's day was taken before that session.
+    since_session, session_index = session_relative_days(days, session_days[1:])
+
     points = []
-    for p in photos:
-        day = days_between(p.taken_at, first)
-        started = [i for i, d in enumerate(session_days) if d <= day]
-        session = started[-1] + 1 if started and day > 0 else 0
-        since = day - session_days[session - 1] if session else day
+    for p, day, since, index in zip(photos, days, since_session, session_index):
+        session = int(index) + 1 if day > 0 else 0
         result = p.result or _NOT_ANALYSED
         if pre_treatment:
             key = "redness_delta_a" if has_control else "redness_a"
@@ -136,7 +138,7 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
         texture = result.metric(TEXTURE_METRIC)
         texture_change = (texture / base_texture - 1.0) if texture is not None and base_texture else None
         points.append(CoursePoint(
-            photo_id=p.photo_id, taken_at=p.taken_at, day=day, session=session, days_since_session=since,
+            photo_id=p.photo_id, taken_at=p.taken_at, day=day, session=session, days_since_session=int(since),
             excess_redness=excess, texture_change=texture_change, result=result,
         ))
 
