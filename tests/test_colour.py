@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import iec_srgb
 from series import CONTROL, ROI, make_followup, roi_mask
 from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
@@ -68,17 +69,20 @@ def test_too_small_a_reference_gives_no_fit(baseline_rgb):
     assert fit_reference_correction(baseline_rgb, baseline_rgb, tiny) is None
 
 
-def test_chart_correction_recovers_patch_colours():
+def test_chart_correction_is_the_inverse_of_the_light_change():
+    """Exposure 0.8 and a white balance are gains in linear light: the fit must be their exact inverse."""
     from tracker.analysis.colour_card import COLORCHECKER_SRGB
 
-    lighting = sim.Lighting(exposure=0.8, white_balance=(0.93, 1.0, 1.08), gamma=1.0)
-    lin = srgb_to_linear(COLORCHECKER_SRGB) * 0.8 * np.array([0.93, 1.0, 1.08])
-    photo_patches = linear_to_srgb(np.clip(lin, 0, 1))
+    gains = 0.8 * np.array([0.93, 1.0, 1.08])
+    photo_patches = iec_srgb.encode(iec_srgb.decode(COLORCHECKER_SRGB) * gains)
     correction = fit_colour_card_correction(photo_patches, COLORCHECKER_SRGB)
     assert correction.method == "colorchecker" and correction.residual_delta_e < 0.5
+    np.testing.assert_allclose(correction.matrix[:, :3], np.diag(1 / gains), atol=1e-5)
+    np.testing.assert_allclose(correction.matrix[:, 3], 0.0, atol=1e-5)  # no flare was added
+    # The cyan patch (red 0) is left out of the fit, yet is mapped back as well.
+    assert correction.reference_pixels == 23
     corrected = correction.apply(photo_patches.astype(np.float32)[None])[0]
-    assert np.abs(corrected - COLORCHECKER_SRGB).max() < 0.02
-    assert lighting.exposure == 0.8
+    np.testing.assert_allclose(corrected, COLORCHECKER_SRGB, atol=2e-3)
 
 
 @pytest.fixture(scope="module")
