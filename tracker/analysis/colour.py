@@ -241,10 +241,8 @@ def correct_region(correction: ColourCorrection, rgb: np.ndarray, mask: np.ndarr
     See :func:`restore_clipped`; ``mask`` is the region's boolean H x W mask.
     """
     check_type(correction, ColourCorrection, "correction", "a ColourCorrection")
-    check_rgb8(rgb, "rgb")
-    check_mask(mask, rgb.shape[:2], "mask")
+    linear, where = restore_clipped(rgb, mask)  # first: it checks rgb and mask
     out = correction.apply(rgb)
-    linear, where = restore_clipped(rgb, mask)
     if linear.size:
         out[where] = correction.apply(linear_to_srgb(linear)[None])[0]
     return out
