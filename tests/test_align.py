@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from skimage import data
 
 from series import ROI, make_followup
 from tracker.analysis import simulate as sim
-from tracker.analysis.align import align_to_baseline, map_points, prepare_reference, warp_to_baseline
+from tracker.analysis.align import (
+    align_to_baseline,
+    map_points,
+    prepare_reference,
+    rescale_homography,
+    resize_matrix,
+    shrink,
+    warp_to_baseline,
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +114,151 @@ def test_warp_marks_pixels_outside_the_photo_invalid(baseline_rgb):
     shift = np.array([[1, 0, 1000], [0, 1, 0], [0, 0, 1]], float)  # photo starts at baseline x=1000
     _, valid = warp_to_baseline(baseline_rgb[:, :500], shift, (900, 0, 300, 100))
     assert not valid[:, :95].any() and valid[:, 110:590 - 900 + 300 - 1].all()
+
+
+# --- arguments: what each function accepts, and one clear ValueError for the rest -------------
+
+RGB8 = np.random.default_rng(60).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+SHIFT = np.array([[1.0, 0, 3], [0, 1, -2], [0, 0, 1]])
+NOT_HOMOGRAPHY = {"2 x 2": np.eye(2), "3 x 4": np.eye(3, 4), "NaN": np.full((3, 3), np.nan),
+                  "infinite": np.where(np.eye(3, dtype=bool), np.inf, 0.0), "strings": np.array([["1"] * 3] * 3)}
+NOT_OPENCV_IMAGE = {"bool": RGB8 > 127, "int64": RGB8.astype(np.int64), "int8": RGB8.astype(np.int8),
+                    "float16": RGB8.astype(np.float16), "1-D": RGB8[0, :, 0], "4-D": RGB8[None], "empty": RGB8[:0],
+                    "list": RGB8.tolist()}
+
+
+@pytest.mark.parametrize("bad", [RGB8 / 255, RGB8[..., 0], np.dstack([RGB8, RGB8[..., :1]]), RGB8[:0]],
+                         ids=["float", "2-D", "4 channels", "empty"])
+@pytest.mark.parametrize("name,call", [
+    ("baseline_rgb", lambda a: prepare_reference(a)),
+    ("photo_rgb", lambda a: align_to_baseline(a, None)),
+], ids=["prepare_reference", "align_to_baseline"])
+def test_registration_takes_only_8bit_colour_photos(name, call, bad):
+    with pytest.raises(ValueError, match=rf"^{name} must be an H x W x 3 uint8 sRGB image; got "):
+        call(bad)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(reference={"shape": (64, 80)}), r"^reference must be a Reference \(from prepare_reference\); got a dict"),
+    (dict(roi=(10, 10, 20)), r"^roi must be four numbers \(x, y, width, height\); got a tuple of 3 items"),
+    (dict(roi=(10, 10, 0, 20)), r"^roi width must be a finite number above 0; got int 0"),
+    (dict(config={"ratio": 0.8}), r"^config must be an AlignmentConfig; got a dict"),
+    (dict(preview=RGB8), r"^preview must be a pair \(image, scale\); got a uint8 array"),
+    (dict(preview=(RGB8 / 255, 1.0)), r"^preview image must be an H x W or H x W x 3 uint8 image; got a float64"),
+    (dict(preview=(RGB8, 0.0)), r"^preview scale must be a finite number above 0; got float 0.0"),
+], ids=["reference", "roi of 3", "roi of no width", "config", "preview not a pair", "preview float", "preview scale 0"])
+def test_align_to_baseline_names_the_argument_that_is_wrong(kwargs, match):
+    arguments = dict(reference=prepare_reference(RGB8)) | kwargs
+    with pytest.raises(ValueError, match=match):
+        align_to_baseline(RGB8, **arguments)
+
+
+def test_prepare_reference_refuses_a_config_of_another_kind():
+    with pytest.raises(ValueError, match=r"^config must be an AlignmentConfig; got a dict"):
+        prepare_reference(RGB8, {"ratio": 0.8})
+
+
+@pytest.mark.parametrize("pts", [
+    [(0, 0), (10, 5)], np.array([(0, 0), (10, 5)], np.int32), np.array([(0.5, 1.5), (10, 5)], np.float32),
+    np.array((7.0, 3.0)), np.empty((0, 2)),
+], ids=["list", "int32", "float32", "one point", "none"])
+def test_map_points_takes_lists_and_arrays_of_points(pts):
+    homography = np.array([[1.1, 0.1, 5.0], [-0.05, 0.9, 2.0], [1e-4, 2e-4, 1.0]])
+    xy = np.asarray(pts, np.float64).reshape(-1, 2)
+    projected = np.c_[xy, np.ones(len(xy))] @ homography.T
+    mapped = map_points(homography, pts)
+    assert mapped.shape == (len(xy), 2)
+    np.testing.assert_allclose(mapped, projected[:, :2] / projected[:, 2:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", NOT_HOMOGRAPHY.values(), ids=NOT_HOMOGRAPHY.keys())
+@pytest.mark.parametrize("call", [
+    lambda h: map_points(h, [(0, 0)]),
+    lambda h: rescale_homography(h, 0.5),
+    lambda h: warp_to_baseline(RGB8, h, (0, 0, 10, 10)),
+], ids=["map_points", "rescale_homography", "warp_to_baseline"])
+def test_homographies_must_be_finite_3_by_3(call, bad):
+    with pytest.raises(ValueError, match=r"^matrix must be a 3 x 3 homography of finite numbers; got "):
+        call(bad)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 3)), np.zeros((2, 2, 2)), ["a", "b"], np.zeros(3)],
+                         ids=["3 columns", "3-D", "strings", "3 numbers"])
+def test_map_points_refuses_what_is_not_points(bad):
+    with pytest.raises(ValueError, match=r"^pts must be \(N, 2\) points \(x, y\); got "):
+        map_points(np.eye(3), bad)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 1, 3, 4])
+def test_warp_with_a_shift_is_a_crop_for_every_opencv_image(dtype, channels):
+    photo = RGB8[..., :channels or 1].astype(dtype)
+    photo = photo[..., 0] if channels is None else photo
+    # Photo pixel (x, y) lies at baseline (x + 3, y - 2): the box (13, 8, 20, 30) starts at photo (10, 10).
+    warped, valid = warp_to_baseline(photo, SHIFT, (13, 8, 20, 30), interpolation=cv2.INTER_NEAREST)
+    assert warped.dtype == photo.dtype and valid.all()
+    crop = photo[10:40, 10:30]
+    np.testing.assert_array_equal(warped, crop[..., 0] if channels == 1 else crop)  # OpenCV drops a lone channel
+
+
+@pytest.mark.parametrize("bad", NOT_OPENCV_IMAGE.values(), ids=NOT_OPENCV_IMAGE.keys())
+@pytest.mark.parametrize("name,call", [
+    ("photo", lambda a: warp_to_baseline(a, np.eye(3), (0, 0, 10, 10))),
+    ("image", lambda a: shrink(a, 0.5)),
+], ids=["warp_to_baseline", "shrink"])
+def test_resampling_refuses_what_opencv_cannot_resample(name, call, bad):
+    with pytest.raises(ValueError, match=rf"^{name} must be an H x W or H x W x C image of uint8, uint16, int16, "):
+        call(bad)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(box=(0, 0, 10)), r"^box must be four numbers \(x, y, width, height\)"),
+    (dict(box=(0, 0, -10, 10)), r"^box width must be a finite number above 0"),
+    (dict(box=(0, "0", 10, 10)), r"^box y must be a finite number; got a str"),
+    (dict(scale=0), r"^scale must be a finite number above 0"),
+    (dict(scale=float("nan")), r"^scale must be a finite number above 0"),
+    (dict(interpolation=1.5), r"^interpolation must be an integer at least 0"),
+], ids=["box of 3", "negative width", "text in box", "scale 0", "scale NaN", "interpolation"])
+def test_warp_to_baseline_refuses_a_box_or_scale_that_cannot_be_warped(kwargs, match):
+    arguments = dict(photo=RGB8, matrix=np.eye(3), box=(0, 0, 10, 10)) | kwargs
+    with pytest.raises(ValueError, match=match):
+        warp_to_baseline(**arguments)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 3])
+def test_shrink_by_half_is_the_mean_of_2x2_blocks_for_every_opencv_image(dtype, channels):
+    photo = RGB8[..., 0] if channels is None else RGB8
+    photo = photo.astype(dtype)
+    small, sx, sy = shrink(photo, 0.5)
+    h, w = photo.shape[0] // 2, photo.shape[1] // 2
+    blocks = photo.astype(np.float64).reshape(h, 2, w, 2, *photo.shape[2:]).mean(axis=(1, 3))
+    assert (sx, sy) == (0.5, 0.5) and small.dtype == photo.dtype
+    np.testing.assert_allclose(small, blocks, atol=0.5 if photo.dtype.kind in "ui" else 1e-4)
+
+
+@pytest.mark.parametrize("scale", [0, -0.5, float("inf"), "0.5", None], ids=["0", "negative", "inf", "text", "None"])
+def test_shrink_refuses_a_scale_that_is_not_positive(scale):
+    with pytest.raises(ValueError, match=r"^scale must be a finite number above 0; got "):
+        shrink(RGB8, scale)
+
+
+@pytest.mark.parametrize("s", [0.5, (0.5, 0.25), [2, 3], np.array([0.5, 0.25])],
+                         ids=["one number", "pair", "list", "array"])
+def test_resize_matrix_takes_a_scale_or_a_pair_of_them(s):
+    sx, sy = (s, s) if np.ndim(s) == 0 else s
+    # Pixel centre 0 of the original sits at (0 + 0.5) * s - 0.5 in the resized copy, pixel centre 9 at 9.5 s - 0.5.
+    np.testing.assert_allclose(map_points(resize_matrix(s), [(0, 0), (9, 9)]),
+                               [(0.5 * sx - 0.5, 0.5 * sy - 0.5), (9.5 * sx - 0.5, 9.5 * sy - 0.5)])
+
+
+@pytest.mark.parametrize("bad", [0, -1, (0.5, 0), (1, 2, 3), "x", None, float("nan")],
+                         ids=["0", "negative", "zero in pair", "three", "text", "None", "NaN"])
+@pytest.mark.parametrize("name,call", [
+    ("s", lambda s: resize_matrix(s)),
+    ("photo_scale", lambda s: rescale_homography(np.eye(3), photo_scale=s)),
+    ("baseline_scale", lambda s: rescale_homography(np.eye(3), baseline_scale=s)),
+], ids=["resize_matrix", "rescale_homography photo", "rescale_homography baseline"])
+def test_scales_must_be_positive_numbers_or_pairs_of_them(name, call, bad):
+    with pytest.raises(ValueError, match=rf"^{name} must be a (positive|finite) number"):
+        call(bad)

@@ -238,3 +238,37 @@ def test_orientation_check_reorders_or_rejects_grids():
     rng = np.random.default_rng(1)
     for _ in range(20):
         assert colour_card._orient(seen.reshape(24, 3)[rng.permutation(24)].reshape(4, 6, 3)) is None
+
+
+# --------------------------------------------------------------------------- #
+# arguments
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros((600, 800, 3), np.float32), np.zeros((600, 800, 3), np.uint16), np.zeros((600, 800, 3), np.int64),
+    np.zeros((600, 800, 3), bool), np.zeros((600, 800, 3)).tolist(),
+], ids=["float32", "uint16", "int64", "bool", "list"])
+def test_non_8bit_images_are_refused_with_an_error_that_is_also_a_type_error(bad):
+    with pytest.raises(ValueError, match=r"^rgb must be an H x W x 3 uint8 sRGB image \(H x W x 4 and H x W are "
+                                         r"accepted too\); got ") as caught:
+        find_colour_card(bad)
+    assert isinstance(caught.value, TypeError)  # what callers caught before it was a ValueError too
+
+
+@pytest.mark.parametrize("shape", [(600, 800, 2), (600, 800, 5), (600, 800, 3, 1), (800,)],
+                         ids=["2 channels", "5 channels", "4-D", "1-D"])
+def test_images_of_other_shapes_are_refused(shape):
+    with pytest.raises(ValueError, match=r"^rgb must be an H x W x 3 uint8 sRGB image"):
+        find_colour_card(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(600, 800), (600, 800, 3), (600, 800, 4), (0, 0, 3)],
+                         ids=["grey", "RGB", "RGBA", "empty"])
+def test_every_accepted_form_without_a_chart_gives_none(shape):
+    assert find_colour_card(np.zeros(shape, np.uint8)) is None
+
+
+@pytest.mark.parametrize("max_side", [99, 0, float("nan"), "1600", None], ids=["99", "0", "NaN", "text", "None"])
+def test_max_side_must_be_a_number_of_at_least_100(max_side):
+    with pytest.raises(ValueError, match=r"^max_side must be a finite number at least 100; got "):
+        find_colour_card(np.zeros((600, 800, 3), np.uint8), max_side=max_side)

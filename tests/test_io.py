@@ -618,3 +618,52 @@ def test_photo_error_is_a_value_error():
     assert issubclass(PhotoError, ValueError)
     fields = {"rgb", "captured_at", "format", "source_bit_depth", "colour_profile"}
     assert fields <= set(Photo.__dataclass_fields__)
+
+
+# --- arguments -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["a photo.jpg", None, np.zeros(16, np.uint8), 12, [255, 216]],
+                         ids=["str", "None", "array", "int", "list"])
+def test_decode_photo_takes_only_bytes(data):
+    """Mistakes of the caller, not of the file: a plain ValueError naming the parameter, not a PhotoError."""
+    with pytest.raises(ValueError, match=r"^data must be the content of an image file \(bytes\); got ") as caught:
+        decode_photo(data)
+    assert not isinstance(caught.value, PhotoError)
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_decode_photo_takes_any_bytes_like_content(astronaut, kind):
+    assert np.array_equal(decode_photo(kind(encode(astronaut, "PNG"))).rgb, astronaut)
+
+
+@pytest.mark.parametrize("max_pixels", [0, -5, 1.5e6, "100", None], ids=["0", "negative", "float", "text", "None"])
+@pytest.mark.parametrize("call", [
+    lambda n, path: decode_photo(b"\x89PNG", max_pixels=n),
+    lambda n, path: read_photo(path, max_pixels=n),
+], ids=["decode_photo", "read_photo"])
+def test_max_pixels_must_be_a_positive_integer(tmp_path, call, max_pixels):
+    """Checked before the file is looked for: the missing file is not what is reported."""
+    with pytest.raises(ValueError, match=r"^max_pixels must be an integer at least 1; got "):
+        call(max_pixels, tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("path", [None, 3, ["a.jpg"]], ids=["None", "int", "list"])
+def test_read_photo_takes_a_path(path):
+    with pytest.raises(ValueError, match=r"^path must be a file path \(str or os.PathLike\); got "):
+        read_photo(path)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_to_bgr_reverses_the_channels_of_each_dtype_opencv_converts(astronaut, dtype):
+    rgb = astronaut.astype(dtype)
+    np.testing.assert_array_equal(to_bgr(rgb), rgb[..., ::-1])
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros((8, 8, 3), np.float64), np.zeros((8, 8, 3), np.int32), np.zeros((8, 8, 3), bool),
+    np.zeros((8, 8, 4), np.uint8), np.zeros((8, 8, 3, 1), np.uint8), np.zeros((0, 8, 3), np.uint8),
+], ids=["float64", "int32", "bool", "4 channels", "4-D", "empty"])
+def test_to_bgr_refuses_what_opencv_cannot_convert(bad):
+    with pytest.raises(ValueError, match=r"^rgb must be an H x W x 3 image of uint8, uint16 or float32; got "):
+        to_bgr(bad)

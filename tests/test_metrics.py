@@ -105,3 +105,155 @@ def test_every_metric_has_a_complete_definition():
 
 def test_metric_version_is_a_string():
     assert isinstance(m.METRIC_VERSION, str) and m.METRIC_VERSION
+
+
+# --- arguments: what each metric accepts, and one clear ValueError for the rest ---------------
+
+LAB = _lab(60, 12.0, 15)
+MASK = np.ones((20, 20), bool)
+RGB01 = np.full((20, 20, 3), 0.5, np.float32)
+LIGHTNESS = np.random.default_rng(3).uniform(30, 70, (40, 40))
+NOT_LAB = {
+    "uint8 (8-bit Lab)": LAB.astype(np.uint8),
+    "int64": LAB.astype(np.int64),
+    "2-D": LAB[..., 0],
+    "4 channels": np.dstack([LAB, LAB[..., :1]]),
+    "list": LAB.tolist(),
+}
+NOT_MASK = {
+    "uint8": MASK.astype(np.uint8),
+    "float": MASK.astype(np.float32),
+    "other shape": np.ones((20, 19), bool),
+    "list": MASK.tolist(),
+}
+LAB_METRICS = {
+    "redness_a": lambda lab, mask=None: m.redness_a(lab, mask),
+    "lightness_l": lambda lab, mask=None: m.lightness_l(lab, mask),
+    "yellowness_b": lambda lab, mask=None: m.yellowness_b(lab, mask),
+    "ita_deg": lambda lab, mask=None: m.ita_deg(lab, mask),
+    "erythema_area_fraction": lambda lab, mask=None: m.erythema_area_fraction(lab, 5.0, mask),
+}
+RGB_METRICS = {"erythema_index": m.erythema_index, "melanin_index": m.melanin_index}
+TEXTURE = {"texture_glcm": m.texture_glcm, "lbp_uniformity": m.lbp_uniformity, "hf_energy": m.hf_energy,
+           "texture_metrics": m.texture_metrics}
+
+
+@pytest.mark.parametrize("bad", NOT_LAB.values(), ids=NOT_LAB.keys())
+@pytest.mark.parametrize("fn", LAB_METRICS.values(), ids=LAB_METRICS.keys())
+def test_lab_metrics_refuse_what_is_not_float_lab(fn, bad):
+    with pytest.raises(ValueError, match=r"^lab must be float CIELAB values with 3 channels on the last axis; got "):
+        fn(bad)
+
+
+@pytest.mark.parametrize("bad", NOT_MASK.values(), ids=NOT_MASK.keys())
+@pytest.mark.parametrize("fn", [*LAB_METRICS.values(),
+                                *(lambda lab, mask, f=f: f(RGB01, mask) for f in RGB_METRICS.values())],
+                         ids=[*LAB_METRICS, *RGB_METRICS])
+def test_colour_metrics_refuse_a_mask_that_is_not_boolean_over_the_region(fn, bad):
+    """A uint8 0/1 mask would index pixels 0 and 1 instead of selecting: it must not pass."""
+    with pytest.raises(ValueError, match=r"^mask must be a boolean mask of shape \(20, 20\), like the image; got "):
+        fn(LAB, bad)
+
+
+@pytest.mark.parametrize("args,name", [
+    ((NOT_LAB["uint8 (8-bit Lab)"], LAB), "lab_roi"),
+    ((LAB, NOT_LAB["2-D"]), "lab_control"),
+    ((LAB, LAB, NOT_MASK["uint8"]), "roi_mask"),
+    ((LAB, LAB, None, NOT_MASK["other shape"]), "control_mask"),
+], ids=["lab_roi", "lab_control", "roi_mask", "control_mask"])
+def test_redness_delta_a_names_the_argument_that_is_wrong(args, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be "):
+        m.redness_delta_a(*args)
+
+
+@pytest.mark.parametrize("bad", [(RGB01 * 255).astype(np.uint8), RGB01.astype(np.int32), RGB01[..., 0],
+                                 RGB01[..., :2]], ids=["uint8", "int32", "2-D", "2 channels"])
+@pytest.mark.parametrize("fn", RGB_METRICS.values(), ids=RGB_METRICS.keys())
+def test_rgb_metrics_refuse_what_is_not_float_srgb(fn, bad):
+    with pytest.raises(ValueError, match=r"^rgb01 must be float sRGB values in 0-1 with 3 channels on the last axis"):
+        fn(bad)
+
+
+@pytest.mark.parametrize("bad", [np.dstack([LIGHTNESS] * 3), LIGHTNESS > 50, LIGHTNESS[:0], LIGHTNESS.tolist()],
+                         ids=["3 channels", "bool", "empty", "list"])
+@pytest.mark.parametrize("fn", TEXTURE.values(), ids=TEXTURE.keys())
+def test_texture_metrics_refuse_what_is_not_a_lightness_image(fn, bad):
+    with pytest.raises(ValueError, match=r"^lightness must be an H x W single-channel image of numbers; got "):
+        fn(bad)
+
+
+@pytest.mark.parametrize("fn", TEXTURE.values(), ids=TEXTURE.keys())
+def test_texture_metrics_refuse_a_mask_of_another_shape(fn):
+    with pytest.raises(ValueError, match=r"^mask must be a boolean mask of shape \(40, 40\)"):
+        fn(LIGHTNESS, np.ones((40, 39), bool))
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(reference_a="5"), "reference_a"), (dict(reference_a=None), "reference_a"),
+    (dict(reference_a=5.0, threshold=float("nan")), "threshold"),
+], ids=["text reference", "no reference", "NaN threshold"])
+def test_erythema_area_fraction_refuses_a_reference_that_is_not_a_number(kwargs, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be "):
+        m.erythema_area_fraction(LAB, **kwargs)
+
+
+def test_erythema_area_fraction_counts_nothing_against_an_unknown_reference():
+    """No untreated skin to compare with gives NaN as the reference: accepted, and no pixel is above it."""
+    assert m.erythema_area_fraction(LAB, float("nan")) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["image", "pixels"])
+def test_lab_metrics_are_means_over_the_selected_pixels_of_images_and_pixel_lists(dtype, layout):
+    rng = np.random.default_rng(5)
+    lab = np.stack([rng.uniform(20, 90, (20, 20)), rng.uniform(-10, 30, (20, 20)), rng.uniform(-5, 40, (20, 20))],
+                   axis=-1).astype(dtype)
+    mask = rng.random((20, 20)) > 0.3
+    if layout == "pixels":
+        lab, mask = lab.reshape(-1, 3), mask.ravel()
+    chosen = lab[mask].astype(np.float64)
+    assert m.redness_a(lab, mask) == pytest.approx(chosen[:, 1].mean(), rel=1e-5)
+    assert m.lightness_l(lab, mask) == pytest.approx(chosen[:, 0].mean(), rel=1e-5)
+    assert m.yellowness_b(lab, mask) == pytest.approx(chosen[:, 2].mean(), rel=1e-5)
+    expected_ita = np.degrees(np.arctan((chosen[:, 0].mean() - 50) / chosen[:, 2].mean()))
+    assert m.ita_deg(lab, mask) == pytest.approx(expected_ita, abs=1e-3)
+    assert m.erythema_area_fraction(lab, 5.0, mask) == pytest.approx(np.mean(chosen[:, 1] > 8.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["image", "pixels"])
+def test_rgb_metrics_follow_their_formulae_for_float_images_and_pixel_lists(dtype, layout):
+    import iec_srgb
+
+    rng = np.random.default_rng(6)
+    rgb01 = rng.uniform(0.2, 0.9, (20, 20, 3)).astype(dtype)
+    mask = rng.random((20, 20)) > 0.5
+    if layout == "pixels":
+        rgb01, mask = rgb01.reshape(-1, 3), mask.ravel()
+    linear = iec_srgb.decode(rgb01[mask])
+    assert m.erythema_index(rgb01, mask) == pytest.approx(
+        np.mean(100 * np.log10(linear[:, 0] / linear[:, 1])), abs=1e-3)
+    assert m.melanin_index(rgb01, mask) == pytest.approx(np.mean(100 * np.log10(1 / linear[:, 0])), abs=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
+def test_hf_energy_is_the_energy_above_a_gaussian_of_sigma_2_for_any_numeric_lightness(dtype):
+    """Truth from scipy's Gaussian filter (4-sigma kernel, mirrored border, as OpenCV's default)."""
+    from scipy.ndimage import gaussian_filter
+
+    lightness = np.random.default_rng(7).uniform(20, 80, (48, 48)).astype(dtype)
+    exact = lightness.astype(np.float64)
+    expected = np.mean((exact - gaussian_filter(exact, 2.0, mode="mirror", truncate=4.0)) ** 2)
+    assert m.hf_energy(lightness) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("field", ["name", "label", "units", "colour_space", "formula", "source"])
+@pytest.mark.parametrize("bad", ["", "  ", None], ids=["empty", "blank", "None"])
+def test_a_metric_is_registered_only_with_its_whole_definition(field, bad):
+    definition = dict(name="test_metric", label="Test", units="none", colour_space="none", formula="x",
+                      source="none")
+    definition[field] = bad
+    name = definition.pop("name")
+    with pytest.raises(ValueError, match=rf"^{field} must be a non-empty string"):
+        m.metric(name, **definition)
+    assert "test_metric" not in m.METRICS

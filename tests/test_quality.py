@@ -10,6 +10,7 @@ from series import CONTROL, ROI, make_followup
 from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
 from tracker.analysis.quality import QualityMeasurements, QualityThresholds, judge_quality
+from tracker.analysis.quality import blur_score, detail_band, exposure_stats, sharpness
 
 
 def _ok_measurements(**changes) -> QualityMeasurements:
@@ -110,3 +111,96 @@ def test_photo_of_something_else_fails_with_framing_advice(baseline):
     assert not result.ok and not result.quality.ok
     assert "framing" in result.quality.codes
     assert result.metrics is None and result.error
+
+
+# --- arguments: what each measurement accepts, and one clear ValueError for the rest -----------
+
+RGB8 = np.random.default_rng(50).integers(20, 230, (32, 32, 3), dtype=np.uint8)
+GRAY = RGB8[..., 1]
+
+
+@pytest.mark.parametrize("bad", [RGB8 / 255, RGB8.astype(np.uint16), RGB8[..., 0], np.dstack([RGB8, GRAY]), RGB8[:0],
+                                 RGB8.tolist()], ids=["float", "uint16", "2-D", "4 channels", "empty", "list"])
+@pytest.mark.parametrize("fn", [exposure_stats, QualityMeasurements.of_region],
+                         ids=["exposure_stats", "QualityMeasurements.of_region"])
+def test_exposure_is_measured_only_on_8bit_colour_images(fn, bad):
+    """A 0-1 float image would read as entirely crushed black: it must be refused instead."""
+    with pytest.raises(ValueError, match=r"^rgb must be an H x W x 3 uint8 sRGB image; got "):
+        fn(bad)
+
+
+@pytest.mark.parametrize("bad", [(GRAY > 100).astype(np.uint8), (GRAY > 100).astype(float), np.ones((32, 31), bool)],
+                         ids=["uint8 0/1", "float 0/1", "other shape"])
+def test_exposure_mask_must_be_boolean_and_of_the_image_shape(bad):
+    """A uint8 0/1 mask would index pixels 0 and 1 instead of selecting: it must not pass."""
+    with pytest.raises(ValueError, match=r"^mask must be a boolean mask of shape \(32, 32\), like the image; got "):
+        exposure_stats(RGB8, bad)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_exposure_stats_are_shares_of_pixels_counted_by_hand(masked):
+    from skimage.color import rgb2lab
+
+    rgb = np.full((20, 20, 3), 128, np.uint8)
+    rgb[:2] = 255  # 40 pixels washed out
+    rgb[2:4] = (255, 128, 128)  # 40 pixels with one clipped channel
+    rgb[4:5] = (2, 128, 128)  # 20 pixels with one crushed channel
+    mask = np.zeros((20, 20), bool)
+    mask[:10] = True  # the top half holds every one of them
+    fractions = np.array([40, 80, 20]) / (200 if masked else 400)
+    stats = exposure_stats(rgb, mask if masked else None)
+    assert [stats["overexposed_fraction"], stats["channel_clipped_fraction"],
+            stats["underexposed_fraction"]] == pytest.approx(fractions)
+    assert stats["glare_fraction"] == pytest.approx(fractions[0])  # white is L* 100, the rest below 92
+    expected_l = rgb2lab(rgb[mask] if masked else rgb.reshape(-1, 3))[..., 0].mean()
+    assert stats["mean_lightness"] == pytest.approx(expected_l, abs=0.3)
+
+
+GRAY_USERS = {
+    "detail_band": detail_band,
+    "sharpness": sharpness,
+    "blur_score": blur_score,
+}
+
+
+@pytest.mark.parametrize("bad", [RGB8, GRAY > 100, GRAY[:0], GRAY.tolist()],
+                         ids=["3 channels", "bool", "empty", "list"])
+@pytest.mark.parametrize("fn", GRAY_USERS.values(), ids=GRAY_USERS.keys())
+def test_focus_measures_refuse_what_is_not_a_grey_image(fn, bad):
+    with pytest.raises(ValueError, match=r"^gray must be an H x W single-channel image of numbers; got "):
+        fn(bad)
+
+
+def test_sharpness_refuses_a_mask_or_band_that_does_not_fit():
+    with pytest.raises(ValueError, match=r"^mask must be a boolean mask of shape \(32, 32\)"):
+        sharpness(GRAY, (GRAY > 100).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"^mask must be a boolean mask of shape \(32, 32\)"):
+        sharpness(GRAY, np.ones((32, 30), bool))
+    with pytest.raises(ValueError, match=r"^band must have the shape of gray, \(32, 32\); got "):
+        sharpness(GRAY, None, detail_band(GRAY[:, :30]))
+    with pytest.raises(ValueError, match=r"^band must be an H x W single-channel image"):
+        sharpness(GRAY, None, np.dstack([detail_band(GRAY)] * 3))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
+def test_focus_measures_follow_their_definition_for_any_numeric_grey_image(dtype):
+    """Truth from scipy's Gaussian filter (4-sigma kernels, mirrored border, as OpenCV's default)."""
+    from scipy.ndimage import gaussian_filter
+
+    gray = np.random.default_rng(8).uniform(0, 200, (40, 40)).astype(dtype)
+    exact = gray.astype(np.float64)
+    band = gaussian_filter(exact, 1.0, mode="mirror", truncate=4.0) - gaussian_filter(exact, 2.0, mode="mirror",
+                                                                                      truncate=4.0)
+    np.testing.assert_allclose(detail_band(gray), band, atol=1e-3)
+    inner = np.s_[6:-6, 6:-6]
+    assert sharpness(gray) == pytest.approx(np.mean(band[inner] ** 2) / exact[inner].var(), rel=1e-3)
+    assert 0.0 <= blur_score(gray) <= 1.0
+
+
+@pytest.mark.parametrize("args,name", [
+    (({"overexposed_fraction": 0.0},), "m"),
+    ((_ok_measurements(), {"max_glare": 0.1}), "t"),
+], ids=["measurements as a dict", "thresholds as a dict"])
+def test_judge_quality_refuses_anything_but_its_records(args, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be Quality"):
+        judge_quality(*args)

@@ -16,6 +16,8 @@ The stages, in the order a photo passes them:
 =================  =======================================================================
 
 Nothing here opens a database, imports Streamlit or reads a file it was not handed.
+Public functions check their arguments on entry (dtypes and shapes, not pixel
+values) and refuse a wrong one with a one-line ValueError that names it.
 
 Examples
 --------

@@ -36,6 +36,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from tracker.analysis._checks import (
+    check_array,
+    check_homography,
+    check_image,
+    check_items,
+    check_number,
+    check_region,
+    check_rgb8,
+    check_type,
+)
+
 __all__ = [
     "AlignmentConfig",
     "Alignment",
@@ -197,9 +208,18 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 
 def resize_matrix(s: float | tuple[float, float]) -> np.ndarray:
     """Map pixel-centre coordinates of an image to those of a copy resized by ``s`` (or ``(sx, sy)``)."""
-    sx, sy = (s, s) if np.isscalar(s) else s
+    sx, sy = _scale_pair(s, "s")
     # With pixel centres at integers, resizing maps x to (x + 0.5) * s - 0.5.
     return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]], dtype=np.float64)
+
+
+def _scale_pair(s: float | tuple[float, float], name: str) -> tuple[float, float]:
+    """``(sx, sy)`` of a scale given as one number or a pair; ValueError unless both are positive."""
+    pair = (s, s) if np.ndim(s) == 0 else s
+    check_items(pair, name, "a positive number or a pair (sx, sy) of them", (2,))
+    for value in pair:
+        check_number(value, name, above=0)
+    return pair[0], pair[1]
 
 
 def rescale_homography(matrix: np.ndarray, photo_scale: float | tuple[float, float] = 1.0,
@@ -216,7 +236,10 @@ def rescale_homography(matrix: np.ndarray, photo_scale: float | tuple[float, flo
     >>> bool(np.allclose(m, np.eye(3)))
     True
     """
-    return resize_matrix(baseline_scale) @ np.asarray(matrix, np.float64) @ np.linalg.inv(resize_matrix(photo_scale))
+    matrix = check_homography(matrix, "matrix")
+    _scale_pair(photo_scale, "photo_scale")
+    _scale_pair(baseline_scale, "baseline_scale")
+    return resize_matrix(baseline_scale) @ matrix @ np.linalg.inv(resize_matrix(photo_scale))
 
 
 def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
@@ -226,8 +249,11 @@ def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     ``(x' + 0.5) / sx - 0.5`` (likewise y). OpenCV's area averaging is several
     times faster for whole-number factors, so a large reduction is done as a
     whole-number step (dropping at most ``k - 1`` edge pixels) and then the
-    small remainder.
+    small remainder. ``image`` is H x W or H x W x C, of a dtype OpenCV
+    resamples (uint8, uint16, int16, float32, float64).
     """
+    check_image(image, "image")
+    check_number(scale, "scale", above=0)
     h, w = image.shape[:2]
     target = (max(1, round(w * scale)), max(1, round(h * scale)))
     k = int(1.0 / scale) if scale <= 0.5 else 1
@@ -298,7 +324,14 @@ def prepare_reference(baseline_rgb: np.ndarray, config: AlignmentConfig = Alignm
     Returns
     -------
     Reference
+
+    Raises
+    ------
+    ValueError
+        ``baseline_rgb`` is not an H x W x 3 uint8 image.
     """
+    check_rgb8(baseline_rgb, "baseline_rgb")
+    check_type(config, AlignmentConfig, "config", "an AlignmentConfig")
     gray8 = luminance(baseline_rgb)
     r = config.patch_radius
     pts = _refinement_points(gray8, config.refine_points, r)
@@ -315,9 +348,14 @@ def prepare_reference(baseline_rgb: np.ndarray, config: AlignmentConfig = Alignm
 
 
 def map_points(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 homography to (N, 2) points."""
-    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
-    return cv2.perspectiveTransform(pts, np.asarray(matrix, dtype=np.float64)).reshape(-1, 2)
+    """Apply a 3x3 homography to (N, 2) points ``(x, y)`` (or to one point of shape (2,)); (N, 2) out."""
+    matrix = check_homography(matrix, "matrix")
+    pts = check_array(np.asarray(pts), "pts", "(N, 2) points (x, y)", shapes=((None, 2), (2,)), dtypes="uif",
+                      empty=True)
+    if pts.size == 0:
+        return np.empty((0, 2))  # OpenCV returns None for no points
+    pts = pts.astype(np.float64).reshape(-1, 1, 2)
+    return cv2.perspectiveTransform(pts, matrix).reshape(-1, 2)
 
 
 def _accepted(inliers: int, matches: int, config: AlignmentConfig) -> bool:
@@ -475,6 +513,13 @@ def _coverage(matrix: np.ndarray, photo_shape: tuple[int, int], ref_shape: tuple
     return overlap, roi_cov, convex
 
 
+def _check_preview(preview: tuple[np.ndarray, float]) -> None:
+    check_items(preview, "preview", "a pair (image, scale)", (2,))
+    check_array(preview[0], "preview image", "an H x W or H x W x 3 uint8 image",
+                shapes=((None, None), (None, None, 3)), dtypes=(np.dtype(np.uint8),))
+    check_number(preview[1], "preview scale", above=0)
+
+
 def align_to_baseline(
     photo_rgb: np.ndarray,
     reference: Reference,
@@ -504,12 +549,24 @@ def align_to_baseline(
     Alignment
         ``matrix`` maps photo pixels to baseline pixels.
 
+    Raises
+    ------
+    ValueError
+        An argument is not of the form stated above.
+
     Notes
     -----
     Accuracy on 2048-pixel photos with JPEG noise and lighting changes is about
     0.1-0.3 px median (see ``tests/test_align.py``); the coarse stage alone is
     good to a few pixels.
     """
+    check_rgb8(photo_rgb, "photo_rgb")
+    check_type(reference, Reference, "reference", "a Reference (from prepare_reference)")
+    if roi is not None:
+        check_region(roi, "roi", positive=True)
+    check_type(config, AlignmentConfig, "config", "an AlignmentConfig")
+    if preview is not None:
+        _check_preview(preview)
     gray8 = luminance(photo_rgb)
     if preview is not None:
         preview = (luminance(preview[0]) if preview[0].ndim == 3 else preview[0], preview[1])
@@ -571,7 +628,8 @@ def warp_to_baseline(
     Parameters
     ----------
     photo : numpy.ndarray
-        Photo (any channel count), in its own pixel grid.
+        H x W or H x W x C photo (uint8, uint16, int16, float32 or float64),
+        in its own pixel grid.
     matrix : numpy.ndarray
         Photo-to-baseline homography.
     box : tuple of int
@@ -587,12 +645,24 @@ def warp_to_baseline(
         ``round(height*scale) x round(width*scale)`` image of the box.
     valid : numpy.ndarray
         Boolean mask of output pixels that came from inside the photo.
+
+    Raises
+    ------
+    ValueError
+        ``photo`` is not an image OpenCV can resample, ``matrix`` not a finite
+        3x3 matrix, ``box`` not four numbers with a positive size, or ``scale``
+        not positive.
     """
+    check_image(photo, "photo")
+    matrix = check_homography(matrix, "matrix")
+    check_region(box, "box", positive=True)
+    check_number(scale, "scale", above=0)
+    check_number(interpolation, "interpolation", integer=True, minimum=0)
     x, y, w, h = box
     out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
     # Output pixel (u, v) sits at baseline ((u + 0.5) / scale - 0.5 + x, ...).
     to_box = resize_matrix(scale) @ np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]], dtype=np.float64)
-    full = to_box @ np.asarray(matrix, dtype=np.float64)
+    full = to_box @ matrix
     # Pixels outside the photo are marked invalid rather than guessed: the photo's
     # footprint is rasterised in the output grid, shrunk by a pixel for the
     # interpolation kernel at its border.

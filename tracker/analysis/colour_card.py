@@ -47,6 +47,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tracker.analysis._checks import check_array, check_number
+
 __all__ = [
     "COLORCHECKER_LAB_D50",
     "COLORCHECKER_NAMES",
@@ -232,10 +234,9 @@ def find_colour_card(rgb: np.ndarray, max_side: int = 1600) -> ColourCardReading
 
     Raises
     ------
-    TypeError
-        If ``rgb`` is not a uint8 array.
     ValueError
-        If ``rgb`` is not H x W, H x W x 3 or H x W x 4, or ``max_side`` is
+        If ``rgb`` is not an H x W, H x W x 3 or H x W x 4 uint8 array (when it
+        is not a uint8 array the error is also a TypeError), or ``max_side`` is
         below 100.
 
     Notes
@@ -264,11 +265,12 @@ def find_colour_card(rgb: np.ndarray, max_side: int = 1600) -> ColourCardReading
            "New color specifications for ColorChecker SG and Classic charts"
            (2016).
     """
-    if max_side < 100:
-        raise ValueError(f"max_side must be at least 100, got {max_side}")
-    image = _as_rgb(rgb)
-    if image is None:
-        return None
+    check_array(rgb, "rgb", "an H x W x 3 uint8 sRGB image (H x W x 4 and H x W are accepted too)",
+                shapes=((None, None), (None, None, 3), (None, None, 4)), dtypes=(np.dtype(np.uint8),), empty=True)
+    check_number(max_side, "max_side", minimum=100)
+    if rgb.ndim == 2:
+        return None  # no colours to check
+    image = np.ascontiguousarray(rgb[:, :, :3])
     h, w = image.shape[:2]
     if min(h, w) < 32:
         return None
@@ -298,17 +300,6 @@ def find_colour_card(rgb: np.ndarray, max_side: int = 1600) -> ColourCardReading
 
 # --------------------------------------------------------------------------- #
 # detection
-
-
-def _as_rgb(rgb: np.ndarray) -> np.ndarray | None:
-    arr = np.asarray(rgb)
-    if arr.dtype != np.uint8:
-        raise TypeError(f"expected a uint8 image, got dtype {arr.dtype}")
-    if arr.ndim == 2:
-        return None
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ValueError(f"expected an H x W x 3 image, got shape {arr.shape}")
-    return np.ascontiguousarray(arr[:, :, :3])
 
 
 _MAX_COST = 0.1  # the detector's own acceptance limit (DetectorParametersMCC.maxError)

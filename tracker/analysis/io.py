@@ -40,6 +40,8 @@ import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
+from tracker.analysis._checks import check_array, check_number, check_path, check_type
+
 pillow_heif.register_heif_opener()
 
 __all__ = [
@@ -199,7 +201,12 @@ def decode_photo(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Photo:
         For any file that cannot be used: empty, not an image, truncated,
         damaged, too large, too small or implausibly shaped.  No other
         exception escapes for bad input.
+    ValueError
+        ``data`` is not bytes-like, or ``max_pixels`` is not a positive integer
+        (mistakes of the caller, not of the file).
     """
+    check_type(data, (bytes, bytearray, memoryview), "data", "the content of an image file (bytes)")
+    check_number(max_pixels, "max_pixels", integer=True, minimum=1)
     if not data:
         raise PhotoError(_EMPTY)
     try:
@@ -251,7 +258,11 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Phot
     PhotoError
         If the file is missing, is a folder, cannot be read, or is refused by
         :func:`decode_photo`.
+    ValueError
+        ``path`` is not a path, or ``max_pixels`` is not a positive integer.
     """
+    check_path(path, "path")
+    check_number(max_pixels, "max_pixels", integer=True, minimum=1)
     shown = " ".join(os.fsdecode(path).splitlines())
     try:
         with open(path, "rb") as fh:
@@ -311,10 +322,15 @@ def to_bgr(rgb: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
         A new writable ``H x W x 3`` array with the channels reversed.
+
+    Raises
+    ------
+    ValueError
+        ``rgb`` is not an H x W x 3 array of uint8, uint16 or float32 (what
+        OpenCV converts).
     """
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an H x W x 3 image, got shape {rgb.shape}")
+    rgb = check_array(np.asarray(rgb), "rgb", "an H x W x 3 image of uint8, uint16 or float32",
+                      shapes=((None, None, 3),), dtypes=tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32)))
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 
+from tracker.analysis._checks import check_gray, check_lab, check_mask, check_number, check_rgb01, check_text
 from tracker.analysis.colour import srgb_to_linear
 
 __all__ = [
@@ -61,6 +62,9 @@ METRICS: dict[str, MetricDefinition] = {}
 
 def metric(name: str, *, label: str, units: str, colour_space: str, formula: str, source: str):
     """Register a metric function and append its definition to its docstring."""
+    for value, field_name in ((name, "name"), (label, "label"), (units, "units"), (colour_space, "colour_space"),
+                              (formula, "formula"), (source, "source")):
+        check_text(value, field_name)
 
     def register(fn: Callable) -> Callable:
         summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
@@ -73,6 +77,24 @@ def metric(name: str, *, label: str, units: str, colour_space: str, formula: str
         return fn
 
     return register
+
+
+def _check_lab_region(lab: np.ndarray, mask: np.ndarray | None, name: str = "lab", mask_name: str = "mask") -> None:
+    """Float L*a*b* on the last axis (an image or a list of pixels), a boolean mask over the other axes."""
+    check_lab(lab, name, pixels=True)
+    check_mask(mask, lab.shape[:-1], mask_name)
+
+
+def _check_rgb01_region(rgb01: np.ndarray, mask: np.ndarray | None) -> None:
+    """Float 0-1 sRGB on the last axis (an image or a list of pixels), a boolean mask over the other axes."""
+    check_rgb01(rgb01, "rgb01", pixels=True)
+    check_mask(mask, rgb01.shape[:-1], "mask")
+
+
+def _check_lightness_region(lightness: np.ndarray, mask: np.ndarray | None) -> None:
+    """An H x W image of L* and a boolean H x W mask."""
+    check_gray(lightness, "lightness")
+    check_mask(mask, lightness.shape, "mask")
 
 
 def _mean(values: np.ndarray, mask: np.ndarray | None) -> float:
@@ -98,6 +120,7 @@ def redness_a(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     mask : numpy.ndarray, optional
         Boolean mask of the pixels to measure.
     """
+    _check_lab_region(lab, mask)
     return _mean(lab[..., 1], mask)
 
 
@@ -114,6 +137,8 @@ def redness_delta_a(lab_roi: np.ndarray, lab_control: np.ndarray, roi_mask: np.n
     An internal control cancels much of what lighting and camera do to a*,
     since both regions share them.
     """
+    _check_lab_region(lab_roi, roi_mask, "lab_roi", "roi_mask")
+    _check_lab_region(lab_control, control_mask, "lab_control", "control_mask")
     return redness_a(lab_roi, roi_mask) - redness_a(lab_control, control_mask)
 
 
@@ -130,6 +155,7 @@ def erythema_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     haemoglobin absorbs) with the red; on a colour-normalised photo the linear
     R and G channels stand in for the two bands.
     """
+    _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., :2] if mask is None else rgb01[mask][:, :2])
     ratio = np.maximum(lin[..., 0], 1e-4) / np.maximum(lin[..., 1], 1e-4)
     return float(np.mean(100.0 * np.log10(ratio))) if ratio.size else float("nan")
@@ -146,8 +172,12 @@ def erythema_area_fraction(lab: np.ndarray, reference_a: float, mask: np.ndarray
     """Share of the region whose a* exceeds untreated skin by more than the noise floor.
 
     ``reference_a`` is the median a* of untreated skin: the control region when
-    there is one, otherwise skin outside the region in the same photo.
+    there is one, otherwise skin outside the region in the same photo (NaN
+    when unknown: then no pixel counts).
     """
+    _check_lab_region(lab, mask)
+    check_number(reference_a, "reference_a", nan=True)
+    check_number(threshold, "threshold")
     a = lab[..., 1] if mask is None else lab[..., 1][mask]
     return float(np.mean(a > reference_a + threshold)) if a.size else float("nan")
 
@@ -161,6 +191,7 @@ def erythema_area_fraction(lab: np.ndarray, reference_a: float, mask: np.ndarray
 )
 def lightness_l(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean CIELAB lightness of the region."""
+    _check_lab_region(lab, mask)
     return _mean(lab[..., 0], mask)
 
 
@@ -171,6 +202,7 @@ def lightness_l(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
 )
 def yellowness_b(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean CIELAB b* (blue-yellow axis) of the region."""
+    _check_lab_region(lab, mask)
     return _mean(lab[..., 2], mask)
 
 
@@ -188,6 +220,7 @@ def ita_deg(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     stable than averaging per-pixel angles); ``atan2`` keeps it defined when b*
     is near zero.
     """
+    _check_lab_region(lab, mask)
     l_mean, b_mean = _mean(lab[..., 0], mask), _mean(lab[..., 2], mask)
     return float(np.degrees(np.arctan2(l_mean - 50.0, b_mean)))
 
@@ -204,6 +237,7 @@ def melanin_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     In the red band haemoglobin absorbs little, so absorption there is mostly
     melanin's.
     """
+    _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., 0] if mask is None else rgb01[mask][:, 0])
     return float(np.mean(100.0 * np.log10(1.0 / np.maximum(lin, 1e-4)))) if lin.size else float("nan")
 
@@ -222,6 +256,7 @@ def texture_glcm(lightness: np.ndarray, mask: np.ndarray | None = None) -> dict[
     different photos are on the same scale; pixels outside ``mask`` are coded
     as an extra level that is dropped from the matrix.
     """
+    _check_lightness_region(lightness, mask)
     q = np.clip(lightness / 100.0 * _GLCM_LEVELS, 0, _GLCM_LEVELS - 1).astype(np.uint8)
     levels = _GLCM_LEVELS
     if mask is not None:
@@ -264,6 +299,7 @@ for _name, _label, _units, _formula in (
 )
 def lbp_uniformity(lightness: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Share of uniform local binary patterns: smooth, regular skin scores higher."""
+    _check_lightness_region(lightness, mask)
     # LBP compares neighbours for equality, so it wants integers: L* in 0.4-unit steps.
     codes = local_binary_pattern(np.clip(lightness * 2.55, 0, 255).astype(np.uint8), P=8, R=1, method="uniform")
     inner = np.zeros(codes.shape, bool)
@@ -282,6 +318,7 @@ def lbp_uniformity(lightness: np.ndarray, mask: np.ndarray | None = None) -> flo
 )
 def hf_energy(lightness: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Energy of detail finer than ~2 px: pores, fine lines, roughness, and also noise and blur."""
+    _check_lightness_region(lightness, mask)
     high = lightness.astype(np.float32) - cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), 2.0)
     return _mean(high**2, mask)
 
@@ -290,8 +327,10 @@ def texture_metrics(lightness: np.ndarray, mask: np.ndarray | None = None) -> di
     """All texture metrics of a lightness image, measured at most :data:`TEXTURE_MAX_SIDE` px across.
 
     A larger image is first reduced by area averaging, so texture is always
-    measured at a bounded scale (and cost).
+    measured at a bounded scale (and cost). ``lightness`` is an H x W image of
+    L* (0-100), ``mask`` a boolean H x W mask.
     """
+    _check_lightness_region(lightness, mask)
     h, w = lightness.shape
     s = TEXTURE_MAX_SIDE / max(h, w)
     if s < 1:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from tracker.analysis import metrics as m
+from tracker.analysis._checks import check_region, check_rgb8, check_type
 from tracker.analysis.result import AnalysisResult
 from tracker.analysis.align import (
     Alignment,
@@ -133,6 +134,7 @@ class PhotoAnalysis:
 
 def parse_box(text: str) -> Box:
     """Parse ``"X,Y,W,H"`` into a box; raise ValueError with one line if malformed."""
+    check_type(text, str, "text", 'a string "X,Y,W,H"')
     parts = [p.strip() for p in text.split(",")]
     try:
         x, y, w, h = (int(round(float(p))) for p in parts)
@@ -144,9 +146,14 @@ def parse_box(text: str) -> Box:
 
 
 def check_box(box: Box | None, shape: tuple[int, int], name: str) -> None:
-    """Refuse (ValueError, one line) a region outside an image of ``shape`` (H, W) or under 8 px across."""
+    """Refuse (ValueError, one line) a region outside an image of ``shape`` (H, W) or under 8 px across.
+
+    ``box`` is None or four integers ``(x, y, width, height)``; ``name`` says
+    which region it is in the message (``"region of interest"``).
+    """
     if box is None:
         return
+    check_region(box, f"the {name}", integer=True)
     x, y, w, h = box
     H, W = shape
     if x < 0 or y < 0 or x + w > W or y + h > H:
@@ -163,11 +170,26 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
                      config: AnalysisConfig = AnalysisConfig()) -> Baseline:
     """Pre-compute what analysing photos against this baseline needs.
 
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        H x W x 3 uint8 sRGB baseline photo, EXIF orientation applied.
+    roi, control : tuple of int, optional
+        Treated area and untreated control ``(x, y, width, height)`` in its pixels.
+    config : AnalysisConfig
+
+    Returns
+    -------
+    Baseline
+
     Raises
     ------
     ValueError
-        When a region lies outside the photo or is degenerate.
+        When ``rgb`` is not an H x W x 3 uint8 image, or a region lies outside
+        the photo or is degenerate.
     """
+    check_rgb8(rgb, "rgb")
+    check_type(config, AnalysisConfig, "config", "an AnalysisConfig")
     check_box(roi, rgb.shape[:2], "region of interest")
     check_box(control, rgb.shape[:2], "control region")
     s = min(1.0, config.work_side / max(rgb.shape[:2]))
@@ -257,6 +279,7 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
 
 def analyse_baseline(baseline: Baseline) -> PhotoAnalysis:
     """Analyse the baseline photo itself (identity alignment, no colour change)."""
+    check_type(baseline, Baseline, "baseline", "a Baseline (from prepare_baseline)")
     alignment = Alignment(ok=True, matrix=np.eye(3), inliers=0, matches=0, rmse_px=0.0, overlap=1.0,
                           roi_coverage=None if baseline.roi is None else 1.0, rotation_deg=0.0, scale=1.0,
                           refined=True)
@@ -276,7 +299,14 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
     Returns
     -------
     PhotoAnalysis
+
+    Raises
+    ------
+    ValueError
+        ``rgb`` is not an H x W x 3 uint8 image, or ``baseline`` not a Baseline.
     """
+    check_rgb8(rgb, "rgb")
+    check_type(baseline, Baseline, "baseline", "a Baseline (from prepare_baseline)")
     cfg = baseline.config
     # One reduced copy serves keypoint detection and the working frame.
     preview = None

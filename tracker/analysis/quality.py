@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from skimage.measure import blur_effect
 
+from tracker.analysis._checks import check_gray, check_mask, check_rgb8, check_same_shape, check_type
 from tracker.analysis.colour import srgb8_to_lab
 
 __all__ = [
@@ -139,6 +140,13 @@ class QualityReport:
 def exposure_stats(rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
     """Clipping, glare and mean lightness of an 8-bit sRGB region.
 
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        H x W x 3 uint8 sRGB image.
+    mask : numpy.ndarray, optional
+        Boolean H x W mask of the region's pixels.
+
     Returns
     -------
     dict
@@ -147,6 +155,8 @@ def exposure_stats(rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str,
         (any channel <= 4), ``glare_fraction`` (L* > 92, the specular level
         given for skin photos), ``mean_lightness`` (mean L*, 0-100).
     """
+    check_rgb8(rgb, "rgb")
+    check_mask(mask, rgb.shape[:2], "mask")
     px = rgb.reshape(-1, 3) if mask is None else rgb[mask]
     if px.size == 0:
         return {"overexposed_fraction": float("nan"), "channel_clipped_fraction": float("nan"),
@@ -163,7 +173,8 @@ def exposure_stats(rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str,
 
 
 def detail_band(gray: np.ndarray) -> np.ndarray:
-    """The difference of Gaussians (sigma 1 and 2 px) that :func:`sharpness` measures."""
+    """The difference of Gaussians (sigma 1 and 2 px) that :func:`sharpness` measures, of an H x W grey image."""
+    check_gray(gray, "gray")
     g = gray.astype(np.float32)
     return cv2.GaussianBlur(g, (0, 0), 1.0) - cv2.GaussianBlur(g, (0, 0), 2.0)
 
@@ -179,7 +190,13 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None, band: np.ndarray
     images of the same scene at the same scale: compare a photo with its
     baseline, not with a fixed number. ``band`` may pass ``detail_band(gray)``
     when it is already known (a baseline measured against many photos).
+    ``gray`` is an H x W grey image, ``mask`` a boolean H x W mask.
     """
+    check_gray(gray, "gray")
+    check_mask(mask, gray.shape, "mask")
+    if band is not None:
+        check_gray(band, "band")
+        check_same_shape(band, gray, "band", "gray")
     g = gray.astype(np.float32)
     if band is None:
         band = detail_band(g)
@@ -192,12 +209,15 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None, band: np.ndarray
 
 
 def blur_score(gray: np.ndarray) -> float:
-    """No-reference perceptual blur (0 sharp - 1 blurred) of Crété-Roffet et al. [2]_."""
+    """No-reference perceptual blur (0 sharp - 1 blurred) of an H x W grey image, by Crété-Roffet et al. [2]_."""
+    check_gray(gray, "gray")
     return float(blur_effect(gray))
 
 
 def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThresholds()) -> QualityReport:
     """Turn measurements into a verdict with sentences a patient can act on."""
+    check_type(m, QualityMeasurements, "m", "QualityMeasurements")
+    check_type(t, QualityThresholds, "t", "QualityThresholds")
     issues: list[tuple[str, str]] = []
     where = m.region_label
 

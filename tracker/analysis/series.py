@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tracker.analysis._checks import InputTypeError, check_rgb8, describe
 from tracker.analysis.io import PhotoError, read_photo
 from tracker.analysis.metrics import METRICS
 from tracker.analysis.pipeline import (
@@ -47,19 +48,28 @@ SERIES_COLUMNS = ("photo", "ok", "usable", "error", "quality_ok", "quality_codes
 
 
 def _box(value: Box | str | None) -> Box | None:
-    if value is None or isinstance(value, tuple):
-        return value
+    if value is None or isinstance(value, tuple) or not isinstance(value, Iterable):
+        return value  # check_box refuses what is not a box
     if isinstance(value, str):
         return parse_box(value)
     return tuple(int(v) for v in value)
 
 
-def _rgb(source: PhotoSource) -> np.ndarray:
-    return source if isinstance(source, np.ndarray) else read_photo(source).rgb
+def _rgb(source: PhotoSource, name: str) -> np.ndarray:
+    """The pixels of a photo given as a file or as an array; PhotoError (one line) when there are none."""
+    if isinstance(source, np.ndarray):
+        try:
+            check_rgb8(source, name)
+        except ValueError as exc:
+            raise PhotoError(str(exc)) from None
+        return source
+    if not isinstance(source, (str, bytes, os.PathLike)):
+        raise PhotoError(f"{name} must be a file path or an H x W x 3 uint8 sRGB array; got {describe(source)}")
+    return read_photo(source).rgb
 
 
 def _same_file(a: PhotoSource, b: Path | None) -> bool:
-    if isinstance(a, np.ndarray) or b is None:
+    if not isinstance(a, (str, os.PathLike)) or b is None:
         return False
     try:
         return Path(a).resolve(strict=True) == b
@@ -94,11 +104,15 @@ def analyse_files(reference: PhotoSource, photos: Iterable[PhotoSource], roi: Bo
     Raises
     ------
     PhotoError
-        The reference photo cannot be read.
+        The reference photo cannot be read, or is neither a path nor an
+        H x W x 3 uint8 array.
     ValueError
-        A region lies outside the baseline or is degenerate.
+        A region lies outside the baseline or is degenerate, or ``photos`` is
+        a single path or array rather than a collection of them.
     """
-    baseline = prepare_baseline(_rgb(reference), _box(roi), _box(control), config)
+    if isinstance(photos, (str, bytes, os.PathLike, np.ndarray)) or not isinstance(photos, Iterable):
+        raise InputTypeError(f"photos must be an iterable (a list) of paths or arrays; got {describe(photos)}")
+    baseline = prepare_baseline(_rgb(reference, "reference"), _box(roi), _box(control), config)
     reference_path = None
     if not isinstance(reference, np.ndarray):
         reference_path = Path(reference).resolve()
@@ -108,7 +122,7 @@ def analyse_files(reference: PhotoSource, photos: Iterable[PhotoSource], roi: Bo
             if _same_file(source, reference_path):
                 result = analyse_baseline(baseline).to_result()
             else:
-                result = analyse_photo(_rgb(source), baseline).to_result()
+                result = analyse_photo(_rgb(source, f"photo {i}"), baseline).to_result()
         except PhotoError as exc:
             result = AnalysisResult.failed(str(exc))
         except Exception as exc:  # noqa: BLE001 - a defect must not stop the series or show a traceback

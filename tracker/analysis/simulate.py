@@ -16,6 +16,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tracker.analysis._checks import (
+    check_array,
+    check_homography,
+    check_image,
+    check_items,
+    check_mask,
+    check_number,
+    check_region,
+    check_rgb8,
+    check_shape,
+    check_type,
+)
 from tracker.analysis.colour import lab_to_srgb8, srgb8_to_lab, srgb_to_linear, linear_to_srgb
 
 __all__ = [
@@ -46,7 +58,9 @@ ASTRONAUT_CHIN = (225, 160, 20, 10)
 
 
 def scale_box(box: tuple[int, int, int, int], factor: float) -> tuple[int, int, int, int]:
-    """A box in an image enlarged by ``factor``."""
+    """A box ``(x, y, width, height)`` in an image enlarged by ``factor``."""
+    check_region(box, "box")
+    check_number(factor, "factor", above=0)
     return tuple(int(round(v * factor)) for v in box)
 
 
@@ -79,13 +93,23 @@ class Lighting:
     gamma: float = 1.0
 
 
+def _check_rng(rng: object, optional: bool = False) -> None:
+    if not (optional and rng is None):
+        check_type(rng, np.random.Generator, "rng", "a numpy.random.Generator (numpy.random.default_rng(seed))")
+
+
 def enlarge(rgb: np.ndarray, side: int, rng: np.random.Generator | None = None,
             grain: float = 2.0) -> np.ndarray:
     """Upscale a photo so its longest side is ``side`` px, with fine skin-like grain.
 
     Bicubic enlargement alone leaves no detail finer than the source pixels;
     a faint band-limited grain (``grain`` grey levels) stands in for pores.
+    ``rgb`` is an H x W x 3 uint8 image.
     """
+    check_rgb8(rgb, "rgb")
+    check_number(side, "side", integer=True, above=0)
+    _check_rng(rng, optional=True)
+    check_number(grain, "grain")
     h, w = rgb.shape[:2]
     s = side / max(h, w)
     big = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
@@ -100,8 +124,11 @@ def enlarge(rgb: np.ndarray, side: int, rng: np.random.Generator | None = None,
 def camera_matrix(motion: CameraMotion, baseline_shape: tuple[int, int]) -> np.ndarray:
     """Homography mapping baseline pixels to the follow-up photo's pixels.
 
-    The rotation and scale are about the baseline's centre.
+    The rotation and scale are about the baseline's centre; ``baseline_shape``
+    is its ``(height, width[, channels])``.
     """
+    check_type(motion, CameraMotion, "motion", "a CameraMotion")
+    check_shape(baseline_shape, "baseline_shape")
     h, w = baseline_shape[:2]
     cx, cy = (w - 1) / 2, (h - 1) / 2
     t = np.radians(motion.rotation_deg)
@@ -119,8 +146,14 @@ def render_view(baseline: np.ndarray, baseline_to_photo: np.ndarray,
     """The follow-up photo the camera would take: the baseline seen through a homography.
 
     Parts of the view outside the baseline are filled by reflection so the
-    frame has no artificial black border.
+    frame has no artificial black border. ``baseline`` is an H x W (x C)
+    image, ``out_shape`` the ``(height, width)`` of the view (the baseline's
+    by default).
     """
+    check_image(baseline, "baseline")
+    baseline_to_photo = check_homography(baseline_to_photo, "baseline_to_photo")
+    if out_shape is not None:
+        check_shape(out_shape, "out_shape")
     h, w = (out_shape or baseline.shape[:2])[:2]
     return cv2.warpPerspective(baseline, baseline_to_photo, (w, h), flags=cv2.INTER_CUBIC,
                                borderMode=cv2.BORDER_REFLECT_101)
@@ -132,7 +165,13 @@ def add_redness(rgb: np.ndarray, mask: np.ndarray, delta_a: float,
 
     ``mask`` is boolean or 0-1 float; with ``feather_px`` its edge is softened
     by a Gaussian of that sigma so the patch blends like real erythema.
+    ``rgb`` is an H x W x 3 uint8 image and ``mask`` H x W.
     """
+    check_rgb8(rgb, "rgb")
+    check_mask(mask, rgb.shape[:2], "mask", weights=True, optional=False)
+    check_number(delta_a, "delta_a")
+    check_number(feather_px, "feather_px", minimum=0)
+    check_number(delta_l, "delta_l")
     weight = mask.astype(np.float32)
     if feather_px > 0:
         weight = cv2.GaussianBlur(weight, (0, 0), feather_px)
@@ -150,7 +189,9 @@ def add_redness(rgb: np.ndarray, mask: np.ndarray, delta_a: float,
 
 
 def change_lighting(rgb: np.ndarray, lighting: Lighting) -> np.ndarray:
-    """Apply exposure and white balance in linear light, then a gamma change."""
+    """Apply exposure and white balance in linear light, then a gamma change, to an H x W x 3 uint8 image."""
+    check_rgb8(rgb, "rgb")
+    check_type(lighting, Lighting, "lighting", "a Lighting")
     # Per channel this is a function of the 8-bit value alone: tabulate it.
     levels = np.arange(256, dtype=np.float32) / 255.0
     lin = srgb_to_linear(levels)[:, None] * (lighting.exposure * np.asarray(lighting.white_balance, np.float32))
@@ -160,14 +201,19 @@ def change_lighting(rgb: np.ndarray, lighting: Lighting) -> np.ndarray:
 
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
-    """Encode and decode as JPEG (OpenCV's libjpeg) at ``quality``."""
+    """Encode and decode an H x W x 3 uint8 image as JPEG (OpenCV's libjpeg) at ``quality`` (0-100)."""
+    check_rgb8(rgb, "rgb")
+    check_number(quality, "quality", integer=True, minimum=0, maximum=100)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def add_sensor_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Add Gaussian noise of ``sigma`` grey levels to every channel."""
+    """Add Gaussian noise of ``sigma`` grey levels to every channel of an H x W x 3 uint8 image."""
+    check_rgb8(rgb, "rgb")
+    check_number(sigma, "sigma", minimum=0)
+    _check_rng(rng)
     noisy = rgb.astype(np.float32) + rng.normal(0.0, sigma, rgb.shape).astype(np.float32)
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
 
@@ -175,6 +221,12 @@ def add_sensor_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator) ->
 def random_motion(rng: np.random.Generator, side: int, max_rotation: float = 15.0,
                   max_scale: float = 0.2, max_shift: float = 0.05, max_tilt: float = 0.0001) -> CameraMotion:
     """A random hand-held camera move within the stated limits (shift as a fraction of ``side``)."""
+    _check_rng(rng)
+    check_number(side, "side", above=0)
+    check_number(max_rotation, "max_rotation", minimum=0)
+    check_number(max_scale, "max_scale", minimum=0, below=1)
+    check_number(max_shift, "max_shift", minimum=0)
+    check_number(max_tilt, "max_tilt", minimum=0)
     return CameraMotion(
         rotation_deg=float(rng.uniform(-max_rotation, max_rotation)),
         scale=float(rng.uniform(1 - max_scale, 1 + max_scale)),
@@ -185,7 +237,17 @@ def random_motion(rng: np.random.Generator, side: int, max_rotation: float = 15.
 
 def random_lighting(rng: np.random.Generator, exposure=(0.75, 1.05), white_balance=0.08,
                     gamma=0.12) -> Lighting:
-    """A random light change: exposure −25…+5 %, white balance ±8 % per channel, gamma ±12 %."""
+    """A random light change: exposure −25…+5 %, white balance ±8 % per channel, gamma ±12 %.
+
+    ``exposure`` is the range ``(low, high)`` of the exposure factor;
+    ``white_balance`` and ``gamma`` are the largest relative changes (below 1).
+    """
+    _check_rng(rng)
+    check_items(exposure, "exposure", "a pair (low, high)", (2,))
+    for limit in exposure:
+        check_number(limit, "exposure", above=0)
+    check_number(white_balance, "white_balance", minimum=0, below=1)
+    check_number(gamma, "gamma", minimum=0, below=1)
     return Lighting(
         exposure=float(rng.uniform(*exposure)),
         white_balance=tuple(float(v) for v in rng.uniform(1 - white_balance, 1 + white_balance, 3)),
@@ -220,6 +282,12 @@ def draw_colour_card(colours: np.ndarray | None = None, ppu: int = 40, border: f
     box : numpy.ndarray
         (4, 2) corners of the model box in canvas pixels (pixel centres at integers).
     """
+    if colours is not None:
+        check_array(colours, "colours", "(24, 3) float sRGB values in 0-1", shapes=((24, 3),), dtypes="f",
+                    within=(0.0, 1.0))
+    check_number(ppu, "ppu", integer=True, above=0)
+    check_number(border, "border", minimum=0)
+    check_number(radius, "radius", minimum=0)
     from tracker.analysis.colour_card import CARD_BOX_UNITS, COLORCHECKER_SRGB
 
     colours = COLORCHECKER_SRGB if colours is None else colours
@@ -253,8 +321,12 @@ def draw_colour_card(colours: np.ndarray | None = None, ppu: int = 40, border: f
 def colour_card_corners(cx: float, cy: float, width: float, angle_deg: float, taper: float = 0.0) -> np.ndarray:
     """Chart box corners centred at ``(cx, cy)``: dark-skin corner first, clockwise when upright.
 
-    ``taper`` narrows the top edge, a perspective view from below.
+    ``taper`` narrows the top edge, a perspective view from below (below 0 it widens it).
     """
+    for value, name in ((cx, "cx"), (cy, "cy"), (angle_deg, "angle_deg")):
+        check_number(value, name)
+    check_number(width, "width", above=0)
+    check_number(taper, "taper", below=1)
     from tracker.analysis.colour_card import CARD_BOX_UNITS
 
     hw = width / 2
@@ -266,7 +338,13 @@ def colour_card_corners(cx: float, cy: float, width: float, angle_deg: float, ta
 
 
 def paste_colour_card(photo: np.ndarray, corners: np.ndarray, **chart: object) -> np.ndarray:
-    """Warp a drawn chart (:func:`draw_colour_card` options) into ``photo`` so its box lands on ``corners``."""
+    """Warp a drawn chart (:func:`draw_colour_card` options) into ``photo`` so its box lands on ``corners``.
+
+    ``photo`` is an H x W x 3 uint8 image, ``corners`` (4, 2) pixel positions.
+    """
+    check_rgb8(photo, "photo")
+    check_array(np.asarray(corners), "corners", "(4, 2) finite pixel positions (x, y)", shapes=((4, 2),),
+                dtypes="uif", finite=True)
     canvas, box = draw_colour_card(**chart)
     hom = cv2.getPerspectiveTransform(box.astype(np.float32), np.asarray(corners, np.float32))
     size = (photo.shape[1], photo.shape[0])
