@@ -20,8 +20,10 @@ photos after it), redness rises to 4 a* units above its lowest true value so far
 there; the same again for 6 units. "Caught after k" is the share of rebounds for which
 ``redness_rebound`` has fired once k photos show the rise.
 
-``--noise-sd`` simulates photos with another noise than the model assumes (the thresholds do
-not change), to show what better or worse photos would give.
+``--noise-sd`` simulates photos with another noise than the model assumes (its thresholds do
+not change). ``--model-noise-sd`` is a what-if: the model is run as if its photo noise constants
+(Δa*, and pigment in proportion) were that value, so every threshold scales with it; with the
+same ``--noise-sd`` it shows what less noisy photos, measured as such, would buy.
 
 Run from the repository root (about 4 minutes on two cores)::
 
@@ -39,6 +41,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracker.recovery import assessment as _assessment
+from tracker.recovery import course as _course
+from tracker.recovery import fit as _fit
 from tracker.recovery import (
     PHOTO_NOISE_SD_DELTA_A,
     PHOTO_NOISE_SD_MELANIN,
@@ -126,13 +131,26 @@ def _rebound_rule(assessment) -> bool:
     return any(s.rule == "redness_rebound" for s in assessment.signals)
 
 
+def _use_model_noise(sd: float) -> None:
+    """Run the model as if its photo noise were ``sd`` (a what-if; see the module notes)."""
+    scale = sd / PHOTO_NOISE_SD_DELTA_A
+    for module in (_course, _assessment, _fit):
+        module.PHOTO_NOISE_SD_DELTA_A = sd
+        if hasattr(module, "PHOTO_NOISE_SD_MELANIN"):
+            module.PHOTO_NOISE_SD_MELANIN = PHOTO_NOISE_SD_MELANIN * scale
+    _course.CLEAR_CHANGE_DELTA_A = _course.CLEAR_Z * sd
+
+
 def simulate_treatment(
-    key: str, courses: int, seed: int, noise_sd: float = PHOTO_NOISE_SD_DELTA_A, track_ever: bool = True
+    key: str, courses: int, seed: int, noise_sd: float = PHOTO_NOISE_SD_DELTA_A, track_ever: bool = True,
+    model_noise_sd: float = PHOTO_NOISE_SD_DELTA_A,
 ) -> Rates:
     """Simulate ``courses`` typical and rebounding courses of one treatment.
 
     ``track_ever`` False skips reading the status after every photo (the "ever" rate stays 0).
     """
+    if model_noise_sd != PHOTO_NOISE_SD_DELTA_A:
+        _use_model_noise(model_noise_sd)
     rng = np.random.default_rng(seed)
     rates = Rates()
     sd, sd_melanin = noise_sd, PHOTO_NOISE_SD_MELANIN * noise_sd / PHOTO_NOISE_SD_DELTA_A
@@ -174,13 +192,15 @@ def simulate_treatment(
 
 def simulate_rates(
     courses_per_treatment: int, seed: int = 12, noise_sd: float = PHOTO_NOISE_SD_DELTA_A, jobs: int = 1,
-    track_ever: bool = True,
+    track_ever: bool = True, model_noise_sd: float = PHOTO_NOISE_SD_DELTA_A,
 ) -> dict[str, Rates]:
     """Rates per treatment and over all (key ``"all"``), from one seeded run."""
+    if model_noise_sd != PHOTO_NOISE_SD_DELTA_A and jobs <= 1:
+        raise ValueError("The what-if model noise changes module constants: run it in worker processes (jobs > 1).")
     keys = list(SCHEDULES)
     seeds = [seed * 1000 + i for i in range(len(keys))]
     n = len(keys)
-    args = (keys, [courses_per_treatment] * n, seeds, [noise_sd] * n, [track_ever] * n)
+    args = (keys, [courses_per_treatment] * n, seeds, [noise_sd] * n, [track_ever] * n, [model_noise_sd] * n)
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
             results = list(pool.map(simulate_treatment, *args))
@@ -200,13 +220,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--noise-sd", type=float, default=PHOTO_NOISE_SD_DELTA_A,
                         help="Δa* noise of the simulated photos (default: the model's own)")
+    parser.add_argument("--model-noise-sd", type=float, default=PHOTO_NOISE_SD_DELTA_A,
+                        help="what-if: run the model as if its Δa* photo noise were this (default: its own)")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rates = simulate_rates(args.courses, args.seed, args.noise_sd, args.jobs)
-    print(f"Simulated photo noise: Δa* SD {args.noise_sd:g} (model {PHOTO_NOISE_SD_DELTA_A:g}), melanin_takiwaki SD"
-          f" {PHOTO_NOISE_SD_MELANIN * args.noise_sd / PHOTO_NOISE_SD_DELTA_A:.2g}; {args.courses} courses per"
-          f" treatment, seed {args.seed}.")
+    rates = simulate_rates(args.courses, args.seed, args.noise_sd, max(args.jobs, 2)
+                           if args.model_noise_sd != PHOTO_NOISE_SD_DELTA_A else args.jobs,
+                           model_noise_sd=args.model_noise_sd)
+    print(f"Simulated photo noise: Δa* SD {args.noise_sd:g}, melanin_takiwaki SD"
+          f" {PHOTO_NOISE_SD_MELANIN * args.noise_sd / PHOTO_NOISE_SD_DELTA_A:.2g}; model noise"
+          f" {args.model_noise_sd:g}; {args.courses} courses per treatment, seed {args.seed}.")
     sizes = " | ".join(f"+{size:g} rebound caught after 1 / 2 / 3 photos" for size in REBOUND_SIZES)
     print(f"| treatment | typical courses | false review (end) | false review (ever) | check_photos (end) | {sizes} |")
     print("|---|---|---|---|---|" + "---|" * len(REBOUND_SIZES))

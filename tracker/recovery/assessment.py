@@ -75,11 +75,11 @@ __all__ = [
 STATUSES = ("ahead", "on_track", "slower", "check_photos", "review")
 """The possible statuses, least to most urgent."""
 
-REBOUND_Z = 2.2
+REBOUND_Z = 2.0
 """Multiple of the noise of a rise that redness must exceed on two or three photos in a row to
 count as coming back (:func:`rebound_threshold`)."""
 
-REBOUND_Z_SINGLE = 2.5
+REBOUND_Z_SINGLE = 2.4
 """The same for a rise seen on one photo alone: stricter, because a single photo is also what
 one bad photo looks like."""
 
@@ -98,20 +98,22 @@ _CHECK_PHOTOS = (
 _LONGEST_RUN = 3
 
 
-def rebound_threshold(photos: int) -> float:
+def rebound_threshold(photos: int, low_photos: int = 2) -> float:
     """Rise (a* units) above the lowest point that ``photos`` photos in a row must show.
 
-    The mean of the run minus the lowest single photo before it has noise
-    ``σ · sqrt(1/photos + 1)``; the threshold is :data:`REBOUND_Z` times that (one photo:
-    :data:`REBOUND_Z_SINGLE`). 4.6 a* units on one photo, 3.5 on two, 3.3 on three.
+    The lowest point is the lowest mean of ``low_photos`` photos in a row since the peak (one
+    photo while only one precedes the run). The run's mean minus it has noise
+    ``σ · sqrt(1/photos + 1/low_photos)``; the threshold is :data:`REBOUND_Z` times that (one
+    photo: :data:`REBOUND_Z_SINGLE`). Against a two-photo low: 3.8 a* units on one photo, 2.6 on
+    two, 2.4 on three.
 
     Examples
     --------
     >>> [round(rebound_threshold(n), 1) for n in (1, 2, 3)]
-    [4.6, 3.5, 3.3]
+    [3.8, 2.6, 2.4]
     """
     z = REBOUND_Z_SINGLE if photos == 1 else REBOUND_Z
-    return z * PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 / photos + 1.0))
+    return z * PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 / photos + 1.0 / low_photos))
 
 
 def melanin_change_threshold(photos: int, baseline_photos: int = 1) -> float:
@@ -493,13 +495,26 @@ def _outer_limit_signals(
     return signals
 
 
+def _lowest_point(values: np.ndarray) -> tuple[float, int, int]:
+    """The lowest level of the photos: the lowest mean of two in a row (one alone if only one).
+
+    Returns the level, the position of the later photo of the pair, and how many photos it
+    averages. A pair's mean is far less pulled down by one noisy photo than the lowest single
+    photo, which over a long plateau sits well below the truth.
+    """
+    if values.size == 1:
+        return float(values[0]), 0, 1
+    pairs = (values[:-1] + values[1:]) / 2
+    index = int(np.argmin(pairs))
+    return float(pairs[index]), index + 1, 2
+
+
 def _strongest_rise(days: np.ndarray, values: np.ndarray) -> dict[str, float] | None:
-    """The run of photos that rises furthest beyond :func:`rebound_threshold` above the lowest photo before it."""
+    """The run of photos that rises furthest beyond :func:`rebound_threshold` above the lowest point before it."""
     best = None
     for start in range(1, days.size):
-        low_index = int(np.argmin(values[:start]))
-        lowest = float(values[low_index])
-        # Redness does not truly fall below the untreated baseline: a lower point is photo noise.
+        lowest, low_index, low_photos = _lowest_point(values[:start])
+        # Redness does not truly fall below the untreated baseline: a lower level is photo noise.
         low = max(lowest, 0.0)
         for count in range(1, min(_LONGEST_RUN, days.size - start) + 1):
             run = values[start:start + count]
@@ -508,14 +523,15 @@ def _strongest_rise(days: np.ndarray, values: np.ndarray) -> dict[str, float] | 
             if count == 1 and start < days.size - 1:
                 continue  # one photo alone counts only while it is the latest: later photos confirm or undo it
             rise = float(run.mean()) - low
-            threshold = rebound_threshold(count)
+            threshold = rebound_threshold(count, low_photos)
             if rise > threshold and (best is None or rise / threshold > best["rise_delta_a"] / best["threshold"]):
                 best = {
                     "rise_delta_a": rise,
                     "threshold": threshold,
                     "low_delta_a": low,
-                    "lowest_photo_delta_a": lowest,
+                    "lowest_level_delta_a": lowest,
                     "low_day": float(days[low_index]),
+                    "low_photos": low_photos,
                     "first_day": float(days[start]),
                     "last_day": float(days[start + count - 1]),
                     "run_mean_delta_a": float(run.mean()),
@@ -541,10 +557,11 @@ def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray
             f" to day {rise['last_day']:.0f} (mean)"
         )
         clamped = (
-            f" (the photo read {rise['lowest_photo_delta_a']:.1f}; below the baseline counts as 0)"
-            if rise["lowest_photo_delta_a"] < 0
+            f" (measured {rise['lowest_level_delta_a']:.1f}; below the baseline counts as 0)"
+            if rise["lowest_level_delta_a"] < 0
             else ""
         )
+        level = "mean of 2 photos to" if rise["low_photos"] == 2 else "1 photo on"
         signals.append(
             Signal(
                 rule="redness_rebound",
@@ -555,12 +572,13 @@ def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray
                     f"{_NOT_A_DIAGNOSIS} please contact your provider and share your photos."
                 ),
                 detail=(
-                    "rule redness_rebound: Δa* rose from its lowest point since the peak,"
-                    f" {rise['low_delta_a']:.1f} on {_day_label(rise['low_day'], label)}{clamped},"
+                    "rule redness_rebound: Δa* rose from its lowest level since the peak,"
+                    f" {rise['low_delta_a']:.1f} ({level} {_day_label(rise['low_day'], label)}){clamped},"
                     f" to {rise['run_mean_delta_a']:.1f} on {run_days}:"
                     f" +{rise['rise_delta_a']:.1f} against a threshold of {rise['threshold']:.1f}"
                     f" ({REBOUND_Z_SINGLE if rise['photos'] == 1 else REBOUND_Z:g} × photo noise"
-                    f" {PHOTO_NOISE_SD_DELTA_A:g} × √(1/{int(rise['photos'])} + 1)). A rise after fading can mean"
+                    f" {PHOTO_NOISE_SD_DELTA_A:g} × √(1/{int(rise['photos'])} + 1/{int(rise['low_photos'])})). A rise"
+                    " after fading can mean"
                     " infection, contact dermatitis or early scarring (clinical notes, review table)."
                 ),
                 figures=MappingProxyType(rise),
@@ -636,25 +654,28 @@ def _implausible_signals(
 def _pigment_run(
     days: np.ndarray, change: np.ndarray, direction: float, baseline_photos: int
 ) -> dict[str, float] | None:
-    """The run of photos whose mean change (in ``direction``) most exceeds :func:`melanin_change_threshold`."""
+    """The latest two or three photos, when their mean change (in ``direction``) exceeds the threshold.
+
+    Darkening lasts months, so it shows on the latest photos while it matters; two photos, since
+    one may be a bad photo. Judging only the latest run keeps one course from being tested again
+    and again over a half-year window.
+    """
     best = None
     signed = direction * change
-    for start in range(days.size):
-        for count in range(1, min(_LONGEST_RUN, days.size - start) + 1):
-            run = signed[start:start + count]
-            if run.min() <= 0:
-                break
-            if count == 1:
-                continue  # darkening lasts months: two photos in a row show it, one may be a bad photo
-            threshold = melanin_change_threshold(count, baseline_photos)
-            if run.mean() > threshold and (best is None or run.mean() / threshold > best["change"] / best["threshold"]):
-                best = {
-                    "change": float(run.mean()),
-                    "threshold": threshold,
-                    "first_day": float(days[start]),
-                    "last_day": float(days[start + count - 1]),
-                    "photos": count,
-                }
+    for count in range(2, min(_LONGEST_RUN, days.size) + 1):
+        start = days.size - count
+        run = signed[start:]
+        if run.min() <= 0:
+            break
+        threshold = melanin_change_threshold(count, baseline_photos)
+        if run.mean() > threshold and (best is None or run.mean() / threshold > best["change"] / best["threshold"]):
+            best = {
+                "change": float(run.mean()),
+                "threshold": threshold,
+                "first_day": float(days[start]),
+                "last_day": float(days[-1]),
+                "photos": count,
+            }
     return best
 
 
@@ -994,10 +1015,11 @@ def assess_course(
     * ``review`` (``redness_beyond_outer_limit``): the median Δa* of the photos after the
       treatment's review limit is above :func:`~tracker.recovery.course.clear_excess_delta_a`.
     * ``review`` (``redness_rebound``): from the peak day on, for every treatment, two or three
-      photos in a row each above the lowest photo before them and on average above it by more
-      than :func:`rebound_threshold` (3.5 on two, 3.3 on three), or the latest photo alone above
-      it by more than 4.6 (later photos then confirm or undo it). The lowest point counts as no
-      lower than the baseline: redness does not truly fall below untreated skin.
+      photos in a row each above the lowest level before them (the lowest mean of two photos in
+      a row) and on average above it by more than :func:`rebound_threshold` (2.6 on two, 2.4 on
+      three), or the latest photo alone above it by more than 3.8 (later photos then confirm or
+      undo it). The lowest level counts as no lower than the baseline: redness does not truly
+      fall below untreated skin.
     * ``review`` (``new_darkening``): ``melanin_corrected`` above baseline by more than
       :func:`melanin_change_threshold` on one to three photos in a row, from day 14 after the
       first session to 180 days after the last; after ablative treatment, the reverse change

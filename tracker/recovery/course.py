@@ -23,6 +23,7 @@ __all__ = [
     "BAND_Z",
     "CLEAR_CHANGE_DELTA_A",
     "CLEAR_Z",
+    "CLEAR_Z_ONE_PHOTO",
     "PHOTO_NOISE_SD_DELTA_A",
     "PHOTO_NOISE_SD_MELANIN",
     "RESOLVED_DELTA_A",
@@ -70,6 +71,9 @@ CLEAR_Z = 2.33
 """One-sided normal quantile of the "clearly" thresholds: photo noise alone crosses them 1 time
 in 100."""
 
+CLEAR_Z_ONE_PHOTO = 2.6
+"""The same for a single photo, which is also what one bad photo looks like: 1 time in 200."""
+
 CLEAR_CHANGE_DELTA_A = 3.0
 """Δa* that photos show clearly however many there are: ``CLEAR_Z · PHOTO_NOISE_SD_DELTA_A``
 (the noise of the one baseline photo every excess is measured against), rounded. With few
@@ -100,17 +104,18 @@ def median_noise_factor(photos: int) -> float:
 def clear_excess_delta_a(photos: int) -> float:
     """Median Δa* above which ``photos`` photos clearly show redness left over.
 
-    ``CLEAR_Z · σ · sqrt(1 + m(n))``: the median's noise ``m(n)`` (:func:`median_noise_factor`)
-    and that of the one pre-treatment photo the excess is measured against. 4.3 a* units for one
-    photo, 3.7 for two, 3.5 for five; never below :data:`CLEAR_CHANGE_DELTA_A`.
+    ``z · σ · sqrt(1 + m(n))``: the median's noise ``m(n)`` (:func:`median_noise_factor`) and
+    that of the one pre-treatment photo the excess is measured against, with z =
+    :data:`CLEAR_Z` (:data:`CLEAR_Z_ONE_PHOTO` for a single photo). 4.8 a* units for one photo,
+    3.7 for two, 3.5 for five; never below :data:`CLEAR_CHANGE_DELTA_A`.
 
     Examples
     --------
-    >>> round(clear_excess_delta_a(1), 1), round(clear_excess_delta_a(4), 1)
-    (4.3, 3.6)
+    >>> round(clear_excess_delta_a(1), 1), round(clear_excess_delta_a(2), 1), round(clear_excess_delta_a(4), 1)
+    (4.8, 3.7, 3.6)
     """
     noise = PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 + median_noise_factor(photos)))
-    return max(CLEAR_CHANGE_DELTA_A, CLEAR_Z * noise)
+    return max(CLEAR_CHANGE_DELTA_A, (CLEAR_Z_ONE_PHOTO if photos == 1 else CLEAR_Z) * noise)
 
 
 @dataclass(frozen=True, eq=False)
