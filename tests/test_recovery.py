@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from tracker.recovery import (
     BIBLIOGRAPHY,
-    CLEAR_CHANGE_DELTA_A,
 
     RESOLVED_DELTA_A,
     REVIEW_WINDOWS,
