@@ -47,13 +47,19 @@ def test_days_between_counts_calendar_days_whatever_the_time():
 
 def test_one_session_numbers_days_and_sessions():
     photos = [photo(1, date(2026, 2, 28), measured()),
-              photo(2, datetime(2026, 3, 2, 8, 0), measured()),  # the treatment day, before treatment
+              photo(2, datetime(2026, 3, 2, 8, 0), measured()),  # the treatment day, before the 10:00 treatment
               photo(3, datetime(2026, 3, 3, 23, 30), measured()),
               photo(4, date(2026, 4, 1), measured())]
-    progress = course_progress("fractional_co2", [TREATED_ON], photos)
+    progress = course_progress("fractional_co2", [datetime(2026, 3, 2, 10, 0)], photos)
     assert progress.session_days == (0,)
     assert [(pt.day, pt.session, pt.days_since_session) for pt in progress.points] == [
         (-2, 0, -2), (0, 0, 0), (1, 1, 1), (30, 1, 30)]
+    assert not any(pt.timing_assumed for pt in progress.points)
+    # Without the treatment's time, a photo of the treatment day that is not the course's first
+    # counts as taken after the treatment, and says that this was assumed.
+    unknown = course_progress("fractional_co2", [TREATED_ON], photos)
+    assert [(pt.day, pt.session, pt.timing_assumed) for pt in unknown.points] == [
+        (-2, 0, False), (0, 1, True), (1, 1, False), (30, 1, False)]
 
 
 def test_several_sessions_given_in_any_order():

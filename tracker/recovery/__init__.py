@@ -1,7 +1,8 @@
 """Recovery model: treatment catalogue, expected course, and a status people can act on.
 
-Pure functions over numbers the analysis engine measures per photo (Δa*, ITA°, melanin index,
-texture change); nothing here reads images. :mod:`~tracker.recovery.timeline` places a
+Pure functions over numbers the analysis engine measures per photo (Δa*, the redness-corrected
+pigment measure ``melanin_takiwaki``, texture change); nothing here reads images.
+:mod:`~tracker.recovery.timeline` places a
 course's analysis results (:class:`tracker.analysis.AnalysisResult`) on its time line and
 assesses them, for the services, the app, the report and the exports alike.
 
@@ -13,18 +14,22 @@ assesses them, for the services, the app, the report and the exports alike.
 """
 
 from .assessment import (
-    ITA_CHANGE_DEG,
-    MELANIN_CHANGE_FRACTION,
+    MELANIN_Z,
+    REBOUND_Z,
+    REBOUND_Z_SINGLE,
     STATUSES,
     Assessment,
     Signal,
     assess_course,
+    melanin_change_threshold,
+    rebound_threshold,
 )
 from .catalogue import (
     BIBLIOGRAPHY,
     REVIEW_WINDOWS,
     TREATMENTS,
     DarkerSkin,
+    DurationStatistic,
     Reference,
     ReviewWindows,
     Treatment,
@@ -37,11 +42,16 @@ from .catalogue import (
 )
 from .course import (
     CLEAR_CHANGE_DELTA_A,
+    PHOTO_NOISE_SD_DELTA_A,
+    PHOTO_NOISE_SD_MELANIN,
     RESOLVED_DELTA_A,
     RednessBand,
+    SessionDays,
     TextureBand,
+    clear_excess_delta_a,
     expected_course,
     expected_texture_course,
+    session_relative_days,
 )
 from .fit import RednessFit, fit_redness_decay
 from .timeline import CoursePoint, CourseProgress, PhotoPoint, course_progress, days_between
@@ -49,8 +59,11 @@ from .timeline import CoursePoint, CourseProgress, PhotoPoint, course_progress, 
 __all__ = [
     "BIBLIOGRAPHY",
     "CLEAR_CHANGE_DELTA_A",
-    "ITA_CHANGE_DEG",
-    "MELANIN_CHANGE_FRACTION",
+    "MELANIN_Z",
+    "PHOTO_NOISE_SD_DELTA_A",
+    "PHOTO_NOISE_SD_MELANIN",
+    "REBOUND_Z",
+    "REBOUND_Z_SINGLE",
     "RESOLVED_DELTA_A",
     "REVIEW_WINDOWS",
     "STATUSES",
@@ -59,17 +72,20 @@ __all__ = [
     "CoursePoint",
     "CourseProgress",
     "DarkerSkin",
+    "DurationStatistic",
     "PhotoPoint",
     "RednessBand",
     "RednessFit",
     "Reference",
     "ReviewWindows",
+    "SessionDays",
     "Signal",
     "TextureBand",
     "Treatment",
     "UnknownTreatmentError",
     "adjusted_for_skin_type",
     "assess_course",
+    "clear_excess_delta_a",
     "course_progress",
     "days_between",
     "describe_treatment",
@@ -78,5 +94,8 @@ __all__ = [
     "fit_redness_decay",
     "fitzpatrick_type",
     "get_treatment",
+    "melanin_change_threshold",
+    "rebound_threshold",
+    "session_relative_days",
     "treatment_keys",
 ]

@@ -1,10 +1,18 @@
 """Assess a patient's course against the expected one: a status with reasons people can act on.
 
 Statuses, most to least urgent: ``review`` (a signal from the review table of the clinical
-notes fired), ``slower`` (outside the band, nothing alarming), ``on_track`` and ``ahead``.
-Every status comes with patient-facing sentences, which say what the photos show and when to
-contact the provider but never name a diagnosis, and provider-facing sentences with the rule,
-the figures and the sources.
+notes fired), ``check_photos`` (the measurements are implausible: more likely a misplaced
+region or a failed measurement than a change of the skin), ``slower`` (outside the band,
+nothing alarming), ``on_track`` and ``ahead``. Every status comes with patient-facing
+sentences, which say what the photos show and when to contact the provider but never name a
+diagnosis, and provider-facing sentences that start with the rule that fired and give the
+figures and the sources.
+
+Every threshold is a multiple of the photo noise measured by ``validation/photo_noise.py``
+(:data:`~tracker.recovery.course.PHOTO_NOISE_SD_DELTA_A`,
+:data:`~tracker.recovery.course.PHOTO_NOISE_SD_MELANIN`), chosen so that the false ``review``
+rate on simulated typical courses stays at or under 2 % (``validation/status_monte_carlo.py``;
+VALIDITY.md gives the rates and the detection figures).
 
 References
 ----------
@@ -16,13 +24,15 @@ References
    Surgery, 2007.
 .. [4] Ward PD, Baker SR. Long-term results of carbon dioxide laser resurfacing of the face.
    Archives of Facial Plastic Surgery, 2008.
-.. [5] Chardon A, Cretois I, Hourseau C. Skin colour typology and suntanning pathways.
-   International Journal of Cosmetic Science, 1991.
+.. [5] Takiwaki H et al. Measurement of skin color: practical application and theoretical
+   considerations. Journal of Medical Investigation, 1998 (the haemoglobin and melanin
+   decomposition of L*a*b* behind ``melanin_takiwaki``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
@@ -38,36 +48,90 @@ from .catalogue import (
     fitzpatrick_type,
     get_treatment,
 )
-from .course import CLEAR_CHANGE_DELTA_A, RESOLVED_DELTA_A, session_relative_days, texture_timeline
+from .course import (
+    CLEAR_Z,
+    PHOTO_NOISE_SD_DELTA_A,
+    PHOTO_NOISE_SD_MELANIN,
+    RESOLVED_DELTA_A,
+    clear_excess_delta_a,
+    median_noise_factor,
+    session_relative_days,
+    texture_timeline,
+)
 from .fit import RednessFit, fit_redness_decay
 
 __all__ = [
-    "ITA_CHANGE_DEG",
-    "MELANIN_CHANGE_FRACTION",
+    "MELANIN_Z",
+    "REBOUND_Z",
+    "REBOUND_Z_SINGLE",
     "STATUSES",
     "Assessment",
     "Signal",
     "assess_course",
+    "melanin_change_threshold",
+    "rebound_threshold",
 ]
 
-STATUSES = ("ahead", "on_track", "slower", "review")
-"""The possible statuses; ``review`` outranks ``slower``, which outranks the other two."""
+STATUSES = ("ahead", "on_track", "slower", "check_photos", "review")
+"""The possible statuses, least to most urgent."""
 
-ITA_CHANGE_DEG = 8.0
-"""Change of ITA° against baseline counted as real darkening or lightening. ITA° =
-arctan((L* - 50) / b*) (Chardon 1991) moves by about 2.6° per L* unit for typical skin
-(L* 60, b* 16), so the ~3 ΔE upper edge of photographic noise is about 8°."""
+REBOUND_Z = 2.0
+"""Multiple of the noise of a rise that redness must exceed on two or three photos in a row to
+count as coming back (:func:`rebound_threshold`)."""
 
-MELANIN_CHANGE_FRACTION = 0.10
-"""Relative change of the melanin index against baseline counted as real. Provisional: no
-published threshold exists for photographic melanin indices, and a relative threshold keeps
-the rule independent of the index's scale; to be calibrated on repeat photos."""
+REBOUND_Z_SINGLE = 2.4
+"""The same for a rise seen on one photo alone: stricter, because a single photo is also what
+one bad photo looks like."""
 
-_SEVERITY = {"info": -1, "ahead": 0, "on_track": 0, "slower": 1, "review": 2}
-# Photos a few days apart differ mostly by photo noise once redness changes slowly (after
-# week 3), and their pairwise slopes would swamp the median; a week apart they do not.
-_RISING_PAIR_GAP_DAYS = 7.0
+MELANIN_Z = 2.8
+"""Multiple of the noise of a change of ``melanin_takiwaki`` against the baseline that counts as
+darkening or lightening (:func:`melanin_change_threshold`)."""
+
+_SEVERITY = {"info": -1, "ahead": 0, "on_track": 0, "slower": 1, "check_photos": 2, "review": 3}
 _NOT_A_DIAGNOSIS = "This is a measurement from photos, not a diagnosis;"
+_CHECK_PHOTOS = (
+    "The treated area may be marked in the wrong place in the photos, or the photos may be hard to"
+    " measure; your provider will check them."
+)
+# A rise is looked for on up to this many photos in a row: longer runs add little once two or
+# three photos agree, and a short run keeps the rule about a recent change.
+_LONGEST_RUN = 3
+
+
+def rebound_threshold(photos: int, low_photos: int = 2) -> float:
+    """Rise (a* units) above the lowest point that ``photos`` photos in a row must show.
+
+    The lowest point is the lowest mean of ``low_photos`` photos in a row since the peak (one
+    photo while only one precedes the run). The run's mean minus it has noise
+    ``σ · sqrt(1/photos + 1/low_photos)``; the threshold is :data:`REBOUND_Z` times that (one
+    photo: :data:`REBOUND_Z_SINGLE`). Against a two-photo low: 3.8 a* units on one photo, 2.6 on
+    two, 2.4 on three.
+
+    Examples
+    --------
+    >>> [round(rebound_threshold(n), 1) for n in (1, 2, 3)]
+    [3.8, 2.6, 2.4]
+    """
+    z = REBOUND_Z_SINGLE if photos == 1 else REBOUND_Z
+    return z * PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 / photos + 1.0 / low_photos))
+
+
+def melanin_change_threshold(photos: int, baseline_photos: int = 1) -> float:
+    """Change of ``melanin_takiwaki`` against baseline that ``photos`` photos in a row must show.
+
+    :data:`MELANIN_Z` times the noise of the run's mean against the baseline's median,
+    ``σ_mel · sqrt(1/photos + m(baseline_photos))`` with ``σ_mel`` =
+    :data:`~tracker.recovery.course.PHOTO_NOISE_SD_MELANIN`. About 13 units for two photos
+    against one baseline photo, i.e. L* about 9 darker at unchanged a*: photos taken in
+    uncontrolled light show only marked darkening.
+
+    Examples
+    --------
+    >>> round(melanin_change_threshold(2), 1)
+    13.4
+    """
+    noise = PHOTO_NOISE_SD_MELANIN * float(np.sqrt(1.0 / photos + median_noise_factor(baseline_photos)))
+    return MELANIN_Z * noise
 
 
 @dataclass(frozen=True)
@@ -104,7 +168,7 @@ class Assessment:
     treatment : str
         Catalogue key.
     status : str
-        ``"ahead"``, ``"on_track"``, ``"slower"`` or ``"review"``.
+        One of :data:`STATUSES`.
     reasons : tuple of str
         Patient-facing sentences, most important first.
     provider_reasons : tuple of str
@@ -112,6 +176,7 @@ class Assessment:
     projected_resolution_day : float or None
         Projected day (days since the first session) on which redness fades to
         :data:`~tracker.recovery.course.RESOLVED_DELTA_A`; None when it cannot be projected.
+        Never before a photo that is still clearly red.
     projected_interval : tuple of float or None
         90% interval for that day; it contains the projection.
     excluded : tuple of int
@@ -121,7 +186,7 @@ class Assessment:
     fit : RednessFit or None
         The fitted redness course of the latest session.
     reference_peak_delta_a : float or None
-        The patient's peak Δa*, the highest on days 1-3 of the latest session, else the
+        The patient's peak Δa*, the highest on days 0-3 after the latest session, else the
         fitted peak; scales :func:`~tracker.recovery.course.expected_course` for display.
     """
 
@@ -140,7 +205,7 @@ class Assessment:
 def _values(values: Sequence[float] | None, name: str, count: int) -> np.ndarray | None:
     if values is None:
         return None
-    array = np.asarray(values, dtype=float)
+    array = np.asarray([np.nan if v is None else v for v in values], dtype=float)
     if array.shape != (count,):
         raise ValueError(f"{name} needs one value per photo ({count}), got {array.size}.")
     return array
@@ -154,20 +219,63 @@ def _photos(count: int) -> str:
     return "1 photo" if count == 1 else f"{count} photos"
 
 
+def _estimate(entry: Treatment, *field_names: str) -> str:
+    return " (an estimate)" if entry.is_estimate(*field_names) else ""
+
+
 def _band_text(entry: Treatment) -> str:
-    return f"day {entry.resolution_day_low:g}-{entry.resolution_day_high:g}"
+    band = f"day {entry.resolution_day_low:g}-{entry.resolution_day_high:g}"
+    return band + _estimate(entry, "resolution_day_low", "resolution_day_high")
+
+
+def _band_detail(entry: Treatment) -> str:
+    low, typical, high = entry.resolution_day_low, entry.resolution_day_typical, entry.resolution_day_high
+    sources = cite(entry, "resolution_day_low", "resolution_day_typical", "resolution_day_high")
+    estimate = "; estimate" if entry.is_estimate("resolution_day_low", "resolution_day_high") else ""
+    return f"band {low:g}-{high:g} d (5th-95th percentile{estimate}), typical {typical:g} d ({sources})"
+
+
+def _last_clearly_red_day(entry: Treatment, days: np.ndarray, delta_a: np.ndarray) -> float | None:
+    """The last day a photo, or the photos after the band's late edge together, still show clear redness."""
+    red = delta_a > clear_excess_delta_a(1)
+    candidates = list(days[red])
+    late = days > entry.resolution_day_high
+    if late.any() and float(np.median(delta_a[late])) > clear_excess_delta_a(int(late.sum())):
+        candidates.append(float(days[late].max()))
+    return float(max(candidates)) if candidates else None
+
+
+def _band_high_at(entry: Treatment, day: float, peak_delta_a: float) -> float:
+    """Δa* the late edge of the band expects on ``day`` for a course peaking at ``peak_delta_a``."""
+    if peak_delta_a <= RESOLVED_DELTA_A:
+        return max(peak_delta_a, 0.0)
+    span = entry.resolution_day_high - entry.peak_day
+    return peak_delta_a * (RESOLVED_DELTA_A / peak_delta_a) ** (max(day - entry.peak_day, 0.0) / span)
 
 
 def _course_signal(
-    entry: Treatment, fit: RednessFit | None, days: np.ndarray, delta_a: np.ndarray, session: int, review_fired: bool
+    entry: Treatment,
+    fit: RednessFit | None,
+    days: np.ndarray,
+    delta_a: np.ndarray,
+    session: int,
+    review_fired: bool,
+    reference_peak: float | None,
 ) -> Signal:
     """Compare the latest session's redness with the band: ahead, on_track or slower."""
     low, typical, high = entry.resolution_day_low, entry.resolution_day_typical, entry.resolution_day_high
-    band_sources = cite(entry, "resolution_day_low", "resolution_day_typical", "resolution_day_high")
-    band = f"band {low:g}-{high:g} d, typical {typical:g} d ({band_sources})"
+    band = _band_detail(entry)
     late = days > high
     late_median = float(np.median(delta_a[late])) if late.any() else None
-    still_red_late = late_median is not None and late_median > CLEAR_CHANGE_DELTA_A
+    late_threshold = clear_excess_delta_a(int(late.sum())) if late.any() else None
+    still_red_late = late_median is not None and late_median > late_threshold
+    last_day = float(days.max())
+    keep_going = (
+        f" Keep taking photos; if it is still clearly visible after day {entry.review_after_day:g},"
+        " ask your provider to look at them."
+        if last_day <= entry.review_after_day and not review_fired
+        else ""
+    )
     if fit is None:
         return Signal(
             rule="redness_before_peak",
@@ -192,6 +300,37 @@ def _course_signal(
         "photos_used": fit.photos_used,
         "fitted_peak_delta_a": fit.amplitude_delta_a,
     }
+    if still_red_late:
+        figures["late_delta_a_median"] = late_median
+        last = float(days[late].max())
+        return Signal(
+            rule="redness_slower_than_band",
+            status="slower",
+            message=(
+                "Your redness is fading more slowly than is typical after this treatment: your photos still show"
+                f" clear redness on {_day_label(last, session)}, and it usually fades by {_band_text(entry)}."
+                + keep_going
+            ),
+            detail=(
+                f"rule redness_slower_than_band: median Δa* {late_median:.1f} on {_photos(int(late.sum()))} after"
+                f" day {high:g} (clearly red above {late_threshold:.1f}: {CLEAR_Z:g} × photo noise"
+                f" {PHOTO_NOISE_SD_DELTA_A:g} against the baseline); {band}."
+            ),
+            figures=MappingProxyType(figures),
+        )
+    if fit.measurable and not fit.identifiable:
+        return _unprojected_signal(entry, days, delta_a, session, keep_going, reference_peak, figures)
+    if not fit.fading:
+        return Signal(
+            rule="redness_not_fading",
+            status="slower",
+            message=(
+                f"Your redness is not fading in your photos so far; it usually fades by {_band_text(entry)}."
+                + keep_going
+            ),
+            detail=f"rule redness_not_fading: the fit reached its longest allowed course; {band}.",
+            figures=MappingProxyType(figures),
+        )
     if fit.measurable:
         projected = (
             f"projected resolution {_day_label(fit.resolution_day, session)} (90% interval"
@@ -207,41 +346,6 @@ def _course_signal(
         f"around {_day_label(fit.resolution_day, session)} (likely between day {fit.interval[0]:.0f} and"
         f" {_day_label(fit.interval[1], session)})"
     )
-    last_day = float(days.max())
-    keep_going = (
-        f" Keep taking photos; if it is still clearly visible after day {entry.review_after_day:g},"
-        " ask your provider to look at them."
-        if last_day <= entry.review_after_day and not review_fired
-        else ""
-    )
-    if still_red_late:
-        figures["late_delta_a_median"] = late_median
-        last = float(days[late].max())
-        return Signal(
-            rule="redness_slower_than_band",
-            status="slower",
-            message=(
-                "Your redness is fading more slowly than is typical after this treatment: your photos still show"
-                f" clear redness on {_day_label(last, session)}, and it usually fades by {_band_text(entry)}."
-                + keep_going
-            ),
-            detail=(
-                f"rule redness_slower_than_band: median Δa* {late_median:.1f} on {_photos(int(late.sum()))} after"
-                f" day {high:g} (clear-change threshold {CLEAR_CHANGE_DELTA_A:g}); {band}; {projected}."
-            ),
-            figures=MappingProxyType(figures),
-        )
-    if not fit.fading:
-        return Signal(
-            rule="redness_not_fading",
-            status="slower",
-            message=(
-                f"Your redness is not fading in your photos so far; it usually fades by {_band_text(entry)}."
-                + keep_going
-            ),
-            detail=f"rule redness_not_fading: the fit reached its longest allowed course; {band}.",
-            figures=MappingProxyType(figures),
-        )
     if fit.measurable and fit.resolution_day > high:
         return Signal(
             rule="redness_slower_than_band",
@@ -288,17 +392,78 @@ def _course_signal(
     )
 
 
+def _unprojected_signal(
+    entry: Treatment,
+    days: np.ndarray,
+    delta_a: np.ndarray,
+    session: int,
+    keep_going: str,
+    reference_peak: float | None,
+    figures: dict[str, float],
+) -> Signal:
+    """What the photos say when the fit cannot pin the course down: still red on day N against the band."""
+    red = delta_a > clear_excess_delta_a(1)
+    index = int(np.flatnonzero(red)[np.argmax(days[red])]) if red.any() else int(np.argmax(days))
+    day, value = float(days[index]), float(delta_a[index])
+    figures = {**figures, "last_red_day": day, "last_red_delta_a": value}
+    band = _band_detail(entry)
+    expected = None if reference_peak is None else _band_high_at(entry, day, reference_peak)
+    unprojected = (
+        f"the fit is not identifiable from {_photos(int(days.size))} (it ends on a bound of its parameters), so"
+        " no day is projected"
+    )
+    if day > entry.resolution_day_high or (expected is not None and value - expected > clear_excess_delta_a(1)):
+        against = (
+            f"after the band's late edge (day {entry.resolution_day_high:g})"
+            if expected is None or day > entry.resolution_day_high
+            else f"{value - expected:.1f} above the {expected:.1f} the band's late edge expects then from the"
+            f" day-0-3 peak of {reference_peak:.1f}"
+        )
+        if expected is not None:
+            figures["band_high_delta_a_then"] = expected
+        return Signal(
+            rule="redness_slower_than_band",
+            status="slower",
+            message=(
+                f"Your redness is fading more slowly than is typical after this treatment: your photos still show"
+                f" clear redness on {_day_label(day, session)}, and it usually fades by {_band_text(entry)}."
+                + keep_going
+            ),
+            detail=(
+                f"rule redness_slower_than_band: Δa* {value:.1f} on {_day_label(day, session)}, {against};"
+                f" {unprojected}; {band}."
+            ),
+            figures=MappingProxyType(figures),
+        )
+    slow_end = day > entry.resolution_day_typical
+    return Signal(
+        rule="redness_still_red_within_band",
+        status="on_track",
+        message=(
+            f"Your photos still show redness on {_day_label(day, session)}, which is"
+            f" {'at the slow end of' if slow_end else 'within'} the usual course after this treatment (it usually"
+            f" fades by {_band_text(entry)}). More photos over the coming days will show when it fades." + keep_going
+        ),
+        detail=(
+            f"rule redness_still_red_within_band: Δa* {value:.1f} on {_day_label(day, session)}; {unprojected};"
+            f" {band}."
+        ),
+        figures=MappingProxyType(figures),
+    )
+
+
 def _outer_limit_signals(
     entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray
 ) -> list[Signal]:
-    """Review when redness is still clearly visible past the treatment's outer limit."""
+    """Review when redness is still clearly visible past the treatment's review limit."""
     signals = []
     for index in np.unique(session):
         late = (session == index) & (relative > entry.review_after_day)
         if not late.any():
             continue
         median = float(np.median(delta_a[late]))
-        if median <= CLEAR_CHANGE_DELTA_A:
+        threshold = clear_excess_delta_a(int(late.sum()))
+        if median <= threshold:
             continue
         last = float(relative[late].max())
         signals.append(
@@ -312,12 +477,14 @@ def _outer_limit_signals(
                 ),
                 detail=(
                     f"rule redness_beyond_outer_limit: Δa* {median:.1f} on {_day_label(last, int(index))} (median of"
-                    f" {_photos(int(late.sum()))} after day {entry.review_after_day:g}); {entry.key} outer limit"
-                    f" {entry.review_after_day:g} d ({cite(entry, 'review_after_day')})."
+                    f" {_photos(int(late.sum()))} after day {entry.review_after_day:g}; clearly red above"
+                    f" {threshold:.1f}); {entry.key} review limit {entry.review_after_day:g} d"
+                    f"{_estimate(entry, 'review_after_day')} ({cite(entry, 'review_after_day')})."
                 ),
                 figures=MappingProxyType(
                     {
                         "delta_a_median": median,
+                        "threshold": threshold,
                         "last_day": last,
                         "photos": int(late.sum()),
                         "outer_limit_day": entry.review_after_day,
@@ -328,193 +495,293 @@ def _outer_limit_signals(
     return signals
 
 
-def _rising_slope(days: np.ndarray, values: np.ndarray) -> float | None:
-    """Theil-Sen slope over photo pairs at least :data:`_RISING_PAIR_GAP_DAYS` apart."""
-    order = np.argsort(days)
-    days, values = days[order], values[order]
-    first, second = np.triu_indices(days.size, 1)
-    gap = days[second] - days[first]
-    far = gap >= _RISING_PAIR_GAP_DAYS
-    if not far.any():
-        return None
-    return float(np.median((values[second] - values[first])[far] / gap[far]))
+def _lowest_point(values: np.ndarray) -> tuple[float, int, int]:
+    """The lowest level of the photos: the lowest mean of two in a row (one alone if only one).
+
+    Returns the level, the position of the later photo of the pair, and how many photos it
+    averages. A pair's mean is far less pulled down by one noisy photo than the lowest single
+    photo, which over a long plateau sits well below the truth.
+    """
+    if values.size == 1:
+        return float(values[0]), 0, 1
+    pairs = (values[:-1] + values[1:]) / 2
+    index = int(np.argmin(pairs))
+    return float(pairs[index]), index + 1, 2
 
 
-def _rising_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray) -> list[Signal]:
-    """Review when redness clearly rises after week 3 of an ablative treatment."""
-    if entry.rising_review_after_day is None:
-        return []
+def _strongest_rise(days: np.ndarray, values: np.ndarray) -> dict[str, float] | None:
+    """The run of photos that rises furthest beyond :func:`rebound_threshold` above the lowest point before it."""
+    best = None
+    for start in range(1, days.size):
+        lowest, low_index, low_photos = _lowest_point(values[:start])
+        # Redness does not truly fall below the untreated baseline: a lower level is photo noise.
+        low = max(lowest, 0.0)
+        for count in range(1, min(_LONGEST_RUN, days.size - start) + 1):
+            run = values[start:start + count]
+            if run.min() <= low:
+                break
+            if count == 1 and start < days.size - 1:
+                continue  # one photo alone counts only while it is the latest: later photos confirm or undo it
+            rise = float(run.mean()) - low
+            threshold = rebound_threshold(count, low_photos)
+            if rise > threshold and (best is None or rise / threshold > best["rise_delta_a"] / best["threshold"]):
+                best = {
+                    "rise_delta_a": rise,
+                    "threshold": threshold,
+                    "low_delta_a": low,
+                    "lowest_level_delta_a": lowest,
+                    "low_day": float(days[low_index]),
+                    "low_photos": low_photos,
+                    "first_day": float(days[start]),
+                    "last_day": float(days[start + count - 1]),
+                    "run_mean_delta_a": float(run.mean()),
+                    "photos": count,
+                }
+    return best
+
+
+def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray) -> list[Signal]:
+    """Review when redness rises again above its lowest point since the peak, beyond photo noise."""
     signals = []
     for index in np.unique(session):
-        window = (session == index) & (relative >= entry.rising_review_after_day)
-        days, values = relative[window], delta_a[window]
-        slope = _rising_slope(days, values)
-        if slope is None:
+        mine = (session == index) & (relative >= entry.peak_day)
+        order = np.argsort(relative[mine], kind="stable")
+        rise = _strongest_rise(relative[mine][order], delta_a[mine][order])
+        if rise is None:
             continue
-        first, last = float(days.min()), float(days.max())
-        trend_rise = slope * (last - first)
-        # Both the trend and the photos themselves must show the rise: a trend alone can come
-        # from a noisy cluster stretched over a long span, a last photo alone from one outlier.
-        first_value = float(np.median(values[days == first]))
-        last_value = float(np.median(values[days == last]))
-        if min(trend_rise, last_value - first_value) <= CLEAR_CHANGE_DELTA_A:
-            continue
+        label = int(index)
+        run_days = (
+            _day_label(rise["first_day"], label)
+            if rise["photos"] == 1
+            else f"{_photos(int(rise['photos']))} from {_day_label(rise['first_day'], label)}"
+            f" to day {rise['last_day']:.0f} (mean)"
+        )
+        clamped = (
+            f" (measured {rise['lowest_level_delta_a']:.1f}; below the baseline counts as 0)"
+            if rise["lowest_level_delta_a"] < 0
+            else ""
+        )
+        level = "mean of 2 photos to" if rise["low_photos"] == 2 else "1 photo on"
         signals.append(
             Signal(
-                rule="redness_rising_after_week_3",
+                rule="redness_rebound",
                 status="review",
                 message=(
-                    f"Your redness has been increasing since {_day_label(first, int(index))}, when it usually fades"
-                    f" after this treatment. {_NOT_A_DIAGNOSIS} please contact your provider and share your photos."
+                    f"Your redness had faded to its lowest on {_day_label(rise['low_day'], label)} and has since come"
+                    " back, which is not the usual course after this treatment. "
+                    f"{_NOT_A_DIAGNOSIS} please contact your provider and share your photos."
                 ),
                 detail=(
-                    f"rule redness_rising_after_week_3: Δa* rose from {first_value:.1f} on day {first:.0f} to"
-                    f" {last_value:.1f} on day {last:.0f}; trend +{trend_rise:.1f} (Theil-Sen slope {slope:.2f}/day"
-                    f" over {_photos(int(window.sum()))}, pairs at least {_RISING_PAIR_GAP_DAYS:g} days apart); both"
-                    f" above the threshold {CLEAR_CHANGE_DELTA_A:g}; rule applies after day"
-                    f" {entry.rising_review_after_day:g} ({cite(entry, 'rising_review_after_day')})."
+                    "rule redness_rebound: Δa* rose from its lowest level since the peak,"
+                    f" {rise['low_delta_a']:.1f} ({level} {_day_label(rise['low_day'], label)}){clamped},"
+                    f" to {rise['run_mean_delta_a']:.1f} on {run_days}:"
+                    f" +{rise['rise_delta_a']:.1f} against a threshold of {rise['threshold']:.1f}"
+                    f" ({REBOUND_Z_SINGLE if rise['photos'] == 1 else REBOUND_Z:g} × photo noise"
+                    f" {PHOTO_NOISE_SD_DELTA_A:g} × √(1/{int(rise['photos'])} + 1/{int(rise['low_photos'])})). A rise"
+                    " after fading can mean"
+                    " infection, contact dermatitis or early scarring (clinical notes, review table)."
+                ),
+                figures=MappingProxyType(rise),
+            )
+        )
+    return signals
+
+
+def _implausible_signals(
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray
+) -> list[Signal]:
+    """Flag redness below the control, or none where every patient is red, for checking."""
+    signals = []
+    for index in np.unique(session):
+        mine = session == index
+        label = int(index)
+        median = float(np.median(delta_a[mine]))
+        threshold = clear_excess_delta_a(int(mine.sum()))
+        if median < -threshold:
+            signals.append(
+                Signal(
+                    rule="redness_below_control",
+                    status="check_photos",
+                    message=(
+                        "Your photos show the treated area as less red than the untreated skin it is compared with,"
+                        f" which treatment does not do. {_CHECK_PHOTOS}"
+                    ),
+                    detail=(
+                        f"rule redness_below_control: median Δa* {median:.1f} on {_photos(int(mine.sum()))} after"
+                        f" session {label + 1}, below -{threshold:.1f} ({CLEAR_Z:g} × photo noise"
+                        f" {PHOTO_NOISE_SD_DELTA_A:g} against the baseline):"
+                        " the treated region is less red than its control beyond noise, more likely a misplaced"
+                        " region or control, or a failed measurement, than healing; check the regions and photos."
+                    ),
+                    figures=MappingProxyType(
+                        {"delta_a_median": median, "threshold": -threshold, "photos": int(mine.sum())}
+                    ),
+                )
+            )
+        if entry.universal_redness_until_day is None:
+            continue
+        early = mine & (relative <= entry.universal_redness_until_day)
+        if not early.any():
+            continue
+        early_median = float(np.median(delta_a[early]))
+        if early_median > RESOLVED_DELTA_A:
+            continue
+        first = float(relative[early].min())
+        signals.append(
+            Signal(
+                rule="no_redness_after_treatment",
+                status="check_photos",
+                message=(
+                    f"Your photos show no redness on {_day_label(first, label)}, although this treatment reddens the"
+                    f" skin of everyone treated for the first days. {_CHECK_PHOTOS}"
+                ),
+                detail=(
+                    f"rule no_redness_after_treatment: Δa* {early_median:.1f} (median of {_photos(int(early.sum()))}"
+                    f" on days 0-{entry.universal_redness_until_day:g} after session {label + 1}) at or below the"
+                    f" resolved level {RESOLVED_DELTA_A:g}, while every patient is red until day"
+                    f" {entry.universal_redness_until_day:g} ({cite(entry, 'universal_redness_until_day')}): more"
+                    " likely a misplaced region or a failed measurement than fast healing; check the regions and"
+                    " photos."
                 ),
                 figures=MappingProxyType(
-                    {
-                        "rise_delta_a": last_value - first_value,
-                        "trend_rise_delta_a": trend_rise,
-                        "slope_per_day": slope,
-                        "first_day": first,
-                        "last_day": last,
-                        "photos": int(window.sum()),
-                    }
+                    {"delta_a_median": early_median, "photos": int(early.sum()), "first_day": first}
                 ),
             )
         )
     return signals
 
 
-def _baseline(given: float | None, values: np.ndarray | None, before: np.ndarray) -> float | None:
-    if given is not None:
-        return float(given)
-    if values is None:
-        return None
-    pre = before & np.isfinite(values)
-    return float(np.median(values[pre])) if pre.any() else None
+def _pigment_run(
+    days: np.ndarray, change: np.ndarray, direction: float, baseline_photos: int
+) -> dict[str, float] | None:
+    """The latest two or three photos, when their mean change (in ``direction``) exceeds the threshold.
+
+    Darkening lasts months, so it shows on the latest photos while it matters; two photos, since
+    one may be a bad photo. Judging only the latest run keeps one course from being tested again
+    and again over a half-year window.
+    """
+    best = None
+    signed = direction * change
+    for count in range(2, min(_LONGEST_RUN, days.size) + 1):
+        start = days.size - count
+        run = signed[start:]
+        if run.min() <= 0:
+            break
+        threshold = melanin_change_threshold(count, baseline_photos)
+        if run.mean() > threshold and (best is None or run.mean() / threshold > best["change"] / best["threshold"]):
+            best = {
+                "change": float(run.mean()),
+                "threshold": threshold,
+                "first_day": float(days[start]),
+                "last_day": float(days[-1]),
+                "photos": count,
+            }
+    return best
 
 
-def _colour_change(
-    ita: np.ndarray | None,
-    melanin: np.ndarray | None,
-    ita_baseline: float | None,
-    melanin_baseline: float | None,
-    window: np.ndarray,
-    direction: float,
-) -> dict[str, float]:
-    """Figures of a colour change in the window; ``direction`` +1 for darkening, -1 for lightening."""
-    figures: dict[str, float] = {}
-    if ita is not None and ita_baseline is not None:
-        inside = window & np.isfinite(ita)
-        if inside.any():
-            change = ita_baseline - float(np.median(ita[inside]))
-            figures["ita_drop_deg"] = change
-            figures["ita_photos"] = int(inside.sum())
-            if direction * change >= ITA_CHANGE_DEG:
-                figures["ita_fired"] = 1.0
-    if melanin is not None and melanin_baseline is not None and melanin_baseline != 0:
-        inside = window & np.isfinite(melanin)
-        if inside.any():
-            change = (float(np.median(melanin[inside])) - melanin_baseline) / abs(melanin_baseline)
-            figures["melanin_rise_fraction"] = change
-            figures["melanin_photos"] = int(inside.sum())
-            if direction * change >= MELANIN_CHANGE_FRACTION:
-                figures["melanin_fired"] = 1.0
-    return figures
-
-
-def _colour_detail(figures: Mapping[str, float]) -> str:
-    parts = []
-    if "ita_drop_deg" in figures:
-        parts.append(
-            f"ITA° {figures['ita_drop_deg']:+.1f}° below baseline (median of {_photos(int(figures['ita_photos']))};"
-            f" threshold {ITA_CHANGE_DEG:g}°)"
-        )
-    if "melanin_rise_fraction" in figures:
-        parts.append(
-            f"melanin index {figures['melanin_rise_fraction']:+.0%} against baseline (median of"
-            f" {_photos(int(figures['melanin_photos']))}; threshold {MELANIN_CHANGE_FRACTION:.0%})"
-        )
-    return "; ".join(parts)
-
-
-def _colour_signals(
+def _pigment_signals(
     entry: Treatment,
-    relative: np.ndarray,
-    photo_ok: np.ndarray,
-    ita: np.ndarray | None,
+    days: np.ndarray,
+    usable_after: np.ndarray,
     melanin: np.ndarray | None,
-    ita_baseline: float | None,
-    melanin_baseline: float | None,
+    baseline: float | None,
+    baseline_photos: int,
+    last_session_day: float,
+    fitzpatrick: int | None,
 ) -> list[Signal]:
-    """Review new darkening in weeks 2-6 and, after ablative treatment, lightening in months 3-12."""
-    if ita is None and melanin is None:
+    """Review darkening (and, after ablative treatment, lightening) of the redness-corrected pigment."""
+    w = REVIEW_WINDOWS
+    in_darkening = usable_after & (days >= w.darkening_from_day) & (days - last_session_day <= w.darkening_until_day)
+    in_lightening = usable_after & (days >= w.lightening_from_day) & (days - last_session_day <= w.lightening_until_day)
+    if not in_darkening.any() and not (entry.ablative and in_lightening.any()):
         return []
-    if ita_baseline is None and melanin_baseline is None:
+    if melanin is None or not np.isfinite(melanin[in_darkening | in_lightening]).any():
         return [
             Signal(
-                rule="colour_baseline_missing",
+                rule="darkening_not_checked",
                 status="info",
-                message="Darkening or lightening could not be checked because there is no photo from before treatment.",
+                message="Darkening of the treated skin cannot be checked from these photos yet.",
                 detail=(
-                    "rule colour_baseline_missing: no baseline ITA° or melanin index (none given, no photo on day 0"
-                    " or earlier)."
+                    "rule darkening_not_checked: no redness-corrected pigment measure (melanin_takiwaki) for these"
+                    " photos. ITA° and the melanin index are not used: redness alone lowers them (ΔL* ≈ -0.74 Δa*,"
+                    " Takiwaki), so they would call redness darkening."
                 ),
             )
         ]
-    w = REVIEW_WINDOWS
-    signals = []
-    darkening_window = photo_ok & (relative >= w.darkening_from_day) & (relative <= w.darkening_until_day)
-    darkening = _colour_change(ita, melanin, ita_baseline, melanin_baseline, darkening_window, +1.0)
-    if "ita_fired" in darkening or "melanin_fired" in darkening:
-        signals.append(
+    if baseline is None:
+        return [
             Signal(
-                rule="new_darkening",
-                status="review",
+                rule="darkening_not_checked",
+                status="info",
                 message=(
-                    "Compared with before treatment, the treated skin looks darker in your photos from weeks 2 to 6."
-                    f" Your provider will want to see this early. {_NOT_A_DIAGNOSIS} please contact your provider and"
-                    " share your photos."
+                    "Darkening of the treated skin cannot be checked because there is no photo from before treatment."
                 ),
                 detail=(
-                    f"rule new_darkening (post-inflammatory hyperpigmentation signal): {_colour_detail(darkening)};"
-                    f" window day {w.darkening_from_day:g}-{w.darkening_until_day:g} after a session"
-                    f" ({'; '.join(w.sources['darkening_from_day'])}). Risk for this treatment: {entry.pih_risk}"
-                    f" ({cite(entry, 'pih_risk')})"
+                    "rule darkening_not_checked: no pre-treatment melanin_takiwaki (none given, no photo before"
+                    " treatment)."
                 ),
-                figures=MappingProxyType(darkening),
+            )
+        ]
+    darker_note = (
+        f" Fitzpatrick {_ROMAN_BY_NUMBER[fitzpatrick]} skin carries more of this risk."
+        if fitzpatrick is not None and fitzpatrick >= 4
+        else ""
+    )
+    checks = [("new_darkening", in_darkening, 1.0, w.darkening_from_day, w.darkening_until_day, "darkening_until_day")]
+    if entry.ablative:
+        checks.append(("lightening_below_baseline", in_lightening, -1.0, w.lightening_from_day, w.lightening_until_day,
+                       "lightening_from_day"))
+    signals = []
+    for rule, window, direction, from_day, until_day, window_source in checks:
+        finite = window & np.isfinite(melanin)
+        order = np.argsort(days[finite], kind="stable")
+        run = _pigment_run(days[finite][order], melanin[finite][order] - baseline, direction, baseline_photos)
+        if run is None:
+            continue
+        run["baseline"] = baseline
+        photos = (
+            f"on day {run['first_day']:.0f}"
+            if run["photos"] == 1
+            else f"on {_photos(int(run['photos']))} from day {run['first_day']:.0f} to day {run['last_day']:.0f}"
+        )
+        if rule == "new_darkening":
+            message = (
+                f"Compared with before treatment, the treated skin looks darker in your photos from day"
+                f" {run['first_day']:.0f} on. Your provider will want to see this early. {_NOT_A_DIAGNOSIS} please"
+                " contact your provider and share your photos."
+            )
+            reading = (
+                f"post-inflammatory hyperpigmentation signal; risk for this treatment: {entry.pih_risk}"
+                f" ({cite(entry, 'pih_risk')}).{darker_note}"
+            )
+        else:
+            message = (
+                "Compared with before treatment, the treated skin looks lighter in your photos from 3 months after"
+                f" treatment on. {_NOT_A_DIAGNOSIS} please ask your provider to review your photos."
+            )
+            reading = "hypopigmentation signal (Ward & Baker 2008)."
+        signals.append(
+            Signal(
+                rule=rule,
+                status="review",
+                message=message,
+                detail=(
+                    f"rule {rule}: redness-corrected melanin (melanin_takiwaki) {direction * run['change']:+.1f}"
+                    f" against the pre-treatment {baseline:.1f} (mean {photos}); threshold {run['threshold']:.1f} ="
+                    f" {MELANIN_Z:g} × photo noise {PHOTO_NOISE_SD_MELANIN:g} × √(1/{int(run['photos'])} +"
+                    f" {median_noise_factor(baseline_photos):.2g}); window day {from_day:g} after the first session to"
+                    f" day {until_day:g} after the last ({'; '.join(w.sources[window_source])});"
+                    f" {reading}"
+                ),
+                figures=MappingProxyType(run),
             )
         )
-    if entry.ablative:
-        lightening_window = photo_ok & (relative >= w.lightening_from_day) & (relative <= w.lightening_until_day)
-        lightening = _colour_change(ita, melanin, ita_baseline, melanin_baseline, lightening_window, -1.0)
-        if "ita_fired" in lightening or "melanin_fired" in lightening:
-            signals.append(
-                Signal(
-                    rule="lightening_below_baseline",
-                    status="review",
-                    message=(
-                        "Compared with before treatment, the treated skin looks lighter in your photos from 3 months"
-                        f" after treatment on. {_NOT_A_DIAGNOSIS} please ask your provider to review your photos."
-                    ),
-                    detail=(
-                        f"rule lightening_below_baseline (hypopigmentation signal): {_colour_detail(lightening)};"
-                        f" window day {w.lightening_from_day:g}-{w.lightening_until_day:g} after a session"
-                        f" ({'; '.join(w.sources['lightening_from_day'])})."
-                    ),
-                    figures=MappingProxyType(lightening),
-                )
-            )
     return signals
 
 
 def _texture_signal(entry: Treatment, days: np.ndarray, texture: np.ndarray, photo_ok: np.ndarray) -> Signal | None:
     """Report texture change against baseline; it never changes the status."""
-    after = photo_ok & (days > 0) & np.isfinite(texture)
+    after = photo_ok & np.isfinite(texture)
     if not after.any():
         return None
     latest = int(np.flatnonzero(after)[np.argmax(days[after])])
@@ -581,6 +848,43 @@ def _exclusion_signals(quality: np.ndarray, measured: np.ndarray) -> list[Signal
     return signals
 
 
+def _timing_signals(
+    days: np.ndarray, placed_after: np.ndarray, assumed: np.ndarray, session: np.ndarray, taken_on: Sequence | None
+) -> list[Signal]:
+    """Say which photos on a treatment day were placed by assumption, and ask to confirm."""
+    signals = []
+    for i in np.flatnonzero(assumed):
+        when = (
+            f"{taken_on[i]:%Y-%m-%d}" if taken_on is not None and isinstance(taken_on[i], (date, datetime))
+            else f"day {days[i]:.0f}"
+        )
+        if not placed_after[i]:
+            counted = "before the treatment"
+            reading = "before the treatment, as the course's baseline (its first photo)"
+        elif days[i] == 0:
+            counted, reading = "after the treatment", "after the treatment, as an earlier photo is the baseline"
+        else:
+            counted = "before that day's treatment"
+            reading = f"before that day's treatment, closing the course of session {int(session[i]) + 1}"
+        signals.append(
+            Signal(
+                rule="photo_timing_assumed",
+                status="info",
+                message=(
+                    f"Your photo of {when} was taken on a treatment day and was counted as taken {counted}."
+                    " If that is wrong, please tell your provider."
+                ),
+                detail=(
+                    f"rule photo_timing_assumed: the photo of {when} falls on a session day with no record of whether"
+                    f" it was taken before or after the treatment; it is counted as taken {reading}. Confirm whether"
+                    f" the photo of {when} was taken before the treatment."
+                ),
+                figures=MappingProxyType({"day": float(days[i])}),
+            )
+        )
+    return signals
+
+
 def _projection_uncertain_signal(fit: RednessFit) -> Signal:
     """Warn that a projection from one or two photos mostly restates the catalogue band."""
     return Signal(
@@ -608,12 +912,30 @@ def _darker_skin_signal(base: Treatment, entry: Treatment, fitzpatrick: int) -> 
             f" {_ROMAN_BY_NUMBER[base.darker_skin.from_fitzpatrick]} and darker). {entry.pih_risk}"
         ),
         detail=(
-            f"rule darker_skin_course: Fitzpatrick {_ROMAN_BY_NUMBER[fitzpatrick]}; band"
-            f" {entry.resolution_day_low:g}-{entry.resolution_day_high:g} d, outer limit"
-            f" {entry.review_after_day:g} d ({cite(entry, 'resolution_day_typical', 'resolution_day_high')})."
+            f"rule darker_skin_course: Fitzpatrick {_ROMAN_BY_NUMBER[fitzpatrick]}; {_band_detail(entry)}, review"
+            f" limit {entry.review_after_day:g} d."
         ),
         figures=MappingProxyType({"fitzpatrick": fitzpatrick}),
     )
+
+
+def _not_compared_signal() -> Signal:
+    """Stand in for the course comparison while the photos are implausible."""
+    return Signal(
+        rule="course_not_compared",
+        status="info",
+        message="Until the photos are checked, your course is not compared with the usual one.",
+        detail="rule course_not_compared: an implausible-measurement rule fired, so no ahead/on-track/slower reading.",
+    )
+
+
+def _baseline(given: float | None, values: np.ndarray | None, before: np.ndarray) -> tuple[float | None, int]:
+    if given is not None:
+        return float(given), 1
+    if values is None:
+        return None, 0
+    pre = before & np.isfinite(values)
+    return (float(np.median(values[pre])), int(pre.sum())) if pre.any() else (None, 0)
 
 
 def assess_course(
@@ -621,14 +943,18 @@ def assess_course(
     days: Sequence[float],
     redness_delta_a: Sequence[float],
     *,
-    ita_deg: Sequence[float] | None = None,
-    melanin_index: Sequence[float] | None = None,
+    melanin_corrected: Sequence[float | None] | None = None,
+    baseline_melanin_corrected: float | None = None,
     texture: Sequence[float] | None = None,
-    baseline_ita_deg: float | None = None,
-    baseline_melanin_index: float | None = None,
     quality_ok: Sequence[bool] | None = None,
     skin_type: int | str | None = None,
     session_starts: Sequence[float] | None = None,
+    before_session: Sequence[bool | None] | None = None,
+    taken_on: Sequence[date | datetime] | None = None,
+    ita_deg: Sequence[float] | None = None,
+    melanin_index: Sequence[float] | None = None,
+    baseline_ita_deg: float | None = None,
+    baseline_melanin_index: float | None = None,
 ) -> Assessment:
     """Assess a patient's recovery from their photos' metrics.
 
@@ -637,18 +963,20 @@ def assess_course(
     treatment : str
         Catalogue key, e.g. ``"fractional_co2"``.
     days : sequence of float
-        Day of each photo since the first session (day 0). Photos on day 0 or earlier are
-        the pre-treatment baseline.
+        Day of each photo since the first session (day 0), in the order the photos were taken.
+        Photos before day 0 are the pre-treatment baseline; see ``before_session`` for day 0.
     redness_delta_a : sequence of float
-        Δa* per photo: mean a* of the treated region minus that of an untreated control patch
-        (a* units). NaN means not measured.
-    ita_deg, melanin_index : sequence of float, optional
-        ITA° and melanin index per photo, for the darkening and lightening rules.
+        Excess Δa* per photo: mean a* of the treated region minus that of an untreated control
+        patch, less the baseline's (a* units). NaN means not measured.
+    melanin_corrected : sequence of float, optional
+        ``melanin_takiwaki`` per photo (``-1.06 a* - 1.44 L*`` of the region, Takiwaki): a
+        pigment measure that redness alone does not move. Its change against the baseline drives
+        the darkening and lightening rules; without it they say darkening cannot be checked.
+    baseline_melanin_corrected : float, optional
+        Pre-treatment ``melanin_takiwaki``; by default the median of the baseline photos.
     texture : sequence of float, optional
         Relative change of a texture metric against baseline per photo (0.1 = +10%);
         reported, never assessed.
-    baseline_ita_deg, baseline_melanin_index : float, optional
-        Pre-treatment values; by default the median of the baseline photos (day <= 0).
     quality_ok : sequence of bool, optional
         False for photos that failed the quality gate; they are left out and said so.
     skin_type : int or str, optional
@@ -656,6 +984,16 @@ def assess_course(
     session_starts : sequence of float, optional
         Days of later sessions in a series. Each session restarts the redness course; the
         status follows the latest session with photos, review rules look at every session.
+    before_session : sequence of bool or None, optional
+        Per photo taken on a session's day: True before the treatment, False after, None
+        unknown (:func:`~tracker.recovery.course.session_relative_days`; an assumed placement is
+        said and the provider is asked to confirm it).
+    taken_on : sequence of date, optional
+        When each photo was taken, to name photos in sentences (else "day N").
+    ita_deg, melanin_index, baseline_ita_deg, baseline_melanin_index : optional
+        Accepted from callers that still pass them and not used by any rule: redness alone
+        lowers ITA° and raises log-red melanin indices (ΔL* ≈ -0.74 Δa*), so they would call
+        redness darkening.
 
     Returns
     -------
@@ -671,32 +1009,50 @@ def assess_course(
     Notes
     -----
     Redness resolves when Δa* falls to :data:`~tracker.recovery.course.RESOLVED_DELTA_A`.
-    The status is the most urgent of:
+    σ is the photo noise :data:`~tracker.recovery.course.PHOTO_NOISE_SD_DELTA_A`. The status is
+    the most urgent of:
 
-    * ``review``: redness with median Δa* above
-      :data:`~tracker.recovery.course.CLEAR_CHANGE_DELTA_A` after the treatment's outer
-      limit; for ablative treatments, a clear rise from week 3 on (both the Theil-Sen trend
-      over photo pairs at least a week apart and the latest photo against the first one
-      above the same threshold); ITA° down by :data:`ITA_CHANGE_DEG` or melanin index up by
-      :data:`MELANIN_CHANGE_FRACTION` against baseline in weeks 2-6; after ablative
-      treatment, the reverse change in months 3-12 (lightening is not checked after
-      non-ablative treatments, which often target pigment on purpose).
-    * ``slower``: the projected resolution day is after the band's high edge, or photos
-      after that edge are still clearly red. A course whose first photo after the peak is
-      already within noise resolved at or before that photo and is never ``slower``.
-    * ``ahead``: the whole 90% projection interval is before the band's low edge.
+    * ``review`` (``redness_beyond_outer_limit``): the median Δa* of the photos after the
+      treatment's review limit is above :func:`~tracker.recovery.course.clear_excess_delta_a`.
+    * ``review`` (``redness_rebound``): from the peak day on, for every treatment, two or three
+      photos in a row each above the lowest level before them (the lowest mean of two photos in
+      a row) and on average above it by more than :func:`rebound_threshold` (2.6 on two, 2.4 on
+      three), or the latest photo alone above it by more than 3.8 (later photos then confirm or
+      undo it). The lowest level counts as no lower than the baseline: redness does not truly
+      fall below untreated skin.
+    * ``review`` (``new_darkening``): ``melanin_corrected`` above baseline by more than
+      :func:`melanin_change_threshold` on one to three photos in a row, from day 14 after the
+      first session to 180 days after the last; after ablative treatment, the reverse change
+      in months 3-12 (``lightening_below_baseline``). Lightening is not checked after
+      non-ablative treatments, which often target pigment on purpose.
+    * ``check_photos`` (``redness_below_control``): a session's median Δa* below minus the
+      clear threshold: the treated area is less red than its control beyond noise.
+    * ``check_photos`` (``no_redness_after_treatment``): Δa* at or below the resolved level on
+      the days every patient is red (``universal_redness_until_day``). Either makes the data
+      more likely wrong than the healing fast, so the course is then not called ``ahead``.
+    * ``slower``: the projected resolution day is after the band's late edge, or photos after
+      that edge are still clearly red; when the fit cannot pin the course down (it ends on a
+      bound), a photo still clearly red after the late edge, or above what the late edge
+      expects then from the day-0-3 peak. A course whose first photo after the peak is already
+      within noise resolved at or before that photo and is never ``slower``.
+    * ``ahead``: the whole 90% projection interval is before the band's early edge.
     * ``on_track``: otherwise.
 
-    The projection is :func:`~tracker.recovery.fit.fit_redness_decay` on the latest session.
+    The projection is :func:`~tracker.recovery.fit.fit_redness_decay` on the latest session,
+    never before its last photo that is still clearly red.
 
     Examples
     --------
     >>> a = assess_course("fractional_co2", days=[1, 3, 7, 14], redness_delta_a=[9.0, 7.5, 3.1, 1.2])
     >>> a.status
     'on_track'
+    >>> assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 21],
+    ...               redness_delta_a=[9.0, 7.0, 4.0, 2.5, 5.0, 7.5]).status
+    'review'
     """
     base = get_treatment(treatment)
     entry = adjusted_for_skin_type(base, skin_type)
+    fitzpatrick = fitzpatrick_type(skin_type)
     days = np.asarray(days, dtype=float)
     if days.ndim != 1 or not np.all(np.isfinite(days)):
         raise ValueError("Every photo needs a day since treatment.")
@@ -705,15 +1061,17 @@ def assess_course(
     quality = np.ones(count, bool) if quality_ok is None else np.asarray(quality_ok, dtype=bool)
     if quality.shape != (count,):
         raise ValueError(f"quality_ok needs one value per photo ({count}), got {quality.size}.")
-    ita = _values(ita_deg, "ita_deg", count)
-    melanin = _values(melanin_index, "melanin_index", count)
+    melanin = _values(melanin_corrected, "melanin_corrected", count)
     texture_change = _values(texture, "texture", count)
+    if taken_on is not None and len(taken_on) != count:
+        raise ValueError(f"taken_on needs one value per photo ({count}), got {len(taken_on)}.")
 
     measured = np.isfinite(delta_a)
     usable = quality & measured
-    relative, session = session_relative_days(days, session_starts)
+    placed = session_relative_days(days, session_starts, before_session)
+    relative, session = placed.relative, placed.session
     starts = [0.0, *sorted(float(s) for s in (session_starts or ()))]
-    in_course = usable & (relative > 0)
+    in_course = usable & placed.after
 
     info = _exclusion_signals(quality, measured)
     if not in_course.any():
@@ -724,54 +1082,55 @@ def assess_course(
 
     current = int(session[in_course].max())
     latest = in_course & (session == current)
+    early = latest & (relative <= 3)
+    reference_peak = float(delta_a[early].max()) if early.any() else None
     fit = fit_redness_decay(
         relative[latest],
         delta_a[latest],
         peak_day=entry.peak_day,
         resolution_days=(entry.resolution_day_low, entry.resolution_day_typical, entry.resolution_day_high),
         session_start_day=starts[current],
+        still_red_until=_last_clearly_red_day(entry, relative[latest], delta_a[latest]),
     )
-    early = latest & (relative >= 1) & (relative <= 3)
-    if early.any():
-        reference_peak = float(delta_a[early].max())
-    elif fit is not None and fit.measurable:
+    if reference_peak is None and fit is not None and fit.measurable and fit.identifiable:
         reference_peak = fit.amplitude_delta_a
-    else:
-        reference_peak = None
 
-    if fit is not None and fit.measurable and fit.photos_used <= 2:
+    info.extend(_timing_signals(days, placed.after, placed.assumed & quality, session, taken_on))
+    if fit is not None and fit.measurable and fit.identifiable and fit.photos_used <= 2:
         info.append(_projection_uncertain_signal(fit))
     if entry is not base:
-        info.append(_darker_skin_signal(base, entry, fitzpatrick_type(skin_type)))
+        info.append(_darker_skin_signal(base, entry, fitzpatrick))
     if texture_change is not None:
-        texture_signal = _texture_signal(entry, days, texture_change, quality)
+        texture_signal = _texture_signal(entry, days, texture_change, quality & placed.after)
         if texture_signal is not None:
             info.append(texture_signal)
 
-    before = quality & (days <= 0)
+    melanin_baseline, baseline_photos = _baseline(baseline_melanin_corrected, melanin, quality & ~placed.after)
+    pigment = _pigment_signals(
+        entry, days, quality & placed.after, melanin, melanin_baseline, baseline_photos, starts[-1], fitzpatrick
+    )
+    info.extend(s for s in pigment if s.status == "info")
     review = [
         *_outer_limit_signals(entry, relative[in_course], session[in_course], delta_a[in_course]),
-        *_rising_signals(entry, relative[in_course], session[in_course], delta_a[in_course]),
-        *_colour_signals(
-            entry,
-            relative,
-            quality & (relative > 0),
-            ita,
-            melanin,
-            _baseline(baseline_ita_deg, ita, before),
-            _baseline(baseline_melanin_index, melanin, before),
-        ),
+        *_rebound_signals(entry, relative[in_course], session[in_course], delta_a[in_course]),
+        *(s for s in pigment if s.status == "review"),
     ]
-    review_fired = any(s.status == "review" for s in review)
-    course_signal = _course_signal(entry, fit, relative[latest], delta_a[latest], current, review_fired)
-    signals = (*review, course_signal, *info)
-    status = max((s.status for s in signals if s.status != "info"), key=_SEVERITY.__getitem__)
+    implausible = _implausible_signals(entry, relative[in_course], session[in_course], delta_a[in_course])
+    review_fired = bool(review)
+    if implausible:
+        course_signal = _not_compared_signal()
+    else:
+        course_signal = _course_signal(
+            entry, fit, relative[latest], delta_a[latest], current, review_fired, reference_peak
+        )
+    signals = (*review, *implausible, course_signal, *info)
+    status = max((s.status for s in signals if s.status != "info"), default="on_track", key=_SEVERITY.__getitem__)
     reasons = [s.message for s in signals]
     if status != "review":
         reasons.append(
             "These figures come from your photos and the typical course for this treatment; they are not a diagnosis."
         )
-    projection_ok = fit is not None and fit.fading
+    projection_ok = fit is not None and fit.fading and fit.identifiable and not implausible
     return Assessment(
         treatment=entry.key,
         status=status,

@@ -6,11 +6,20 @@ records and refuses a file in which any number lacks a source.
 
 Notes
 -----
-Days are counted from the treatment session, day 0 being the day of treatment. Where the
-literature disagrees the catalogue widens the band to cover both sources instead of picking
-one (e.g. fully ablative CO2 redness: 60-90 d in Trelles 1998 against a 4.5-month mean in
-Nanni & Alster 1998). Figures that the project's literature summary gives without naming a
-primary study cite ``"Clinical timelines notes"`` so that they stay visibly provisional.
+Days are counted from the treatment session, day 0 being the day of treatment.
+
+How long redness lasts is stored as the statistics the sources publish (a range of n
+patients, a mean, a median, a percentile), never as band edges, and the band is derived from
+them: each source's statistics fix a log-normal distribution of the resolution day (counted
+from the peak day), and the band's edges are its 5th and 95th percentiles and its median.
+A range of n patients spans about the 1/(n+1) to n/(n+1) quantiles (the expected quantiles
+of the smallest and largest of n draws). A source giving a single statistic takes its spread
+from ``redness_log_sd``, which names where that spread comes from. Where sources disagree the
+band is the union of their 5-95 % ranges instead of a pick (fully ablative CO2: gone by day
+60-90 in Trelles 1998 against a 4.5-month *mean* in Nanni & Alster 1998). Figures that no
+source ties to a statistic, or that come from another device (``proxy``), are estimates and
+:attr:`Treatment.estimates` names them so that the text people see says so; figures the
+project's literature summary gives without a primary study cite ``"Clinical timelines notes"``.
 
 References
 ----------
@@ -31,13 +40,18 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.stats import norm
 
 __all__ = [
     "BIBLIOGRAPHY",
     "REVIEW_WINDOWS",
     "TREATMENTS",
     "DarkerSkin",
+    "DurationStatistic",
     "Reference",
     "ReviewWindows",
     "Treatment",
@@ -77,6 +91,86 @@ class Reference:
     year: int | None = None
 
 
+_STATISTICS = ("range", "mean", "median", "percentile", "estimate_range", "central_estimate")
+_ESTIMATED_STATISTICS = frozenset({"estimate_range", "central_estimate"})
+_Z95 = float(norm.ppf(0.95))
+
+
+@dataclass(frozen=True)
+class DurationStatistic:
+    """One published statistic of how long redness lasts after a treatment.
+
+    Attributes
+    ----------
+    statistic : str
+        ``"range"`` (``low``-``high`` of ``n`` patients), ``"mean"``, ``"median"``,
+        ``"percentile"`` (``value`` is the day by which ``percentile`` % had resolved),
+        ``"estimate_range"`` (a typical range no source ties to a statistic, read as the 5th
+        and 95th percentiles) or ``"central_estimate"`` (a typical day, read as the median).
+    sources : tuple of str
+        Bibliography keys; statistics with the same sources describe one distribution.
+    value, low, high : float or None
+        Days since the session.
+    n : int or None
+        Patients behind a range (or a mean).
+    percentile : float or None
+        For ``"percentile"``: the share (0-100) resolved by ``value``.
+    proxy : bool
+        The figure was measured on another device or population.
+    note : str or None
+        How the figure was read from its source.
+    """
+
+    statistic: str
+    sources: tuple[str, ...]
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    percentile: float | None = None
+    proxy: bool = False
+    note: str | None = None
+
+    @property
+    def estimate(self) -> bool:
+        """Whether the figure is an estimate rather than a statistic measured on this treatment."""
+        return self.proxy or self.statistic in _ESTIMATED_STATISTICS
+
+    def describe(self) -> str:
+        """The statistic in a few words with its source, e.g. ``"mean 137 d (Nanni & Alster 1998)"``."""
+        cited = "; ".join(self.sources)
+        if self.statistic == "range":
+            text = f"range {self.low:g}-{self.high:g} d in {self.n} patients"
+        elif self.statistic == "estimate_range":
+            text = f"typical range {self.low:g}-{self.high:g} d (estimate)"
+        elif self.statistic == "percentile":
+            text = f"{self.percentile:g}% resolved by day {self.value:g}"
+        elif self.statistic == "central_estimate":
+            text = f"typical day {self.value:g} (estimate)"
+        else:
+            text = f"{self.statistic} {self.value:g} d"
+        return f"{text}{' (another device or population)' if self.proxy else ''} ({cited})"
+
+    def equations(self, peak_day: float) -> list[tuple[float, float | None]]:
+        """``(log(day - peak_day), z)`` per figure: z of its quantile, or None for a mean."""
+        if self.statistic in ("range", "estimate_range"):
+            q_low, q_high = (1 / (self.n + 1), self.n / (self.n + 1)) if self.statistic == "range" else (0.05, 0.95)
+            return [(_log_span(self.low, peak_day), float(norm.ppf(q_low))),
+                    (_log_span(self.high, peak_day), float(norm.ppf(q_high)))]
+        if self.statistic == "mean":
+            return [(_log_span(self.value, peak_day), None)]
+        q = self.percentile / 100 if self.statistic == "percentile" else 0.5
+        return [(_log_span(self.value, peak_day), float(norm.ppf(q)))]
+
+
+def _log_span(day: float, peak_day: float) -> float:
+    if day <= peak_day:
+        raise ValueError(
+            f"{_CATALOGUE_FILE}: a redness duration of {day:g} d does not exceed the peak day {peak_day:g}."
+        )
+    return float(np.log(day - peak_day))
+
+
 @dataclass(frozen=True)
 class DarkerSkin:
     """How darker skin changes a treatment's expected course.
@@ -87,15 +181,17 @@ class DarkerSkin:
         Lowest Fitzpatrick type (1-6) to which this adjustment applies.
     pih_risk : str
         Plain-language darkening (post-inflammatory hyperpigmentation) risk for darker skin.
-    resolution_day_typical, resolution_day_high, review_after_day : float or None
-        Redness-course values that replace the treatment's own for darker skin; None keeps
-        the treatment's value.
+    redness_duration : tuple of DurationStatistic
+        Statistics for darker skin. Measured in darker skin on this device, they replace the
+        treatment's own; borrowed from another device (all ``proxy``), they are added to them
+        and the band covers both.
+    review_after_day : float or None
+        A review limit that replaces the treatment's own; None keeps it.
     """
 
     from_fitzpatrick: int
     pih_risk: str
-    resolution_day_typical: float | None = None
-    resolution_day_high: float | None = None
+    redness_duration: tuple[DurationStatistic, ...] = ()
     review_after_day: float | None = None
 
 
@@ -116,16 +212,21 @@ class Treatment:
     onset_day, peak_day : float
         When redness becomes visible and when it is strongest.
     resolution_day_low, resolution_day_typical, resolution_day_high : float
-        Day by which redness has faded: the early edge, the typical day and the late edge of
-        the expected band.
+        Day by which redness has faded, derived from ``redness_duration``: the 5th percentile,
+        the median and the 95th percentile of the resolution day (module notes).
     review_after_day : float
-        Outer limit: redness still clearly visible after this day warrants provider review.
+        Review limit: redness still clearly visible after this day warrants provider review.
+        A clinical rule, not a percentile; it may fall inside the band.
+    redness_duration : tuple of DurationStatistic
+        The published statistics the band is derived from.
+    redness_log_sd : float or None
+        Log-normal spread for sources that give a single statistic.
+    universal_redness_until_day : float or None
+        Every patient is visibly red up to this day after a session.
     pih_risk : str
         Plain-language risk of darkening (post-inflammatory hyperpigmentation).
     sessions_low, sessions_high : int
         Typical number of sessions in a series.
-    rising_review_after_day : float or None
-        For ablative treatments, redness still rising after this day warrants review.
     ooze_until_day, crust_from_day, crust_until_day, swelling_until_day : float or None
         Wound milestones; crusting includes bronzing, flaking and IPL flecks.
     skin_closed_day_low, skin_closed_day_high : float or None
@@ -146,6 +247,8 @@ class Treatment:
         Bibliography keys per field name; darker-skin fields are ``"darker_skin.<field>"``.
     notes : Mapping[str, str]
         How a number was read from its source, where that needs saying.
+    estimates : frozenset of str
+        Fields whose value is an estimate (module notes); text shown to people says so.
     """
 
     key: str
@@ -160,7 +263,9 @@ class Treatment:
     pih_risk: str
     sessions_low: int
     sessions_high: int
-    rising_review_after_day: float | None = None
+    redness_duration: tuple[DurationStatistic, ...] = ()
+    redness_log_sd: float | None = None
+    universal_redness_until_day: float | None = None
     ooze_until_day: float | None = None
     crust_from_day: float | None = None
     crust_until_day: float | None = None
@@ -182,6 +287,11 @@ class Treatment:
     notes: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False, repr=False
     )
+    estimates: frozenset[str] = field(default=frozenset(), compare=False, hash=False, repr=False)
+
+    def is_estimate(self, *field_names: str) -> bool:
+        """Whether any of the fields is an estimate."""
+        return any(name in self.estimates for name in field_names)
 
 
 @dataclass(frozen=True)
@@ -190,8 +300,10 @@ class ReviewWindows:
 
     Attributes
     ----------
-    darkening_from_day, darkening_until_day : float
-        New darkening (ITA° down, melanin index up) in weeks 2-6.
+    darkening_from_day : float
+        Darkening is looked for from this day after the first session...
+    darkening_until_day : float
+        ...until this many days after the last session.
     lightening_from_day, lightening_until_day : float
         Lightening below baseline in months 3-12.
     sources : Mapping[str, tuple of str]
@@ -216,12 +328,20 @@ class UnknownTreatmentError(KeyError, ValueError):
 
 _INT_FIELDS = frozenset({"sessions_low", "sessions_high"})
 _TEXT_FIELDS = frozenset({"pih_risk", "texture_note"})
+_BAND_FIELDS = ("resolution_day_low", "resolution_day_typical", "resolution_day_high")
 _NUMBER_FIELDS = frozenset(
-    f.name for f in fields(Treatment) if f.name not in {"key", "name", "ablative", "darker_skin", "sources", "notes"}
-) - _TEXT_FIELDS
-_DARKER_SKIN_NUMBERS = frozenset(
-    {"from_fitzpatrick", "resolution_day_typical", "resolution_day_high", "review_after_day"}
-)
+    f.name
+    for f in fields(Treatment)
+    if f.name not in {"key", "name", "ablative", "darker_skin", "sources", "notes", "estimates", "redness_duration"}
+) - _TEXT_FIELDS - set(_BAND_FIELDS)
+_DARKER_SKIN_NUMBERS = frozenset({"from_fitzpatrick", "review_after_day"})
+# What a number says about its source, where that is not self-evident: a review limit is a
+# clinical rule read from a source on the same device, else an estimate; a spread is derived
+# from a series of the same device, borrowed from another (proxy), or an estimate.
+_STATISTIC_KINDS = {
+    "review_after_day": ("review_limit", "estimate"),
+    "redness_log_sd": ("derived", "proxy", "estimate"),
+}
 
 
 def _sourced_entry(
@@ -243,11 +363,59 @@ def _sourced_entry(
     return value, sources, entry.get("note")
 
 
+def _statistic_kind(name: str, entry: dict, where: str) -> str | None:
+    """The ``statistic`` of a number entry, checked against what the field allows."""
+    allowed = _STATISTIC_KINDS.get(name)
+    kind = entry.get("statistic")
+    if allowed is None:
+        if kind is not None:
+            raise ValueError(f"{_CATALOGUE_FILE}: {where} takes no statistic.")
+        return None
+    if kind not in allowed:
+        raise ValueError(f"{_CATALOGUE_FILE}: {where} needs statistic = one of {', '.join(allowed)}; got {kind!r}.")
+    return kind
+
+
+def _parse_durations(entries: Any, where: str, bibliography: Mapping[str, Reference]) -> tuple[DurationStatistic, ...]:
+    needs = {
+        "range": ("low", "high", "n"),
+        "estimate_range": ("low", "high"),
+        "percentile": ("value", "percentile"),
+        "mean": ("value",),
+        "median": ("value",),
+        "central_estimate": ("value",),
+    }
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{_CATALOGUE_FILE}: {where} must be a list of statistics.")
+    out = []
+    for i, entry in enumerate(entries):
+        here = f"{where}[{i}]"
+        kind = entry.get("statistic") if isinstance(entry, dict) else None
+        if kind not in needs:
+            raise ValueError(f"{_CATALOGUE_FILE}: {here} needs statistic = one of {', '.join(_STATISTICS)}.")
+        missing = [k for k in needs[kind] if k not in entry]
+        if missing:
+            raise ValueError(f"{_CATALOGUE_FILE}: {here} ({kind}) lacks {', '.join(missing)}.")
+        _sourced_entry({**entry, "value": 0}, here, bibliography, "value")
+        extra = set(entry) - {"statistic", "sources", "note", "proxy", "value", "low", "high", "n", "percentile"}
+        if extra:
+            raise ValueError(f"{_CATALOGUE_FILE}: {here} has unknown keys {sorted(extra)}.")
+        out.append(DurationStatistic(
+            statistic=kind, sources=tuple(entry["sources"]), value=entry.get("value"), low=entry.get("low"),
+            high=entry.get("high"), n=entry.get("n"), percentile=entry.get("percentile"),
+            proxy=bool(entry.get("proxy", False)), note=entry.get("note"),
+        ))
+    return tuple(out)
+
+
 def _parse_darker_skin(
-    table: dict, where: str, bibliography: Mapping[str, Reference], sources: dict, notes: dict
+    table: dict, where: str, bibliography: Mapping[str, Reference], sources: dict, notes: dict, estimates: set
 ) -> DarkerSkin:
     values: dict[str, Any] = {}
     for name, entry in table.items():
+        if name == "redness_duration":
+            values[name] = _parse_durations(entry, f"{where}.{name}", bibliography)
+            continue
         if name in _DARKER_SKIN_NUMBERS:
             kind = "value"
         elif name == "pih_risk":
@@ -255,11 +423,120 @@ def _parse_darker_skin(
         else:
             raise ValueError(f"{_CATALOGUE_FILE}: {where}.{name} is not a darker-skin field.")
         value, cited, note = _sourced_entry(entry, f"{where}.{name}", bibliography, kind)
+        if kind == "value" and _statistic_kind(name, entry, f"{where}.{name}") == "estimate":
+            estimates.add(f"darker_skin.{name}")
         values[name] = value
         sources[f"darker_skin.{name}"] = cited
         if note:
             notes[f"darker_skin.{name}"] = note
     return DarkerSkin(**values)
+
+
+@dataclass(frozen=True)
+class _SourceCourse:
+    """The log-normal resolution day (counted from the peak) that one source's statistics fix."""
+
+    statistics: tuple[DurationStatistic, ...]
+    mu: float
+    sd: float
+    estimate: bool
+
+    def day(self, z: float, peak_day: float) -> float:
+        return peak_day + float(np.exp(self.mu + z * self.sd))
+
+    def describe(self) -> str:
+        return "; ".join(s.describe() for s in self.statistics)
+
+
+def _source_course(
+    statistics: Sequence[DurationStatistic], peak_day: float, log_sd: float | None, log_sd_estimate: bool, where: str
+) -> _SourceCourse:
+    equations = [eq for s in statistics for eq in s.equations(peak_day)]
+    quantiles = [(y, z) for y, z in equations if z is not None]
+    means = [y for y, z in equations if z is None]
+    estimate = any(s.estimate for s in statistics)
+    if len({round(z, 9) for _, z in quantiles}) >= 2 or (quantiles and means):
+        def residuals(theta: np.ndarray) -> np.ndarray:
+            mu, sd = theta
+            return np.array([mu + z * sd - y for y, z in quantiles] + [mu + sd * sd / 2 - y for y in means])
+
+        # The spread is bounded well below the second root of a mean-plus-percentile pair.
+        start = [float(np.mean([y for y, _ in equations])), 0.5]
+        mu, sd = least_squares(residuals, start, bounds=([-10.0, 1e-3], [20.0, 2.0])).x
+        return _SourceCourse(tuple(statistics), float(mu), float(sd), estimate)
+    if log_sd is None:
+        raise ValueError(
+            f"{_CATALOGUE_FILE}: {where} gives a single statistic for {'; '.join(statistics[0].sources)};"
+            " it needs redness_log_sd to fix the spread."
+        )
+    centres = [y - z * log_sd for y, z in quantiles] + [y - log_sd * log_sd / 2 for y in means]
+    return _SourceCourse(tuple(statistics), float(np.mean(centres)), log_sd, estimate or log_sd_estimate)
+
+
+def _round_day(day: float) -> float:
+    return float(round(day)) if day >= 10 else round(day, 1)
+
+
+def _derived_band(
+    statistics: Sequence[DurationStatistic], peak_day: float, log_sd: float | None, log_sd_estimate: bool,
+    log_sd_sources: tuple[str, ...], where: str,
+) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str], set[str]]:
+    """Band edges (5th percentile, median, 95th percentile), their sources, notes and estimates."""
+    groups: dict[tuple[str, ...], list[DurationStatistic]] = {}
+    for s in statistics:
+        groups.setdefault(s.sources, []).append(s)
+    courses = [_source_course(g, peak_day, log_sd, log_sd_estimate, where) for g in groups.values()]
+    early = min(courses, key=lambda c: c.day(-_Z95, peak_day))
+    late = max(courses, key=lambda c: c.day(_Z95, peak_day))
+    values = {
+        "resolution_day_low": _round_day(early.day(-_Z95, peak_day)),
+        "resolution_day_typical": _round_day(peak_day + float(np.exp(np.mean([c.mu for c in courses])))),
+        "resolution_day_high": _round_day(late.day(_Z95, peak_day)),
+    }
+    if not values["resolution_day_low"] < values["resolution_day_high"]:
+        raise ValueError(f"{_CATALOGUE_FILE}: {where} gives a band without width.")
+
+    def cited(chosen: Sequence[_SourceCourse]) -> tuple[str, ...]:
+        keys: list[str] = []
+        for course in chosen:
+            borrowed = log_sd_sources if course.sd == log_sd else ()
+            for key in (*(k for s in course.statistics for k in s.sources), *borrowed):
+                if key not in keys:
+                    keys.append(key)
+        return tuple(keys)
+
+    sources = {
+        "resolution_day_low": cited([early]),
+        "resolution_day_typical": cited(courses),
+        "resolution_day_high": cited([late]),
+    }
+    spread = lambda c: f"log-normal SD {c.sd:.2f}" + (" borrowed" if c.sd == log_sd else " fitted")  # noqa: E731
+    notes = {
+        "resolution_day_low": f"5th percentile of the log-normal through {early.describe()} ({spread(early)})",
+        "resolution_day_typical": "median: geometric mean of the sources' medians"
+        if len(courses) > 1 else f"median of the log-normal through {early.describe()}",
+        "resolution_day_high": f"95th percentile of the log-normal through {late.describe()} ({spread(late)})",
+    }
+    estimates = {name for name, chosen in
+                 (("resolution_day_low", [early]), ("resolution_day_typical", courses), ("resolution_day_high", [late]))
+                 if any(c.estimate for c in chosen)}
+    return values, sources, notes, estimates
+
+
+def _with_band(
+    values: dict[str, Any], statistics: Sequence[DurationStatistic], sources: dict, notes: dict, estimates: set,
+    where: str,
+) -> None:
+    """Fill the derived band of a treatment's values in place."""
+    band, band_sources, band_notes, band_estimates = _derived_band(
+        statistics, values["peak_day"], values.get("redness_log_sd"), "redness_log_sd" in estimates,
+        sources.get("redness_log_sd", ()), where,
+    )
+    values.update(band)
+    sources.update(band_sources)
+    notes.update(band_notes)
+    estimates.difference_update(_BAND_FIELDS)
+    estimates.update(band_estimates)
 
 
 def _parse_treatment(key: str, table: dict, bibliography: Mapping[str, Reference]) -> Treatment:
@@ -269,24 +546,35 @@ def _parse_treatment(key: str, table: dict, bibliography: Mapping[str, Reference
     values: dict[str, Any] = {"key": key}
     sources: dict[str, tuple[str, ...]] = {}
     notes: dict[str, str] = {}
+    estimates: set[str] = set()
     for name, entry in table.items():
         if name in ("name", "ablative"):
             values[name] = entry
         elif name == "darker_skin":
-            values[name] = _parse_darker_skin(entry, f"{where}.darker_skin", bibliography, sources, notes)
+            values[name] = _parse_darker_skin(entry, f"{where}.darker_skin", bibliography, sources, notes, estimates)
+        elif name == "redness_duration":
+            values[name] = _parse_durations(entry, f"{where}.{name}", bibliography)
         elif name in _NUMBER_FIELDS or name in _TEXT_FIELDS:
             kind = "text" if name in _TEXT_FIELDS else "value"
             value, cited, note = _sourced_entry(entry, f"{where}.{name}", bibliography, kind)
             if name in _INT_FIELDS and not isinstance(value, int):
                 raise ValueError(f"{_CATALOGUE_FILE}: {where}.{name} must be a whole number.")
+            if kind == "value" and _statistic_kind(name, entry, f"{where}.{name}") in ("proxy", "estimate"):
+                estimates.add(name)
             values[name] = value
             sources[name] = cited
             if note:
                 notes[name] = note
         else:
             raise ValueError(f"{_CATALOGUE_FILE}: {where}.{name} is not a treatment field.")
+    for required in ("peak_day", "redness_duration", "review_after_day"):
+        if required not in values:
+            raise ValueError(f"{_CATALOGUE_FILE}: {where} is incomplete (no {required}).")
+    _with_band(values, values["redness_duration"], sources, notes, estimates, where)
     try:
-        treatment = Treatment(**values, sources=MappingProxyType(sources), notes=MappingProxyType(notes))
+        treatment = Treatment(
+            **values, sources=MappingProxyType(sources), notes=MappingProxyType(notes), estimates=frozenset(estimates)
+        )
     except TypeError as error:
         raise ValueError(f"{_CATALOGUE_FILE}: {where} is incomplete ({error}).") from None
     _check_course_order(treatment, where)
@@ -298,12 +586,14 @@ def _parse_treatment(key: str, table: dict, bibliography: Mapping[str, Reference
 def _check_course_order(treatment: Treatment, where: str) -> None:
     # The band construction in tracker.recovery.course relies on these orderings.
     t = treatment
-    redness = (t.peak_day, t.resolution_day_low, t.resolution_day_typical, t.resolution_day_high, t.review_after_day)
-    if not (0 <= t.onset_day <= t.peak_day < t.resolution_day_low <= redness[2] <= redness[3] <= redness[4]):
+    redness = (t.peak_day, t.resolution_day_low, t.resolution_day_typical, t.resolution_day_high)
+    if not (0 <= t.onset_day <= t.peak_day < t.resolution_day_low <= redness[2] <= redness[3]):
         raise ValueError(
-            f"{_CATALOGUE_FILE}: {where} needs onset <= peak < resolution low <= typical <= high"
-            f" <= review limit, got {(t.onset_day, *redness)}."
+            f"{_CATALOGUE_FILE}: {where} needs onset <= peak < resolution low <= typical <= high,"
+            f" got {(t.onset_day, *redness)}."
         )
+    if not t.peak_day < t.review_after_day:
+        raise ValueError(f"{_CATALOGUE_FILE}: {where} needs its review limit after the peak day.")
     texture = (
         t.texture_visible_day_low,
         t.texture_visible_day_high,
@@ -398,15 +688,26 @@ def adjusted_for_skin_type(treatment: Treatment, skin_type: int | str | None) ->
     darker = treatment.darker_skin
     if number is None or darker is None or number < darker.from_fitzpatrick:
         return treatment
-    overrides = {
-        name: getattr(darker, name)
-        for name in ("resolution_day_typical", "resolution_day_high", "review_after_day")
-        if getattr(darker, name) is not None
-    }
+    values: dict[str, Any] = {"peak_day": treatment.peak_day, "redness_log_sd": treatment.redness_log_sd}
     sources = dict(treatment.sources)
-    sources.update({name: treatment.sources[f"darker_skin.{name}"] for name in overrides})
+    notes = dict(treatment.notes)
+    estimates = set(treatment.estimates)
+    measured = any(not s.proxy for s in darker.redness_duration)
+    statistics = darker.redness_duration if measured else (*treatment.redness_duration, *darker.redness_duration)
+    _with_band(values, statistics, sources, notes, estimates, f"treatments.{treatment.key}.darker_skin")
+    if darker.review_after_day is not None:
+        values["review_after_day"] = darker.review_after_day
+        sources["review_after_day"] = treatment.sources["darker_skin.review_after_day"]
+        estimates.discard("review_after_day")
+        if "darker_skin.review_after_day" in estimates:
+            estimates.add("review_after_day")
     sources["pih_risk"] = treatment.sources["darker_skin.pih_risk"]
-    return replace(treatment, **overrides, pih_risk=darker.pih_risk, sources=MappingProxyType(sources))
+    values.pop("peak_day")
+    values.pop("redness_log_sd")
+    return replace(
+        treatment, **values, pih_risk=darker.pih_risk, sources=MappingProxyType(sources),
+        notes=MappingProxyType(notes), estimates=frozenset(estimates),
+    )
 
 
 BIBLIOGRAPHY, REVIEW_WINDOWS, TREATMENTS = _load()
@@ -484,16 +785,18 @@ def describe_treatment(key: str) -> str:
     """
     t = get_treatment(key)
     parts = [f"{t.name}."]
+    band_estimate = "; an estimate" if t.is_estimate(*_BAND_FIELDS) else ""
     if t.onset_day > 0:
         parts.append(
             f"Redness becomes visible around day {t.onset_day:g}, is strongest around day"
             f" {t.peak_day:g} and usually fades by day {day_range(t.resolution_day_low, t.resolution_day_typical)}"
-            f" (up to day {t.resolution_day_high:g})."
+            f" (up to day {t.resolution_day_high:g} in 95 of 100 patients{band_estimate})."
         )
     else:
         parts.append(
             f"Redness usually fades within {_days(t.resolution_day_typical)}"
-            f" (from {_days(t.resolution_day_low)} up to {_days(t.resolution_day_high)})."
+            f" (from {_days(t.resolution_day_low)} up to {_days(t.resolution_day_high)} in 90 of 100"
+            f" patients{band_estimate})."
         )
     milestones = []
     if t.ooze_until_day is not None:
@@ -527,8 +830,9 @@ def describe_treatment(key: str) -> str:
         darker = _ROMAN_BY_NUMBER[t.darker_skin.from_fitzpatrick]
         parts.append(f"For Fitzpatrick {darker} and darker skin: {t.darker_skin.pih_risk}")
     contact = f"Contact your provider if redness is still clearly visible after day {t.review_after_day:g}"
-    if t.rising_review_after_day is not None:
-        contact += f" or is increasing after day {t.rising_review_after_day:g}"
+    if t.is_estimate("review_after_day"):
+        contact += " (an estimate)"
+    contact += " or comes back after fading"
     if t.open_area_review_after_day is not None:
         contact += f", if any area is still open or oozing after day {t.open_area_review_after_day:g}"
     parts.append(contact + ", or if the treated skin turns darker or lighter than before treatment.")

@@ -22,13 +22,19 @@ from .catalogue import Treatment, adjusted_for_skin_type, get_treatment
 __all__ = [
     "BAND_Z",
     "CLEAR_CHANGE_DELTA_A",
+    "CLEAR_Z",
+    "CLEAR_Z_ONE_PHOTO",
     "PHOTO_NOISE_SD_DELTA_A",
+    "PHOTO_NOISE_SD_MELANIN",
     "RESOLVED_DELTA_A",
     "RESOLVED_FRACTION_OF_PEAK",
     "RednessBand",
+    "SessionDays",
     "TextureBand",
+    "clear_excess_delta_a",
     "expected_course",
     "expected_texture_course",
+    "median_noise_factor",
     "redness_fraction",
     "session_relative_days",
     "texture_timeline",
@@ -38,12 +44,40 @@ RESOLVED_DELTA_A = 2.0
 """Δa* (a* units) at or below which redness counts as resolved: photo differences under ~2-3
 ΔE are within noise (project clinical notes), so the lower edge is used."""
 
-CLEAR_CHANGE_DELTA_A = 3.0
-"""Δa* difference that photos show clearly: the upper edge of the ~2-3 ΔE noise. Used for
-"still clearly red" and "clearly rising"."""
+PHOTO_NOISE_SD_DELTA_A = 1.3
+"""Standard deviation of Δa* (treated region minus control, a* units) between repeat photos of
+unchanged skin.
 
-PHOTO_NOISE_SD_DELTA_A = 1.0
-"""Standard deviation of Δa* between repeat photos, reading the ~2-3 ΔE noise as 2-3 SD."""
+Derived by ``validation/photo_noise.py`` (VALIDITY.md, "Recovery status"): repeat photos of a
+real face (``skimage.data.astronaut``) with hand-held pose, global light, sensor noise and JPEG
+changes, plus local light across the face whose amplitude is set so that the median colour
+difference between repeat measurements of unchanged skin matches the published reproducibility
+of calibrated clinical photos, 3.43 ΔE (Van Poucke et al. 2010), run through the real engine.
+It measured 1.29 on 150 repeat photos (rounded up here); pose and global light alone, which the
+engine corrects, leave 0.09. The earlier value of 1 read the ~2-3 ΔE noise as 2-3 SD, which is
+optimistic."""
+
+PHOTO_NOISE_SD_MELANIN = 3.9
+"""Standard deviation of ``melanin_takiwaki`` (``-1.06 a* - 1.44 L*`` of the treated region,
+Takiwaki et al. 1994) between repeat photos of unchanged skin: 3.83 in the same simulation
+(rounded up here).
+
+It is read from the engine where it reports the metric, else from the region's a* and L*, and it
+equals the propagation of their noise (SD 1.25 and 2.47, correlated) through the coefficients:
+``sqrt(1.06² var a* + 1.44² var L* + 2·1.06·1.44 cov(a*, L*))``. L* dominates it: lighting changes move lightness most, and unlike
+Δa* this measure has no control patch to cancel them."""
+
+CLEAR_Z = 2.33
+"""One-sided normal quantile of the "clearly" thresholds: photo noise alone crosses them 1 time
+in 100."""
+
+CLEAR_Z_ONE_PHOTO = 2.6
+"""The same for a single photo, which is also what one bad photo looks like: 1 time in 200."""
+
+CLEAR_CHANGE_DELTA_A = 3.0
+"""Δa* that photos show clearly however many there are: ``CLEAR_Z · PHOTO_NOISE_SD_DELTA_A``
+(the noise of the one baseline photo every excess is measured against), rounded. With few
+photos the threshold is higher: :func:`clear_excess_delta_a`."""
 
 RESOLVED_FRACTION_OF_PEAK = 0.15
 """Remaining fraction of the peak counted as resolved when the peak's size in a* units is
@@ -51,8 +85,37 @@ unknown. A model choice, not a literature value: it equals :data:`RESOLVED_DELTA
 Δa* of about 13."""
 
 BAND_Z = 1.645
-"""The band's low/high edges are read as the 5th/95th percentiles of the resolution day, and
-projection intervals are 90% intervals to match."""
+"""The band's low/high edges are the 5th/95th percentiles of the resolution day, derived from
+the published statistics (:mod:`tracker.recovery.catalogue`); projection intervals are 90%
+intervals to match."""
+
+
+def median_noise_factor(photos: int) -> float:
+    """Variance of the median of ``photos`` noisy photos, in units of one photo's variance.
+
+    1 and 1/2 for one and two photos (the median is the mean); ``π / (2n)`` from three on, the
+    large-sample value, which slightly overstates the variance for small n.
+    """
+    if photos < 1:
+        raise ValueError("A median needs at least one photo.")
+    return 1.0 / photos if photos <= 2 else np.pi / (2.0 * photos)
+
+
+def clear_excess_delta_a(photos: int) -> float:
+    """Median Δa* above which ``photos`` photos clearly show redness left over.
+
+    ``z · σ · sqrt(1 + m(n))``: the median's noise ``m(n)`` (:func:`median_noise_factor`) and
+    that of the one pre-treatment photo the excess is measured against, with z =
+    :data:`CLEAR_Z` (:data:`CLEAR_Z_ONE_PHOTO` for a single photo). 4.8 a* units for one photo,
+    3.7 for two, 3.5 for five; never below :data:`CLEAR_CHANGE_DELTA_A`.
+
+    Examples
+    --------
+    >>> round(clear_excess_delta_a(1), 1), round(clear_excess_delta_a(2), 1), round(clear_excess_delta_a(4), 1)
+    (4.8, 3.7, 3.6)
+    """
+    noise = PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 + median_noise_factor(photos)))
+    return max(CLEAR_CHANGE_DELTA_A, (CLEAR_Z_ONE_PHOTO if photos == 1 else CLEAR_Z) * noise)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,38 +180,91 @@ def _readonly(values: np.ndarray) -> np.ndarray:
     return values
 
 
+@dataclass(frozen=True, eq=False)
+class SessionDays:
+    """Where each photo of a course falls among its sessions (:func:`session_relative_days`).
+
+    Attributes
+    ----------
+    relative : ndarray
+        Days since the session the photo follows; pre-treatment photos keep their day (<= 0).
+    session : ndarray of int
+        Index of that session (0 = first).
+    after : ndarray of bool
+        Taken after a treatment; False for the pre-treatment baseline.
+    assumed : ndarray of bool
+        Taken on a session's day with no word on whether before or after the treatment: the
+        placement is assumed and should be confirmed.
+    """
+
+    relative: np.ndarray
+    session: np.ndarray
+    after: np.ndarray
+    assumed: np.ndarray
+
+
 def session_relative_days(
-    days: Iterable[float], session_starts: Sequence[float] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Days since the session each photo belongs to, for a series of sessions.
+    days: Iterable[float],
+    session_starts: Sequence[float] | None = None,
+    before_session: Sequence[bool | None] | None = None,
+) -> SessionDays:
+    """Days since the session each photo follows, for a series of sessions.
 
     Parameters
     ----------
     days : iterable of float
-        Days since the first session (day 0).
+        Days since the first session (day 0), in the order the photos were taken.
     session_starts : sequence of float, optional
         Days of the later sessions, counted from the first session.
+    before_session : sequence of bool or None, optional
+        Per photo, for a photo taken on a session's day: True if taken before that session's
+        treatment, False if after, None if unknown. Ignored on other days.
 
     Returns
     -------
-    relative : ndarray
-        Days since the photo's session. Photos on day 0 or earlier keep their day (<= 0) and
-        are pre-treatment baseline.
-    session : ndarray of int
-        Index of that session (0 = first).
+    SessionDays
 
     Notes
     -----
-    A photo taken on the day of a later session is counted with the previous session: it is
-    taken before that session's treatment.
+    Sessions are recorded as dates, so a photo on a session's day is ambiguous:
+
+    * before the treatment: on the first session's day it is the pre-treatment baseline; on a
+      later session's day it closes the previous session's course;
+    * after the treatment: day 0 of that session's course;
+    * unknown: on the first session's day the earliest photo of the course is taken as the
+      baseline and any later one as taken after the treatment; on a later session's day the
+      photo closes the previous session's course (most photos on that day are taken before
+      treatment). Each such placement is marked ``assumed`` so the assessment asks for it.
+
+    Examples
+    --------
+    >>> placed = session_relative_days([0, 0, 3, 30, 33], session_starts=[30])
+    >>> placed.relative.tolist(), placed.session.tolist(), placed.after.tolist(), placed.assumed.tolist()
+    ([0.0, 0.0, 3.0, 30.0, 3.0], [0, 0, 0, 0, 1], [False, True, True, True, True], [True, True, False, True, False])
     """
     days = np.asarray(list(days), dtype=float)
     starts = np.array([0.0, *sorted(float(s) for s in (session_starts or ()))])
     if np.any(starts[1:] <= 0) or np.any(np.diff(starts) == 0):
         raise ValueError("Later sessions must fall on distinct days after the first session (day 0).")
+    flags = [None] * days.size if before_session is None else list(before_session)
+    if len(flags) != days.size:
+        raise ValueError(f"before_session needs one value per photo ({days.size}), got {len(flags)}.")
     session = np.clip(np.searchsorted(starts, days, side="left") - 1, 0, None)
-    relative = np.where(days > 0, days - starts[session], days)
-    return relative, session
+    after = days > 0
+    assumed = np.zeros(days.size, dtype=bool)
+    earliest = int(np.argmin(days)) if days.size else -1
+    for i, day in enumerate(days):
+        on = np.flatnonzero(starts == day)
+        if not on.size:
+            continue
+        k, flag = int(on[0]), flags[i]
+        assumed[i] = flag is None
+        if k == 0:
+            after[i] = flag is False or (flag is None and i != earliest)
+        elif flag is False:
+            session[i] = k
+    relative = np.where(after | (days > 0), days - starts[session], days)
+    return SessionDays(relative=relative, session=session, after=after, assumed=assumed)
 
 
 def redness_fraction(
@@ -229,7 +345,7 @@ def expected_course(
     """
     entry = adjusted_for_skin_type(get_treatment(treatment), skin_type)
     days = np.asarray(list(days), dtype=float)
-    relative, _ = session_relative_days(days, session_starts)
+    relative = session_relative_days(days, session_starts).relative
     if peak_delta_a is not None and peak_delta_a > RESOLVED_DELTA_A:
         scale, resolved_fraction, unit = peak_delta_a, RESOLVED_DELTA_A / peak_delta_a, "delta_a"
     elif peak_delta_a is not None:

@@ -20,11 +20,17 @@ an exponential fade from the peak ``A`` that reaches the resolution level
   Gaussian; its heavy tails let a run of consistent photos override it, because a minority
   of patients truly heal far outside the band (prolonged redness, Graber 2008).
 
+A projection never lies before a photo that is still clearly red: ``R`` is bounded below by
+the last such day (``still_red_until``). A fit that ends on a bound of its parameters (the
+peak at the resolution level or at its ceiling, ``R`` at that last red day or at the longest
+course) is not identifiable from the photos: it is returned with ``identifiable`` False, and
+the assessment falls back to what the photos show instead of projecting.
+
 The interval for ``R`` is a 90% Laplace interval on ``u`` from the Gauss-Newton Hessian,
 inflated by the residual scatter when there are 3 or more photos. With one photo it is about
 as wide as the catalogue band; it narrows only as photos pin the patient's own course. It is
-symmetric in ``u`` (its upper end capped at the longest allowed course), so it always
-contains the point estimate.
+symmetric in ``u``, its upper end capped at the longest allowed course and its lower end at
+the last clearly red photo, so it always contains the point estimate.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ _LARGEST_PEAK_DELTA_A = 1000.0
 # A fitted peak at the resolution level says nothing about a resolution day; the first photo
 # within noise then dates it.
 _MEASURABLE_PEAK_RATIO = 1.05
+# Distance (in the log parameters) within which a solution counts as sitting on a bound.
+_ON_BOUND = 0.02
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,9 @@ class RednessFit:
     fading : bool
         False when the fit ran to its longest allowed course (two years), i.e. the photos
         show no fading.
+    identifiable : bool
+        False when the fit ended on a bound of its parameters (module notes): the photos do not
+        pin the course down and ``resolution_day`` is no projection.
     """
 
     session_start_day: float
@@ -82,6 +93,7 @@ class RednessFit:
     photos_used: int
     measurable: bool
     fading: bool
+    identifiable: bool = True
 
     def delta_a_at(self, days: np.ndarray | float) -> np.ndarray:
         """Fitted Δa* on the given days (the caller's axis); 0 before the session."""
@@ -125,13 +137,15 @@ def fit_redness_decay(
     peak_day: float,
     resolution_days: tuple[float, float, float],
     session_start_day: float = 0.0,
+    still_red_until: float | None = None,
 ) -> RednessFit | None:
     """Fit the fade of redness after one session and project its resolution day.
 
     Parameters
     ----------
     days_since_session : ndarray
-        Days since the session of photos that passed the quality check.
+        Days since the session of photos taken after the treatment that passed the quality
+        check (0 for a photo taken after treatment on the session's day).
     delta_a : ndarray
         Their Δa* (ROI a* minus control-patch a*, a* units).
     peak_day : float
@@ -141,6 +155,9 @@ def fit_redness_decay(
         prior on the patient's resolution day.
     session_start_day : float, optional
         Day of the session on the caller's axis, stored for :meth:`RednessFit.delta_a_at`.
+    still_red_until : float, optional
+        Last day since the session with a photo still clearly red: the resolution day is not
+        projected before it.
 
     Returns
     -------
@@ -153,7 +170,7 @@ def fit_redness_decay(
     """
     days = np.asarray(days_since_session, dtype=float)
     delta_a = np.asarray(delta_a, dtype=float)
-    after_peak = (days >= peak_day) & (days > 0)
+    after_peak = days >= peak_day
     if not after_peak.any():
         return None
     days, delta_a = days[after_peak], delta_a[after_peak]
@@ -171,13 +188,24 @@ def fit_redness_decay(
         photo = _soft_l1((delta_a - model) / PHOTO_NOISE_SD_DELTA_A)
         return np.append(photo, _cauchy((u - prior_u) / prior_sd))
 
-    lower = [log_resolved + 1e-3, np.log(_SHORTEST_SPAN_DAYS)]
+    shortest = _SHORTEST_SPAN_DAYS
+    if still_red_until is not None and still_red_until > peak_day:
+        shortest = min(max(shortest, still_red_until - peak_day), _LONGEST_SPAN_DAYS / 2)
+    lower = [log_resolved + 1e-3, np.log(shortest)]
     upper = [np.log(_LARGEST_PEAK_DELTA_A), np.log(_LONGEST_SPAN_DAYS)]
-    start = [np.clip(np.log(delta_a.max()), lower[0] + 1e-3, upper[0] - 1e-3), np.clip(prior_u, lower[1], upper[1])]
+    start = [
+        np.clip(np.log(delta_a.max()), lower[0] + 1e-3, upper[0] - 1e-3),
+        np.clip(max(prior_u, lower[1] + 0.1), lower[1], upper[1]),
+    ]
     solution = least_squares(residuals, start, bounds=(lower, upper), method="trf")
     a, u = solution.x
-    if np.exp(a) <= _MEASURABLE_PEAK_RATIO * RESOLVED_DELTA_A and np.any(delta_a <= RESOLVED_DELTA_A):
+    collapsed = np.exp(a) <= _MEASURABLE_PEAK_RATIO * RESOLVED_DELTA_A and np.any(delta_a <= RESOLVED_DELTA_A)
+    if collapsed and (still_red_until is None or still_red_until < days[delta_a <= RESOLVED_DELTA_A].min()):
         return _unmeasurable(days, delta_a, peak_day, session_start_day)
+    on_bound = collapsed or (
+        a - lower[0] < _ON_BOUND or upper[0] - a < _ON_BOUND
+        or (shortest > _SHORTEST_SPAN_DAYS and u - lower[1] < _ON_BOUND)
+    )
 
     covariance = np.linalg.pinv(solution.jac.T @ solution.jac)
     photo_residuals = solution.fun[:-1]
@@ -189,10 +217,11 @@ def fit_redness_decay(
         amplitude_delta_a=float(np.exp(a)),
         resolution_day=float(peak_day + np.exp(u)),
         interval=(
-            float(peak_day + np.exp(u - BAND_Z * sd_u)),
+            float(peak_day + np.exp(max(u - BAND_Z * sd_u, lower[1]))),
             float(peak_day + np.exp(min(u + BAND_Z * sd_u, upper[1]))),
         ),
         photos_used=len(days),
         measurable=True,
         fading=bool(u < upper[1] - 1e-3),
+        identifiable=not on_bound,
     )

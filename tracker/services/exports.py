@@ -84,7 +84,8 @@ TRAILING_COLUMNS: tuple[Column, ...] = (
     Column("texture_change", "Relative change of GLCM texture contrast against the baseline (0.1 = +10 %)",
            "fraction", "Haralick et al. 1973"),
     Column("course_status", "Recovery assessment of the whole course as of the export: ahead, on_track, "
-           "slower, review or not_assessed. A comparison with the typical course, not a diagnosis", "category",
+           "slower, check_photos (measurements implausible: region or photos to check), review or not_assessed. "
+           "A comparison with the typical course, not a diagnosis", "category",
            "tracker.recovery"),
     Column("projected_resolution_day", "Day (since the latest session) the course's redness is projected to "
            "resolve", "days", "tracker.recovery"),

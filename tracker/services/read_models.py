@@ -42,7 +42,7 @@ class PatientSummary:
     reasons: tuple[str, ...] = ()
 
 
-STATUS_ORDER = {"review": 0, "slower": 1, "not_assessed": 2, "on_track": 3, "ahead": 4}
+STATUS_ORDER = {"review": 0, "check_photos": 1, "slower": 2, "not_assessed": 3, "on_track": 4, "ahead": 5}
 
 
 @dataclass(frozen=True)

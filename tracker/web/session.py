@@ -103,7 +103,7 @@ def choose_course(patient: sv.PatientDetail) -> sv.CourseDetail:
 
 def show_status(progress: CourseProgress, *, for_provider: bool) -> None:
     """The course's status in words, coloured by urgency, with its reasons (patient or provider wording)."""
-    box = {"review": st.error, "slower": st.warning}.get(progress.status, st.info)
+    box = {"review": st.error, "check_photos": st.warning, "slower": st.warning}.get(progress.status, st.info)
     box(f"**{status_label(progress.status)}**")
     if progress.assessment:
         reasons = progress.assessment.provider_reasons if for_provider else progress.assessment.reasons

@@ -34,6 +34,7 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green":
 
 STATUS_LABEL = {
     "review": "Ask your provider to review",
+    "check_photos": "Photos need checking",
     "slower": "Slower than typical",
     "on_track": "On track",
     "ahead": "Ahead of the typical course",
