@@ -36,7 +36,7 @@ QUALITY_KEYS = {"ok", "issues", "codes", "overexposed_fraction", "channel_clippe
                 "glare_fraction", "mean_lightness", "control_overexposed_fraction", "control_underexposed_fraction",
                 "relative_sharpness", "blur_effect", "region_px"}
 ALIGNMENT_KEYS = {"ok", "matrix", "inliers", "matches", "rmse_px", "overlap", "roi_coverage", "rotation_deg", "scale",
-                  "reason", "detector", "refined"}
+                  "reason", "detector", "refined", "region"}
 COLOUR_KEYS = {"method", "residual_delta_e", "reference_pixels", "parameters", "note"}
 
 
