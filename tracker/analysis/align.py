@@ -61,6 +61,7 @@ __all__ = [
     "map_points",
     "resize_matrix",
     "rescale_homography",
+    "rescale_region",
     "shrink",
 ]
 
@@ -113,7 +114,8 @@ class AlignmentConfig:
         accepted as verification.
     max_region_rmse_px : float
         Largest accepted residual of the registered region, measured by patch correlation, in
-        baseline pixels (or half a pixel of the region's reduced copy, where that is coarser).
+        baseline pixels (or half a pixel of the region's reduced copy, where that is coarser;
+        or the blur of a photo less sharp than the baseline, where that is larger still).
     max_disagreement_px : float
         Largest distance, in baseline pixels, between where the global and the region's
         registrations put the measured boxes' corners before the two are said to disagree.
@@ -153,6 +155,7 @@ class _Region:
     scale: float  # window-copy pixels per baseline pixel
     boxes: tuple[Box, ...]  # the measured boxes, baseline pixels
     mask: np.ndarray = field(repr=False)  # bool, window copy: the skin around the boxes
+    gray: np.ndarray = field(repr=False)  # uint8 window copy of the baseline's lightness
     pattern: np.ndarray = field(repr=False)  # uint8 light-invariant pattern of the window copy
     points: np.ndarray = field(repr=False)  # (M, 2) float32 textured points, window-copy pixels
     templates: np.ndarray = field(repr=False)  # (M, 2r+1, 2r+1) uint8 patches of the pattern
@@ -384,6 +387,17 @@ def rescale_homography(matrix: np.ndarray, photo_scale: float | tuple[float, flo
     return resize_matrix(baseline_scale) @ matrix @ np.linalg.inv(resize_matrix(photo_scale))
 
 
+def rescale_region(region: RegionAlignment, photo_scale: float | tuple[float, float]) -> RegionAlignment:
+    """A region's registration re-expressed for a copy of the photo resized by ``photo_scale``.
+
+    As :func:`rescale_homography` for the global homography; the region's window and
+    displacement are in baseline pixels and do not change.
+    """
+    check_type(region, RegionAlignment, "region", "a RegionAlignment")
+    _scale_pair(photo_scale, "photo_scale")
+    return region if region.matrix is None else replace(region, matrix=rescale_homography(region.matrix, photo_scale))
+
+
 def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     """Downscale by area averaging; returns the image and its exact scale per axis.
 
@@ -566,8 +580,7 @@ def _prepare_region(baseline_rgb: np.ndarray, gray8: np.ndarray, features: dict,
                                       minDistance=max(4.0, max(gray.shape) / 20), blockSize=5, mask=inner)
     pts = np.empty((0, 2), np.float32) if corners is None else np.round(corners.reshape(-1, 2)).astype(np.float32)
     pattern = light_invariant_pattern(gray)
-    templates = np.stack([pattern[int(py) - r: int(py) + r + 1, int(px) - r: int(px) + r + 1] for px, py in pts]) \
-        if len(pts) else np.empty((0, 2 * r + 1, 2 * r + 1), np.uint8)
+    templates = _patches(pattern, pts, r)
     textured = templates.reshape(len(templates), -1).std(axis=1) >= 1.0
     keypoints = {}
     for detector, found in features.items():
@@ -577,7 +590,7 @@ def _prepare_region(baseline_rgb: np.ndarray, gray8: np.ndarray, features: dict,
         inside = (col >= 0) & (col < mask.shape[1]) & (row >= 0) & (row < mask.shape[0])
         inside[inside] = mask[row[inside], col[inside]]
         keypoints[detector] = np.flatnonzero(inside)
-    return _Region(window=window, scale=s, boxes=boxes, mask=mask, pattern=pattern,
+    return _Region(window=window, scale=s, boxes=boxes, mask=mask, gray=gray, pattern=pattern,
                    points=pts[textured], templates=templates[textured], keypoints=keypoints)
 
 
@@ -939,8 +952,9 @@ def _zncc(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
     return float((x * y).sum() / max(np.sqrt((x * x).sum() * (y * y).sum()), 1e-12))
 
 
-def _region_flow(region: _Region, pattern: np.ndarray, weight: np.ndarray, nodes: int) -> np.ndarray | None:
-    """Dense flow from the baseline's window copy to the photo's, averaged over the skin in grid cells.
+def _region_flow(reference: np.ndarray, pattern: np.ndarray, window: Box, weight: np.ndarray,
+                 nodes: int) -> np.ndarray | None:
+    """Dense flow from the baseline's window pattern to the photo's, averaged over the skin in grid cells.
 
     Returns ``(rows, cols, 2)`` in window-copy pixels, or None with too little skin to go on.
     """
@@ -949,8 +963,8 @@ def _region_flow(region: _Region, pattern: np.ndarray, weight: np.ndarray, nodes
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     dis.setFinestScale(1)
     dis.setVariationalRefinementIterations(5)
-    flow = dis.calc(region.pattern, pattern, None)
-    rows, cols = _grid_shape(region.window, nodes)
+    flow = dis.calc(reference, pattern, None)
+    rows, cols = _grid_shape(window, nodes)
     size = (cols, rows)
     num = cv2.resize(flow * weight[..., None], size, interpolation=cv2.INTER_AREA)
     den = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
@@ -963,14 +977,21 @@ def _region_flow(region: _Region, pattern: np.ndarray, weight: np.ndarray, nodes
     return np.where((den > 0.25)[..., None], own, wide).astype(np.float32)
 
 
-def _verify_region(region: _Region, registered: np.ndarray, covered: np.ndarray,
-                   config: AlignmentConfig) -> tuple[float, int, float | None]:
+def _patches(image: np.ndarray, points: np.ndarray, r: int) -> np.ndarray:
+    """(M, 2r+1, 2r+1) patches of ``image`` centred on integer points ``(x, y)``."""
+    if not len(points):
+        return np.empty((0, 2 * r + 1, 2 * r + 1), image.dtype)
+    return np.stack([image[int(y) - r: int(y) + r + 1, int(x) - r: int(x) + r + 1] for x, y in points])
+
+
+def _verify_region(reference: np.ndarray, templates: np.ndarray, region: _Region, registered: np.ndarray,
+                   covered: np.ndarray, config: AlignmentConfig) -> tuple[float, int, float | None]:
     """Correlation of the registered pattern with the baseline's, and the patch residual (rmse px, located)."""
     where = region.mask & covered
-    correlation = _zncc(registered, region.pattern, where) if where.sum() > 64 else 0.0
+    correlation = _zncc(registered, reference, where) if where.sum() > 64 else 0.0
     r, sr = _REGION_PATCH, _REGION_SEARCH
     offsets = []
-    for (px, py), tmpl in zip(region.points.astype(int), region.templates):
+    for (px, py), tmpl in zip(region.points.astype(int), templates):
         window = registered[py - r - sr: py + r + sr + 1, px - r - sr: px + r + sr + 1]
         if not covered[py, px] or window.shape != (2 * (r + sr) + 1,) * 2 or np.ptp(window) < 3:
             continue
@@ -983,11 +1004,25 @@ def _verify_region(region: _Region, registered: np.ndarray, covered: np.ndarray,
     return correlation, len(offsets), rmse
 
 
+def _detail(gray: np.ndarray, where: np.ndarray) -> float:
+    """Mean squared gradient of lightly smoothed lightness over ``where``: how much fine detail is left."""
+    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
+    gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    return float(np.mean((gx * gx + gy * gy)[where])) if where.any() else 0.0
+
+
+_MATCHING_BLURS = (1.0, 2.0, 3.0, 4.5, 6.0)  # Gaussian sigmas tried on the baseline's window copy, pixels
+
+
 def _align_region(gray8: np.ndarray, features: _Features | None, detector: str | None, matrix: np.ndarray,
                   photo_scale: float, reference: Reference, config: AlignmentConfig) -> RegionAlignment:
-    """Register the measured region on its own and verify it (see :class:`RegionAlignment`)."""
+    """Register the measured region on its own and verify it (see :class:`RegionAlignment`).
+
+    A photo less sharp than the baseline (defocus, a lower-resolution camera) is compared with
+    the baseline blurred to the same detail, so that it is registered and verified on what both
+    still show; its sharpness is the quality gate's to judge.
+    """
     region = reference.region
-    window, s = region.window, region.scale
     start, method = matrix, "global+flow"
     if features is not None and detector in region.keypoints and len(region.keypoints[detector]) >= 4:
         base = reference.features[detector]
@@ -996,10 +1031,40 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
                                     _NORMS[detector], config)
         if own is not None and inliers >= config.min_region_inliers and _geometry(own, gray8.shape)[2]:
             start, method = own, "keypoints+flow"
-    photo, covered = resample_to_baseline(gray8, start, window, s, photo_scale)
-    weight = (region.mask & covered).astype(np.float32)
+    photo, covered = resample_to_baseline(gray8, start, region.window, region.scale, photo_scale)
     pattern = light_invariant_pattern(photo)
-    cells = _region_flow(region, pattern, weight, config.region_grid)
+    # Half a pixel of the window copy is as fine as patches on it can be located.
+    tolerance = max(config.max_region_rmse_px, 0.5 / region.scale)
+    attempt = _register_region(region, region.pattern, region.templates, pattern, covered, matrix, start, method,
+                               tolerance, config)
+    if attempt.ok:
+        return attempt
+    where = region.mask & covered
+    detail = _detail(photo, where)
+    if detail >= 0.5 * _detail(region.gray, where):
+        return attempt
+    # The photo has lost fine detail: the baseline blurred to as little detail, compared again.
+    sigma = next((b for b in _MATCHING_BLURS if _detail(cv2.GaussianBlur(region.gray, (0, 0), b), where) <= detail),
+                 _MATCHING_BLURS[-1])
+    blurred = light_invariant_pattern(cv2.GaussianBlur(region.gray, (0, 0), sigma))
+    # Patches blurred by sigma are located to no better than that.
+    retry = _register_region(region, blurred, _patches(blurred, region.points, _REGION_PATCH), pattern, covered,
+                             matrix, start, method, max(tolerance, sigma / region.scale), config)
+    return retry if retry.ok else attempt
+
+
+def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarray, pattern: np.ndarray,
+                     covered: np.ndarray, matrix: np.ndarray, start: np.ndarray, method: str, tolerance: float,
+                     config: AlignmentConfig) -> RegionAlignment:
+    """Dense flow from a first estimate ``start`` of the region's homography, then verification.
+
+    ``reference`` and ``templates`` are the baseline's window pattern and patches of it,
+    ``pattern`` the photo's, resampled through ``start``; ``matrix`` is the global homography;
+    ``tolerance`` the largest patch residual (baseline pixels) accepted.
+    """
+    window, s = region.window, region.scale
+    weight = (region.mask & covered).astype(np.float32)
+    cells = _region_flow(reference, pattern, window, weight, config.region_grid)
     failed = RegionAlignment(
         ok=False, matrix=start, window=window, method=method,
         reason="The treated area could not be lined up with the baseline photo: keep your head still and facing "
@@ -1026,7 +1091,7 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
     displacement = np.dstack([fx - gx, fy - gy]).astype(np.float32)
     candidate = RegionAlignment(ok=True, matrix=fitted, window=window, displacement=displacement, method=method)
     # The registered pattern: each window-copy pixel's photo position, read in the photo's window copy.
-    ch, cw = photo.shape
+    ch, cw = pattern.shape
     px, py = _lattice_to_photo(matrix, candidate, (np.arange(cw) + 0.5) / s - 0.5 + wx,
                                (np.arange(ch) + 0.5) / s - 0.5 + wy)
     sx_, sy_ = _apply(start.astype(np.float32), px, py)
@@ -1035,20 +1100,18 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
     registered = cv2.remap(pattern, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = cv2.remap(covered.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                        borderValue=0) > 0
-    correlation, located, rmse = _verify_region(region, registered, inside, config)
+    correlation, located, rmse = _verify_region(reference, templates, region, registered, inside, config)
     flow = np.hypot(displacement[..., 0], displacement[..., 1])[skin]
     corners = np.array([c for bx0, by0, bw0, bh0 in region.boxes
                         for c in ((bx0, by0), (bx0 + bw0, by0), (bx0 + bw0, by0 + bh0), (bx0, by0 + bh0))], float)
     rx, ry = _to_photo(matrix, candidate, corners[:, 0], corners[:, 1])
     gx2, gy2 = _apply(matrix, rx, ry)
     disagreement = float(np.hypot(gx2 - corners[:, 0], gy2 - corners[:, 1]).max())
-    # Half a pixel of the window copy is as fine as patches on it can be located.
     verified = (correlation >= config.min_region_correlation and rmse is not None
-                and located >= min(8, len(region.points)) and rmse <= max(config.max_region_rmse_px, 0.5 / s))
+                and located >= min(8, len(region.points)) and rmse <= tolerance)
     return replace(candidate, ok=verified, rmse_px=rmse, inliers=located, correlation=correlation,
                    flow_median_px=float(np.median(flow)), flow_max_px=float(flow.max()),
                    disagreement_px=disagreement, reason=None if verified else failed.reason)
-
 
 
 def _check_preview(preview: tuple[np.ndarray, float]) -> None:

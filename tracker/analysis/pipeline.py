@@ -12,7 +12,7 @@ fixed scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -29,6 +29,7 @@ from tracker.analysis.align import (
     prepare_reference,
     resample_to_baseline,
     rescale_homography,
+    rescale_region,
     shrink,
 )
 from tracker.analysis.colour_card import ColourCardReading, find_colour_card
@@ -314,8 +315,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         if photo_scale / min(sx, sy) * baseline.work_scale <= 1.3:
             work_source, work_photo_scale = small, photo_scale / sx
             work_matrix = rescale_homography(matrix, (sx, sy))
-            if region is not None and region.matrix is not None:
-                work_region = replace(region, matrix=rescale_homography(region.matrix, (sx, sy)))
+            work_region = None if region is None else rescale_region(region, (sx, sy))
     # The whole frame, through the region's registration around the region and the global one elsewhere.
     work_photo, work_valid = resample_to_baseline(work_source, work_matrix, (0, 0, bw, bh), baseline.work_scale,
                                                   work_photo_scale, work_region)

@@ -56,6 +56,7 @@ __all__ = [
     "random_head_motion",
     "HeadFollowUp",
     "head_followup",
+    "head_series",
     "draw_colour_card",
     "colour_card_corners",
     "paste_colour_card",
@@ -561,6 +562,32 @@ def head_followup(scene: HeadScene, camera: CameraMotion, motion: HeadMotion, li
     if jpeg is not None:
         photo = jpeg_roundtrip(photo, jpeg)
     return HeadFollowUp(rgb=photo, camera=to_photo, motion=motion, lighting=lighting, true_delta_a=true)
+
+
+def head_series(scene: HeadScene, n: int, rng: np.random.Generator, treated: tuple[int, int, int, int],
+                max_delta_a: float = 8.0, max_head_shift: float = 0.02) -> list[HeadFollowUp]:
+    """``n`` follow-ups of a head that moves and turns in front of a still background.
+
+    Each photo: redness uniform in 0-``max_delta_a`` a* added to ``treated``; the head shifted
+    by up to ``max_head_shift`` of the frame's longest side, rolled ±3°, turned ±5° (yaw) and
+    nodded ±3° (:func:`random_head_motion`); the camera moved ±8°, ±10 % scale, ±3 % shift with
+    mild tilt (:func:`random_motion`); the light changed (:func:`random_lighting`); sensor
+    noise of 2 grey levels and JPEG quality 85.
+    """
+    check_type(scene, HeadScene, "scene", "a HeadScene (from head_scene)")
+    check_number(n, "n", integer=True, minimum=0)
+    _check_rng(rng)
+    check_number(max_delta_a, "max_delta_a", minimum=0)
+    check_number(max_head_shift, "max_head_shift", minimum=0)
+    side = max(scene.head.shape[:2])
+    photos = []
+    for _ in range(n):
+        camera = random_motion(rng, side, max_rotation=8.0, max_scale=0.1, max_shift=0.03)
+        motion = random_head_motion(rng, side, max_shift=max_head_shift)
+        lighting = random_lighting(rng)
+        delta_a = float(rng.uniform(0, max_delta_a))
+        photos.append(head_followup(scene, camera, motion, lighting, rng, treated=treated, delta_a=delta_a))
+    return photos
 
 
 # --- a ColorChecker Classic chart in the photo ------------------------------------
