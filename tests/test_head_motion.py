@@ -164,3 +164,18 @@ def test_the_redness_map_does_not_light_up_the_edges_of_the_face(scene, series, 
         roi[ry - 10: ry + rh + 10, rx - 10: rx + rw + 10] = True  # the treated cheek did change
         changes[name] = float(np.nanmean(np.abs(delta[edges & valid & ~roi])))
     assert changes["region"] < 1.0 < 2.0 < changes["global"], changes
+
+
+def test_the_region_registration_is_in_the_json_contract_and_reads_back(series, results):
+    result = results[0].to_result()
+    region = result.alignment["region"]
+    assert set(region) == {"ok", "matrix", "window", "displacement_px", "rmse_px", "inliers", "correlation",
+                           "flow_median_px", "flow_max_px", "disagreement_px", "method", "reason"}
+    rows, cols = np.shape(region["displacement_px"])[:2]
+    assert np.shape(region["displacement_px"]) == (rows, cols, 2) and min(rows, cols) >= 2
+    read = type(result).from_dict(result.to_dict())
+    assert read.region_ok is True and np.allclose(read.region_matrix, region["matrix"])
+    # What a script reading the JSON computes is what the analysis measured through.
+    typed = results[0].alignment
+    assert np.allclose(baseline_to_photo(MEASURED, read.matrix, read.region),
+                       baseline_to_photo(MEASURED, typed.matrix, typed.region), atol=0.01)
