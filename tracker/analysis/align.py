@@ -119,6 +119,9 @@ class AlignmentConfig:
     max_disagreement_px : float
         Largest distance, in baseline pixels, between where the global and the region's
         registrations put the measured boxes' corners before the two are said to disagree.
+    region_agreement_px : float
+        When the two agree this closely, the global homography (fitted on more points, at full
+        resolution) is what the region is measured through.
     """
 
     detectors: tuple[str, ...] = ("orb", "sift")
@@ -142,6 +145,7 @@ class AlignmentConfig:
     min_region_correlation: float = 0.5
     max_region_rmse_px: float = 1.0
     max_disagreement_px: float = 2.0
+    region_agreement_px: float = 0.5
 
 
 Box = tuple[int, int, int, int]
@@ -211,8 +215,11 @@ class RegionAlignment:
         Largest distance between where the global homography and this registration put the
         corners of the measured boxes, baseline pixels.
     method : str
-        ``"keypoints+flow"`` (the region's own keypoint homography, then dense flow) or
-        ``"global+flow"`` (too few keypoints in the region: dense flow from the global homography).
+        ``"keypoints+flow"`` (the region's own keypoint homography, then dense flow),
+        ``"global+flow"`` (too few keypoints in the region: dense flow from the global homography)
+        or ``"global"`` (the region's registration agreed with the global homography within
+        ``region_agreement_px``, so ``matrix`` is the global one and ``displacement`` zero; the
+        verification figures are the region's).
     reason : str or None
         One sentence saying why ``ok`` is False.
     """
@@ -1109,6 +1116,9 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     disagreement = float(np.hypot(gx2 - corners[:, 0], gy2 - corners[:, 1]).max())
     verified = (correlation >= config.min_region_correlation and rmse is not None
                 and located >= min(8, len(region.points)) and rmse <= tolerance)
+    if verified and disagreement <= config.region_agreement_px:
+        # The head did not move against what the global fit followed: that fit is the better determined.
+        candidate = replace(candidate, matrix=matrix, displacement=np.zeros_like(displacement), method="global")
     return replace(candidate, ok=verified, rmse_px=rmse, inliers=located, correlation=correlation,
                    flow_median_px=float(np.median(flow)), flow_max_px=float(flow.max()),
                    disagreement_px=disagreement, reason=None if verified else failed.reason)
