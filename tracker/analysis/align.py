@@ -814,6 +814,11 @@ def _region_weight(window: Box, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.clip(1 - np.hypot(dx, dy) / (0.25 * max(ww, wh)), 0, 1)
 
 
+def _own(region: RegionAlignment | None) -> bool:
+    """Whether the region has a registration of its own to use (verified, and not the global one)."""
+    return region is not None and region.ok and region.method != "global"
+
+
 def _to_photo(matrix: np.ndarray, region: RegionAlignment | None, x: np.ndarray,
               y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Photo coordinates of baseline points (1-D arrays ``x``, ``y``) under the registration.
@@ -822,7 +827,7 @@ def _to_photo(matrix: np.ndarray, region: RegionAlignment | None, x: np.ndarray,
     homography; in a band around the window, a blend of the two.
     """
     qx, qy = _apply(np.linalg.inv(matrix), x, y)
-    if region is None or not region.ok:
+    if not _own(region):
         return qx, qy
     weight = _region_weight(region.window, x, y)
     dx, dy = _displacement_at(region.window, region.displacement, x, y)
@@ -839,7 +844,7 @@ def _lattice_to_photo(matrix: np.ndarray, region: RegionAlignment | None, xs: np
     """
     x, y = xs.astype(np.float32)[None, :], ys.astype(np.float32)[:, None]
     qx, qy = _apply(np.linalg.inv(matrix).astype(np.float32), x, y)
-    if region is None or not region.ok:
+    if not _own(region):
         return np.broadcast_to(qx, (len(ys), len(xs))), np.broadcast_to(qy, (len(ys), len(xs)))
     wx, wy, ww, wh = region.window
     rows, cols = region.displacement.shape[:2]
@@ -1289,7 +1294,7 @@ def warp_to_baseline(
     # Pixels outside the photo are marked invalid rather than guessed: the photo's
     # footprint is rasterised in the output grid, shrunk by a pixel for the
     # interpolation kernel at its border.
-    reach = _region_reach(region, box, scale) if region is not None and region.ok else None
+    reach = _region_reach(region, box, scale) if _own(region) else None
     if reach == (0, 0, out_w, out_h):  # all of the box is the region's: no global warp to make
         warped = np.zeros((out_h, out_w, *photo.shape[2:]), photo.dtype)
         valid = np.zeros((out_h, out_w), np.uint8)
