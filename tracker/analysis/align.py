@@ -1039,7 +1039,16 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
     if features is not None and detector in region.keypoints and len(region.keypoints[detector]) >= 4:
         base = reference.features[detector]
         idx = region.keypoints[detector]
-        own, inliers, _, _ = _match(features, _Features(base.scale, base.keypoints[idx], base.descriptors[idx]),
+        # Only the photo's keypoints the global fit puts near the region can be on it: a head
+        # moves a few percent of the frame at most against what the global fit followed.
+        at = map_points(matrix, (features.keypoints.astype(np.float64) + 0.5) / features.scale - 0.5)
+        wx, wy, ww, wh = region.window
+        m = 0.1 * max(reference.shape)
+        near = np.flatnonzero((at[:, 0] > wx - m) & (at[:, 0] < wx + ww + m) & (at[:, 1] > wy - m)
+                              & (at[:, 1] < wy + wh + m))
+        photo = _Features(features.scale, features.keypoints[near],
+                          None if features.descriptors is None else features.descriptors[near])
+        own, inliers, _, _ = _match(photo, _Features(base.scale, base.keypoints[idx], base.descriptors[idx]),
                                     _NORMS[detector], config)
         if own is not None and inliers >= config.min_region_inliers and _geometry(own, gray8.shape)[2]:
             start, method = own, "keypoints+flow"
