@@ -1,6 +1,6 @@
 """Registration of a follow-up photo to the patient's baseline photo.
 
-Two stages, both in OpenCV:
+Three stages, all in OpenCV:
 
 1. **Coarse**: ORB keypoints on a reduced copy of each image, Lowe's ratio
    test, and a MAGSAC++ homography; when ORB finds too little evidence, SIFT
@@ -14,6 +14,14 @@ Two stages, both in OpenCV:
    template by zero-mean normalised cross-correlation (invariant to gain and
    offset, so to exposure and white balance), with a sub-pixel parabolic peak.
    The homography is re-fitted to these correspondences; two rounds suffice.
+3. **Region**: a head moves and turns against its background and is not a plane,
+   so when boxes to measure are given the region around them is registered on
+   its own (:class:`RegionAlignment`): keypoints on the skin around the boxes give
+   a homography of its own, dense DIS optical flow [4]_ on a light-invariant
+   pattern the smooth displacement a plane cannot take up, and the result is
+   verified by correlation and by patches located again. Measurements and the
+   per-pixel maps are resampled through it; a region that cannot be verified
+   makes the photo refused.
 
 The result says whether it can be trusted (``Alignment.ok``) rather than always
 returning a warp: too few consistent matches, an implausible geometry, weak
@@ -27,6 +35,8 @@ References
 .. [2] Barath, D., Noskova, J., Ivashechkin, M., Matas, J. (2020). MAGSAC++, a
        fast, reliable and accurate robust estimator. CVPR, 1304-1312.
 .. [3] Lewis, J. P. (1995). Fast normalized cross-correlation. Vision Interface.
+.. [4] Kroeger, T., Timofte, R., Dai, D., Van Gool, L. (2016). Fast optical flow
+       using dense inverse search. ECCV, 471-488. doi:10.1007/978-3-319-46493-0_29
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from tracker.analysis._checks import (
     check_rgb8,
     check_type,
 )
+from tracker.analysis.colour import skin_mask
 
 __all__ = [
     "AlignmentConfig",
@@ -118,7 +129,8 @@ class AlignmentConfig:
         or the blur of a photo less sharp than the baseline, where that is larger still).
     max_disagreement_px : float
         Largest distance, in baseline pixels, between where the global and the region's
-        registrations put the measured boxes' corners before the two are said to disagree.
+        registrations put the measured boxes' corners before the two are said to disagree (a
+        region that cannot be verified is then put down to the head having moved).
     region_agreement_px : float
         When the two agree this closely, the global homography (fitted on more points, at full
         resolution) is what the region is measured through.
@@ -551,6 +563,7 @@ def light_invariant_pattern(gray: np.ndarray, sigma: float = _PATTERN_SIGMA) -> 
     uint8 image.
     """
     check_array(gray, "gray", "an H x W uint8 image", shapes=((None, None),), dtypes=(np.dtype(np.uint8),))
+    check_number(sigma, "sigma", above=0)
     g = gray.astype(np.float32)
     detail = g - cv2.GaussianBlur(g, (0, 0), sigma)
     contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), sigma) + 4.0)
@@ -559,8 +572,7 @@ def light_invariant_pattern(gray: np.ndarray, sigma: float = _PATTERN_SIGMA) -> 
 
 def _prepare_region(baseline_rgb: np.ndarray, gray8: np.ndarray, features: dict, boxes: tuple[Box, ...],
                     config: AlignmentConfig) -> _Region:
-    from tracker.analysis.colour import skin_mask
-
+    """The window around the boxes, its skin, textured points to verify with, and the keypoints on that skin."""
     window = _region_window(boxes, gray8.shape, config)
     x, y, w, h = window
     s = min(1.0, config.region_side / max(w, h))
@@ -1023,6 +1035,10 @@ def _detail(gray: np.ndarray, where: np.ndarray) -> float:
     return float(np.mean((gx * gx + gy * gy)[where])) if where.any() else 0.0
 
 
+_REGION_MOVED = ("The treated area could not be lined up with the baseline photo: keep your head still and facing "
+                 "the camera as in the baseline photo, with the treated area in full view.")
+_REGION_UNCLEAR = ("The treated area could not be lined up precisely with the baseline photo: retake it in focus and "
+                   "in even light, with the treated area in full view.")
 _MATCHING_BLURS = (1.0, 2.0, 3.0, 4.5, 6.0)  # Gaussian sigmas tried on the baseline's window copy, pixels
 
 
@@ -1086,10 +1102,7 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     window, s = region.window, region.scale
     weight = (region.mask & covered).astype(np.float32)
     cells = _region_flow(reference, pattern, window, weight, config.region_grid)
-    failed = RegionAlignment(
-        ok=False, matrix=start, window=window, method=method,
-        reason="The treated area could not be lined up with the baseline photo: keep your head still and facing "
-               "the camera as in the baseline photo, with the treated area in full view.")
+    failed = RegionAlignment(ok=False, matrix=start, window=window, method=method, reason=_REGION_MOVED)
     if cells is None:
         return failed
     # Grid nodes in baseline pixels, and where the flow says each is seen in the photo.
@@ -1133,9 +1146,11 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     if verified and disagreement <= config.region_agreement_px:
         # The head did not move against what the global fit followed: that fit is the better determined.
         candidate = replace(candidate, matrix=matrix, displacement=np.zeros_like(displacement), method="global")
+    # Unverified where the global fit agrees: the face did not move, the photo lacks the detail to check it.
+    reason = None if verified else _REGION_MOVED if disagreement > config.max_disagreement_px else _REGION_UNCLEAR
     return replace(candidate, ok=verified, rmse_px=rmse, inliers=located, correlation=correlation,
                    flow_median_px=float(np.median(flow)), flow_max_px=float(flow.max()),
-                   disagreement_px=disagreement, reason=None if verified else failed.reason)
+                   disagreement_px=disagreement, reason=reason)
 
 
 def _check_preview(preview: tuple[np.ndarray, float]) -> None:

@@ -23,6 +23,7 @@ from tracker.analysis.result import AnalysisResult
 from tracker.analysis.align import (
     Alignment,
     AlignmentConfig,
+    Box,
     Reference,
     align_to_baseline,
     luminance,
@@ -57,9 +58,6 @@ from tracker.analysis.quality import (
 
 __all__ = ["Box", "AnalysisConfig", "Baseline", "PhotoAnalysis", "prepare_baseline", "analyse_photo",
            "analyse_baseline", "parse_box", "check_box"]
-
-Box = tuple[int, int, int, int]
-
 
 @dataclass(frozen=True)
 class AnalysisConfig:
