@@ -1046,9 +1046,9 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
                   photo_scale: float, reference: Reference, config: AlignmentConfig) -> RegionAlignment:
     """Register the measured region on its own and verify it (see :class:`RegionAlignment`).
 
-    A photo less sharp than the baseline (defocus, a lower-resolution camera) is compared with
-    the baseline blurred to the same detail, so that it is registered and verified on what both
-    still show; its sharpness is the quality gate's to judge.
+    A photo that fails is compared again with the baseline blurred to the photo's detail
+    (defocus, noise, a lower-resolution camera), so that it is registered and verified on what
+    both still show, to within that blur; its sharpness is the quality gate's to judge.
     """
     region = reference.region
     start, method = matrix, "global+flow"
@@ -1076,11 +1076,10 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
                                tolerance, config)
     if attempt.ok:
         return attempt
+    # Perhaps the photo has lost fine detail (defocus, noise, a coarser camera): the baseline
+    # blurred to as little detail, compared again.
     where = region.mask & covered
     detail = _detail(photo, where)
-    if detail >= 0.5 * _detail(region.gray, where):
-        return attempt
-    # The photo has lost fine detail: the baseline blurred to as little detail, compared again.
     sigma = next((b for b in _MATCHING_BLURS if _detail(cv2.GaussianBlur(region.gray, (0, 0), b), where) <= detail),
                  _MATCHING_BLURS[-1])
     blurred = light_invariant_pattern(cv2.GaussianBlur(region.gray, (0, 0), sigma))
