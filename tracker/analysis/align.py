@@ -1046,47 +1046,54 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
                   photo_scale: float, reference: Reference, config: AlignmentConfig) -> RegionAlignment:
     """Register the measured region on its own and verify it (see :class:`RegionAlignment`).
 
-    A photo that fails is compared again with the baseline blurred to the photo's detail
-    (defocus, noise, a lower-resolution camera), so that it is registered and verified on what
-    both still show, to within that blur; its sharpness is the quality gate's to judge.
+    The region's own keypoint homography is the first start, the global homography the second
+    (keypoints on a face are few, and can agree by chance). From each, a region that fails is
+    compared again with the baseline blurred to the photo's detail (defocus, noise, a coarser
+    camera), so that it is registered and verified on what both still show, to within that
+    blur; its sharpness is the quality gate's to judge.
     """
     region = reference.region
-    start, method = matrix, "global+flow"
+    wx, wy, ww, wh = region.window
+    # A head moves a few percent of the frame at most against what the global fit followed.
+    reach = 0.1 * max(reference.shape)
+    starts = [(matrix, "global+flow")]
     if features is not None and detector in region.keypoints and len(region.keypoints[detector]) >= 4:
         base = reference.features[detector]
         idx = region.keypoints[detector]
-        # Only the photo's keypoints the global fit puts near the region can be on it: a head
-        # moves a few percent of the frame at most against what the global fit followed.
+        # Only the photo's keypoints the global fit puts near the region can be on it.
         at = map_points(matrix, (features.keypoints.astype(np.float64) + 0.5) / features.scale - 0.5)
-        wx, wy, ww, wh = region.window
-        m = 0.1 * max(reference.shape)
-        near = np.flatnonzero((at[:, 0] > wx - m) & (at[:, 0] < wx + ww + m) & (at[:, 1] > wy - m)
-                              & (at[:, 1] < wy + wh + m))
+        near = np.flatnonzero((at[:, 0] > wx - reach) & (at[:, 0] < wx + ww + reach) & (at[:, 1] > wy - reach)
+                              & (at[:, 1] < wy + wh + reach))
         photo = _Features(features.scale, features.keypoints[near],
                           None if features.descriptors is None else features.descriptors[near])
         own, inliers, _, _ = _match(photo, _Features(base.scale, base.keypoints[idx], base.descriptors[idx]),
                                     _NORMS[detector], config)
-        if own is not None and inliers >= config.min_region_inliers and _geometry(own, gray8.shape)[2]:
-            start, method = own, "keypoints+flow"
-    photo, covered = resample_to_baseline(gray8, start, region.window, region.scale, photo_scale)
-    pattern = light_invariant_pattern(photo)
+        corners = np.array([(wx, wy), (wx + ww, wy), (wx + ww, wy + wh), (wx, wy + wh)], float)
+        if (own is not None and inliers >= config.min_region_inliers and _geometry(own, gray8.shape)[2]
+                and np.abs(map_points(matrix, map_points(np.linalg.inv(own), corners)) - corners).max() < reach):
+            starts.insert(0, (own, "keypoints+flow"))
     # Half a pixel of the window copy is as fine as patches on it can be located.
     tolerance = max(config.max_region_rmse_px, 0.5 / region.scale)
-    attempt = _register_region(region, region.pattern, region.templates, pattern, covered, matrix, start, method,
-                               tolerance, config)
-    if attempt.ok:
-        return attempt
-    # Perhaps the photo has lost fine detail (defocus, noise, a coarser camera): the baseline
-    # blurred to as little detail, compared again.
-    where = region.mask & covered
-    detail = _detail(photo, where)
-    sigma = next((b for b in _MATCHING_BLURS if _detail(cv2.GaussianBlur(region.gray, (0, 0), b), where) <= detail),
-                 _MATCHING_BLURS[-1])
-    blurred = light_invariant_pattern(cv2.GaussianBlur(region.gray, (0, 0), sigma))
-    # Patches blurred by sigma are located to no better than that.
-    retry = _register_region(region, blurred, _patches(blurred, region.points, _REGION_PATCH), pattern, covered,
-                             matrix, start, method, max(tolerance, sigma / region.scale), config)
-    return retry if retry.ok else attempt
+    first = None
+    for start, method in starts:
+        photo, covered = resample_to_baseline(gray8, start, region.window, region.scale, photo_scale)
+        pattern = light_invariant_pattern(photo)
+        attempt = _register_region(region, region.pattern, region.templates, pattern, covered, matrix, start, method,
+                                   tolerance, config)
+        if attempt.ok:
+            return attempt
+        where = region.mask & covered
+        detail = _detail(photo, where)
+        sigma = next((b for b in _MATCHING_BLURS
+                      if _detail(cv2.GaussianBlur(region.gray, (0, 0), b), where) <= detail), _MATCHING_BLURS[-1])
+        blurred = light_invariant_pattern(cv2.GaussianBlur(region.gray, (0, 0), sigma))
+        # Patches blurred by sigma are located to no better than that.
+        retry = _register_region(region, blurred, _patches(blurred, region.points, _REGION_PATCH), pattern, covered,
+                                 matrix, start, method, max(tolerance, sigma / region.scale), config)
+        if retry.ok:
+            return retry
+        first = first or attempt
+    return first
 
 
 def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarray, pattern: np.ndarray,
