@@ -248,11 +248,12 @@ def test_align_to_baseline_names_the_argument_that_is_wrong(kwargs, match):
     (lambda: baseline_to_photo([(0, 0)], np.eye(3), {"ok": True}), r"^region must be a RegionAlignment"),
     (lambda: warp_to_baseline(RGB8, np.eye(3), (0, 0, 5, 5), region="x"), r"^region must be a RegionAlignment"),
     (lambda: resample_to_baseline(RGB8, np.eye(3), (0, 0, 5, 5), photo_scale=0), r"^photo_scale must be a finite"),
+    (lambda: resample_to_baseline(RGB8, np.eye(3), (0, 0, 5, 5), region=np.eye(3)), r"^region must be a RegionAl"),
     (lambda: rescale_region(np.eye(3), 0.5), r"^region must be a RegionAlignment"),
     (lambda: rescale_region(SHIFTED, 0), r"^photo_scale must be a (positive|finite) number"),
     (lambda: light_invariant_pattern(RGB8), r"^gray must be an H x W uint8 image"),
 ], ids=["box of 3", "a box, not boxes", "box of no width", "points of 3", "region dict", "warp region",
-        "photo_scale 0", "rescale a matrix", "rescale by 0", "pattern of colour"])
+        "photo_scale 0", "resample region", "rescale a matrix", "rescale by 0", "pattern of colour"])
 def test_region_functions_name_the_argument_that_is_wrong(call, match):
     with pytest.raises(ValueError, match=match):
         call()

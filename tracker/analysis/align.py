@@ -949,8 +949,11 @@ def resample_to_baseline(photo: np.ndarray, matrix: np.ndarray, box: Box, scale:
     check_region(box, "box", positive=True)
     check_number(scale, "scale", above=0)
     check_number(photo_scale, "photo_scale", above=0)
+    if region is not None:
+        check_type(region, RegionAlignment, "region", "a RegionAlignment")
     x, y, w, h = box
-    # The box's outline, through the registration, bounds what is read of the photo.
+    # The box's outline, through the registration, bounds what is read of the photo (with a margin
+    # for the kernel and for the displacement bending the inside beyond it).
     t = np.linspace(0, 1, 9)
     outline = np.r_[np.c_[x + w * t, np.full(9, y)], np.c_[x + w * t, np.full(9, y + h)],
                     np.c_[np.full(9, x), y + h * t], np.c_[np.full(9, x + w), y + h * t]]
