@@ -39,7 +39,8 @@ if course.baseline_photo_id is not None and measured:
     base, base_scale = photo_rgb(actor, course.baseline_photo_id)
     photo, photo_scale = photo_rgb(actor, point.photo_id)
     base_small, aligned, valid = aligned_pair(base, photo, point.result.matrix, 900,
-                                              baseline_scale=base_scale, photo_scale=photo_scale)
+                                              baseline_scale=base_scale, photo_scale=photo_scale,
+                                              region=point.result.region)
     left, right = st.columns(2)
     left.image(base_small, caption="First photo")
     right.image(aligned, caption=f"Day {point.day}, lined up with the first photo")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -9,11 +11,17 @@ from skimage import data
 
 from series import ROI, make_followup
 from tracker.analysis import simulate as sim
+from series import CONTROL
 from tracker.analysis.align import (
+    RegionAlignment,
     align_to_baseline,
+    baseline_to_photo,
+    light_invariant_pattern,
     map_points,
     prepare_reference,
     rescale_homography,
+    rescale_region,
+    resample_to_baseline,
     resize_matrix,
     shrink,
     warp_to_baseline,
@@ -116,6 +124,85 @@ def test_warp_marks_pixels_outside_the_photo_invalid(baseline_rgb):
     assert not valid[:, :95].any() and valid[:, 110:590 - 900 + 300 - 1].all()
 
 
+# --- the measured region, registered on its own -------------------------------------------------
+
+def box_corners(box) -> np.ndarray:
+    x, y, w, h = box
+    return np.array([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], float)
+
+
+def test_when_the_whole_scene_moves_the_region_agrees_with_the_global_fit(baseline_rgb):
+    """Nothing changes where the face did not move against the background: the region's registration
+    is verified, agrees with the global homography and is as close to the truth."""
+    reference = prepare_reference(baseline_rgb, boxes=(ROI, CONTROL))
+    rng = np.random.default_rng(9)
+    corners = np.vstack([box_corners(ROI), box_corners(CONTROL)])
+    for _ in range(4):
+        motion = sim.random_motion(rng, baseline_rgb.shape[1], max_rotation=15, max_scale=0.2, max_tilt=1e-4)
+        follow = make_followup(baseline_rgb, rng, delta_a=rng.uniform(0, 8), motion=motion, noise=3.0, jpeg=80)
+        result = align_to_baseline(follow.rgb, reference, roi=ROI)
+        assert result.ok and result.region.ok, result.reason
+        assert result.region.disagreement_px < 0.5 and result.region.correlation > 0.9
+        # Confirmed by the region, the global homography is what measurements go through: as accurate as before.
+        assert result.region.method == "global" and np.array_equal(result.region.matrix, result.matrix)
+        true = map_points(np.linalg.inv(follow.photo_to_baseline), corners)
+        assert np.linalg.norm(baseline_to_photo(corners, result.matrix, result.region) - true, axis=1).max() < 0.5
+
+
+def test_without_boxes_to_measure_no_region_is_registered(baseline_rgb, reference):
+    follow = make_followup(baseline_rgb, np.random.default_rng(4), motion=sim.CameraMotion(rotation_deg=3))
+    result = align_to_baseline(follow.rgb, reference)
+    assert result.ok and result.region is None and result.to_dict()["region"] is None
+
+
+# A region whose registration is the identity homography plus a constant displacement of (3, -2) px.
+SHIFTED = RegionAlignment(ok=True, matrix=np.eye(3), window=(20, 10, 40, 30),
+                          displacement=np.tile(np.float32([3, -2]), (4, 5, 1)))
+
+
+def test_baseline_to_photo_uses_the_region_inside_its_window_and_the_global_fit_far_from_it():
+    inside, far = [(30, 20), (59, 39)], [(0, 60), (79, 0)]  # the blend band reaches 10 px beyond the window
+    assert np.allclose(baseline_to_photo(inside, np.eye(3), SHIFTED), np.add(inside, (3, -2)))
+    assert np.allclose(baseline_to_photo(far, np.eye(3), SHIFTED), far)
+    # Halfway across the band (the window's edge is at x = 59.5) the two blend: half the displacement.
+    assert np.allclose(baseline_to_photo([(64.5, 25)], np.eye(3), SHIFTED), [(66.0, 24)])
+    # A region that was not verified is not used.
+    assert np.allclose(baseline_to_photo(inside, np.eye(3), dataclasses.replace(SHIFTED, ok=False)), inside)
+
+
+def test_warp_through_a_region_reads_the_photo_where_the_region_says():
+    # Baseline pixel (x, y) inside the window is photo pixel (x + 3, y - 2): the box (25, 15, 20, 10) is
+    # the photo's crop starting at (28, 13).
+    warped, valid = warp_to_baseline(RGB8, np.eye(3), (25, 15, 20, 10), interpolation=cv2.INTER_NEAREST,
+                                     region=SHIFTED)
+    assert valid.all()
+    np.testing.assert_array_equal(warped, RGB8[13:23, 28:48])
+    # Resampling with a crop of the photo first gives the same pixels.
+    cropped, _ = resample_to_baseline(RGB8, np.eye(3), (25, 15, 20, 10), region=SHIFTED)
+    np.testing.assert_array_equal(cropped, RGB8[13:23, 28:48])
+
+
+def test_a_region_rescaled_for_a_smaller_photo_maps_to_the_same_place():
+    half = rescale_region(dataclasses.replace(SHIFTED, matrix=np.diag([1.0, 1.0, 1.0])), 0.5)
+    full = baseline_to_photo([(30, 20)], np.eye(3), SHIFTED)
+    small = baseline_to_photo([(30, 20)], rescale_homography(np.eye(3), 0.5), half)
+    np.testing.assert_allclose(small, (full + 0.5) * 0.5 - 0.5)
+
+
+def test_region_alignment_reads_back_from_its_json_form():
+    data = SHIFTED.to_dict()
+    assert RegionAlignment.from_dict(data).to_dict() == data
+    np.testing.assert_array_equal(RegionAlignment.from_dict(data).displacement, SHIFTED.displacement)
+
+
+def test_the_light_invariant_pattern_ignores_gain_and_offset():
+    gray = cv2.GaussianBlur(RGB8[..., 1], (0, 0), 1.0)
+    darker = np.clip(np.round(gray * 0.6 + 20), 0, 255).astype(np.uint8)
+    a, b = light_invariant_pattern(gray).astype(float), light_invariant_pattern(darker).astype(float)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.97
+    assert abs(a.mean() - b.mean()) < 3
+
+
 # --- arguments: what each function accepts, and one clear ValueError for the rest -------------
 
 RGB8 = np.random.default_rng(60).integers(0, 256, (64, 80, 3), dtype=np.uint8)
@@ -151,6 +238,25 @@ def test_align_to_baseline_names_the_argument_that_is_wrong(kwargs, match):
     arguments = dict(reference=prepare_reference(RGB8)) | kwargs
     with pytest.raises(ValueError, match=match):
         align_to_baseline(RGB8, **arguments)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: prepare_reference(RGB8, boxes=[(0, 0, 10)]), r"^box must be four numbers \(x, y, width, height\)"),
+    (lambda: prepare_reference(RGB8, boxes=(1, 2, 3, 4)), r"^box must be four numbers"),
+    (lambda: prepare_reference(RGB8, boxes=[(0, 0, 0, 10)]), r"^box width must be a finite number above 0"),
+    (lambda: baseline_to_photo([(0, 0, 1)], np.eye(3)), r"^points must be \(N, 2\) points \(x, y\)"),
+    (lambda: baseline_to_photo([(0, 0)], np.eye(3), {"ok": True}), r"^region must be a RegionAlignment"),
+    (lambda: warp_to_baseline(RGB8, np.eye(3), (0, 0, 5, 5), region="x"), r"^region must be a RegionAlignment"),
+    (lambda: resample_to_baseline(RGB8, np.eye(3), (0, 0, 5, 5), photo_scale=0), r"^photo_scale must be a finite"),
+    (lambda: resample_to_baseline(RGB8, np.eye(3), (0, 0, 5, 5), region=np.eye(3)), r"^region must be a RegionAl"),
+    (lambda: rescale_region(np.eye(3), 0.5), r"^region must be a RegionAlignment"),
+    (lambda: rescale_region(SHIFTED, 0), r"^photo_scale must be a (positive|finite) number"),
+    (lambda: light_invariant_pattern(RGB8), r"^gray must be an H x W uint8 image"),
+], ids=["box of 3", "a box, not boxes", "box of no width", "points of 3", "region dict", "warp region",
+        "photo_scale 0", "resample region", "rescale a matrix", "rescale by 0", "pattern of colour"])
+def test_region_functions_name_the_argument_that_is_wrong(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 def test_prepare_reference_refuses_a_config_of_another_kind():

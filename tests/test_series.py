@@ -36,7 +36,9 @@ QUALITY_KEYS = {"ok", "issues", "codes", "overexposed_fraction", "channel_clippe
                 "glare_fraction", "mean_lightness", "control_overexposed_fraction", "control_underexposed_fraction",
                 "relative_sharpness", "blur_effect", "region_px"}
 ALIGNMENT_KEYS = {"ok", "matrix", "inliers", "matches", "rmse_px", "overlap", "roi_coverage", "rotation_deg", "scale",
-                  "reason", "detector", "refined"}
+                  "reason", "detector", "refined", "region"}
+REGION_KEYS = {"ok", "matrix", "window", "displacement_px", "rmse_px", "inliers", "correlation", "flow_median_px",
+               "flow_max_px", "disagreement_px", "method", "reason"}
 COLOUR_KEYS = {"method", "residual_delta_e", "reference_pixels", "parameters", "note"}
 
 
@@ -147,6 +149,10 @@ def test_contract_keys_are_stable(cli_records):
             continue
         assert set(record["quality"]) == QUALITY_KEYS
         assert set(record["alignment"]) == ALIGNMENT_KEYS
+        if record["alignment"]["region"] is not None:
+            assert set(record["alignment"]["region"]) == REGION_KEYS
+        else:  # none for the baseline itself (its own frame), nor where a photo did not match it at all
+            assert record["photo"] == "baseline.jpg" or not record["alignment"]["ok"]
         if record["ok"]:
             assert set(record["colour"]) == COLOUR_KEYS
             assert set(record["metrics"]) == set(METRICS)

@@ -315,3 +315,79 @@ def test_paste_colour_card_lands_patches_where_the_corners_say():
     xs, ys = np.asarray(corners).T
     outside[int(ys.min()) - 2: int(ys.max()) + 3, int(xs.min()) - 2: int(xs.max()) + 3] = False
     assert np.array_equal(out[outside], photo[outside])
+
+
+# --- a head that moves against a still background ------------------------------------------
+
+@pytest.fixture(scope="module")
+def head(astronaut):
+    from skimage import data
+
+    return sim.head_scene(astronaut, data.brick())
+
+
+def test_the_head_scene_is_a_head_over_a_textured_background(head, astronaut):
+    nose = tuple(int(v) for v in sim.ASTRONAUT_NOSE)
+    assert head.alpha[nose[1], nose[0]] == pytest.approx(1.0) and head.alpha[5, 5] == 0.0
+    assert 0.0 <= head.alpha.min() and head.alpha.max() <= 1.0 + 1e-6
+    # The surface is highest at the nose, and flat (0) away from the head.
+    assert np.unravel_index(np.argmax(head.depth), head.depth.shape) == pytest.approx((nose[1], nose[0]), abs=3)
+    assert head.depth[5, 5] == 0.0
+    # The background is the portrait's, textured, and filled (not the face) where the head was.
+    assert np.abs(head.background[:60, 300:].astype(float) - astronaut[:60, 300:]).mean() > 5
+    face = (slice(100, 140), slice(200, 240))
+    assert np.abs(head.background[face].astype(float) - astronaut[face]).mean() > 20
+
+
+def test_a_head_that_did_not_move_is_the_two_layers_blended(head):
+    still = sim.render_head_view(head, sim.HeadMotion(), np.eye(3))
+    blend = head.alpha[..., None] * head.head + (1 - head.alpha[..., None]) * head.background
+    assert np.abs(still.astype(float) - blend).max() <= 0.5 + 1e-9
+
+
+def test_a_shifted_head_is_drawn_where_its_points_went(head):
+    motion = sim.HeadMotion(shift=(6.0, -4.0))
+    points = np.array([(210.0, 100.0), (230.0, 150.0), (190.0, 120.0)])
+    np.testing.assert_allclose(sim.head_displacement(head, motion, points), points + (6, -4), atol=1e-4)
+    moved = sim.render_head_view(head, motion, np.eye(3))
+    # Well inside the head (opacity 1) the moved pixel is the head's own, 6 px right and 4 px up.
+    np.testing.assert_array_equal(moved[96:156, 196:236], head.head[100:160, 190:230])
+    # Far from the head, the background stays put.
+    np.testing.assert_array_equal(moved[400:, 400:], head.background[400:, 400:])
+
+
+def test_a_turn_moves_the_nose_more_than_the_cheek_by_their_depth(head):
+    yaw = 5.0
+    nose, cheek = sim.ASTRONAUT_NOSE, (200.0, 125.0)
+    moved = sim.head_displacement(head, sim.HeadMotion(yaw_deg=yaw), np.array([nose, cheek]))
+    dx = moved[:, 0] - np.array([nose[0], cheek[0]])
+    # Orthographic yaw about the head's vertical axis: x moves by z sin(yaw) + (x - cx)(cos(yaw) - 1).
+    cx = sim.ASTRONAUT_HEAD[0][0]
+    z = [head.depth[int(nose[1]), int(nose[0])], head.depth[int(cheek[1]), int(cheek[0])]]
+    expected = [zi * np.sin(np.radians(yaw)) + (xi - cx) * (np.cos(np.radians(yaw)) - 1)
+                for zi, xi in zip(z, (nose[0], cheek[0]))]
+    np.testing.assert_allclose(dx, expected, atol=0.05)
+    assert dx[0] > dx[1] + 0.5
+
+
+def test_head_followup_adds_redness_that_moves_with_the_skin(head):
+    roi = sim.ASTRONAUT_CHEEK
+    photo = sim.head_followup(head, sim.CameraMotion(), sim.HeadMotion(shift=(5.0, 0.0)), sim.Lighting(),
+                              np.random.default_rng(0), treated=roi, delta_a=6.0, noise=0, jpeg=None)
+    x, y, w, h = roi
+    before = a_star(head.head[y:y + h, x:x + w])
+    truth = float(a_star(sim.add_redness(head.head, np.pad(np.ones((h, w), bool),
+                                                          ((y, 512 - y - h), (x, 512 - x - w))), 6.0)
+                         [y:y + h, x:x + w]).mean() - before.mean())
+    assert photo.true_delta_a == pytest.approx(truth, abs=0.05)
+    moved = a_star(photo.rgb[y + 2:y + h - 2, x + 5 + 2:x + w + 5 - 2])
+    assert moved.mean() - before[2:-2, 2:-2].mean() == pytest.approx(truth, abs=0.5)
+
+
+def test_head_series_moves_the_head_within_the_limits(head):
+    photos = sim.head_series(head, 6, np.random.default_rng(1), treated=sim.ASTRONAUT_CHEEK)
+    assert len(photos) == 6
+    for photo in photos:
+        assert np.hypot(*photo.motion.shift) <= 0.02 * 512 + 1e-9
+        assert abs(photo.motion.yaw_deg) <= 5 and abs(photo.motion.rotation_deg) <= 3
+        assert 0 <= photo.true_delta_a <= 8.5

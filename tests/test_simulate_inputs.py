@@ -13,6 +13,8 @@ RGB8 = np.random.default_rng(70).integers(40, 220, (48, 64, 3), dtype=np.uint8)
 MASK = np.zeros((48, 64), bool)
 MASK[10:30, 20:40] = True
 RNG = np.random.default_rng(0)
+TEXTURE = RGB8[..., 0]
+SCENE = sim.head_scene(RGB8, TEXTURE)
 NOT_RGB8 = {"float": RGB8 / 255, "uint16": RGB8.astype(np.uint16), "2-D": RGB8[..., 0],
             "4 channels": np.dstack([RGB8, RGB8[..., :1]]), "empty": RGB8[:0], "list": RGB8.tolist()}
 RGB8_USERS = {
@@ -22,6 +24,7 @@ RGB8_USERS = {
     "jpeg_roundtrip": ("rgb", lambda a: sim.jpeg_roundtrip(a)),
     "add_sensor_noise": ("rgb", lambda a: sim.add_sensor_noise(a, 2.0, RNG)),
     "paste_colour_card": ("photo", lambda a: sim.paste_colour_card(a, sim.colour_card_corners(32, 24, 40, 0))),
+    "head_scene": ("portrait", lambda a: sim.head_scene(a, TEXTURE)),
 }
 
 
@@ -76,6 +79,22 @@ def test_photo_simulations_take_only_8bit_colour_images(name, call, bad):
     (lambda: sim.colour_card_corners(10, 10, 40, 0, taper=1.0), r"^taper must be a finite number below 1"),
     (lambda: sim.paste_colour_card(RGB8, np.zeros((3, 2))), r"^corners must be \(4, 2\) finite pixel positions"),
     (lambda: sim.paste_colour_card(RGB8, np.full((4, 2), np.nan)), r"^corners must be \(4, 2\) finite pixel positions"),
+    (lambda: sim.head_scene(RGB8, RGB8), r"^texture must be an H x W uint8 grey image"),
+    (lambda: sim.head_scene(RGB8, TEXTURE, contrast=0.5), r"^contrast must be a finite number at least 0 and below"),
+    (lambda: sim.head_scene(RGB8, TEXTURE, head=(1, 2, 3, 4)), r"^head ellipse must be four numbers"),
+    (lambda: sim.head_scene(RGB8, TEXTURE, nose=(1, 2, 3)), r"^nose must be a point \(x, y\)"),
+    (lambda: sim.head_displacement(None, sim.HeadMotion(), [(0, 0)]), r"^scene must be a HeadScene"),
+    (lambda: sim.head_displacement(SCENE, {"shift": (1, 0)}, [(0, 0)]), r"^motion must be a HeadMotion"),
+    (lambda: sim.head_displacement(SCENE, sim.HeadMotion(), [(0, 0, 0)]), r"^points must be \(N, 2\) points"),
+    (lambda: sim.render_head_view(SCENE, sim.HeadMotion(), np.eye(2)), r"^baseline_to_photo must be a 3 x 3"),
+    (lambda: sim.render_head_view(SCENE, sim.HeadMotion(), np.eye(3), head=RGB8[:10]), r"^head must have the shape"),
+    (lambda: sim.random_head_motion(None, 100), r"^rng must be a numpy.random.Generator"),
+    (lambda: sim.random_head_motion(RNG, 100, max_yaw=-1), r"^max_yaw must be a finite number at least 0"),
+    (lambda: sim.head_followup(SCENE, sim.CameraMotion(), sim.HeadMotion(), None, RNG),
+     r"^lighting must be a Lighting"),
+    (lambda: sim.head_followup(SCENE, sim.CameraMotion(), sim.HeadMotion(), sim.Lighting(), RNG, treated=(0, 0, 0, 5),
+                               delta_a=2.0), r"^treated width must be an integer above 0"),
+    (lambda: sim.head_series(SCENE, -1, RNG, (0, 0, 5, 5)), r"^n must be an integer at least 0"),
 ], ids=lambda value: None if callable(value) else value.split(" must")[0].lstrip("^"))
 def test_each_wrong_argument_is_named(call, match):
     with pytest.raises(ValueError, match=match):

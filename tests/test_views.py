@@ -19,6 +19,7 @@ from skimage.transform import ProjectiveTransform, warp
 
 from tracker.analysis import AnalysisResult
 from tracker.analysis import simulate as sim
+from tracker.analysis.align import RegionAlignment
 from tracker.recovery import expected_course
 from tracker.recovery.timeline import CoursePoint, CourseProgress, PhotoPoint, course_progress
 from tracker.services import PhotoOutcome
@@ -279,6 +280,27 @@ def test_aligned_pair_lines_the_photo_up_with_the_baseline(smooth_face, photo_sc
     _, off, _ = views.aligned_pair(base_given, photo_given, np.array([[1, 0, 3], [0, 1, 0], [0, 0, 1]]) @ TURN, 200,
                                    baseline_scale=baseline_scale, photo_scale=photo_scale)
     assert np.abs(off.astype(float) - base_small)[inside].mean() > 1.5 * error
+
+
+@pytest.mark.parametrize("photo_scale,baseline_scale", [(1.0, 1.0), (0.5, 1.0), (1.0, 0.5)])
+def test_aligned_pair_draws_the_region_through_its_own_registration(smooth_face, photo_scale, baseline_scale):
+    """A face that moved 6 px right of where the global homography says: drawn through the region's
+    registration (window over the face, displacement (6, 0)), it lines up there; through the global
+    homography alone, it does not."""
+    moved = np.roll(smooth_face, 6, axis=1)  # baseline (x, y) is photo (x + 6, y)
+    window = (150, 80, 200, 200)
+    region = RegionAlignment(ok=True, matrix=np.eye(3), window=window,
+                             displacement=np.tile(np.float32([6, 0]), (4, 4, 1)))
+    base_given = smooth_face if baseline_scale == 1 else block_mean(smooth_face, 2).round().astype(np.uint8)
+    photo_given = moved if photo_scale == 1 else block_mean(moved, 2).round().astype(np.uint8)
+    face = np.zeros((256, 256), bool)
+    face[90:130, 90:130] = True  # inside the window, at display scale 0.5
+    errors = {}
+    for name, local in (("region", region), ("global", None)):
+        base_small, aligned, valid = views.aligned_pair(base_given, photo_given, np.eye(3), 256, region=local,
+                                                        baseline_scale=baseline_scale, photo_scale=photo_scale)
+        errors[name] = np.abs(aligned.astype(float) - base_small)[face & valid].mean()
+    assert errors["region"] < 1.0 and errors["global"] > 3 * max(errors["region"], 1.0), errors
 
 
 def test_aligned_pair_marks_where_the_photo_does_not_reach(smooth_face):

@@ -23,14 +23,15 @@ from tracker.analysis.result import AnalysisResult
 from tracker.analysis.align import (
     Alignment,
     AlignmentConfig,
+    Box,
     Reference,
     align_to_baseline,
     luminance,
-    map_points,
     prepare_reference,
+    resample_to_baseline,
     rescale_homography,
+    rescale_region,
     shrink,
-    warp_to_baseline,
 )
 from tracker.analysis.colour_card import ColourCardReading, find_colour_card
 from tracker.analysis.colour import (
@@ -57,9 +58,6 @@ from tracker.analysis.quality import (
 
 __all__ = ["Box", "AnalysisConfig", "Baseline", "PhotoAnalysis", "prepare_baseline", "analyse_photo",
            "analyse_baseline", "parse_box", "check_box"]
-
-Box = tuple[int, int, int, int]
-
 
 @dataclass(frozen=True)
 class AnalysisConfig:
@@ -200,7 +198,8 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     else:
         region, region_mask = work, skin if skin.sum() >= 256 else None
     return Baseline(
-        rgb=rgb, reference=prepare_reference(rgb, config.alignment), roi=roi, control=control,
+        rgb=rgb, reference=prepare_reference(rgb, config.alignment, tuple(b for b in (roi, control) if b) or None),
+        roi=roi, control=control,
         work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
@@ -210,37 +209,6 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
 
 def _measure_scale(box: Box) -> float:
     return min(1.0, m.TEXTURE_MAX_SIDE / max(box[2], box[3]))
-
-
-def _region(photo: np.ndarray, matrix: np.ndarray, box: Box, scale: float,
-            photo_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """The box resampled from the photo at ``scale`` output pixels per baseline pixel, with its valid mask.
-
-    Only the part of the photo under the box is touched, and it is first
-    shrunk by area averaging when the output is much coarser than the photo
-    (``photo_scale`` is baseline pixels per photo pixel): fine texture then
-    does not alias differently in photos of different resolution, and a
-    12-megapixel photo costs little more than a small one.
-    """
-    x, y, w, h = box
-    corners = map_points(np.linalg.inv(matrix), [(x, y), (x + w, y), (x + w, y + h), (x, y + h)])
-    ph, pw = photo.shape[:2]
-    x0, y0 = (int(max(0, np.floor(v - 8))) for v in corners.min(axis=0))
-    x1, y1 = int(min(pw, np.ceil(corners[:, 0].max() + 8))), int(min(ph, np.ceil(corners[:, 1].max() + 8)))
-    if x1 <= x0 or y1 <= y0:  # the box is entirely outside the photo
-        x0, y0, x1, y1 = 0, 0, pw, ph
-    crop = photo[y0:y1, x0:x1]
-    crop_matrix = matrix @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
-    factor = photo_scale * scale
-    if factor < 0.7:
-        crop, crop_matrix = _shrink_photo(crop, crop_matrix, factor)
-    return warp_to_baseline(crop, crop_matrix, box, scale=scale)
-
-
-def _shrink_photo(photo: np.ndarray, matrix: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Downscale a photo by ``factor`` (< 1) and adjust its homography to match."""
-    small, sx, sy = shrink(photo, factor)
-    return small, rescale_homography(matrix, photo_scale=(sx, sy))
 
 
 def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.0) -> np.ndarray:
@@ -335,21 +303,26 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     least as fine as that frame.
     """
     cfg = baseline.config
-    matrix = alignment.matrix
+    matrix, region = alignment.matrix, alignment.region
     photo_scale = alignment.scale or 1.0
     bh, bw = baseline.shape
-    work_source, work_matrix, work_photo_scale = rgb, matrix, photo_scale
+    work_source, work_matrix, work_region, work_photo_scale = rgb, matrix, region, photo_scale
     if preview is not None:
         small, sx, sy = preview
         # Up to 30 % upsampling from the reduced copy is harmless for colour fitting and focus.
         if photo_scale / min(sx, sy) * baseline.work_scale <= 1.3:
-            work_source, work_matrix, work_photo_scale = small, rescale_homography(matrix, (sx, sy)), photo_scale / sx
-    work_photo, work_valid = _region(work_source, work_matrix, (0, 0, bw, bh), baseline.work_scale, work_photo_scale)
+            work_source, work_photo_scale = small, photo_scale / sx
+            work_matrix = rescale_homography(matrix, (sx, sy))
+            work_region = None if region is None else rescale_region(region, (sx, sy))
+    # The whole frame, through the region's registration around the region and the global one elsewhere.
+    work_photo, work_valid = resample_to_baseline(work_source, work_matrix, (0, 0, bw, bh), baseline.work_scale,
+                                                  work_photo_scale, work_region)
     if correction is None:
         correction = _colour_correction(rgb, baseline, work_photo, work_valid)
 
     if baseline.roi is not None:
-        roi_rgb, roi_valid = _region(rgb, matrix, baseline.roi, _measure_scale(baseline.roi), photo_scale)
+        roi_rgb, roi_valid = resample_to_baseline(rgb, matrix, baseline.roi, _measure_scale(baseline.roi), photo_scale,
+                                                  region)
         region_label = "the treated area"
         region_px = min(baseline.roi[2], baseline.roi[3]) / (alignment.scale or 1.0)
     else:
@@ -362,8 +335,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
 
     control_rgb = control_valid = None
     if baseline.control is not None:
-        control_rgb, control_valid = _region(rgb, matrix, baseline.control, _measure_scale(baseline.control),
-                                             photo_scale)
+        control_rgb, control_valid = resample_to_baseline(rgb, matrix, baseline.control,
+                                                          _measure_scale(baseline.control), photo_scale, region)
 
     control_stats = exposure_stats(control_rgb, control_valid) if control_rgb is not None else None
     corrected_roi = correct_region(correction, roi_rgb, roi_valid)

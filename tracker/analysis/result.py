@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tracker.analysis.align import RegionAlignment
 from tracker.analysis.metrics import METRIC_VERSION
 
 __all__ = ["AnalysisResult"]
@@ -114,6 +115,28 @@ class AnalysisResult:
     def matrix(self) -> np.ndarray | None:
         """3x3 homography from photo pixels to baseline pixels, when the photo was aligned."""
         values = (self.alignment or {}).get("matrix")
+        return None if values is None else np.asarray(values, dtype=np.float64)
+
+    @property
+    def region(self) -> RegionAlignment | None:
+        """The registration of the measured region (``alignment.region``), when one was made.
+
+        Measurements used it when its ``ok`` is True; draw per-pixel maps through it too
+        (:func:`tracker.analysis.align.warp_to_baseline`).
+        """
+        data = (self.alignment or {}).get("region")
+        return None if data is None else RegionAlignment.from_dict(data)
+
+    @property
+    def region_ok(self) -> bool | None:
+        """Whether the measured region's own registration was verified; None when none was made."""
+        data = (self.alignment or {}).get("region")
+        return None if data is None else bool(data.get("ok"))
+
+    @property
+    def region_matrix(self) -> np.ndarray | None:
+        """3x3 homography fitted on the measured region, photo pixels to baseline pixels."""
+        values = ((self.alignment or {}).get("region") or {}).get("matrix")
         return None if values is None else np.asarray(values, dtype=np.float64)
 
     @property

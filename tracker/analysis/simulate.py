@@ -25,6 +25,7 @@ from tracker.analysis._checks import (
     check_number,
     check_region,
     check_rgb8,
+    check_same_shape,
     check_shape,
     check_type,
 )
@@ -45,6 +46,17 @@ __all__ = [
     "add_sensor_noise",
     "random_motion",
     "random_lighting",
+    "ASTRONAUT_HEAD",
+    "ASTRONAUT_NOSE",
+    "HeadMotion",
+    "HeadScene",
+    "head_scene",
+    "head_displacement",
+    "render_head_view",
+    "random_head_motion",
+    "HeadFollowUp",
+    "head_followup",
+    "head_series",
     "draw_colour_card",
     "colour_card_corners",
     "paste_colour_card",
@@ -253,6 +265,329 @@ def random_lighting(rng: np.random.Generator, exposure=(0.75, 1.05), white_balan
         white_balance=tuple(float(v) for v in rng.uniform(1 - white_balance, 1 + white_balance, 3)),
         gamma=float(rng.uniform(1 - gamma, 1 + gamma)),
     )
+
+
+# --- a head that moves against a still background ----------------------------------
+
+#: The astronaut's head in ``skimage.data.astronaut()`` (512 x 512) pixels: hair and face, and
+#: the neck, as ellipses ``(cx, cy, half_width, half_height)``.
+ASTRONAUT_HEAD = ((226.0, 96.0, 77.0, 89.0), (228.0, 168.0, 36.0, 36.0))
+#: The tip of the astronaut's nose ``(x, y)``, 512-px coordinates.
+ASTRONAUT_NOSE = (224.0, 123.0)
+
+
+@dataclass(frozen=True)
+class HeadMotion:
+    """A move of the head against a still background between the baseline and a follow-up.
+
+    ``shift`` in baseline pixels; ``rotation_deg`` an in-plane roll about the head's centre
+    (counter-clockwise in the image, as :class:`CameraMotion`); ``yaw_deg`` a turn to the side
+    (positive moves the nose toward +x) and ``pitch_deg`` a nod (positive moves it toward +y),
+    both rotations of the head's surface in depth, so that the nose moves more than the cheeks.
+    """
+
+    shift: tuple[float, float] = (0.0, 0.0)
+    rotation_deg: float = 0.0
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class HeadScene:
+    """A portrait split into a head layer that can move and a still background.
+
+    Attributes
+    ----------
+    head : numpy.ndarray
+        H x W x 3 uint8: the portrait, of which the head layer is the part under ``alpha``.
+    background : numpy.ndarray
+        H x W x 3 uint8: the still scene behind the head, textured, filled where the head was.
+    alpha : numpy.ndarray
+        H x W float32, 0-1: opacity of the head layer (a smooth mask over hair, face and neck).
+    depth : numpy.ndarray
+        H x W float32: height of the head's surface toward the camera, in pixels (0 off the head).
+    centre : tuple of float
+        ``(x, y)`` pixel about which the head rolls and turns.
+    """
+
+    head: np.ndarray
+    background: np.ndarray
+    alpha: np.ndarray
+    depth: np.ndarray
+    centre: tuple[float, float]
+
+
+def _check_head_motion(motion: object) -> None:
+    check_type(motion, HeadMotion, "motion", "a HeadMotion")
+
+
+def head_scene(portrait: np.ndarray, texture: np.ndarray, head=ASTRONAUT_HEAD, nose=ASTRONAUT_NOSE,
+               contrast: float = 0.35) -> HeadScene:
+    """Split a portrait into a movable head and a still background made more textured.
+
+    Parameters
+    ----------
+    portrait : numpy.ndarray
+        H x W x 3 uint8 photo of a head in front of a background.
+    texture : numpy.ndarray
+        H' x W' uint8 grey texture (a brick wall, a page of text, shelves) tiled over the
+        background, its pixels enlarged like the portrait's (W / 512 times).
+    head : tuple of tuple
+        Ellipses ``(cx, cy, half_width, half_height)`` covering hair, face and neck, in pixels of a
+        512-px-wide copy of ``portrait``; the first is the head, whose centre it turns about.
+    nose : tuple of float
+        ``(x, y)`` of the nose tip, same coordinates: the surface is raised there.
+    contrast : float
+        Strength of the texture: the background's linear light is multiplied by
+        ``1 + contrast * t``, ``t`` the texture normalised to zero mean and unit deviation (clipped at ±2).
+
+    Returns
+    -------
+    HeadScene
+
+    Notes
+    -----
+    The head's opacity is the union of the ellipses, feathered by a Gaussian of 1.5 px (at 512 px).
+    Its depth is a paraboloid of height 0.8 times the half-width over each ellipse (their maximum)
+    plus a Gaussian bump of 0.2 half-widths (sigma 0.1 half-widths) at the nose: rough, but
+    non-planar, which is what matters for registration. The background behind the head is filled
+    by inpainting (Telea 2004) before the texture is laid over it, so that a head that moves
+    uncovers background, not a copy of itself.
+
+    References
+    ----------
+    .. [1] Telea, A. (2004). An image inpainting technique based on the fast marching method.
+           Journal of Graphics Tools 9(1), 23-34. doi:10.1080/10867554.2004.10487568
+    """
+    check_rgb8(portrait, "portrait")
+    check_array(texture, "texture", "an H x W uint8 grey image", shapes=((None, None),),
+                dtypes=(np.dtype(np.uint8),))
+    check_number(contrast, "contrast", minimum=0, below=0.5)
+    check_items(head, "head", "ellipses (cx, cy, half_width, half_height)", tuple(range(1, 9)))
+    for ellipse in head:
+        check_items(ellipse, "head ellipse", "four numbers (cx, cy, half_width, half_height)", (4,))
+    check_items(nose, "nose", "a point (x, y)", (2,))
+    h, w = portrait.shape[:2]
+    f = w / 512
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    inside = np.zeros((h, w), np.float32)
+    depth = np.zeros((h, w), np.float32)
+    for cx, cy, ax, ay in head:
+        r2 = ((xs - cx * f) / (ax * f)) ** 2 + ((ys - cy * f) / (ay * f)) ** 2
+        inside = np.maximum(inside, (r2 <= 1).astype(np.float32))
+        depth = np.maximum(depth, 0.8 * ax * f * np.clip(1 - r2, 0, None))
+    ax0 = head[0][2] * f
+    bump = 0.2 * ax0 * np.exp(-((xs - nose[0] * f) ** 2 + (ys - nose[1] * f) ** 2) / (2 * (0.1 * ax0) ** 2))
+    depth = (depth + bump * inside).astype(np.float32)
+    alpha = cv2.GaussianBlur(inside, (0, 0), 1.5 * f)
+    # Inpainting is slow at full size and the fill needs no detail: fill a 512-px copy, enlarge it.
+    small = cv2.resize(portrait, (512, max(1, round(h / f))), interpolation=cv2.INTER_AREA)
+    hole = cv2.resize((alpha > 0.01).astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    hole = cv2.dilate(hole, np.ones((9, 9), np.uint8))
+    filled = cv2.resize(cv2.inpaint(small, hole, 5, cv2.INPAINT_TELEA), (w, h), interpolation=cv2.INTER_CUBIC)
+    behind = np.where((cv2.resize(hole, (w, h), interpolation=cv2.INTER_NEAREST) > 0)[..., None], filled, portrait)
+    th, tw = texture.shape
+    tiled = np.tile(texture, (int(np.ceil(h / (th * f))) + 1, int(np.ceil(w / (tw * f))) + 1))
+    tiled = cv2.resize(tiled, (round(tiled.shape[1] * f), round(tiled.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
+    t = tiled[:h, :w].astype(np.float32)
+    t = np.clip((t - t.mean()) / max(float(t.std()), 1e-6), -2, 2)
+    lin = srgb_to_linear(behind.astype(np.float32) / 255) * (1 + contrast * t)[..., None]
+    background = np.clip(np.round(linear_to_srgb(np.clip(lin, 0, 1)) * 255), 0, 255).astype(np.uint8)
+    return HeadScene(head=portrait, background=background, alpha=alpha, depth=depth,
+                     centre=(head[0][0] * f, head[0][1] * f))
+
+
+def _head_map(scene: HeadScene, motion: HeadMotion, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the head's surface point seen at baseline ``(x, y)`` is seen after ``motion`` (float32 arrays)."""
+    cx, cy = scene.centre
+    z = cv2.remap(scene.depth, x.astype(np.float32), y.astype(np.float32), cv2.INTER_LINEAR,
+                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # A rotation of the surface in depth (yaw about the vertical axis, then pitch), seen orthographically.
+    yaw, pitch, roll = (np.radians(a) for a in (motion.yaw_deg, motion.pitch_deg, motion.rotation_deg))
+    u = (x - cx) * np.cos(yaw) + z * np.sin(yaw)
+    depth_after_yaw = z * np.cos(yaw) - (x - cx) * np.sin(yaw)
+    v = (y - cy) * np.cos(pitch) + depth_after_yaw * np.sin(pitch)
+    c, s = np.cos(roll), np.sin(roll)
+    return (cx + motion.shift[0] + c * u + s * v).astype(np.float32), (cy + motion.shift[1] - s * u + c * v).astype(np.float32)
+
+
+def head_displacement(scene: HeadScene, motion: HeadMotion, points: np.ndarray) -> np.ndarray:
+    """Where baseline points on the head are after ``motion``, in the baseline frame (before any camera move).
+
+    ``points`` is (N, 2) ``(x, y)`` baseline pixels; returns (N, 2). Compose with the camera's
+    homography (:func:`camera_matrix`) for the point's position in the follow-up photo. The
+    mapping holds for the head layer (where ``scene.alpha`` is 1); background points stay put.
+    """
+    check_type(scene, HeadScene, "scene", "a HeadScene (from head_scene)")
+    _check_head_motion(motion)
+    pts = check_array(np.asarray(points), "points", "(N, 2) points (x, y)", shapes=((None, 2),), dtypes="uif",
+                      finite=True, empty=True).astype(np.float64)
+    # OpenCV's remap takes maps under 32767 pixels a side: lay the points out in rows of 256.
+    n = len(pts)
+    padded = np.zeros((-(-n // 256) * 256, 2))
+    padded[:n] = pts
+    x, y = _head_map(scene, motion, padded[:, 0].reshape(-1, 256), padded[:, 1].reshape(-1, 256))
+    return np.c_[x.ravel()[:n], y.ravel()[:n]].astype(np.float64)
+
+
+def render_head_view(scene: HeadScene, motion: HeadMotion, baseline_to_photo: np.ndarray,
+                     head: np.ndarray | None = None, out_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The follow-up photo: the head moved by ``motion`` over the still background, seen through the camera.
+
+    Parameters
+    ----------
+    scene : HeadScene
+    motion : HeadMotion
+    baseline_to_photo : numpy.ndarray
+        The camera's move, as for :func:`render_view`.
+    head : numpy.ndarray, optional
+        The head layer to use instead of ``scene.head`` (for example with redness added in the
+        baseline frame by :func:`add_redness`).
+    out_shape : tuple of int, optional
+        ``(height, width)`` of the photo, the scene's by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        H x W x 3 uint8 photo. With ``HeadMotion()`` and the identity, the baseline itself.
+
+    Notes
+    -----
+    Each photo pixel is taken back through the camera to the scene, where the background is
+    read directly and the head through the inverse of the head's move, found by fixed-point
+    iteration ``p <- u - d(p)`` (the move ``d`` is smooth and small, so it converges).
+    """
+    check_type(scene, HeadScene, "scene", "a HeadScene (from head_scene)")
+    _check_head_motion(motion)
+    baseline_to_photo = check_homography(baseline_to_photo, "baseline_to_photo")
+    layer = scene.head if head is None else head
+    if head is not None:
+        check_rgb8(head, "head")
+        check_same_shape(head, scene.head, "head", "scene.head")
+    if out_shape is not None:
+        check_shape(out_shape, "out_shape")
+    h, w = (out_shape or scene.head.shape[:2])[:2]
+    qy, qx = np.mgrid[0:h, 0:w].astype(np.float32)
+    inv = np.linalg.inv(baseline_to_photo)
+    den = inv[2, 0] * qx + inv[2, 1] * qy + inv[2, 2]
+    ux = ((inv[0, 0] * qx + inv[0, 1] * qy + inv[0, 2]) / den).astype(np.float32)
+    uy = ((inv[1, 0] * qx + inv[1, 1] * qy + inv[1, 2]) / den).astype(np.float32)
+    px, py = ux.copy(), uy.copy()
+    for _ in range(30):
+        mx, my = _head_map(scene, motion, px, py)
+        step_x, step_y = ux - mx, uy - my
+        px += step_x
+        py += step_y
+        if max(float(np.abs(step_x).max()), float(np.abs(step_y).max())) < 1e-3:
+            break
+    kw = dict(interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    background = cv2.remap(scene.background, ux, uy, **kw).astype(np.float32)
+    moved = cv2.remap(layer, px, py, **kw).astype(np.float32)
+    alpha = np.clip(cv2.remap(scene.alpha, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=0), 0, 1)[..., None]
+    return np.clip(np.round(alpha * moved + (1 - alpha) * background), 0, 255).astype(np.uint8)
+
+
+def random_head_motion(rng: np.random.Generator, side: float, max_shift: float = 0.02, max_rotation: float = 3.0,
+                       max_yaw: float = 5.0, max_pitch: float = 3.0) -> HeadMotion:
+    """A random move of the head: shift up to ``max_shift`` of ``side`` (uniform over a disc), roll, yaw and pitch
+    uniform within ± their limits in degrees."""
+    _check_rng(rng)
+    check_number(side, "side", above=0)
+    for value, name in ((max_shift, "max_shift"), (max_rotation, "max_rotation"), (max_yaw, "max_yaw"),
+                        (max_pitch, "max_pitch")):
+        check_number(value, name, minimum=0)
+    radius = max_shift * side * np.sqrt(rng.uniform())
+    angle = rng.uniform(0, 2 * np.pi)
+    return HeadMotion(shift=(float(radius * np.cos(angle)), float(radius * np.sin(angle))),
+                      rotation_deg=float(rng.uniform(-max_rotation, max_rotation)),
+                      yaw_deg=float(rng.uniform(-max_yaw, max_yaw)),
+                      pitch_deg=float(rng.uniform(-max_pitch, max_pitch)))
+
+
+@dataclass(frozen=True)
+class HeadFollowUp:
+    """A simulated follow-up of a head that moved against a still background, with its truth.
+
+    Attributes
+    ----------
+    rgb : numpy.ndarray
+        H x W x 3 uint8 photo.
+    camera : numpy.ndarray
+        The camera's homography, baseline pixels to photo pixels (of the still background).
+    motion : HeadMotion
+        The head's move in the baseline frame: a head point ``p`` of the baseline is at
+        ``camera(head_displacement(scene, motion, p))`` in the photo.
+    lighting : Lighting
+    true_delta_a : float
+        a* added to the treated area, as realised in the baseline frame (mean over the area).
+    """
+
+    rgb: np.ndarray
+    camera: np.ndarray
+    motion: HeadMotion
+    lighting: Lighting
+    true_delta_a: float
+
+
+def head_followup(scene: HeadScene, camera: CameraMotion, motion: HeadMotion, lighting: Lighting,
+                  rng: np.random.Generator, treated: tuple[int, int, int, int] | None = None, delta_a: float = 0.0,
+                  noise: float = 2.0, jpeg: int | None = 85) -> HeadFollowUp:
+    """A follow-up photo: redness added to the treated area of the head, the head moved, the camera
+    moved, the light changed, sensor noise and JPEG.
+
+    ``treated`` is the box ``(x, y, width, height)`` in baseline pixels reddened by ``delta_a``
+    a* units (on the head layer, so the redness moves with the skin).
+    """
+    check_type(scene, HeadScene, "scene", "a HeadScene (from head_scene)")
+    check_type(camera, CameraMotion, "camera", "a CameraMotion")
+    _check_head_motion(motion)
+    check_type(lighting, Lighting, "lighting", "a Lighting")
+    _check_rng(rng)
+    check_number(delta_a, "delta_a")
+    check_number(noise, "noise", minimum=0)
+    layer, true = scene.head, 0.0
+    if treated is not None and delta_a:
+        check_region(treated, "treated", integer=True, positive=True)
+        x, y, w, h = treated
+        mask = np.zeros(scene.head.shape[:2], bool)
+        mask[y:y + h, x:x + w] = True
+        layer = add_redness(scene.head, mask, delta_a)
+        true = float(srgb8_to_lab(layer[y:y + h, x:x + w])[..., 1].mean()
+                     - srgb8_to_lab(scene.head[y:y + h, x:x + w])[..., 1].mean())
+    to_photo = camera_matrix(camera, scene.head.shape)
+    photo = change_lighting(render_head_view(scene, motion, to_photo, head=layer), lighting)
+    if noise:
+        photo = add_sensor_noise(photo, noise, rng)
+    if jpeg is not None:
+        photo = jpeg_roundtrip(photo, jpeg)
+    return HeadFollowUp(rgb=photo, camera=to_photo, motion=motion, lighting=lighting, true_delta_a=true)
+
+
+def head_series(scene: HeadScene, n: int, rng: np.random.Generator, treated: tuple[int, int, int, int],
+                max_delta_a: float = 8.0, max_head_shift: float = 0.02) -> list[HeadFollowUp]:
+    """``n`` follow-ups of a head that moves and turns in front of a still background.
+
+    Each photo: redness uniform in 0-``max_delta_a`` a* added to ``treated``; the head shifted
+    by up to ``max_head_shift`` of the frame's longest side, rolled ±3°, turned ±5° (yaw) and
+    nodded ±3° (:func:`random_head_motion`); the camera moved ±8°, ±10 % scale, ±3 % shift with
+    mild tilt (:func:`random_motion`); the light changed (:func:`random_lighting`); sensor
+    noise of 2 grey levels and JPEG quality 85.
+    """
+    check_type(scene, HeadScene, "scene", "a HeadScene (from head_scene)")
+    check_number(n, "n", integer=True, minimum=0)
+    _check_rng(rng)
+    check_number(max_delta_a, "max_delta_a", minimum=0)
+    check_number(max_head_shift, "max_head_shift", minimum=0)
+    side = max(scene.head.shape[:2])
+    photos = []
+    for _ in range(n):
+        camera = random_motion(rng, side, max_rotation=8.0, max_scale=0.1, max_shift=0.03)
+        motion = random_head_motion(rng, side, max_shift=max_head_shift)
+        lighting = random_lighting(rng)
+        delta_a = float(rng.uniform(0, max_delta_a))
+        photos.append(head_followup(scene, camera, motion, lighting, rng, treated=treated, delta_a=delta_a))
+    return photos
 
 
 # --- a ColorChecker Classic chart in the photo ------------------------------------

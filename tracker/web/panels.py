@@ -57,7 +57,8 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
     photo, photo_scale = photo_rgb(actor, point.photo_id)
     if point.ok and point.result.matrix is not None:
         base_small, aligned, _ = aligned_pair(base, photo, point.result.matrix, 900,
-                                              baseline_scale=base_scale, photo_scale=photo_scale)
+                                              baseline_scale=base_scale, photo_scale=photo_scale,
+                                              region=point.result.region)
         left, right = st.columns(2)
         left.image(draw_regions(base_small, course.roi, course.control,
                                 base_small.shape[1] / base.shape[1] * base_scale), caption="Baseline with the regions")

@@ -388,7 +388,7 @@ def _photo_pair(pdf: FPDF, course: CourseDetail, photos: dict[int, np.ndarray]) 
     latest_rgb = photos.get(latest.photo_id) if latest is not None else None
     if latest_rgb is not None:
         base_small, warped, _ = aligned_pair(baseline_rgb, latest_rgb, latest.result.matrix,
-                                             _PHOTO_SIDE)
+                                             _PHOTO_SIDE, region=latest.result.region)
     else:
         base_small, warped = fit_within(baseline_rgb, _PHOTO_SIDE), None
     scale = base_small.shape[1] / baseline_rgb.shape[1]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tracker.analysis import AnalysisResult
-from tracker.analysis.align import rescale_homography, warp_to_baseline
+from tracker.analysis.align import RegionAlignment, rescale_homography, rescale_region, warp_to_baseline
 from tracker.analysis.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
 from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment
 
@@ -222,19 +222,25 @@ def patient_list_frame(summaries) -> pd.DataFrame:
 # --- images --------------------------------------------------------------------------------
 
 def aligned_pair(baseline: np.ndarray, photo: np.ndarray, matrix: list | np.ndarray, max_side: int = 900, *,
-                 baseline_scale: float = 1.0, photo_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 baseline_scale: float = 1.0, photo_scale: float = 1.0,
+                 region: RegionAlignment | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The baseline and the photo warped onto it, both at display size, and the valid mask.
 
     ``matrix`` maps full-resolution photo pixels to full-resolution baseline
     pixels; ``baseline_scale`` and ``photo_scale`` say how much the arrays
-    given were already shrunk from full resolution.
+    given were already shrunk from full resolution. ``region`` is the measured
+    region's registration (:attr:`AnalysisResult.region`): when it was verified,
+    the face around the region is drawn through it, as it was measured, so that
+    a head that moved against the background lines up where it matters.
     """
     h, w = baseline.shape[:2]
     s = min(1.0, max_side / max(h, w))
     base_small = fit_within(baseline, max_side)
-    # Photo pixels (as given) -> full photo -> full baseline -> baseline pixels (as given).
-    full = rescale_homography(matrix, photo_scale, baseline_scale)
-    warped, valid = warp_to_baseline(photo, full, (0, 0, w, h), scale=s)
+    # Warped in full-resolution baseline pixels (where the registration is expressed), at the display scale.
+    full = rescale_homography(matrix, photo_scale)
+    local = None if region is None else rescale_region(region, photo_scale)
+    warped, valid = warp_to_baseline(photo, full, (0, 0, w / baseline_scale, h / baseline_scale),
+                                     scale=s * baseline_scale, region=local)
     warped = warped[: base_small.shape[0], : base_small.shape[1]]
     return base_small, warped, valid[: base_small.shape[0], : base_small.shape[1]]
 
@@ -243,7 +249,9 @@ def redness_heatmap(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
                     max_delta: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     """Added redness per pixel (Δa* of the normalised photo against the baseline) over the baseline.
 
-    Returns the overlay (RGB uint8) and the Δa* map (NaN outside the photo).
+    ``aligned`` is the photo from :func:`aligned_pair`, drawn through the region's
+    registration when there is one, so that the map compares the same skin in both
+    photos. Returns the overlay (RGB uint8) and the Δa* map (NaN outside the photo).
     Pixels that lost redness are shown as no change: the map answers "where
     is it redder than before?". The colour scale is cividis (readable with
     colour-vision deficiency), 0 to ``max_delta`` a* units.
