@@ -5,10 +5,16 @@ A photo's result depends on its course's baseline photo, regions and the metric 
 runner (:func:`analyse_course`) analyses every photo of a course that has no current
 result, commits each result on its own (an interrupted run keeps what it finished), and
 then refreshes the course's stored summary, from which patient lists are read.
+
+Whatever goes wrong while analysing one photo (a photo the decoder accepts but OpenCV
+cannot process, an exhausted memory) is stored as that photo's failed result with one
+line of reason, and logged by photo id and error type only: the course and the batch go
+on, and the next refresh finds the result instead of failing again.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +40,12 @@ from tracker.services.access import current_time
 from tracker.store.db import Store
 from tracker.store.models import Analysis, Course, CourseSummary, Patient, Photo, TreatmentSession
 
-__all__ = ["AnalysisKey", "analysis_key", "baseline_photo", "current_results", "save_result", "analyse_course",
+_log = logging.getLogger(__name__)
+
+#: The reason stored for a photo whose analysis failed for a reason no sentence was written for.
+ANALYSIS_FAILED = "This photo could not be analysed; your provider can look at it, or you can take it again."
+
+__all__ = ["ANALYSIS_FAILED", "AnalysisKey", "analysis_key", "baseline_photo", "current_results", "save_result", "analyse_course",
            "course_progress_of", "store_summary", "ensure_summary"]
 
 
@@ -120,18 +131,19 @@ def analyse_course(store: Store, course_id: int,
     try:
         prepared = _prepared_baseline(key.baseline_hash, key.roi, key.control, store.photos.read(key.baseline_hash))
         failure = None
-    except ValueError as exc:  # regions that no longer fit the baseline
-        prepared, failure = None, AnalysisResult.failed(str(exc))
+    except ValueError as exc:  # regions that no longer fit the baseline (PhotoError is a ValueError too)
+        prepared, failure = None, AnalysisResult.failed(str(exc).splitlines()[0])
+    except Exception as exc:  # noqa: BLE001 - one bad baseline must not stop the batch
+        _log.warning("analysis of course %d failed preparing its baseline: %s", course_id, type(exc).__name__)
+        prepared, failure = None, AnalysisResult.failed(ANALYSIS_FAILED)
     for done, (photo_id, content_hash) in enumerate(todo, start=1):
         if prepared is None:
             result = failure
         elif content_hash == key.baseline_hash:
-            result = analyse_baseline(prepared).to_result()
+            result = _analysed(photo_id, lambda: analyse_baseline(prepared).to_result())
         else:
-            try:
-                result = analyse_photo(decode_photo(store.photos.read(content_hash)).rgb, prepared).to_result()
-            except PhotoError as exc:
-                result = AnalysisResult.failed(str(exc))
+            result = _analysed(photo_id, lambda h=content_hash: analyse_photo(
+                decode_photo(store.photos.read(h)).rgb, prepared).to_result())
         save_result(store, photo_id, key, result)
         current[photo_id] = result
         if progress:
@@ -139,6 +151,18 @@ def analyse_course(store: Store, course_id: int,
     with store.session() as s:
         store_summary(s, s.get(Course, course_id))
     return current
+
+
+def _analysed(photo_id: int, analyse: Callable[[], AnalysisResult]) -> AnalysisResult:
+    """``analyse()``, or the failed result it comes to: a photo that cannot be read says why in its
+    own words; anything else is logged by photo id and type (its message could hold personal data)."""
+    try:
+        return analyse()
+    except PhotoError as exc:
+        return AnalysisResult.failed(str(exc))
+    except Exception as exc:  # noqa: BLE001 - stored as the photo's result, so the course goes on
+        _log.warning("analysis of photo %d failed: %s", photo_id, type(exc).__name__)
+        return AnalysisResult.failed(ANALYSIS_FAILED)
 
 
 # --- the course on its time line, and its stored summary ----------------------------------

@@ -30,6 +30,7 @@ the others go on.
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,6 +44,8 @@ from tracker.services.access import SYSTEM, InputError
 from tracker.services.records import PhotoRecord, parse_region, record_photo, refresh_analyses, validate_skin_type
 from tracker.store.db import Store
 from tracker.store.models import Photo
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["ImportRow", "ImportOutcome", "read_manifest", "scan_folder", "run_import", "PHOTO_SUFFIXES"]
 
@@ -234,5 +237,8 @@ def run_import(store: Store, rows: list[ImportRow], progress: Callable[[str, int
         for i, course_id in enumerate(courses):
             report = (lambda done, total, i=i: progress(f"analyse {i + 1}/{len(courses)}", done, total)) \
                 if progress else None
-            refresh_analyses(store, SYSTEM, course_id, progress=report)
+            try:
+                refresh_analyses(store, SYSTEM, course_id, progress=report)
+            except Exception as exc:  # noqa: BLE001 - one course's analysis never stops the others
+                _log.warning("analysis of course %d failed: %s", course_id, type(exc).__name__)
     return outcomes
