@@ -66,6 +66,10 @@ def source(demo_template, tmp_path_factory):
     password = demo_passwords(store.data_dir)["dr.rivera"]
     _, provider = sv.sign_in(store, "dr.rivera", password)  # an auth session row
     sv.add_note(store, provider, sv.find_patient_id(store, sv.SYSTEM, "demo-ben"), "Redness slow to fade.")
+    with pytest.raises(sv.AccessDenied):  # a sign-in throttling row
+        sv.sign_in(store, "dr.rivera", "not the password", "203.0.113.9")
+    ana = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ana")).courses[0]
+    sv.set_baseline(store, provider, ana.id, ana.baseline_photo_id)  # a confirmed baseline
     rows = table_rows(store)
     assert all(rows.values()), [name for name, r in rows.items() if not r]
     files = photo_files(store)

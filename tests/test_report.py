@@ -37,10 +37,10 @@ def clinic(demo_dir):
     store = open_store(demo_dir)
     ids = {p.reference: p.id for p in sv.list_patients(store, sv.SYSTEM)}
     ids["empty"] = sv.create_patient(store, sv.SYSTEM, "empty", "Erin Empty", "V")
-    provider_id = sv.create_user(store, sv.SYSTEM, "dr.x", "password123", "provider")
+    provider_id = sv.create_user(store, sv.SYSTEM, "dr.x", "password-1234", "provider")
     for patient_id in ids.values():
         sv.assign_patient(store, sv.SYSTEM, provider_id, patient_id)
-    _, provider = sv.sign_in(store, "dr.x", "password123")
+    _, provider = sv.sign_in(store, "dr.x", "password-1234")
     yield store, provider, ids
     store.close()
 

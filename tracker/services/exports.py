@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from tracker.analysis import METRICS
 from tracker.services.access import Actor, require
-from tracker.services.audit import record_event
+from tracker.services.audit import audited_refusals, record_event
 from tracker.services.read_models import course_detail
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient
@@ -113,6 +113,7 @@ def _pseudonym(key: bytes, kind: str, value: str) -> str:
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
+@audited_refusals
 def export_table(store: Store, actor: Actor) -> pd.DataFrame:
     """The de-identified table (researchers, administrators, the command line). Audited."""
     require(actor, "researcher", "admin")
@@ -174,6 +175,7 @@ def data_dictionary() -> pd.DataFrame:
     return pd.DataFrame(entries, columns=["column", "meaning", "units", "source"])
 
 
+@audited_refusals
 def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> tuple[int, Path]:
     """Write the table as ``csv`` or ``parquet`` and the dictionary beside it; returns (rows, dictionary path)."""
     if fmt not in ("csv", "parquet"):
