@@ -73,7 +73,7 @@ def signed_in(demo, user: str) -> AppTest:
 
 
 def page_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
                                   "error", "success") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
 
@@ -85,7 +85,7 @@ def test_sign_in_page_and_wrong_password(demo):
     at.text_input(key="sign_in_user").input("ana")
     at.text_input(key="sign_in_password").input("not the password")
     at.button[0].click().run()
-    assert "Wrong user name or password." in [e.value for e in at.error]
+    assert sv.SIGN_IN_FAILED in [e.value for e in at.error]
     assert "token" not in at.session_state
 
 
@@ -156,7 +156,8 @@ def check_patient_detail(at: AppTest) -> None:
     assert list(figures["day"]) == [photo_day(r) for r in manifest_rows("demo-ben")]
     assert len(charts(at)) == 2
     assert at.text_input[0].value == manifest_rows("demo-ben")[0]["roi"]
-    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 3  # thumbnails, the aligned pair, the regions
+    # Thumbnails, the aligned pair, the regions, the photo chosen in the baseline tab.
+    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 4
     assert [b.label for b in at.button if b.label == "Prepare PDF report"]
 
 

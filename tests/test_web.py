@@ -146,6 +146,7 @@ def test_app_dir_in_a_source_checkout_is_the_repository():
 def _app_folder(root: Path, *, pages: bool = True) -> Path:
     root.mkdir()
     (root / "app.py").write_text("")
+    (root / "serve.py").write_text("")
     if pages:
         (root / "pages").mkdir()
     return root
