@@ -115,8 +115,11 @@ def treatments(
 
 @app.command("init")
 def init() -> None:
-    """Create (or upgrade) the store in the data directory."""
+    """Create (or upgrade) the store in the data directory, and check that its database is whole."""
     store = _open_store()
+    problem = store.integrity_problem()
+    if problem:
+        _fail_usage(f"the database in {store.data_dir} is damaged ({problem}); restore it from a backup")
     typer.echo(f"Store ready: {store.data_dir} ({store.dialect}).")
 
 
@@ -167,19 +170,26 @@ def user(
 @app.command("import")
 def import_(
     source: Annotated[Path, typer.Argument(help="A manifest CSV, or a folder laid out as PATIENT/TREATMENT/YYYY-MM-DD/.")],
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Read photos and folders through symbolic links (not followed by default).")] = False,
 ) -> None:
-    """Import photos in bulk; re-running the same import adds only what is missing."""
+    """Import photos in bulk; re-running the same import adds only what is missing.
+
+    Only regular files under the manifest's folder (or the import folder) are read.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from tracker.services import InputError
-    from tracker.services.importer import read_manifest, run_import, scan_folder
+    from tracker.services.importer import ImportStopped, read_manifest, run_import, scan_folder
 
     if not source.exists():
         _fail_usage(f"there is no file or folder {source}")
     try:
-        rows = scan_folder(source) if source.is_dir() else read_manifest(source)
+        rows = scan_folder(source, follow_symlinks=follow_symlinks) if source.is_dir() else read_manifest(source)
     except InputError as exc:
         _fail_usage(str(exc))
+    except OSError as exc:  # the folder itself cannot be listed
+        _fail_usage(f"cannot read {source}: {exc.strerror}")
     store = _open_store()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:
@@ -191,14 +201,20 @@ def import_(
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        outcomes = run_import(store, rows, progress)
+        stopped = None
+        try:
+            outcomes = run_import(store, rows, progress, follow_symlinks=follow_symlinks)
+        except ImportStopped as exc:
+            outcomes, stopped = exc.outcomes, str(exc)
     counts = {k: sum(o.status == k for o in outcomes) for k in ("imported", "already", "refused")}
     for o in outcomes:
         if o.status == "refused":
             typer.echo(f"refused  {o.source}: {o.photo}: {o.reason}")
     typer.echo(f"{counts['imported']} imported, {counts['already']} already in the store, "
                f"{counts['refused']} refused, of {len(outcomes)}.")
-    raise typer.Exit(1 if counts["refused"] else 0)
+    if stopped:
+        typer.echo(f"tracker: import stopped: {stopped}", err=True)
+    raise typer.Exit(1 if counts["refused"] or stopped else 0)
 
 
 @app.command("export")
@@ -261,6 +277,9 @@ def run_app(
     if demo_data and _OPTIONS.get("data_dir") is None:
         _OPTIONS["data_dir"] = default_data_dir().with_name(default_data_dir().name + "-demo")
     store = _open_store()
+    problem = store.integrity_problem()
+    if problem:
+        _fail_usage(f"the database in {store.data_dir} is damaged ({problem}); restore it from a backup")
     if demo_data:
         try:
             accounts, _ = load_demo(store)
