@@ -7,7 +7,7 @@ import streamlit as st
 from tracker import services as sv
 from tracker.analysis import capture_time
 from tracker.web.errors import errors_shown
-from tracker.web.markdown import literal
+from tracker.web.markdown import literal, plain_label
 from tracker.web.session import MAX_PHOTOS_PER_BATCH, choose_course, get_store, photo_rgb, require_actor
 from tracker.web.views import draw_regions, upload_time, upload_verdict
 
@@ -44,12 +44,12 @@ with left:
     for i, f in enumerate(files):
         data = f.getvalue()
         taken = capture_time(data)
-        day = st.date_input(f"Date taken: {literal(f.name)}", value=taken.date() if taken else date.today(),
+        day = st.date_input(f"Date taken: {plain_label(f.name)}", value=taken.date() if taken else date.today(),
                             max_value=date.today(), key=f"date_{i}_{f.name}",
                             help="Read from the photo when it carries its date; correct it if needed.")
         before_session = None
         if day in course.sessions:  # a treatment day: the photo may show the skin before or after it
-            timing = st.radio(f"{literal(f.name)} was taken on a treatment day: before or after the treatment?",
+            timing = st.radio(f"{plain_label(f.name)} was taken on a treatment day: before or after the treatment?",
                               ["Before the treatment", "After the treatment"], index=None, horizontal=True,
                               key=f"timing_{i}_{f.name}")
             before_session = None if timing is None else timing == "Before the treatment"

@@ -23,6 +23,7 @@ from tracker import services as sv
 from conftest import copy_data_dir, demo_passwords
 from truth import MANIFEST, TRUTH, manifest_rows, photo_day, redness_tolerance, treated_on
 from tracker.store.db import open_store
+from tracker.web.markdown import literal
 
 APP = "../app.py"
 PAGES = {
@@ -391,3 +392,50 @@ def test_signed_out_visitor_sees_only_sign_in(demo):
     direct = AppTest.from_file("../pages/my_progress.py", default_timeout=60).run()
     assert "Please sign in." in page_text(direct)
     assert not direct.get("image") and not charts(direct) and [t.value for t in direct.title] == []
+
+
+# --- user text and photo views (issue #13, findings 4 and 5) --------------------------------
+
+FORGED_NAME = "**Dr. Admin** ![x](https://attacker.example/name.png) [call](https://attacker.example/)"
+FORGED_NOTE = "Fine.\n\n**admin**, 01 Jan 2026 09:00: ![x](https://attacker.example/note.png) stop the treatment"
+
+
+def markdown_shown(at: AppTest) -> list[str]:
+    """Everything the page hands to Streamlit's Markdown renderer."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+    return [str(e.value) for kind in kinds for e in getattr(at, kind)] + [str(m.value) for m in at.sidebar.markdown]
+
+
+def test_names_and_notes_are_shown_as_typed_never_as_markdown(own_demo):
+    store, _ = own_demo
+    provider = next(u for u in sv.list_users(store, sv.SYSTEM) if u["username"] == "dr.rivera")
+    patient_id = sv.create_patient(store, sv.SYSTEM, "mallory-1", FORGED_NAME)
+    sv.assign_patient(store, sv.SYSTEM, provider["id"], patient_id)
+    _, actor = sv.sign_in(store, "dr.rivera", own_demo[1]["dr.rivera"])
+    sv.add_note(store, actor, patient_id, FORGED_NOTE)
+
+    at = signed_in(own_demo, "dr.rivera").run()
+    at.session_state["patient_id"] = patient_id
+    at.switch_page("pages/patient_detail.py").run()
+    assert not at.exception
+    shown = markdown_shown(at)
+    assert not [text for text in shown if "![" in text or "**admin**" in text or "**Dr. Admin**" in text]
+    assert at.title[0].value == literal(FORGED_NAME)
+    assert [t.value for t in at.text] == [FORGED_NOTE]  # the note itself: plain text, as written
+    assert any(text.startswith("dr.rivera · ") for text in shown)  # its author, in an element of its own
+
+
+def test_every_photo_shown_is_audited_also_when_its_decoding_is_cached(own_demo):
+    store, _ = own_demo
+
+    def views() -> int:
+        return sum(e["action"] == "photo_view" for e in sv.audit_log(store, sv.SYSTEM, limit=100_000))
+
+    at = signed_in(own_demo, "dr.rivera").run()
+    at.session_state["patient_id"] = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
+    start = views()
+    at.switch_page("pages/patient_detail.py").run()
+    first = views() - start
+    assert first >= 8 + 2  # the thumbnails and the aligned pair, at least
+    at.run()  # the same page again: the decoded photos come from the cache
+    assert views() - start == 2 * first

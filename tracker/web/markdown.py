@@ -6,13 +6,16 @@ name could forge emphasis (a second note "by admin"), draw an image that every r
 browser fetches from elsewhere, or link anywhere. :func:`literal` escapes what Markdown (and
 Streamlit's additions: colours, icons, LaTeX) would act on, so such text reads as typed.
 Multi-line text (notes) is shown with ``st.text`` instead, which renders nothing.
+
+A widget's label is Markdown too, but its raw text is also the field's accessible name, where
+escapes would be read out; :func:`plain_label` drops the characters Markdown acts on instead.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["literal"]
+__all__ = ["literal", "plain_label"]
 
 # Inline markup: emphasis, code, links and images, HTML and autolinks, strikethrough, tables,
 # LaTeX, and Streamlit's :colour[...] directives (which need a bracket).
@@ -20,6 +23,8 @@ _INLINE = re.compile(r"([\\`*_\[\]<>~|$])")
 # What starts a block at the beginning of a line: headings, quotes, lists, rules (a backslash
 # escapes punctuation only, so "1." becomes "1\.").
 _BLOCK_START = re.compile(r"^(\s*\d*)([#>+=.)-])")
+# What a widget label's Markdown acts on (emphasis, code, links and images, HTML, LaTeX).
+_LABEL_MARKUP = re.compile(r"[\\`*\[\]<>~|$]")
 # Bare web addresses, which GitHub-flavoured Markdown turns into links.
 _AUTOLINK = re.compile(r"(://|(?i:www)\.)")
 
@@ -42,3 +47,14 @@ def literal(text: object) -> str:
     line = _INLINE.sub(r"\\\1", line)
     line = _AUTOLINK.sub(lambda m: m.group(1).replace("/", "\\/").replace(".", "\\."), line)
     return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
+
+
+def plain_label(text: object) -> str:
+    """``text`` on one line without the characters a widget label's Markdown would act on.
+
+    >>> plain_label("day35_follow-up.jpg")
+    'day35_follow-up.jpg'
+    >>> plain_label("![x](http://example.org/p.png) **me**.jpg")
+    '!x(http://example.org/p.png) me.jpg'
+    """
+    return _LABEL_MARKUP.sub("", " ".join(str(text).splitlines()))
