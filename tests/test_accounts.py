@@ -19,11 +19,13 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlalchemy import select
 
+from tracker.analysis import decode_photo
 from tracker.services import exports as export
 from tracker import services as sv
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import Store, open_store
 from tracker.store.models import AuditEvent, AuthSession, Base, SignInThrottle, User
+from tracker.web.report import patient_report_pdf, photos_needed
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "sample_images" / "manifest.csv"
@@ -411,6 +413,27 @@ def test_no_personal_data_reaches_any_log(store, caplog, capsys, tmp_path, reque
         export.write_export(day, researcher, tmp_path / "export.csv", "csv")
         sv.audit_log(day, admin)
         sv.set_user_active(day, admin, users["maria.jansen"], False)
+
+        # Issue #13: throttled sign-ins, refusals, baselines, held and hidden photos, passwords, the report.
+        for _ in range(sv.MAX_FAILED_SIGN_INS + 1):
+            with pytest.raises(sv.AccessDenied):
+                sv.sign_in(day, "dr.hannah.weiss", WRONG, "203.0.113.9")
+        sv.unlock_user(day, admin, users["dr.hannah.weiss"])
+        sv.reset_password(day, admin, users["r.okonkwo"], "A-new-research-passphrase")
+        sv.change_password(day, provider, PASSWORDS["dr.hannah.weiss"][1], "A-new-provider-passphrase")
+        with pytest.raises(sv.NotFound):
+            sv.photo_bytes(day, provider, 10**6)
+        with pytest.raises(sv.AccessDenied):
+            sv.list_notes(day, researcher, ana)
+        course = detail.courses[0]
+        sv.set_baseline(day, provider, course.id, course.baseline_photo_id)
+        sv.set_user_active(day, admin, users["maria.jansen"], True)
+        held = sv.add_photo(day, patient, course.id, ben_photo.read_bytes(), datetime(2019, 1, 1, 9))
+        sv.hide_photo(day, provider, held.photo_id)
+        sv.unhide_photo(day, provider, held.photo_id)
+        detail = sv.get_patient(day, provider, ana)
+        photos = {i: decode_photo(sv.photo_bytes(day, provider, i)).rgb for i in photos_needed(detail)}
+        patient_report_pdf(detail, sv.list_notes(day, provider, ana), photos, prepared_by=provider.username)
     finally:
         day.close()
 
@@ -420,7 +443,8 @@ def test_no_personal_data_reaches_any_log(store, caplog, capsys, tmp_path, reque
     logged = "\n".join([caplog.text, captured.out, captured.err]
                        + [f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records])
     personal = [*DEMO_NAMES, *DEMO_NAMES.values(), NOTE, UNKNOWN, WRONG, *PASSWORDS,
-                *(pw for _, pw in PASSWORDS.values())]
+                *(pw for _, pw in PASSWORDS.values()), "A-new-research-passphrase", "A-new-provider-passphrase",
+                "203.0.113.9"]
     assert [value for value in personal if value in logged] == []
     if server_log is not None and server_log.exists():
         with server_log.open("rb") as f:
