@@ -717,6 +717,7 @@ NOT_IN_MATRIX = {
     "data_dictionary": "describes the export columns; touches no store",
     "column_order": "names the export columns; touches no store",
     "ita_category": "names a skin-tone category of a number; touches no store",
+    "neutralise_formulas": "rewrites the cells of a table it is handed; touches no store",
 }
 
 CASES = [pytest.param(name, subject, outcome, id=f"{name}-{subject}")
