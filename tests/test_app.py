@@ -439,3 +439,29 @@ def test_every_photo_shown_is_audited_also_when_its_decoding_is_cached(own_demo)
     assert first >= 8 + 2  # the thumbnails and the aligned pair, at least
     at.run()  # the same page again: the decoded photos come from the cache
     assert views() - start == 2 * first
+
+
+def test_a_provider_confirms_the_baseline_and_hides_a_photo_from_the_baseline_tab(own_demo):
+    """Issue #13, finding 1: the provider's controls over the reference and what is on the time line."""
+    store, _ = own_demo
+    ana = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
+    at = signed_in(own_demo, "dr.rivera").run()
+    at.session_state["patient_id"] = ana
+    at.switch_page("pages/patient_detail.py").run()
+    assert any("has not been confirmed" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Confirm as the baseline").click().run()
+    assert not at.exception
+    course = sv.get_patient(store, sv.SYSTEM, ana).courses[0]
+    assert course.baseline_confirmed and course.baseline_photo_id == course.photos[0].id
+    assert "The baseline is confirmed by a provider." in [s.value for s in at.success]
+
+    latest = course.photos[-1]
+    chooser = next(s for s in at.selectbox if s.label == "Photo")
+    chooser.set_value(latest.id).run()
+    next(b for b in at.button if b.label == "Hide from the course").click().run()
+    assert not at.exception
+    course = sv.get_patient(store, sv.SYSTEM, ana).courses[0]
+    assert {p.id: p.state for p in course.photos}[latest.id] == "hidden"
+    assert latest.id not in [pt.photo_id for pt in course.progress.points]
+    events = [e["action"] for e in sv.audit_log(store, sv.SYSTEM)]
+    assert {"baseline_set", "photo_hide"} <= set(events)

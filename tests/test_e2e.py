@@ -599,3 +599,26 @@ def test_an_anonymous_session_cannot_park_an_upload_and_a_signed_in_patient_can(
     page.get_by_role("button", name="Sign out").click()
     settle(page)
     assert page.evaluate(put, [accepted[0], 1024]) == [403, "Sign in before uploading photos.\n"]
+
+
+def test_a_batch_is_capped_and_a_photo_of_a_treatment_day_asks_before_or_after(app, page, shot, tmp_path):
+    """Issue #13, finding 7 (12 photos a batch) and the session-day question (photos.before_session)."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    files = []
+    for i in range(13):
+        path = tmp_path / f"treatment-day-{i:02d}.jpg"
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = "2026:03:02 18:00:00"  # DateTimeOriginal: Ana's treatment day
+        Image.new("RGB", (64, 48), (200, 150, 120 + i)).save(path, "JPEG", exif=exif)
+        files.append(str(path))
+    sign_in(page, "ana", app.passwords["ana"], "My progress", url=app.base_url)
+    go_to(page, "Add photos")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+    expect_text(page, "Add at most 12 photos at a time: only the first 12 are checked.")
+    questions = page.get_by_role("radiogroup")
+    expect(questions).to_have_count(12, timeout=WAIT)
+    expect_text(page, "treatment-day-00.jpg was taken on a treatment day: before or after the treatment?")
+    expect(page.get_by_text("treatment-day-12.jpg", exact=False).filter(has_text="Date taken")).to_have_count(0)
+    shot("capped_batch")
