@@ -341,7 +341,7 @@ def test_the_audit_log_records_sign_ins_views_and_exports_by_id_never_by_name(st
         by_action.setdefault(action, []).append((actor_id, role, pid, detail))
     assert sorted(by_action["sign_in"]) == sorted((users[n], role, None, "") for n, (role, _) in PASSWORDS.items())
     assert by_action["sign_in_failed"] == [(users["dr.hannah.weiss"], "provider", None, "wrong password"),
-                                           (None, "anonymous", None, "unknown or inactive account")]
+                                           (None, "anonymous", None, "unknown account")]
     assert by_action["patient_view"] == [(provider.user_id, "provider", patient_id, ""),
                                          (patient.user_id, "patient", patient_id, "")]
     assert by_action["photo_view"] == [(provider.user_id, "provider", patient_id, f"photo {photo_id}"),

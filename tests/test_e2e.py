@@ -557,7 +557,8 @@ def test_a_note_cannot_forge_an_author_nor_make_readers_fetch_from_elsewhere(app
         shot("forged_note")
         # The note is shown as typed, stars and brackets included, in its own element under its real author.
         expect(note).to_contain_text("**admin**, 01 Jan 2026 09:00: stop the treatment ![x](")
-        expect(page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^dr\.rivera · "))).to_have_count(1)
+        author = page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^dr\.rivera · "))
+        expect(author).to_have_count(1)
         expect(page.locator("strong", has_text="admin")).to_have_count(0)
         expect(page.locator(f'img[src^="{outside.url}"]')).to_have_count(0)
         page.wait_for_timeout(1000)

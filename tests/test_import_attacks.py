@@ -124,7 +124,8 @@ def folder_tree(root: Path) -> Path:
 
 
 @pytest.mark.parametrize(("regions", "reason"), [
-    (lambda path: path.write_bytes(b"roi=1,2,3,4\n\xff\xfe control"), "its regions.txt cannot be used: it is not UTF-8 text"),
+    (lambda path: path.write_bytes(b"roi=1,2,3,4\n\xff\xfe control"),
+     "its regions.txt cannot be used: it is not UTF-8 text"),
     (lambda path: path.mkdir(), "its regions.txt cannot be used: it is not a regular file"),
 ])
 def test_an_unreadable_regions_file_refuses_its_photos_with_the_reason(tmp_path, sqlite_store, regions, reason):
@@ -202,3 +203,16 @@ def test_a_photo_larger_than_a_photo_needs_is_refused_by_the_app_too(sqlite_stor
     course = sv.add_course(sqlite_store, sv.SYSTEM, patient, "fractional_co2", date(2026, 3, 2))
     with pytest.raises(sv.InputError, match="larger than 30 MB"):
         sv.add_photo(sqlite_store, sv.SYSTEM, course, jpeg() + bytes(MAX_PHOTO_BYTES))
+
+
+def test_a_manifest_says_whether_a_treatment_day_photo_was_before_the_treatment(clinic_folder, sqlite_store):
+    (clinic_folder / "other.jpg").write_bytes(jpeg(shift=80))
+    (clinic_folder / "manifest.csv").write_text(
+        "patient,treatment,treated_on,photo,before_session\n"
+        "p-1,fractional_co2,2026-03-02,good.jpg,before\np-1,fractional_co2,2026-03-02,other.jpg,After\n"
+        "p-1,fractional_co2,2026-03-02,other.jpg,perhaps\n")
+    outcomes = run_import(sqlite_store, read_manifest(clinic_folder / "manifest.csv"), analyse=False)
+    assert [o.status for o in outcomes] == ["imported", "imported", "refused"]
+    assert outcomes[2].reason == "before_session 'perhaps' must be before or after"
+    with sqlite_store.session() as s:
+        assert [s.get(Photo, o.photo_id).before_session for o in outcomes[:2]] == [True, False]

@@ -191,8 +191,10 @@ def sign_in(store: Store, username: str, password: str, source: str | None = Non
             refused = True
             if held_back:
                 reason = "held back after repeated failures from this source"
-            elif user is None or not user.active:
-                reason = "unknown or inactive account"
+            elif user is None:
+                reason = "unknown account"
+            elif not user.active:
+                reason = "inactive account"
             else:
                 reason = "wrong password"
             if not held_back:

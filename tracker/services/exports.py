@@ -120,7 +120,8 @@ def ita_category(ita: float | None) -> str | None:
 def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     """The table with every text cell that starts like a spreadsheet formula prefixed by ``'``.
 
-    >>> neutralise_formulas(pd.DataFrame({"a": ["=1+1", "ok", "-x", "@A1"], "b": [-1.5, 2.0, 3.0, 4.0]})).to_dict("list")
+    >>> table = pd.DataFrame({"a": ["=1+1", "ok", "-x", "@A1"], "b": [-1.5, 2.0, 3.0, 4.0]})
+    >>> neutralise_formulas(table).to_dict("list")
     {'a': ["'=1+1", 'ok', "'-x", "'@A1"], 'b': [-1.5, 2.0, 3.0, 4.0]}
     """
     out = table.copy()

@@ -111,7 +111,8 @@ def read_file_under(root: Path, relative: str | PurePath, limit: int, *,
         raise InputError("there is no such file") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise InputError("it is a symbolic link, which is not followed (tracker import --follow-symlinks)") from None
+            raise InputError("it is a symbolic link, which is not followed "
+                             "(tracker import --follow-symlinks)") from None
         raise InputError(f"cannot read the file ({exc.strerror})") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
