@@ -489,27 +489,27 @@ def set_baseline(store: Store, actor: Actor, course_id: int, photo_id: int) -> N
 @audited_refusals
 def hide_photo(store: Store, actor: Actor, photo_id: int) -> None:
     """Take a photo off its course's time line (the patient's providers); it is kept, and can be shown again."""
-    require(actor, "provider")
-    with store.session() as s:
-        photo, course = _course_photo(s, actor, photo_id)
-        confirmed = confirmed_baseline(s, course.id)
-        if confirmed is not None and confirmed.id == photo_id:
-            raise InputError("This photo is the course's confirmed baseline: choose another baseline before hiding it.")
-        photo.state = "hidden"
-        record_event(s, actor, "photo_hide", course.patient_id, f"photo {photo_id}")
-        course_id = course.id
-    _reanalysed(store, course_id)
+    _set_hidden(store, actor, photo_id, True)
 
 
 @audited_refusals
 def unhide_photo(store: Store, actor: Actor, photo_id: int) -> None:
     """Put a hidden photo back on its course's time line (the patient's providers)."""
+    _set_hidden(store, actor, photo_id, False)
+
+
+def _set_hidden(store: Store, actor: Actor, photo_id: int, hidden: bool) -> None:
     require(actor, "provider")
     with store.session() as s:
         photo, course = _course_photo(s, actor, photo_id)
-        if photo.state == "hidden":
+        confirmed = confirmed_baseline(s, course.id)
+        if hidden and confirmed is not None and confirmed.id == photo_id:
+            raise InputError("This photo is the course's confirmed baseline: choose another baseline before hiding it.")
+        if hidden:
+            photo.state = "hidden"
+        elif photo.state == "hidden":
             photo.state = "active"
-        record_event(s, actor, "photo_unhide", course.patient_id, f"photo {photo_id}")
+        record_event(s, actor, "photo_hide" if hidden else "photo_unhide", course.patient_id, f"photo {photo_id}")
         course_id = course.id
     _reanalysed(store, course_id)
 
