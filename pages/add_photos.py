@@ -7,7 +7,8 @@ import streamlit as st
 from tracker import services as sv
 from tracker.analysis import capture_time
 from tracker.web.errors import errors_shown
-from tracker.web.session import choose_course, get_store, photo_rgb, require_actor
+from tracker.web.markdown import literal, plain_label
+from tracker.web.session import MAX_PHOTOS_PER_BATCH, choose_course, get_store, photo_rgb, require_actor
 from tracker.web.views import draw_regions, upload_time, upload_verdict
 
 actor = require_actor("patient")
@@ -35,19 +36,34 @@ with left:
     with st.expander("Or take a photo with this device's camera"):
         camera = st.camera_input("Camera")
     files = list(uploads or []) + ([camera] if camera is not None else [])
+    if len(files) > MAX_PHOTOS_PER_BATCH:
+        st.error(f"Add at most {MAX_PHOTOS_PER_BATCH} photos at a time: only the first {MAX_PHOTOS_PER_BATCH} "
+                 "are checked. Add the others afterwards.")
+        files = files[:MAX_PHOTOS_PER_BATCH]
     chosen = []
     for i, f in enumerate(files):
         data = f.getvalue()
         taken = capture_time(data)
-        day = st.date_input(f"Date taken: {f.name}", value=taken.date() if taken else date.today(),
+        day = st.date_input(f"Date taken: {plain_label(f.name)}", value=taken.date() if taken else date.today(),
                             max_value=date.today(), key=f"date_{i}_{f.name}",
                             help="Read from the photo when it carries its date; correct it if needed.")
-        chosen.append((f.name, data, *upload_time(taken, day)))
+        before_session = None
+        if day in course.sessions:  # a treatment day: the photo may show the skin before or after it
+            timing = st.radio(f"{plain_label(f.name)} was taken on a treatment day: before or after the treatment?",
+                              ["Before the treatment", "After the treatment"], index=None, horizontal=True,
+                              key=f"timing_{i}_{f.name}")
+            before_session = None if timing is None else timing == "Before the treatment"
+        chosen.append((f.name, data, *upload_time(taken, day), before_session))
     if files and st.button("Check and add", type="primary"):
         progress = st.progress(0.0, text="Checking photos…")
-        for i, (name, data, when, source) in enumerate(chosen):
+        for i, (name, data, when, source, before_session) in enumerate(chosen):
             with errors_shown(f"{name} could not be used: "):
-                outcome = sv.add_photo(store, actor, course.id, data, when, taken_at_source=source)
-                kind, text = upload_verdict(name, outcome)
-                getattr(st, kind)(text)
+                outcome = sv.add_photo(store, actor, course.id, data, when, taken_at_source=source,
+                                       before_session=before_session)
+                if outcome.held:
+                    st.warning(f"{literal(name)} is dated before your first photo, so it is kept for your provider "
+                               "to review and is not used in your progress. Check the date if that is a mistake.")
+                else:
+                    kind, text = upload_verdict(literal(name), outcome)
+                    getattr(st, kind)(text)
             progress.progress((i + 1) / len(files), text=f"Checked {i + 1} of {len(files)}")

@@ -1,4 +1,4 @@
-"""Administrators: accounts and roles, patients' providers, the audit log."""
+"""Administrators: accounts and roles (unlock, password reset), patients' providers, the audit log."""
 
 import pandas as pd
 import streamlit as st
@@ -32,12 +32,24 @@ with users_tab:
     accounts = {u["id"]: f"{u['username']} ({u['role']})" for u in users if u["id"] != actor.user_id}
     if accounts:
         chosen = st.selectbox("Account", list(accounts), format_func=accounts.get)
-        enable, disable = st.columns(2)
-        for column, label, active in ((enable, "Enable", True), (disable, "Disable (ends its sessions)", False)):
+        enable, disable, unlock = st.columns(3)
+        for column, label, active in ((enable, "Enable (and unlock)", True),
+                                      (disable, "Disable (ends its sessions)", False)):
             if column.button(label):
                 with errors_shown():
                     sv.set_user_active(store, actor, chosen, active)
                     st.rerun()
+        if unlock.button("Unlock (after failed sign-ins)"):
+            with errors_shown():
+                sv.unlock_user(store, actor, chosen)
+                st.success("The account is unlocked from everywhere.")
+        with st.form("reset_password", clear_on_submit=True):
+            new_password = st.text_input(f"New password for this account ({sv.MIN_PASSWORD} to {sv.MAX_PASSWORD} "
+                                         "characters; its sessions end)", type="password")
+            if st.form_submit_button("Reset the password"):
+                with errors_shown():
+                    sv.reset_password(store, actor, chosen, new_password)
+                    st.success("Password reset; tell its owner through a channel you trust.")
 
 with assign_tab:
     providers = {u["id"]: u["username"] for u in users if u["role"] == "provider"}

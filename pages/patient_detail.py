@@ -3,7 +3,15 @@
 import streamlit as st
 
 from tracker import services as sv
-from tracker.web.panels import course_charts, notes_panel, photo_timeline, regions_editor, report_panel
+from tracker.web.markdown import literal
+from tracker.web.panels import (
+    baseline_panel,
+    course_charts,
+    notes_panel,
+    photo_timeline,
+    regions_editor,
+    report_panel,
+)
 from tracker.web.session import choose_course, get_store, require_actor, show_status
 
 actor = require_actor("provider")
@@ -19,20 +27,23 @@ patient_id = st.selectbox("Patient", ids, index=ids.index(current) if current in
 st.session_state["patient_id"] = patient_id
 patient = sv.get_patient(store, actor, patient_id)
 
-st.title(patient.display_name)
-st.caption(f"Identifier {patient.reference} · skin type {patient.skin_type or 'not recorded'}")
+st.title(literal(patient.display_name))
+st.caption(f"Identifier {literal(patient.reference)} · skin type {patient.skin_type or 'not recorded'}")
 if patient.courses:
     course = choose_course(patient)
     show_status(course.progress, for_provider=True)
     st.caption(f"Sessions: {', '.join(f'{d:%d %b %Y}' for d in course.sessions)}. The status compares "
                "measurements with the typical course; it is not a diagnosis.")
-    photos_tab, charts_tab, regions_tab = st.tabs(["Photo timeline", "Charts", "Regions"])
+    photos_tab, charts_tab, regions_tab, baseline_tab = st.tabs(["Photo timeline", "Charts", "Regions",
+                                                                 "Baseline and photos"])
     with photos_tab:
         photo_timeline(actor, course)
     with charts_tab:
         course_charts(course.progress, patient.skin_type, with_table=True)
     with regions_tab:
         regions_editor(store, actor, course)
+    with baseline_tab:
+        baseline_panel(store, actor, course)
 else:
     st.info("No treatment is recorded for this patient yet.")
 

@@ -6,9 +6,10 @@ database backend, with one account per role, all signed in through the real
 every allowed write runs on a fresh copy (a file copy for SQLite, ``CREATE
 DATABASE ... TEMPLATE`` for PostgreSQL), so no case sees another's writes.
 
-A refused call must change nothing at all (rows, audit log, photo files, files
-written), and must refuse a record that does not exist in exactly the same
-words as one that is not the caller's, so refusals do not reveal existence.
+A refused call must change nothing at all (rows, photo files, files written) but
+add the one audit event that records the refusal (actor, function, ids, reason),
+and must refuse a record that does not exist in exactly the same words as one
+that is not the caller's, so refusals do not reveal existence.
 
 An allowed call's result is checked against truth kept apart from the services: the
 manifest and the simulation truth in ``sample_images/``, the sample files' pixels,
@@ -44,7 +45,7 @@ from tracker import services as sv
 from tracker.analysis import AnalysisResult
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import Store, open_store
-from tracker.store.models import AuditEvent, Base, Course, Patient, Photo, ProviderAssignment
+from tracker.store.models import Analysis, AuditEvent, Base, Course, Patient, Photo, ProviderAssignment
 from truth import (
     MANIFEST,
     SAMPLES,
@@ -233,6 +234,18 @@ def snapshot(world: World) -> dict:
     state["photo files"] = world.store.photos.hashes()
     state["files written"] = sorted(p.name for p in world.scratch.iterdir())
     return state
+
+
+def assert_only_the_refusal_was_recorded(before: dict, after: dict, actor: sv.Actor, name: str,
+                                         reason: str) -> None:
+    """Nothing changed but one new audit event: the refusal, with its actor, function and reason."""
+    events = before.pop("audit_events"), after.pop("audit_events")
+    assert after == before, "a refused call changed something"
+    new = events[1][len(events[0]):]
+    assert events[1][:len(events[0])] == events[0] and len(new) == 1, new
+    _, _, actor_id, role, action, _, detail = new[0]
+    assert (action, actor_id, role) == ("refused", actor.user_id, actor.role)
+    assert detail.startswith(f"{name} ") and detail.endswith(f"reason: {reason}"), detail
 
 
 def last_event(world: World) -> dict:
@@ -523,6 +536,71 @@ def check_record_photo(w, actor, t, result):
     assert len(course.progress.points) == t.photos + 1
 
 
+def photo_ids(w, t) -> list[int]:
+    """The target course's photo ids in the order taken, read with SQL (GHOST's photo for GHOST)."""
+    with w.store.session() as s:
+        ids = s.scalars(select(Photo.id).where(Photo.course_id == t.course_id).order_by(Photo.taken_at, Photo.id))
+        return list(ids) or [t.photo_id, t.photo_id]
+
+
+def second_photo(w, t) -> int:
+    """The photo taken after the baseline."""
+    return photo_ids(w, t)[1]
+
+
+def latest_photo(w, t) -> int:
+    return photo_ids(w, t)[-1]
+
+
+def check_set_baseline(w, actor, t, result):
+    chosen = second_photo(w, t)
+    course = course_of(w, t, t.course_id)
+    assert (course.baseline_photo_id, course.baseline_confirmed) == (chosen, True)
+    assert [pt.photo_id for pt in course.progress.points][0] == chosen and len(course.progress.points) == t.photos - 1
+    with w.store.session() as s:  # every photo measured again against the new baseline
+        hashes = set(s.scalars(select(Analysis.baseline_hash).join(Photo, Photo.id == Analysis.photo_id)
+                               .where(Photo.course_id == t.course_id, Photo.id != t.photo_id)))
+        assert s.get(Photo, chosen).content_hash in hashes
+    events = [e for e in sv.audit_log(w.store, sv.SYSTEM) if e["action"] == "baseline_set"]
+    assert (events[0]["actor_id"], events[0]["detail"]) == (actor.user_id, f"course {t.course_id} photo {chosen}")
+
+
+def check_hide_photo(w, actor, t, result):
+    hidden = latest_photo(w, t)
+    assert last_event(w) == {"action": "photo_hide", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {hidden}"}
+    course = course_of(w, t, t.course_id)
+    assert hidden not in [pt.photo_id for pt in course.progress.points]
+    assert {p.id: p.state for p in course.photos}[hidden] == "hidden" and len(course.photos) == t.photos
+
+
+def check_unhide_photo(w, actor, t, result):
+    photo = latest_photo(w, t)
+    assert last_event(w) == {"action": "photo_unhide", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {photo}"}
+    assert photo in [pt.photo_id for pt in course_of(w, t, t.course_id).progress.points]
+
+
+def check_unlock_user(w, actor, t, result):
+    assert {u["id"]: u["locked"] for u in sv.list_users(w.store, sv.SYSTEM)}[t.user_id] is False
+    assert last_event(w)["action"] == "user_unlock" and last_event(w)["detail"] == f"user {t.user_id}"
+    assert sv.sign_in(w.store, "ana", password("ana"))[1].user_id == t.user_id
+
+
+def check_reset_password(w, actor, t, result):
+    with pytest.raises(sv.AccessDenied):
+        sv.sign_in(w.store, "ana", password("ana"))
+    with pytest.raises(sv.AccessDenied):
+        sv.actor_from_token(w.store, w.tokens["ana"])
+    assert sv.sign_in(w.store, "ana", "ana's new passphrase")[1].user_id == t.user_id
+
+
+def check_change_password(w, actor, t, result):
+    with pytest.raises(sv.AccessDenied):
+        sv.sign_in(w.store, actor.username, password(actor.username))
+    assert sv.sign_in(w.store, actor.username, f"{actor.username}'s new passphrase")[1] == actor
+
+
 OPERATIONS: dict[str, Operation] = {
     # reads
     "list_patients": Operation(lambda w, a, t: sv.list_patients(w.store, a), check_list_patients, False),
@@ -564,6 +642,16 @@ OPERATIONS: dict[str, Operation] = {
                                   check_unassign_patient, True),
     "set_user_active": Operation(lambda w, a, t: sv.set_user_active(w.store, a, t.user_id, False),
                                  check_set_user_active, True),
+    "set_baseline": Operation(lambda w, a, t: sv.set_baseline(w.store, a, t.course_id, second_photo(w, t)),
+                              check_set_baseline, True),
+    "hide_photo": Operation(lambda w, a, t: sv.hide_photo(w.store, a, latest_photo(w, t)), check_hide_photo, True),
+    "unhide_photo": Operation(lambda w, a, t: sv.unhide_photo(w.store, a, latest_photo(w, t)),
+                              check_unhide_photo, True),
+    "unlock_user": Operation(lambda w, a, t: sv.unlock_user(w.store, a, t.user_id), check_unlock_user, True),
+    "reset_password": Operation(lambda w, a, t: sv.reset_password(w.store, a, t.user_id, "ana's new passphrase"),
+                                check_reset_password, True),
+    "change_password": Operation(lambda w, a, t: sv.change_password(
+        w.store, a, password(a.username), f"{a.username}'s new passphrase"), check_change_password, True),
     "record_photo": Operation(lambda w, a, t: sv.record_photo(w.store, a, sv.PhotoRecord(
         patient=t.reference, treatment=TREATMENT.get(t.reference, "fractional_co2"), treated_on=date(2026, 3, 2),
         data=astronaut_jpeg(), taken_at=datetime(2026, 4, 20, 9, 0))),
@@ -610,6 +698,12 @@ MATRIX = {
     "unassign_patient": (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "set_user_active":  (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "record_photo":     (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  DENIED, OK),
+    "set_baseline":     (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "hide_photo":       (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "unhide_photo":     (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "unlock_user":      (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "reset_password":   (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
+    "change_password":  (OK,     OK,     OK,     OK,     OK,     OK,      OK,     DENIED),
 }
 REFUSALS = {DENIED: sv.AccessDenied, HIDDEN: sv.NotFound}
 
@@ -623,6 +717,7 @@ NOT_IN_MATRIX = {
     "data_dictionary": "describes the export columns; touches no store",
     "column_order": "names the export columns; touches no store",
     "ita_category": "names a skin-tone category of a number; touches no store",
+    "neutralise_formulas": "rewrites the cells of a table it is handed; touches no store",
 }
 
 CASES = [pytest.param(name, subject, outcome, id=f"{name}-{subject}")
@@ -642,7 +737,11 @@ def test_access(name, subject, outcome, request, shared):
     before = snapshot(world)
     with pytest.raises(REFUSALS[outcome]) as refused:
         operation.call(world, actor, target)
-    assert snapshot(world) == before, "a refused call changed something"
+    if name == "find_patient_id" and outcome == HIDDEN:  # None, as for an identifier no one has: no refusal
+        assert snapshot(world) == before, "a refused call changed something"
+    else:
+        assert_only_the_refusal_was_recorded(before, snapshot(world), actor, name,
+                                             "role" if outcome == DENIED else "not visible")
     # A record that does not exist is refused in the same words: refusals reveal nothing.
     with pytest.raises(REFUSALS[outcome]) as absent:
         operation.call(world, actor, GHOST)
@@ -697,5 +796,5 @@ def test_an_actor_without_a_role_is_refused_everything(shared):
         before = snapshot(shared)
         with pytest.raises(sv.AccessDenied):
             operation.call(shared, nobody, target)
-        assert snapshot(shared) == before, name
+        assert_only_the_refusal_was_recorded(before, snapshot(shared), nobody, name, "role")
 

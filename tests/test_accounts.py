@@ -1,13 +1,16 @@
-"""Accounts: argon2id passwords, lockout, session expiry, sign-out, the audit log, and logs free of personal data.
+"""Accounts: argon2id passwords, per-source throttling, session expiry, sign-out, password changes, the audit
+log, and logs free of personal data.
 
 Every test runs on a real store (SQLite and PostgreSQL) with real argon2 hashing;
-time passing is simulated by moving stored times back (``locked_until``) or by
+time passing is simulated by moving stored times back (``blocked_until``) or by
 asking about a later moment (``actor_from_token(..., now=...)``).
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,11 +19,13 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 from sqlalchemy import select
 
+from tracker.analysis import decode_photo
 from tracker.services import exports as export
 from tracker import services as sv
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import Store, open_store
-from tracker.store.models import AuditEvent, AuthSession, Base, User
+from tracker.store.models import AuditEvent, AuthSession, Base, SignInThrottle, User
+from tracker.web.report import patient_report_pdf, photos_needed
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "sample_images" / "manifest.csv"
@@ -35,7 +40,8 @@ PASSWORDS = {  # user name: (role, password)
 }
 WRONG = "Not-my-password-321"
 UNKNOWN = "eve.intruder"
-WRONG_OR_UNKNOWN = "Wrong user name or password."
+WRONG_OR_UNKNOWN = sv.SIGN_IN_FAILED
+STRANGER, OWNER = "203.0.113.9", "198.51.100.7"  # documentation addresses (RFC 5737)
 
 
 def create_clinic(store: Store) -> dict:
@@ -81,7 +87,9 @@ def test_a_second_account_with_the_same_password_gets_a_different_hash(store):
 
 
 @pytest.mark.parametrize(("username", "password", "problem"), [
-    ("someone", "short", "at least 8 characters"),
+    ("someone", "short", "12 to 128 characters"),
+    ("someone", "eleven char", "12 to 128 characters"),
+    ("someone", "x" * 129, "12 to 128 characters"),
     ("", "Long-enough-1", "1 to 80 characters"),
     ("someone", "Long-enough-1", "Unknown role"),
 ])
@@ -101,47 +109,135 @@ def test_wrong_password_and_unknown_user_are_refused_alike(store):
     assert str(wrong_password.value) == str(unknown_user.value) == WRONG_OR_UNKNOWN
 
 
-# --- lockout -------------------------------------------------------------------------------------
+# --- throttling -----------------------------------------------------------------------------------
 
-def test_an_account_locks_after_repeated_failures_until_the_lockout_passes(store):
-    name, password = "dr.hannah.weiss", PASSWORDS["dr.hannah.weiss"][1]
-    user_id = sv.create_user(store, sv.SYSTEM, name, password, "provider")
-    for attempt in range(1, sv.MAX_FAILED_SIGN_INS):
-        with pytest.raises(sv.AccessDenied, match=WRONG_OR_UNKNOWN):
-            sv.sign_in(store, name, WRONG)
-        assert (user_row(store, user_id).failed_logins, user_row(store, user_id).locked_until) == (attempt, None)
-    with pytest.raises(sv.AccessDenied, match=WRONG_OR_UNKNOWN):
-        sv.sign_in(store, name, WRONG)
-    locked_until = user_row(store, user_id).locked_until
-    assert locked_until is not None
-    assert timedelta(0) < locked_until - datetime.now() <= sv.LOCKOUT
+def fail(store: Store, name: str, times: int, source: str | None = None, password: str = WRONG) -> None:
+    for _ in range(times):
+        with pytest.raises(sv.AccessDenied) as refused:
+            sv.sign_in(store, name, password, source)
+        assert str(refused.value) == WRONG_OR_UNKNOWN
 
-    minutes = int(sv.LOCKOUT.total_seconds() // 60)
-    with pytest.raises(sv.AccessDenied, match=f"locked .* try again in {minutes} minutes"):
-        sv.sign_in(store, name, password)  # even the right password
-    assert user_row(store, user_id).locked_until == locked_until  # trying does not extend the lock
-    assert {u["username"]: u["locked"] for u in sv.list_users(store, sv.SYSTEM)} == {name: True}
 
-    with store.session() as s:  # the lockout passes
-        s.get(User, user_id).locked_until = datetime.now().replace(microsecond=0) - timedelta(seconds=1)
-    _, actor = sv.sign_in(store, name, password)
-    assert actor.user_id == user_id
-    assert (user_row(store, user_id).failed_logins, user_row(store, user_id).locked_until) == (0, None)
+def throttle_rows(store: Store) -> list[SignInThrottle]:
     with store.session() as s:
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == user_id)
-                                 .order_by(AuditEvent.id)))
-    assert actions == ["sign_in_failed"] * sv.MAX_FAILED_SIGN_INS + ["sign_in_locked", "sign_in"]
+        return list(s.scalars(select(SignInThrottle)))
 
 
-def test_a_successful_sign_in_resets_the_failure_count(store):
+def pass_the_back_off(store: Store) -> None:
+    with store.session() as s:
+        for row in s.scalars(select(SignInThrottle)):
+            if row.blocked_until is not None:
+                row.blocked_until = datetime.now().replace(microsecond=0) - timedelta(seconds=1)
+
+
+def test_a_strangers_failures_never_lock_the_owner_out(store):
+    """The attack: five anonymous wrong guesses used to lock any account, admins too, for 15 minutes."""
+    name, password = "admin.root", PASSWORDS["admin.root"][1]
+    user_id = sv.create_user(store, sv.SYSTEM, name, password, "admin")
+    fail(store, name, sv.MAX_FAILED_SIGN_INS * 3, STRANGER)
+    fail(store, name, 1, STRANGER, password)  # held back from the stranger's source, even with the password
+    _, actor = sv.sign_in(store, name, password, OWNER)
+    assert actor.user_id == user_id
+    assert {u["username"]: u["locked"] for u in sv.list_users(store, sv.SYSTEM)} == {name: True}  # from somewhere
+
+
+def test_back_off_doubles_per_failure_from_one_source_and_a_success_clears_it(store):
     name, password = "dr.hannah.weiss", PASSWORDS["dr.hannah.weiss"][1]
-    user_id = sv.create_user(store, sv.SYSTEM, name, password, "provider")
-    for _ in range(2):
-        for _ in range(sv.MAX_FAILED_SIGN_INS - 1):
-            with pytest.raises(sv.AccessDenied, match=WRONG_OR_UNKNOWN):
-                sv.sign_in(store, name, WRONG)
-        sv.sign_in(store, name, password)  # not locked: the count started again
-        assert user_row(store, user_id).failed_logins == 0
+    sv.create_user(store, sv.SYSTEM, name, password, "provider")
+    fail(store, name, sv.MAX_FAILED_SIGN_INS - 1, STRANGER)
+    assert all(row.blocked_until is None for row in throttle_rows(store))
+    def account_row() -> SignInThrottle:
+        (row,) = [r for r in throttle_rows(store) if r.account_key != "*"]
+        return row
+
+    for step in range(4):
+        fail(store, name, 1, STRANGER)
+        row = account_row()
+        assert row.failures == sv.MAX_FAILED_SIGN_INS + step
+        assert row.blocked_until - row.last_failure_at == min(sv.BACKOFF_START * 2 ** step, sv.BACKOFF_MAX)
+        fail(store, name, 3, STRANGER, password)  # refused unchecked, and not counted, while held back
+        assert account_row().failures == row.failures
+        pass_the_back_off(store)
+    sv.sign_in(store, name, password, STRANGER)
+    assert [r.account_key for r in throttle_rows(store)] == ["*"]  # the source's count of any name stays
+
+
+def test_a_source_spraying_many_names_is_held_back_for_every_name(store):
+    name, password = "r.okonkwo", PASSWORDS["r.okonkwo"][1]
+    sv.create_user(store, sv.SYSTEM, name, password, "researcher")
+    for i in range(sv.MAX_SOURCE_FAILURES):
+        fail(store, f"guess-{i}", 1, STRANGER)
+    fail(store, name, 1, STRANGER, password)
+    sv.sign_in(store, name, password, OWNER)
+    # Neither the names tried nor the sources are stored as text.
+    everything = database_text(store)
+    assert not any(value in everything for value in ("guess-1", STRANGER, OWNER))
+
+
+def test_every_failure_reads_and_takes_the_same(sqlite_store):
+    """Unknown name, disabled account, wrong password, held back: one message, the same argon2 work."""
+    store = sqlite_store
+    for name in ("active.user", "disabled.user", "held.user"):
+        sv.create_user(store, sv.SYSTEM, name, "Correct-password-1", "researcher")
+    sv.set_user_active(store, sv.SYSTEM, sv.list_users(store, sv.SYSTEM)[1]["id"], False)
+    fail(store, "held.user", sv.MAX_FAILED_SIGN_INS, STRANGER)
+    cases = {"unknown": ("nobody.here", "Correct-password-1"), "disabled": ("disabled.user", "Correct-password-1"),
+             "wrong": ("active.user", WRONG), "held back": ("held.user", "Correct-password-1")}
+    timings = {case: [] for case in cases}
+    for _ in range(5):
+        for case, (name, password) in cases.items():
+            started = time.perf_counter()
+            with pytest.raises(sv.AccessDenied) as refused:
+                sv.sign_in(store, name, password, OWNER if case != "held back" else STRANGER)
+            timings[case].append(time.perf_counter() - started)
+            assert str(refused.value) == WRONG_OR_UNKNOWN
+    fastest = {case: min(times) for case, times in timings.items()}
+    assert max(fastest.values()) < 1.5 * min(fastest.values()), fastest
+    assert statistics.median(fastest.values()) > 0.01  # each is a real argon2 verification
+
+
+def test_administrators_unlock_enable_unlocks_and_passwords_are_reset(store):
+    clinic = create_clinic(store)
+    name, password = "dr.hannah.weiss", PASSWORDS["dr.hannah.weiss"][1]
+    user_id = clinic["users"][name]
+    _, admin = sv.sign_in(store, "admin.root", PASSWORDS["admin.root"][1])
+
+    fail(store, name, sv.MAX_FAILED_SIGN_INS)  # from the one source the command line and these tests share
+    fail(store, name, 1, password=password)
+    sv.unlock_user(store, admin, user_id)
+    assert sv.sign_in(store, name, password)[1].user_id == user_id
+
+    fail(store, name, sv.MAX_FAILED_SIGN_INS)
+    sv.set_user_active(store, admin, user_id, True)  # "Enable" unlocks
+    token, _ = sv.sign_in(store, name, password)
+
+    sv.reset_password(store, admin, user_id, "A-brand-new-passphrase")
+    with pytest.raises(sv.AccessDenied, match="session has ended"):
+        sv.actor_from_token(store, token)  # a reset ends the account's sessions
+    fail(store, name, 1, password=password)
+    sv.sign_in(store, name, "A-brand-new-passphrase")
+    with pytest.raises(sv.InputError, match="12 to 128 characters"):
+        sv.reset_password(store, admin, user_id, "short")
+    with store.session() as s:
+        actions = [a for a in s.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == admin.user_id))]
+    assert {"user_unlock", "user_enable", "password_reset"} <= set(actions)
+
+
+def test_everyone_changes_their_own_password_with_the_current_one(store):
+    create_clinic(store)
+    name, password = "maria.jansen", PASSWORDS["maria.jansen"][1]
+    laptop, actor = sv.sign_in(store, name, password)
+    phone, _ = sv.sign_in(store, name, password)
+    with pytest.raises(sv.InputError, match="current password is not right"):
+        sv.change_password(store, actor, WRONG, "Daffodils-in-March-88")
+    with pytest.raises(sv.InputError, match="12 to 128"):
+        sv.change_password(store, actor, password, "tulips")
+    sv.change_password(store, actor, password, "Daffodils-in-March-88", keep_token=laptop)
+    assert sv.actor_from_token(store, laptop) == actor  # this session goes on
+    with pytest.raises(sv.AccessDenied):
+        sv.actor_from_token(store, phone)  # every other one ends
+    fail(store, name, 1, password=password)
+    assert sv.sign_in(store, name, "Daffodils-in-March-88")[1] == actor
 
 
 # --- sessions ----------------------------------------------------------------------------------------
@@ -244,8 +340,8 @@ def test_the_audit_log_records_sign_ins_views_and_exports_by_id_never_by_name(st
     for action, actor_id, role, pid, detail in events:
         by_action.setdefault(action, []).append((actor_id, role, pid, detail))
     assert sorted(by_action["sign_in"]) == sorted((users[n], role, None, "") for n, (role, _) in PASSWORDS.items())
-    assert by_action["sign_in_failed"] == [(users["dr.hannah.weiss"], "provider", None, ""),
-                                           (None, "anonymous", None, "unknown or inactive account")]
+    assert by_action["sign_in_failed"] == [(users["dr.hannah.weiss"], "provider", None, "wrong password"),
+                                           (None, "anonymous", None, "unknown account")]
     assert by_action["patient_view"] == [(provider.user_id, "provider", patient_id, ""),
                                          (patient.user_id, "patient", patient_id, "")]
     assert by_action["photo_view"] == [(provider.user_id, "provider", patient_id, f"photo {photo_id}"),
@@ -317,6 +413,27 @@ def test_no_personal_data_reaches_any_log(store, caplog, capsys, tmp_path, reque
         export.write_export(day, researcher, tmp_path / "export.csv", "csv")
         sv.audit_log(day, admin)
         sv.set_user_active(day, admin, users["maria.jansen"], False)
+
+        # Issue #13: throttled sign-ins, refusals, baselines, held and hidden photos, passwords, the report.
+        for _ in range(sv.MAX_FAILED_SIGN_INS + 1):
+            with pytest.raises(sv.AccessDenied):
+                sv.sign_in(day, "dr.hannah.weiss", WRONG, "203.0.113.9")
+        sv.unlock_user(day, admin, users["dr.hannah.weiss"])
+        sv.reset_password(day, admin, users["r.okonkwo"], "A-new-research-passphrase")
+        sv.change_password(day, provider, PASSWORDS["dr.hannah.weiss"][1], "A-new-provider-passphrase")
+        with pytest.raises(sv.NotFound):
+            sv.photo_bytes(day, provider, 10**6)
+        with pytest.raises(sv.AccessDenied):
+            sv.list_notes(day, researcher, ana)
+        course = detail.courses[0]
+        sv.set_baseline(day, provider, course.id, course.baseline_photo_id)
+        sv.set_user_active(day, admin, users["maria.jansen"], True)
+        held = sv.add_photo(day, patient, course.id, ben_photo.read_bytes(), datetime(2019, 1, 1, 9))
+        sv.hide_photo(day, provider, held.photo_id)
+        sv.unhide_photo(day, provider, held.photo_id)
+        detail = sv.get_patient(day, provider, ana)
+        photos = {i: decode_photo(sv.photo_bytes(day, provider, i)).rgb for i in photos_needed(detail)}
+        patient_report_pdf(detail, sv.list_notes(day, provider, ana), photos, prepared_by=provider.username)
     finally:
         day.close()
 
@@ -326,7 +443,8 @@ def test_no_personal_data_reaches_any_log(store, caplog, capsys, tmp_path, reque
     logged = "\n".join([caplog.text, captured.out, captured.err]
                        + [f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records])
     personal = [*DEMO_NAMES, *DEMO_NAMES.values(), NOTE, UNKNOWN, WRONG, *PASSWORDS,
-                *(pw for _, pw in PASSWORDS.values())]
+                *(pw for _, pw in PASSWORDS.values()), "A-new-research-passphrase", "A-new-provider-passphrase",
+                "203.0.113.9"]
     assert [value for value in personal if value in logged] == []
     if server_log is not None and server_log.exists():
         with server_log.open("rb") as f:

@@ -23,6 +23,7 @@ from tracker import services as sv
 from conftest import copy_data_dir, demo_passwords
 from truth import MANIFEST, TRUTH, manifest_rows, photo_day, redness_tolerance, treated_on
 from tracker.store.db import open_store
+from tracker.web.markdown import literal
 
 APP = "../app.py"
 PAGES = {
@@ -73,7 +74,7 @@ def signed_in(demo, user: str) -> AppTest:
 
 
 def page_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
                                   "error", "success") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
 
@@ -85,7 +86,7 @@ def test_sign_in_page_and_wrong_password(demo):
     at.text_input(key="sign_in_user").input("ana")
     at.text_input(key="sign_in_password").input("not the password")
     at.button[0].click().run()
-    assert "Wrong user name or password." in [e.value for e in at.error]
+    assert sv.SIGN_IN_FAILED in [e.value for e in at.error]
     assert "token" not in at.session_state
 
 
@@ -156,7 +157,8 @@ def check_patient_detail(at: AppTest) -> None:
     assert list(figures["day"]) == [photo_day(r) for r in manifest_rows("demo-ben")]
     assert len(charts(at)) == 2
     assert at.text_input[0].value == manifest_rows("demo-ben")[0]["roi"]
-    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 3  # thumbnails, the aligned pair, the regions
+    # Thumbnails, the aligned pair, the regions, the photo chosen in the baseline tab.
+    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 4
     assert [b.label for b in at.button if b.label == "Prepare PDF report"]
 
 
@@ -390,3 +392,76 @@ def test_signed_out_visitor_sees_only_sign_in(demo):
     direct = AppTest.from_file("../pages/my_progress.py", default_timeout=60).run()
     assert "Please sign in." in page_text(direct)
     assert not direct.get("image") and not charts(direct) and [t.value for t in direct.title] == []
+
+
+# --- user text and photo views (issue #13, findings 4 and 5) --------------------------------
+
+FORGED_NAME = "**Dr. Admin** ![x](https://attacker.example/name.png) [call](https://attacker.example/)"
+FORGED_NOTE = "Fine.\n\n**admin**, 01 Jan 2026 09:00: ![x](https://attacker.example/note.png) stop the treatment"
+
+
+def markdown_shown(at: AppTest) -> list[str]:
+    """Everything the page hands to Streamlit's Markdown renderer."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+    return [str(e.value) for kind in kinds for e in getattr(at, kind)] + [str(m.value) for m in at.sidebar.markdown]
+
+
+def test_names_and_notes_are_shown_as_typed_never_as_markdown(own_demo):
+    store, _ = own_demo
+    provider = next(u for u in sv.list_users(store, sv.SYSTEM) if u["username"] == "dr.rivera")
+    patient_id = sv.create_patient(store, sv.SYSTEM, "mallory-1", FORGED_NAME)
+    sv.assign_patient(store, sv.SYSTEM, provider["id"], patient_id)
+    _, actor = sv.sign_in(store, "dr.rivera", own_demo[1]["dr.rivera"])
+    sv.add_note(store, actor, patient_id, FORGED_NOTE)
+
+    at = signed_in(own_demo, "dr.rivera").run()
+    at.session_state["patient_id"] = patient_id
+    at.switch_page("pages/patient_detail.py").run()
+    assert not at.exception
+    shown = markdown_shown(at)
+    assert not [text for text in shown if "![" in text or "**admin**" in text or "**Dr. Admin**" in text]
+    assert at.title[0].value == literal(FORGED_NAME)
+    assert [t.value for t in at.text] == [FORGED_NOTE]  # the note itself: plain text, as written
+    assert any(text.startswith("dr.rivera · ") for text in shown)  # its author, in an element of its own
+
+
+def test_every_photo_shown_is_audited_also_when_its_decoding_is_cached(own_demo):
+    store, _ = own_demo
+
+    def views() -> int:
+        return sum(e["action"] == "photo_view" for e in sv.audit_log(store, sv.SYSTEM, limit=100_000))
+
+    at = signed_in(own_demo, "dr.rivera").run()
+    at.session_state["patient_id"] = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
+    start = views()
+    at.switch_page("pages/patient_detail.py").run()
+    first = views() - start
+    assert first >= 8 + 2  # the thumbnails and the aligned pair, at least
+    at.run()  # the same page again: the decoded photos come from the cache
+    assert views() - start == 2 * first
+
+
+def test_a_provider_confirms_the_baseline_and_hides_a_photo_from_the_baseline_tab(own_demo):
+    """Issue #13, finding 1: the provider's controls over the reference and what is on the time line."""
+    store, _ = own_demo
+    ana = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
+    at = signed_in(own_demo, "dr.rivera").run()
+    at.session_state["patient_id"] = ana
+    at.switch_page("pages/patient_detail.py").run()
+    assert any("has not been confirmed" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Confirm as the baseline").click().run()
+    assert not at.exception
+    course = sv.get_patient(store, sv.SYSTEM, ana).courses[0]
+    assert course.baseline_confirmed and course.baseline_photo_id == course.photos[0].id
+    assert "The baseline is confirmed by a provider." in [s.value for s in at.success]
+
+    latest = course.photos[-1]
+    chooser = next(s for s in at.selectbox if s.label == "Photo")
+    chooser.set_value(latest.id).run()
+    next(b for b in at.button if b.label == "Hide from the course").click().run()
+    assert not at.exception
+    course = sv.get_patient(store, sv.SYSTEM, ana).courses[0]
+    assert {p.id: p.state for p in course.photos}[latest.id] == "hidden"
+    assert latest.id not in [pt.photo_id for pt in course.progress.points]
+    events = [e["action"] for e in sv.audit_log(store, sv.SYSTEM)]
+    assert {"baseline_set", "photo_hide"} <= set(events)

@@ -66,6 +66,10 @@ def source(demo_template, tmp_path_factory):
     password = demo_passwords(store.data_dir)["dr.rivera"]
     _, provider = sv.sign_in(store, "dr.rivera", password)  # an auth session row
     sv.add_note(store, provider, sv.find_patient_id(store, sv.SYSTEM, "demo-ben"), "Redness slow to fade.")
+    with pytest.raises(sv.AccessDenied):  # a sign-in throttling row
+        sv.sign_in(store, "dr.rivera", "not the password", "203.0.113.9")
+    ana = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ana")).courses[0]
+    sv.set_baseline(store, provider, ana.id, ana.baseline_photo_id)  # a confirmed baseline
     rows = table_rows(store)
     assert all(rows.values()), [name for name, r in rows.items() if not r]
     files = photo_files(store)
@@ -185,6 +189,13 @@ def _damaged(kind: str, backup: Path, folder: Path) -> Path:
         out.write_text("patient,treatment\n")
     elif kind == "no such file":
         return folder / "nowhere.tar.gz"
+    elif kind == "a member of 4 GiB of zeros":
+        # Only the header needs to claim the size: restore must refuse it unread.
+        zeros = tarfile.TarInfo(f"photos/{hashlib.sha256(b'').hexdigest()}.jpg")
+        zeros.size = 4 * 1024**3
+        with tarfile.open(out, "w:gz") as tar:
+            tar.fileobj.write(zeros.tobuf())
+            tar.fileobj.write(bytes(64 * 1024))
     elif kind == "not a photo under its own hash":
         text = b"not a photo, but named by its hash"
         _rewrite(backup, out, lambda name, data: data, {f"photos/{hashlib.sha256(text).hexdigest()}.jpg": text})
@@ -194,6 +205,7 @@ def _damaged(kind: str, backup: Path, folder: Path) -> Path:
             "photo changed": lambda name, data: _flip_a_byte(data) if name == victim else data,
             "photo cut short": lambda name, data: data[:300] if name == victim else data,
             "manifest missing": lambda name, data: None if name == "manifest.json" else data,
+            "a photo its rows refer to missing": lambda name, data: None if name == victim else data,
             "table missing": lambda name, data: None if name == "database/photos.jsonl" else data,
             "table garbled": lambda name, data: b'{"id": 1, "course' if name == "database/photos.jsonl" else data,
             "rows that do not fit": lambda name, data: _orphan_analysis(data) if name == "database/analyses.jsonl"
@@ -217,8 +229,10 @@ DAMAGE = {
     "table missing": "lacks the photos table",
     "table garbled": "the photos table in the backup is damaged",
     "rows that do not fit": "could not be restored (IntegrityError); nothing was restored",
-    "not a photo under its own hash": "could not be restored (PhotoError); nothing was restored",
+    "not a photo under its own hash": "in the backup is not a readable photo; nothing was restored",
     "future format": "backup format 99 is not supported",
+    "a photo its rows refer to missing": "the backup lacks 1 of the photos its records refer to",
+    "a member of 4 GiB of zeros": "is larger than any the tracker writes; nothing was restored",
 }
 
 
@@ -235,6 +249,18 @@ def test_damaged_backup_is_refused_and_leaves_the_store_empty(source, tmp_path, 
     assert DAMAGE[kind] in str(refusal.value)
     assert "\n" not in str(refusal.value)
     assert_empty(tmp_path / "target", key=key)
+
+
+def test_a_backup_is_written_readable_by_its_owner_only(source, tmp_path):
+    """The archive holds photos, names, notes, password hashes and the export key (finding 6)."""
+    store = source[0]
+    stale = tmp_path / "again.tar.gz.part"
+    stale.write_bytes(b"left by a killed backup")
+    stale.chmod(0o644)
+    result = run("--data-dir", store.data_dir, "backup", tmp_path / "again.tar.gz")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((tmp_path / "again.tar.gz").stat().st_mode) == 0o600
+    assert stat.S_IMODE(source[4].stat().st_mode) == 0o600
 
 
 def test_damaged_backup_into_postgresql_leaves_it_empty(source, postgres_server, tmp_path):

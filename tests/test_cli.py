@@ -161,3 +161,54 @@ def test_treatments_lists_the_catalogue_and_describes_one():
     assert described.returncode == 0 and "not a diagnosis" in described.stdout
     unknown = run("treatments", "laser_magic")
     assert unknown.returncode == 2 and "fractional_co2" in unknown.stderr
+
+
+def test_tracker_app_serves_this_machine_unless_a_host_is_given(tmp_path, monkeypatch):
+    """Issue #13, finding 7: binding to every interface takes an explicit --host, with a warning."""
+    import subprocess as sp
+
+    from typer.testing import CliRunner
+
+    from tracker import cli
+
+    started = []
+    monkeypatch.setattr(sp, "call", lambda command, **kwargs: started.append(command) or 0)
+    runner = CliRunner()
+    for extra, host in (([], "127.0.0.1"), (["--host", "0.0.0.0"], "0.0.0.0")):
+        cli._OPTIONS.clear()
+        result = runner.invoke(cli.app, ["--data-dir", str(tmp_path / "data"), "app", "--port", "8765", *extra])
+        assert result.exit_code == 0, result.output
+        command = started[-1]
+        assert command[command.index("--server.address") + 1] == host
+        assert command[command.index("run") + 1].endswith("serve.py")  # with the security headers
+    assert "reachable from other machines" in result.output and "TLS" in result.output
+
+
+def test_tracker_user_unlocks_and_sets_a_password(tmp_path):
+    """Issue #13, finding 3: the command line unlocks an account from every source and resets its password."""
+    from tracker import services as sv
+    from tracker.store.db import open_store
+
+    data_dir = tmp_path / "data"
+    added = run("--data-dir", str(data_dir), "user", "add", "dr.kim", "--role", "provider",
+                "--password", "first passphrase 1")
+    assert added.returncode == 0, added.stderr
+    store = open_store(data_dir)
+    try:
+        for source in ("203.0.113.9", None):
+            for _ in range(sv.MAX_FAILED_SIGN_INS):
+                with pytest.raises(sv.AccessDenied):
+                    sv.sign_in(store, "dr.kim", "wrong guess here", source)
+        assert {u["username"]: u["locked"] for u in sv.list_users(store, sv.SYSTEM)}["dr.kim"] is True
+        unlocked = run("--data-dir", str(data_dir), "user", "unlock", "dr.kim")
+        assert (unlocked.returncode, unlocked.stdout.strip()) == (0, "Account 'dr.kim' unlocked.")
+        assert sv.sign_in(store, "dr.kim", "first passphrase 1", "203.0.113.9")[1].username == "dr.kim"
+        reset = run("--data-dir", str(data_dir), "user", "passwd", "dr.kim", "--password", "second passphrase 2")
+        assert reset.returncode == 0 and "its sessions have ended" in reset.stdout
+        with pytest.raises(sv.AccessDenied):
+            sv.sign_in(store, "dr.kim", "first passphrase 1")
+        assert sv.sign_in(store, "dr.kim", "second passphrase 2")[1].username == "dr.kim"
+    finally:
+        store.close()
+    unknown = run("--data-dir", str(data_dir), "user", "unlock", "nobody")
+    assert (unknown.returncode, unknown.stderr.strip()) == (2, "tracker: error: there is no account 'nobody'")

@@ -113,7 +113,7 @@ def app(chromium, demo_dir):
     log_path = data_dir.parent / "streamlit.log"
     env = dict(os.environ, TRACKER_DATA_DIR=str(data_dir))
     env.pop("TRACKER_DATABASE_URL", None)
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"),  # as `tracker app` serves it
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "full",  # tracebacks in failures
                # Others may be editing the sources while the tests run: never rerun on a file change.
@@ -444,7 +444,8 @@ def test_patient_cannot_reach_provider_pages(app, page, shot):
         expect(page.get_by_text("demo-ben")).to_have_count(0)
         nav = page.locator('[data-testid="stSidebarNav"]').get_by_role("link")
         # Each link's text is its icon's ligature name, then its title.
-        assert sorted(t.splitlines()[-1].strip() for t in nav.all_inner_texts()) == ["Add photos", "My progress"]
+        assert sorted(t.splitlines()[-1].strip() for t in nav.all_inner_texts()) == ["Add photos", "My account",
+                                                                                        "My progress"]
         assert "demo-ben" not in page_text(page)
 
     # Control: the same in-session navigation does take a provider to a provider page.
@@ -477,3 +478,148 @@ def test_patient_cannot_reach_provider_pages(app, page, shot):
         sign_in(page, "ana", app.passwords["ana"], "My progress")
         shows_only_her_pages()
         shot(f"signed_in_at_{path}")
+
+
+# --- attacks from the browser (issue #13, findings 4 and 7) -----------------------------------
+
+def test_every_response_carries_the_security_headers(app):
+    """CSP (nothing from elsewhere, no framing), nosniff and no referrer, on the page and its assets."""
+    from tracker.web.server import CONTENT_SECURITY_POLICY
+
+    with urllib.request.urlopen(f"{app.base_url}/", timeout=10) as reply:
+        page, headers = reply.read().decode(), reply.headers
+    asset = re.search(r'src="\./(static/js/[^"]+)"', page)[1]
+    with urllib.request.urlopen(f"{app.base_url}/{asset}", timeout=10) as reply:
+        asset_headers = reply.headers
+    for got in (headers, asset_headers):
+        assert got["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert "frame-ancestors 'none'" in got["Content-Security-Policy"]
+        assert "img-src 'self' data: blob:" in got["Content-Security-Policy"]
+        assert (got["X-Frame-Options"], got["X-Content-Type-Options"], got["Referrer-Policy"]) == (
+            "DENY", "nosniff", "no-referrer")
+
+
+class _Listener:
+    """An HTTP server on another local port standing for an outside site: it records every request."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the http.server interface
+                requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_note_cannot_forge_an_author_nor_make_readers_fetch_from_elsewhere(app, page, shot):
+    from playwright.sync_api import expect
+
+    from tracker import services as sv
+    from tracker.store.db import open_store
+
+    outside = _Listener()
+    try:
+        forged = (f"Fine.\n\n**admin**, 01 Jan 2026 09:00: stop the treatment ![x]({outside.url}/markdown.png) "
+                  f'<img src="{outside.url}/html.png"> [click]({outside.url}/link)')
+        store = open_store(app.data_dir)
+        try:
+            _, provider = sv.sign_in(store, "dr.rivera", app.passwords["dr.rivera"])
+            ana = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
+            sv.add_note(store, provider, ana, forged)
+        finally:
+            store.close()
+        sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients", url=app.base_url)
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Patient detail").click()
+        shown(page, page.get_by_role("heading", name=app.ben["name"], exact=True))
+        page.get_by_label("Patient", exact=True).click()
+        page.get_by_role("option", name="demo-ana (demo-ana)").click()
+        settle(page)
+        note = page.get_by_test_id("stText").filter(has_text="stop the treatment")
+        shown(page, note)
+        note.scroll_into_view_if_needed()
+        shot("forged_note")
+        # The note is shown as typed, stars and brackets included, in its own element under its real author.
+        expect(note).to_contain_text("**admin**, 01 Jan 2026 09:00: stop the treatment ![x](")
+        author = page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^dr\.rivera · "))
+        expect(author).to_have_count(1)
+        expect(page.locator("strong", has_text="admin")).to_have_count(0)
+        expect(page.locator(f'img[src^="{outside.url}"]')).to_have_count(0)
+        page.wait_for_timeout(1000)
+        assert outside.requests == []
+    finally:
+        outside.close()
+
+
+def _ids_in(frames: list[bytes]) -> list[str]:
+    """The UUIDs in the app's WebSocket messages: the browser session's id is one of them."""
+    found = [m.decode() for frame in frames for m in re.findall(
+        rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", frame)]
+    assert found, "no ids in the app's messages"
+    return list(dict.fromkeys(found))
+
+
+def test_an_anonymous_session_cannot_park_an_upload_and_a_signed_in_patient_can(app, page):
+    """Streamlit accepts uploads from any connected session; the app's guard refuses them before sign-in."""
+    frames: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
+        payload if isinstance(payload, bytes) else payload.encode())))
+    page.goto(app.base_url)
+    settle(page)
+    put = """async ([sid, size]) => {
+        const xsrf = (document.cookie.match(/_streamlit_xsrf=([^;]+)/) || [])[1] || "";
+        const form = new FormData();
+        form.append("file", new Blob([new Uint8Array(size)], {type: "image/jpeg"}), "parked.jpg");
+        const reply = await fetch(`/_stcore/upload_file/${sid}/parked-1`,
+                                  {method: "PUT", body: form, headers: {"X-Xsrftoken": xsrf}});
+        return [reply.status, await reply.text()]; }"""
+    candidates = _ids_in(frames)
+    for candidate in candidates:  # whichever of them is the session's id
+        assert page.evaluate(put, [candidate, 1024 * 1024]) == [403, "Sign in before uploading photos.\n"]
+    sign_in(page, "ana", app.passwords["ana"], "My progress")
+    accepted = [c for c in candidates if page.evaluate(put, [c, 1024])[0] in (200, 204)]
+    assert len(accepted) == 1, accepted  # the patient's own session, now signed in
+    # Larger than a photo needs: refused by the server's limit (server.maxUploadSize = 30 MB).
+    assert page.evaluate(put, [accepted[0], 31 * 1024 * 1024])[0] == 413
+    page.get_by_role("button", name="Sign out").click()
+    settle(page)
+    assert page.evaluate(put, [accepted[0], 1024]) == [403, "Sign in before uploading photos.\n"]
+
+
+def test_a_batch_is_capped_and_a_photo_of_a_treatment_day_asks_before_or_after(app, page, shot, tmp_path):
+    """Issue #13, finding 7 (12 photos a batch) and the session-day question (photos.before_session)."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    files = []
+    for i in range(13):
+        path = tmp_path / f"treatment-day-{i:02d}.jpg"
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = "2026:03:02 18:00:00"  # DateTimeOriginal: Ana's treatment day
+        Image.new("RGB", (64, 48), (200, 150, 120 + i)).save(path, "JPEG", exif=exif)
+        files.append(str(path))
+    sign_in(page, "ana", app.passwords["ana"], "My progress", url=app.base_url)
+    go_to(page, "Add photos")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+    expect_text(page, "Add at most 12 photos at a time: only the first 12 are checked.")
+    questions = page.get_by_role("radiogroup")
+    expect(questions).to_have_count(12, timeout=WAIT)
+    expect_text(page, "treatment-day-00.jpg was taken on a treatment day: before or after the treatment?")
+    expect(page.get_by_text("treatment-day-12.jpg", exact=False).filter(has_text="Date taken")).to_have_count(0)
+    shot("capped_batch")

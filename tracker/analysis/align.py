@@ -426,12 +426,17 @@ def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     whole-number step (dropping at most ``k - 1`` edge pixels) and then the
     small remainder. ``image`` is H x W or H x W x C, of a dtype OpenCV
     resamples (uint8, uint16, int16, float32, float64).
+
+    Total for every positive scale and every shape: a side never shrinks below
+    one pixel, so a very long, thin image still gives an image (of one row or
+    column) rather than an OpenCV error.
     """
     check_image(image, "image")
     check_number(scale, "scale", above=0)
     h, w = image.shape[:2]
     target = (max(1, round(w * scale)), max(1, round(h * scale)))
-    k = int(1.0 / scale) if scale <= 0.5 else 1
+    # The whole-number step must leave at least one pixel on the shorter side.
+    k = min(int(1.0 / scale), h, w) if scale <= 0.5 else 1
     if k >= 2:
         w, h = w // k, h // k
         image = cv2.resize(image[: h * k, : w * k], (w, h), interpolation=cv2.INTER_AREA)

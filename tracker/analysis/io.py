@@ -6,8 +6,10 @@ through :func:`decode_photo`, so it makes the decisions the measurements rely
 on, in this order:
 
 1. **Refuse early.**  Width and height come from the file header, and an image
-   that is too large, absurdly shaped or too small is refused before any pixel
-   is decoded.
+   that is too large, absurdly shaped (a side over :data:`MAX_SIDE`, or one side
+   more than :data:`MAX_ASPECT_RATIO` times the other) or too small is refused
+   before any pixel is decoded.  :data:`MAX_PIXELS` bounds the memory a decode
+   takes: about 7 bytes per pixel at its peak, some 350 MB at the limit.
 2. **Decode the first frame** (multi-page TIFF, MPO, animated WebP/GIF) with
    Pillow, or with OpenCV for 16-bit colour PNG/TIFF, because Pillow keeps only
    the high byte of those.  Deep samples are reduced as ``round(v / 257)``.
@@ -45,6 +47,7 @@ from tracker.analysis._checks import check_array, check_number, check_path, chec
 pillow_heif.register_heif_opener()
 
 __all__ = [
+    "MAX_ASPECT_RATIO",
     "MAX_PIXELS",
     "MAX_SIDE",
     "MIN_SIDE",
@@ -56,9 +59,13 @@ __all__ = [
     "to_bgr",
 ]
 
-MAX_PIXELS = 100_000_000
+# 50 megapixels is the full resolution of the largest phone and clinic cameras in use;
+# a 100-megapixel PNG of a few hundred kilobytes would take well over a gigabyte to decode.
+MAX_PIXELS = 50_000_000
 MAX_SIDE = 30_000
 MIN_SIDE = 16
+# Photos are 1:1 to 21:9; panoramas reach about 8:1. A 30000 x 16 strip is no photo of skin.
+MAX_ASPECT_RATIO = 10
 
 # Identifying is restricted to photo formats: obscure Pillow plugins (EPS hands
 # the file to Ghostscript, for one) are attack surface that uploads do not need.
@@ -199,8 +206,9 @@ def decode_photo(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Photo:
     ------
     PhotoError
         For any file that cannot be used: empty, not an image, truncated,
-        damaged, too large, too small or implausibly shaped.  No other
-        exception escapes for bad input.
+        damaged, too large, too small or implausibly shaped (a side over
+        :data:`MAX_SIDE`, or over :data:`MAX_ASPECT_RATIO` times the other).
+        No other exception escapes for bad input.
     ValueError
         ``data`` is not bytes-like, or ``max_pixels`` is not a positive integer
         (mistakes of the caller, not of the file).
@@ -354,6 +362,11 @@ def _check_dimensions(size: tuple[int, int], max_pixels: int) -> None:
         raise PhotoError(
             f"The image is too small ({width} x {height} pixels; "
             f"each side must be at least {MIN_SIDE})."
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise PhotoError(
+            f"The image has implausible dimensions ({width} x {height} pixels; "
+            f"one side may be at most {MAX_ASPECT_RATIO} times the other)."
         )
 
 

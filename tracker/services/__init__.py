@@ -2,8 +2,8 @@
 
 ==================  ========================================================================
 ``access``          who is acting (:class:`Actor`), what they may see, the errors raised
-``accounts``        local accounts, sign-in, sessions, provider assignments
-``audit``           the audit log (ids and counts, never names or photo content)
+``accounts``        local accounts, sign-in and its throttling, sessions, passwords, assignments
+``audit``           the audit log (ids and counts, never names or photo content), refusals too
 ``records``         patients, courses, sessions, photos, regions, notes: the only writer
 ``analyses``        the analysis cache (its key and job runner) and course summaries
 ``read_models``     patient lists and patient pages, assembled for the reader
@@ -26,29 +26,39 @@ from tracker.services.access import (
     ServiceError,
 )
 from tracker.services.accounts import (
-    LOCKOUT,
+    BACKOFF_MAX,
+    BACKOFF_START,
     MAX_FAILED_SIGN_INS,
+    MAX_PASSWORD,
+    MAX_SOURCE_FAILURES,
+    MIN_PASSWORD,
     ROLES,
     SESSION_IDLE,
     SESSION_MAX,
+    SIGN_IN_FAILED,
     actor_from_token,
     assign_patient,
+    change_password,
     create_user,
     list_users,
+    reset_password,
     set_user_active,
     sign_in,
     sign_out,
     unassign_patient,
+    unlock_user,
 )
 from tracker.services.audit import audit_log, record_event
 from tracker.services.read_models import (
     CourseDetail,
+    CoursePhoto,
     PatientDetail,
     PatientSummary,
     get_patient,
     list_patients,
 )
 from tracker.services.records import (
+    MAX_PHOTO_BYTES,
     PhotoOutcome,
     PhotoRecord,
     RecordOutcome,
@@ -58,20 +68,26 @@ from tracker.services.records import (
     add_session,
     create_patient,
     find_patient_id,
+    hide_photo,
     list_notes,
     parse_region,
     photo_bytes,
     record_photo,
     refresh_analyses,
+    set_baseline,
     set_regions,
+    unhide_photo,
 )
 
 __all__ = [
-    "LOCKOUT", "MAX_FAILED_SIGN_INS", "ROLES", "SESSION_IDLE", "SESSION_MAX", "SYSTEM",
-    "AccessDenied", "Actor", "CourseDetail", "InputError", "NotFound", "PatientDetail", "PatientSummary",
-    "PhotoOutcome", "PhotoRecord", "RecordOutcome", "ServiceError",
+    "BACKOFF_MAX", "BACKOFF_START", "MAX_FAILED_SIGN_INS", "MAX_PASSWORD", "MAX_PHOTO_BYTES", "MAX_SOURCE_FAILURES",
+    "MIN_PASSWORD", "ROLES",
+    "SESSION_IDLE", "SESSION_MAX", "SIGN_IN_FAILED", "SYSTEM",
+    "AccessDenied", "Actor", "CourseDetail", "CoursePhoto", "InputError", "NotFound", "PatientDetail",
+    "PatientSummary", "PhotoOutcome", "PhotoRecord", "RecordOutcome", "ServiceError",
     "actor_from_token", "add_course", "add_note", "add_photo", "add_session", "assign_patient", "audit_log",
-    "create_patient", "create_user", "find_patient_id", "get_patient", "list_notes", "list_patients",
-    "list_users", "parse_region", "photo_bytes", "record_event", "record_photo", "refresh_analyses", "set_regions",
-    "set_user_active", "sign_in", "sign_out", "unassign_patient",
+    "change_password", "create_patient", "create_user", "find_patient_id", "get_patient", "hide_photo",
+    "list_notes", "list_patients", "list_users", "parse_region", "photo_bytes", "record_event", "record_photo",
+    "refresh_analyses", "reset_password", "set_baseline", "set_regions", "set_user_active", "sign_in",
+    "sign_out", "unassign_patient", "unhide_photo", "unlock_user",
 ]

@@ -1,16 +1,23 @@
 """The analysis cache: which stored result is current for a photo, and the job that fills it.
 
-A photo's result depends on its course's baseline photo, regions and the metric version;
+A photo's result depends on its course's baseline photo (the one a provider confirmed, else
+the earliest photo in use: :func:`baseline_photo`), regions and the metric version;
 :func:`analysis_key` names that combination and this module is its one owner. The job
 runner (:func:`analyse_course`) analyses every photo of a course that has no current
 result, commits each result on its own (an interrupted run keeps what it finished), and
 then refreshes the course's stored summary, from which patient lists are read.
+
+Whatever goes wrong while analysing one photo (a photo the decoder accepts but OpenCV
+cannot process, an exhausted memory) is stored as that photo's failed result with one
+line of reason, and logged by photo id and error type only: the course and the batch go
+on, and the next refresh finds the result instead of failing again.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
@@ -32,10 +39,16 @@ from tracker.analysis import metrics
 from tracker.recovery import CourseProgress, PhotoPoint, course_progress
 from tracker.services.access import current_time
 from tracker.store.db import Store
-from tracker.store.models import Analysis, Course, CourseSummary, Patient, Photo, TreatmentSession
+from tracker.store.models import Analysis, Course, CourseBaseline, CourseSummary, Patient, Photo, TreatmentSession
 
-__all__ = ["AnalysisKey", "analysis_key", "baseline_photo", "current_results", "save_result", "analyse_course",
-           "course_progress_of", "store_summary", "ensure_summary"]
+_log = logging.getLogger(__name__)
+
+#: The reason stored for a photo whose analysis failed for a reason no sentence was written for.
+ANALYSIS_FAILED = "This photo could not be analysed; your provider can look at it, or you can take it again."
+
+__all__ = ["ANALYSIS_FAILED", "MISMATCH_MIN_PHOTOS", "AnalysisKey", "analysis_key", "baseline_photo",
+           "confirmed_baseline", "timeline_photos", "baseline_mismatch", "current_results", "save_result",
+           "analyse_course", "course_progress_of", "store_summary", "ensure_summary"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +67,31 @@ class AnalysisKey:
         return f"roi={fmt(self.roi)};control={fmt(self.control)}"
 
 
+def confirmed_baseline(s: Session, course_id: int) -> Photo | None:
+    """The baseline a provider chose and confirmed for the course, if any (and still in use)."""
+    chosen = s.get(CourseBaseline, course_id)
+    photo = s.get(Photo, chosen.photo_id) if chosen is not None else None
+    return photo if photo is not None and photo.state == "active" else None
+
+
 def baseline_photo(s: Session, course_id: int) -> Photo | None:
-    """The course's baseline: its earliest photo."""
-    return s.scalar(select(Photo).where(Photo.course_id == course_id).order_by(Photo.taken_at, Photo.id).limit(1))
+    """The course's baseline: the one a provider confirmed, else its earliest photo in use.
+
+    Photos held for review (a patient's upload dated before the baseline) and photos a provider
+    hid are never the baseline, so no upload can make itself the course's reference.
+    """
+    return confirmed_baseline(s, course_id) or s.scalar(
+        select(Photo).where(Photo.course_id == course_id, Photo.state == "active")
+        .order_by(Photo.taken_at, Photo.id).limit(1))
+
+
+def timeline_photos(s: Session, course_id: int, baseline: Photo | None) -> list[Photo]:
+    """The photos measured against the baseline: the baseline and every photo in use taken after it."""
+    if baseline is None:
+        return []
+    photos = s.scalars(select(Photo).where(Photo.course_id == course_id, Photo.state == "active")
+                       .order_by(Photo.taken_at, Photo.id)).all()
+    return [p for p in photos if (p.taken_at, p.id) >= (baseline.taken_at, baseline.id)]
 
 
 def analysis_key(s: Session, course: Course) -> AnalysisKey | None:
@@ -110,8 +145,7 @@ def analyse_course(store: Store, course_id: int,
         key = None if course is None else analysis_key(s, course)
         if key is None:
             return {}
-        photos = s.scalars(select(Photo).where(Photo.course_id == course_id)
-                           .order_by(Photo.taken_at, Photo.id)).all()
+        photos = timeline_photos(s, course_id, baseline_photo(s, course_id))
         current = current_results(s, key, [p.id for p in photos])
         todo = [(p.id, p.content_hash) for p in photos if p.id not in current]
     if not todo:
@@ -120,18 +154,19 @@ def analyse_course(store: Store, course_id: int,
     try:
         prepared = _prepared_baseline(key.baseline_hash, key.roi, key.control, store.photos.read(key.baseline_hash))
         failure = None
-    except ValueError as exc:  # regions that no longer fit the baseline
-        prepared, failure = None, AnalysisResult.failed(str(exc))
+    except ValueError as exc:  # regions that no longer fit the baseline (PhotoError is a ValueError too)
+        prepared, failure = None, AnalysisResult.failed(str(exc).splitlines()[0])
+    except Exception as exc:  # noqa: BLE001 - one bad baseline must not stop the batch
+        _log.warning("analysis of course %d failed preparing its baseline: %s", course_id, type(exc).__name__)
+        prepared, failure = None, AnalysisResult.failed(ANALYSIS_FAILED)
     for done, (photo_id, content_hash) in enumerate(todo, start=1):
         if prepared is None:
             result = failure
         elif content_hash == key.baseline_hash:
-            result = analyse_baseline(prepared).to_result()
+            result = _analysed(photo_id, lambda: analyse_baseline(prepared).to_result())
         else:
-            try:
-                result = analyse_photo(decode_photo(store.photos.read(content_hash)).rgb, prepared).to_result()
-            except PhotoError as exc:
-                result = AnalysisResult.failed(str(exc))
+            result = _analysed(photo_id, lambda h=content_hash: analyse_photo(
+                decode_photo(store.photos.read(h)).rgb, prepared).to_result())
         save_result(store, photo_id, key, result)
         current[photo_id] = result
         if progress:
@@ -141,20 +176,56 @@ def analyse_course(store: Store, course_id: int,
     return current
 
 
+def _analysed(photo_id: int, analyse: Callable[[], AnalysisResult]) -> AnalysisResult:
+    """``analyse()``, or the failed result it comes to: a photo that cannot be read says why in its
+    own words; anything else is logged by photo id and type (its message could hold personal data)."""
+    try:
+        return analyse()
+    except PhotoError as exc:
+        return AnalysisResult.failed(str(exc))
+    except Exception as exc:  # noqa: BLE001 - stored as the photo's result, so the course goes on
+        _log.warning("analysis of photo %d failed: %s", photo_id, type(exc).__name__)
+        return AnalysisResult.failed(ANALYSIS_FAILED)
+
+
 # --- the course on its time line, and its stored summary ----------------------------------
 
 def course_progress_of(s: Session, course: Course,
                        skin_type: str | None) -> tuple[Photo | None, list[date], CourseProgress]:
-    """The course's baseline photo, session dates, and its photos' current results on its time line."""
+    """The course's baseline photo, session dates, and its photos' current results on its time line.
+
+    A course whose baseline most of its photos could not be aligned to is not assessed
+    (:func:`baseline_mismatch`): a status measured against the wrong reference would mislead.
+    """
     key = analysis_key(s, course)
     baseline = None if key is None else baseline_photo(s, course.id)
-    photos = s.scalars(select(Photo).where(Photo.course_id == course.id)).all()
+    photos = timeline_photos(s, course.id, baseline)
     results = current_results(s, key, [p.id for p in photos])
     sessions = sorted(t.treated_on for t in s.scalars(
         select(TreatmentSession).where(TreatmentSession.course_id == course.id)))
     progress = course_progress(course.treatment, sessions,
                                [PhotoPoint(p.id, p.taken_at, results.get(p.id)) for p in photos], skin_type)
+    mismatch = baseline_mismatch(baseline, results)
+    if mismatch is not None:
+        progress = replace(progress, assessment=None, not_assessed_reason=mismatch)
     return baseline, sessions, progress
+
+
+#: Follow-up photos needed before a failure to align most of them says the baseline is wrong.
+MISMATCH_MIN_PHOTOS = 2
+
+
+def baseline_mismatch(baseline: Photo | None, results: dict[int, AnalysisResult]) -> str | None:
+    """Why the course cannot be assessed against its baseline, or None when most photos align to it."""
+    if baseline is None:
+        return None
+    follow_ups = [r for photo_id, r in results.items() if photo_id != baseline.id]
+    failed = sum(not r.ok for r in follow_ups)
+    if len(follow_ups) < MISMATCH_MIN_PHOTOS or 2 * failed <= len(follow_ups):
+        return None
+    return (f"{failed} of {len(follow_ups)} photos could not be lined up with the baseline photo, so progress "
+            "is not assessed: the provider should check that the baseline shows this treated area and choose "
+            "another if it does not.")
 
 
 def store_summary(s: Session, course: Course) -> None:

@@ -3,9 +3,15 @@
 The backup is a logical one (a gzip tar of JSON Lines per table, the photo
 files and a manifest), so it restores into either database: SQLite to
 PostgreSQL and back. Restore refuses a target store that already holds data,
-and checks the whole backup (every photo against its hash, every row) before
-it writes anything; if the rows still do not go in, the photos it stored are
-removed again, so a failed restore leaves the target as it was.
+and checks the whole backup (every photo against its hash, that every photo the
+rows refer to is there and is a photo, every row) before it writes anything; if
+the rows still do not go in, the photos it stored are removed again, so a failed
+restore leaves the target as it was.
+
+A backup holds everything (photos, names, notes, password hashes, the export key),
+so it is written readable by its owner only (``0600``). Restore reads no member
+whole that is larger than such a member can be, so a crafted archive (gigabytes of
+zeros) is refused instead of filling the memory.
 """
 
 from __future__ import annotations
@@ -25,13 +31,18 @@ from sqlalchemy import Date, DateTime, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracker import __version__
-from tracker.analysis.io import PhotoError
+from tracker.analysis.io import PhotoError, decode_photo
+from tracker.services.records import MAX_PHOTO_BYTES
 from tracker.store.db import Store
 from tracker.store.models import Base, Patient, User
 
 __all__ = ["BackupError", "write_backup", "restore_backup"]
 
 FORMAT = 1
+# The largest member of each kind restore reads: a photo as accepted by upload or import, a
+# table's rows (JSON Lines; about 5 kB an analysed photo), the key and the manifest.
+_MAX_TABLE_BYTES = 2 * 1024**3
+_MAX_SMALL_BYTES = 1024**2
 
 
 class BackupError(RuntimeError):
@@ -65,7 +76,12 @@ def write_backup(store: Store, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     try:
-        manifest = _write_archive(store, tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when a stale .part was there with other permissions
+        with os.fdopen(fd, "wb") as private:
+            manifest = _write_archive(store, private)
+            private.flush()
+            os.fsync(private.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)  # no half-written backup left behind
         raise
@@ -73,9 +89,9 @@ def write_backup(store: Store, out: Path) -> dict:
     return manifest
 
 
-def _write_archive(store: Store, tmp: Path) -> dict:
+def _write_archive(store: Store, out: io.BufferedWriter) -> dict:
     counts = {}
-    with tarfile.open(tmp, "w:gz") as tar:
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
         referenced = set()
         with store.session() as s:
             if store.dialect == "postgresql":
@@ -124,6 +140,11 @@ def restore_backup(store: Store, backup: Path) -> dict:
     photos_before = store.photos.hashes()
     try:
         for expected, data in _photos(backup):
+            try:
+                decode_photo(data)
+            except PhotoError:
+                raise BackupError(f"photo {expected[:12]}… in the backup is not a readable photo; "
+                                  "nothing was restored") from None
             if store.photos.put(data, validated=True).content_hash != expected:
                 raise BackupError(f"photo {expected[:12]}… changed when stored again; nothing was restored")
         with store.session() as s:
@@ -158,23 +179,23 @@ def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
 
     One pass in archive order: a gzip stream cannot seek back cheaply.
     """
-    manifest, key, lines = None, None, {}
+    manifest, key, lines, photos = None, None, {}, set()
     with tarfile.open(backup, "r:gz") as tar:
         for member in tar:
             if not member.isfile():
                 continue
-            data = tar.extractfile(member).read()
             if member.name.startswith("photos/"):
                 expected = Path(member.name).stem
-                if hashlib.sha256(data).hexdigest() != expected:
+                if hashlib.sha256(_read_member(tar, member, MAX_PHOTO_BYTES)).hexdigest() != expected:
                     raise BackupError(f"photo {expected[:12]}… in the backup is damaged (its content does not match)")
+                photos.add(expected)
             elif member.name.startswith("database/"):
-                lines[member.name] = data
+                lines[member.name] = _read_member(tar, member, _MAX_TABLE_BYTES)
             elif member.name == "secret.key":
-                key = data
+                key = _read_member(tar, member, _MAX_SMALL_BYTES)
             elif member.name == "manifest.json":
                 try:
-                    manifest = json.loads(data)
+                    manifest = json.loads(_read_member(tar, member, _MAX_SMALL_BYTES))
                 except ValueError:
                     manifest = None
     if not isinstance(manifest, dict):
@@ -192,7 +213,17 @@ def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
             raise BackupError(f"the {table.name} table in the backup is damaged") from None
     if not key:
         raise BackupError(f"{backup} lacks the export key")
+    missing = {row["content_hash"] for row in tables["photos"]} - photos
+    if missing:
+        raise BackupError(f"the backup lacks {len(missing)} of the photos its records refer to; nothing was restored")
     return manifest, tables, key
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
+    """A member's content, refused unread when it is larger than such a member can be."""
+    if member.size > limit:
+        raise BackupError(f"{member.name} in the backup is larger than any the tracker writes; nothing was restored")
+    return tar.extractfile(member).read()
 
 
 def _remove_new_photos(store: Store, before: set[str]) -> None:
@@ -207,7 +238,7 @@ def _photos(backup: Path) -> Iterator[tuple[str, bytes]]:
     with tarfile.open(backup, "r:gz") as tar:
         for member in tar:
             if member.name.startswith("photos/") and member.isfile():
-                yield Path(member.name).stem, tar.extractfile(member).read()
+                yield Path(member.name).stem, _read_member(tar, member, MAX_PHOTO_BYTES)
 
 
 def _decode(table, row: dict) -> dict:

@@ -2,7 +2,10 @@
 
 Passwords are random, made when the accounts are created, and kept in
 ``DATA_DIR/demo-accounts.txt`` (readable by the owner only) so the app's start
-command can show them again. Never use a demo data directory for real patients.
+command can show them again. Never use a demo data directory for real patients:
+the demo is loaded only into a store that holds nothing else, so it can neither
+add known-password accounts to a real installation nor give the demo provider
+its patients.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from tracker.services.access import SYSTEM, InputError
 from tracker.services.accounts import assign_patient, create_user
 from tracker.services.importer import read_manifest, run_import
-from tracker.services.read_models import list_patients
 from tracker.services.records import find_patient_id
 from tracker.store.db import Store
+from tracker.store.models import Patient, User
 
 __all__ = ["DemoError", "DEMO_USERS", "load_demo", "default_samples"]
 
@@ -55,11 +60,18 @@ def load_demo(store: Store, samples: Path | None = None) -> tuple[list[tuple[str
     accounts_file = store.data_dir / "demo-accounts.txt"
     if accounts_file.exists():
         return _read_accounts(accounts_file), False
+    with store.session() as s:
+        holds_data = s.scalar(select(func.count()).select_from(Patient)) or s.scalar(
+            select(func.count()).select_from(User))
+    if holds_data:
+        raise DemoError("this store already holds patients or accounts, so the demo is not loaded into it; "
+                        "load it into a new data directory (--data-dir)")
     samples = samples or default_samples()
     manifest = samples / "manifest.csv"
     if not manifest.exists():
         raise DemoError(f"no sample_images/manifest.csv at {samples}; pass --samples PATH")
-    outcomes = run_import(store, read_manifest(manifest))
+    rows = read_manifest(manifest)
+    outcomes = run_import(store, rows)
     refused = [o for o in outcomes if o.status == "refused"]
     if refused:
         raise DemoError(f"{len(refused)} sample photos could not be imported, e.g. {refused[0].photo}: "
@@ -76,8 +88,8 @@ def load_demo(store: Store, samples: Path | None = None) -> tuple[list[tuple[str
         if role == "provider":
             provider_id = user_id
         accounts.append((name, role, password))
-    for summary in list_patients(store, SYSTEM):
-        assign_patient(store, SYSTEM, provider_id, summary.id)
+    for reference in sorted({row.patient for row in rows}):  # the demo's own patients only
+        assign_patient(store, SYSTEM, provider_id, find_patient_id(store, SYSTEM, reference))
     fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("# Demo accounts of simulated patients. Not for real data.\n")

@@ -14,6 +14,11 @@ Never: names, identifiers, dates, free-text notes, area names, photos.
 
 The data dictionary is generated from :data:`tracker.analysis.metrics.METRICS` and the
 column definitions below, so it cannot drift from what the columns hold.
+
+Every text cell that a spreadsheet would read as a formula (starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) is written with a leading apostrophe
+(:func:`neutralise_formulas`, after OWASP's "CSV injection"), in CSV and Parquet alike and
+in the dictionary: whatever reached the store, an export opened in a spreadsheet runs nothing.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from sqlalchemy import select
 
 from tracker.analysis import METRICS
 from tracker.services.access import Actor, require
-from tracker.services.audit import record_event
+from tracker.services.audit import audited_refusals, record_event
 from tracker.services.read_models import course_detail
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient
 
-__all__ = ["COLUMNS", "column_order", "export_table", "write_export", "data_dictionary", "ita_category"]
+__all__ = ["COLUMNS", "column_order", "export_table", "write_export", "data_dictionary", "ita_category",
+           "neutralise_formulas"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -110,10 +118,26 @@ def ita_category(ita: float | None) -> str | None:
     return "dark"
 
 
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell that starts like a spreadsheet formula prefixed by ``'``.
+
+    >>> table = pd.DataFrame({"a": ["=1+1", "ok", "-x", "@A1"], "b": [-1.5, 2.0, 3.0, 4.0]})
+    >>> neutralise_formulas(table).to_dict("list")
+    {'a': ["'=1+1", 'ok', "'-x", "'@A1"], 'b': [-1.5, 2.0, 3.0, 4.0]}
+    """
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
+
+
 def _pseudonym(key: bytes, kind: str, value: str) -> str:
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
+@audited_refusals
 def export_table(store: Store, actor: Actor) -> pd.DataFrame:
     """The de-identified table (researchers, administrators, the command line). Audited."""
     require(actor, "researcher", "admin")
@@ -124,7 +148,7 @@ def export_table(store: Store, actor: Actor) -> pd.DataFrame:
                 detail = course_detail(s, course, patient.skin_type)
                 rows.extend(_course_rows(store.secret_key, patient, course, detail))
         record_event(s, actor, "export", None, f"{len(rows)} rows")
-    return pd.DataFrame(rows, columns=column_order())
+    return neutralise_formulas(pd.DataFrame(rows, columns=column_order()))
 
 
 def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[dict]:
@@ -172,9 +196,10 @@ def data_dictionary() -> pd.DataFrame:
                  d.units, d.source) for d in METRICS.values()]
     order = {name: i for i, name in enumerate(column_order())}
     entries.sort(key=lambda e: order[e[0]])
-    return pd.DataFrame(entries, columns=["column", "meaning", "units", "source"])
+    return neutralise_formulas(pd.DataFrame(entries, columns=["column", "meaning", "units", "source"]))
 
 
+@audited_refusals
 def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> tuple[int, Path]:
     """Write the table as ``csv`` or ``parquet`` and the dictionary beside it; returns (rows, dictionary path)."""
     if fmt not in ("csv", "parquet"):

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from tracker.analysis import Box
 from tracker.recovery import CourseProgress
 from tracker.services.access import Actor, check_patient, visible_patient_ids
-from tracker.services.analyses import course_progress_of, store_summary
-from tracker.services.audit import record_event
+from tracker.services.analyses import confirmed_baseline, course_progress_of, store_summary
+from tracker.services.audit import audited_refusals, record_event
 from tracker.store.db import Store
-from tracker.store.models import Course, CourseSummary, Patient, TreatmentSession
+from tracker.store.models import Course, CourseSummary, Patient, Photo, TreatmentSession
 
-__all__ = ["PatientSummary", "CourseDetail", "PatientDetail", "STATUS_ORDER", "course_detail", "get_patient",
-           "list_patients"]
+__all__ = ["PatientSummary", "CoursePhoto", "CourseDetail", "PatientDetail", "STATUS_ORDER", "course_detail",
+           "get_patient", "list_patients"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,16 @@ STATUS_ORDER = {"review": 0, "check_photos": 1, "slower": 2, "not_assessed": 3, 
 
 
 @dataclass(frozen=True)
+class CoursePhoto:
+    """One of a course's photos, whether on its time line or not."""
+
+    id: int
+    taken_at: datetime
+    state: str  # active, held (dated before the baseline, for the provider to review) or hidden
+    on_timeline: bool  # measured against the baseline (active and not taken before it)
+
+
+@dataclass(frozen=True)
 class CourseDetail:
     """One treated area with its time line and assessment."""
 
@@ -58,6 +68,8 @@ class CourseDetail:
     baseline_photo_id: int | None
     baseline_size: tuple[int, int] | None  # (width, height)
     progress: CourseProgress
+    baseline_confirmed: bool = False  # chosen by a provider, rather than the earliest photo in use
+    photos: tuple[CoursePhoto, ...] = ()  # every photo of the course, oldest first
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,17 @@ def course_detail(s: Session, course: Course, skin_type: str | None) -> CourseDe
     baseline, sessions, progress = course_progress_of(s, course, skin_type)
     roi = tuple(course.roi) if course.roi else None
     control = tuple(course.control) if course.control else None
+    on_timeline = {pt.photo_id for pt in progress.points}
+    photos = tuple(CoursePhoto(p.id, p.taken_at, p.state, p.id in on_timeline) for p in s.scalars(
+        select(Photo).where(Photo.course_id == course.id).order_by(Photo.taken_at, Photo.id)))
+    confirmed = confirmed_baseline(s, course.id)
     return CourseDetail(course.id, course.treatment, course.area, roi, control, tuple(sessions),
                         baseline.id if baseline else None,
-                        (baseline.width, baseline.height) if baseline else None, progress)
+                        (baseline.width, baseline.height) if baseline else None, progress,
+                        confirmed is not None and baseline is not None and confirmed.id == baseline.id, photos)
 
 
+@audited_refusals
 def get_patient(store: Store, actor: Actor, patient_id: int) -> PatientDetail:
     """A patient's courses, photos (ids), measurements and assessments. Audited as a view."""
     with store.session() as s:
@@ -91,6 +109,7 @@ def get_patient(store: Store, actor: Actor, patient_id: int) -> PatientDetail:
         return PatientDetail(patient.id, patient.reference, patient.display_name, patient.skin_type, details)
 
 
+@audited_refusals
 def list_patients(store: Store, actor: Actor) -> list[PatientSummary]:
     """Patients the actor may see, most concerning first (review, slower, ...).
 

@@ -7,6 +7,12 @@ same audit.
 
 Photos are written to the photo store (atomically, metadata stripped) before the row that
 refers to them is committed; the same photo added twice to a course is recorded once.
+
+The baseline of a course is the reference every photo is measured against, so no upload can
+make itself the baseline: a patient's photo dated before the course's baseline is *held*
+(stored, not used, shown to the provider as held for review). Providers confirm the baseline
+(:func:`set_baseline`, which also accepts a held photo) and take a photo off a course or put
+it back (:func:`hide_photo`, :func:`unhide_photo`); each is audited.
 """
 
 from __future__ import annotations
@@ -33,20 +39,34 @@ from tracker.services.access import (
     require,
     visible_patient_ids,
 )
-from tracker.services.analyses import analyse_course, baseline_photo, store_summary
-from tracker.services.audit import record_event
+from tracker.services.analyses import analyse_course, baseline_photo, confirmed_baseline, store_summary
+from tracker.services.audit import audited_refusals, record_event
 from tracker.store.db import Store
-from tracker.store.models import Course, Note, Patient, Photo, ProviderAssignment, TreatmentSession, User
+from tracker.store.models import (
+    Course,
+    CourseBaseline,
+    Note,
+    Patient,
+    Photo,
+    ProviderAssignment,
+    TreatmentSession,
+    User,
+)
 from tracker.store.photostore import strip_metadata
 
 __all__ = [
-    "FITZPATRICK_TYPES", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
-    "validate_skin_type", "validate_treatment", "parse_region", "capture_time_of",
+    "FITZPATRICK_TYPES", "MAX_PHOTO_BYTES", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
+    "validate_skin_type", "validate_treatment", "validate_photo_size", "parse_region", "capture_time_of",
     "create_patient", "find_patient_id", "add_course", "add_session", "add_photo", "record_photo",
-    "photo_bytes", "set_regions", "refresh_analyses", "add_note", "list_notes",
+    "photo_bytes", "set_regions", "refresh_analyses", "set_baseline", "hide_photo", "unhide_photo",
+    "add_note", "list_notes",
 ]
 
 FITZPATRICK_TYPES = ("I", "II", "III", "IV", "V", "VI")
+
+#: The largest photo file accepted, by upload or import: a full-resolution 50-megapixel JPEG
+#: or HEIC is well under it (the app's upload limit, ``server.maxUploadSize``, is the same).
+MAX_PHOTO_BYTES = 30 * 1024 * 1024
 
 
 # --- validation shared by every writer -------------------------------------------------------
@@ -73,6 +93,13 @@ def _validate_reference(reference: str) -> str:
     if not reference:
         raise InputError("A patient needs an identifier.")
     return reference
+
+
+def validate_photo_size(size: int) -> None:
+    """InputError when a photo file of ``size`` bytes is larger than :data:`MAX_PHOTO_BYTES`."""
+    if size > MAX_PHOTO_BYTES:
+        raise InputError(f"The file is larger than {MAX_PHOTO_BYTES // 2**20} MB, more than a photo needs: "
+                         "send it at the camera's usual size.")
 
 
 def parse_region(text: str | None) -> Box | None:
@@ -109,6 +136,7 @@ def _new_patient(s: Session, actor: Actor, reference: str, display_name: str | N
     return patient
 
 
+@audited_refusals
 def create_patient(store: Store, actor: Actor, reference: str, display_name: str,
                    skin_type: str | None = None) -> int:
     """Register a patient. A provider who does so is assigned to them."""
@@ -121,6 +149,7 @@ def create_patient(store: Store, actor: Actor, reference: str, display_name: str
         return _new_patient(s, actor, reference, display_name, skin_type).id
 
 
+@audited_refusals
 def find_patient_id(store: Store, actor: Actor, reference: str) -> int | None:
     """The id of the visible patient with this clinic identifier, if any."""
     with store.session() as s:
@@ -153,6 +182,7 @@ def _add_session(s: Session, course: Course, treated_on: date) -> None:
         s.add(TreatmentSession(course_id=course.id, treated_on=treated_on))
 
 
+@audited_refusals
 def add_course(store: Store, actor: Actor, patient_id: int, treatment: str, treated_on: date,
                area: str = "treated area", roi: Box | None = None, control: Box | None = None) -> int:
     """Record a treated area with its first session; returns the course id (existing one if the same)."""
@@ -166,6 +196,7 @@ def add_course(store: Store, actor: Actor, patient_id: int, treatment: str, trea
         return course.id
 
 
+@audited_refusals
 def add_session(store: Store, actor: Actor, course_id: int, treated_on: date) -> None:
     """Record a further session of a multi-session treatment."""
     require(actor, "provider")
@@ -180,21 +211,29 @@ def add_session(store: Store, actor: Actor, course_id: int, treated_on: date) ->
 # --- photos ----------------------------------------------------------------------------------
 
 def _insert_photo(s: Session, actor: Actor, course: Course, content_hash: str, photo: DecodedPhoto,
-                  taken_at: datetime, source: str, detail: str = "") -> tuple[int, bool]:
-    """The photo's row in the course (created unless the same photo is there); (id, created)."""
+                  taken_at: datetime, source: str, before_session: bool | None,
+                  detail: str = "") -> tuple[int, bool]:
+    """The photo's row in the course (created unless the same photo is there); (id, created).
+
+    A patient's photo dated before the course's baseline is held for the provider's review.
+    """
     existing = s.scalar(select(Photo.id).where(Photo.course_id == course.id, Photo.content_hash == content_hash))
     if existing is not None:
         return existing, False
+    baseline = baseline_photo(s, course.id) if actor.role == "patient" else None
+    state = "held" if baseline is not None and taken_at < baseline.taken_at else "active"
     try:
         with s.begin_nested():
             row = Photo(course_id=course.id, content_hash=content_hash, width=photo.width, height=photo.height,
-                        taken_at=taken_at, taken_at_source=source, uploaded_at=current_time())
+                        taken_at=taken_at, taken_at_source=source, uploaded_at=current_time(),
+                        before_session=before_session, state=state)
             s.add(row)
             s.flush()
     except IntegrityError:  # the same photo, added twice at once, was recorded by the other writer
         return s.scalar(select(Photo.id).where(Photo.course_id == course.id,
                                                Photo.content_hash == content_hash)), False
-    record_event(s, actor, "photo_add", course.patient_id, f"photo {row.id}{detail}")
+    record_event(s, actor, "photo_add", course.patient_id,
+                 f"photo {row.id}{detail}" + (" held: dated before the baseline" if state == "held" else ""))
     return row.id, True
 
 
@@ -204,22 +243,31 @@ class PhotoOutcome:
 
     photo_id: int
     created: bool  # False: the same photo was already in this course
-    analysis: AnalysisResult | None  # against the course baseline
+    analysis: AnalysisResult | None  # against the course baseline; None when held or not analysed
     is_baseline: bool
+    held: bool = False  # dated before the course's baseline: kept for the provider, not used
 
 
+@audited_refusals
 def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at: datetime | None = None,
-              *, taken_at_source: str | None = None, analyse: bool = True) -> PhotoOutcome:
+              *, taken_at_source: str | None = None, before_session: bool | None = None,
+              analyse: bool = True) -> PhotoOutcome:
     """Store a photo in a course and analyse it against the course baseline.
 
     The capture time comes from ``taken_at`` when given, else EXIF, else now.
+    ``before_session`` says, for a photo taken on a session's day, whether it was taken
+    before (True) or after (False) that treatment; None when not known. A patient's photo
+    dated before the course's baseline is held for the provider (``held`` in the outcome).
 
     Raises
     ------
     PhotoError
         The bytes are not a usable photo (nothing is stored).
+    InputError
+        The file is larger than :data:`MAX_PHOTO_BYTES`.
     """
     require(actor, "patient", "provider")
+    validate_photo_size(len(data))
     photo = decode_photo(data)  # refuse bad input before anything is written
     with store.session() as s:
         check_course(s, actor, course_id)
@@ -227,14 +275,15 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
     when, source = capture_time_of(photo, taken_at, taken_at_source or "entered", current_time(), "upload")
     with store.session() as s:
         course = check_course(s, actor, course_id)
-        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source)
+        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source, before_session)
+        held = s.get(Photo, photo_id).state == "held"
     analysis = None
     is_baseline = False
     if analyse:
         analysis = analyse_course(store, course_id).get(photo_id)
         with store.session() as s:
             is_baseline = baseline_photo(s, course_id).id == photo_id
-    return PhotoOutcome(photo_id, created, analysis, is_baseline)
+    return PhotoOutcome(photo_id, created, analysis, is_baseline, held)
 
 
 @dataclass(frozen=True)
@@ -257,6 +306,7 @@ class PhotoRecord:
     area: str = "treated area"
     skin_type: str | None = None
     name: str | None = None
+    before_session: bool | None = None  # see add_photo
 
 
 @dataclass(frozen=True)
@@ -285,6 +335,7 @@ def _course_of(s: Session, record: PhotoRecord) -> Course | None:
                                                        Course.area == record.area))
 
 
+@audited_refusals
 def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutcome:
     """Record a photo with its patient, course and session, creating what is missing. Not analysed.
 
@@ -307,6 +358,7 @@ def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutco
         reference = _validate_reference(record.patient)
         validate_treatment(record.treatment)
         skin_type = validate_skin_type(record.skin_type)
+        validate_photo_size(len(record.data))
         photo = decode_photo(record.data)
     except (InputError, ValueError) as exc:  # PhotoError is a ValueError
         return RecordOutcome("refused", str(exc))
@@ -338,10 +390,12 @@ def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutco
         if record.control and not course.control:
             course.control = list(record.control)
         _add_session(s, course, record.treated_on)
-        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source, " import")
+        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source,
+                                          record.before_session, " import")
         return RecordOutcome("imported" if created else "already", None, photo_id, course.id)
 
 
+@audited_refusals
 def photo_bytes(store: Store, actor: Actor, photo_id: int) -> bytes:
     """The stored (metadata-stripped) file of a photo. Audited as a view."""
     require(actor, "patient", "provider")
@@ -357,6 +411,7 @@ def photo_bytes(store: Store, actor: Actor, photo_id: int) -> bytes:
 
 # --- regions and analyses --------------------------------------------------------------------
 
+@audited_refusals
 def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, control: Box | None) -> None:
     """Change the region of interest and control (baseline pixels); photos are re-analysed."""
     require(actor, "provider")
@@ -375,6 +430,7 @@ def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, con
     analyse_course(store, course_id)
 
 
+@audited_refusals
 def refresh_analyses(store: Store, actor: Actor, course_id: int,
                      progress: Callable[[int, int], None] | None = None) -> dict[int, AnalysisResult]:
     """Bring a course's analyses up to date (providers of the patient, the command line).
@@ -388,8 +444,79 @@ def refresh_analyses(store: Store, actor: Actor, course_id: int,
     return analyse_course(store, course_id, progress)
 
 
+# --- the baseline and what is on the time line -----------------------------------------------
+
+def _course_photo(s: Session, actor: Actor, photo_id: int) -> tuple[Photo, Course]:
+    photo = s.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(HIDDEN)
+    return photo, check_course(s, actor, photo.course_id)
+
+
+def _reanalysed(store: Store, course_id: int) -> None:
+    """Analyse the course against its (possibly new) baseline and store its summary."""
+    analyse_course(store, course_id)
+    with store.session() as s:
+        store_summary(s, s.get(Course, course_id))
+
+
+@audited_refusals
+def set_baseline(store: Store, actor: Actor, course_id: int, photo_id: int) -> None:
+    """Choose and confirm the course's baseline photo (the patient's providers); every photo is measured again.
+
+    A photo held for review becomes the course's in use by being chosen. The regions stay as
+    drawn, in the new baseline's pixels: redraw them if the new baseline is framed differently.
+    """
+    require(actor, "provider")
+    with store.session() as s:
+        course = check_course(s, actor, course_id)
+        photo = s.get(Photo, photo_id)
+        if photo is None or photo.course_id != course.id:
+            raise NotFound(HIDDEN)
+        if photo.state == "hidden":
+            raise InputError("This photo is hidden from the course: show it again before choosing it as the baseline.")
+        photo.state = "active"
+        chosen = s.get(CourseBaseline, course.id)
+        if chosen is None:
+            s.add(CourseBaseline(course_id=course.id, photo_id=photo_id, confirmed_by=actor.user_id,
+                                 confirmed_at=current_time()))
+        else:
+            chosen.photo_id, chosen.confirmed_by, chosen.confirmed_at = photo_id, actor.user_id, current_time()
+        record_event(s, actor, "baseline_set", course.patient_id, f"course {course.id} photo {photo_id}")
+    _reanalysed(store, course_id)
+
+
+@audited_refusals
+def hide_photo(store: Store, actor: Actor, photo_id: int) -> None:
+    """Take a photo off its course's time line (the patient's providers); it is kept, and can be shown again."""
+    _set_hidden(store, actor, photo_id, True)
+
+
+@audited_refusals
+def unhide_photo(store: Store, actor: Actor, photo_id: int) -> None:
+    """Put a hidden photo back on its course's time line (the patient's providers)."""
+    _set_hidden(store, actor, photo_id, False)
+
+
+def _set_hidden(store: Store, actor: Actor, photo_id: int, hidden: bool) -> None:
+    require(actor, "provider")
+    with store.session() as s:
+        photo, course = _course_photo(s, actor, photo_id)
+        confirmed = confirmed_baseline(s, course.id)
+        if hidden and confirmed is not None and confirmed.id == photo_id:
+            raise InputError("This photo is the course's confirmed baseline: choose another baseline before hiding it.")
+        if hidden:
+            photo.state = "hidden"
+        elif photo.state == "hidden":
+            photo.state = "active"
+        record_event(s, actor, "photo_hide" if hidden else "photo_unhide", course.patient_id, f"photo {photo_id}")
+        course_id = course.id
+    _reanalysed(store, course_id)
+
+
 # --- notes -----------------------------------------------------------------------------------
 
+@audited_refusals
 def add_note(store: Store, actor: Actor, patient_id: int, text: str) -> int:
     """A provider's note on a patient (never exported)."""
     require(actor, "provider")
@@ -405,6 +532,7 @@ def add_note(store: Store, actor: Actor, patient_id: int, text: str) -> int:
         return note.id
 
 
+@audited_refusals
 def list_notes(store: Store, actor: Actor, patient_id: int) -> list[dict]:
     """Notes on a patient, newest first: for the patient's providers."""
     require(actor, "provider")

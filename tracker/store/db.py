@@ -10,12 +10,19 @@ The embedded default keeps everything in one data directory::
 ``TRACKER_DATABASE_URL`` points the database elsewhere, e.g.
 ``postgresql+psycopg://user@host/tracker``, while photos stay in the data
 directory.
+
+The data directory holds health data and the export key, so it is private to the account
+running the tracker: :func:`open_store` creates it ``0700`` and its files ``0600``, and
+on every start takes group and other permissions away from an existing one (and from
+its database, key and demo files), refusing to go on if it cannot.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,9 +35,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.store.photostore import PhotoStore
 
-__all__ = ["Store", "open_store", "default_data_dir", "migrate", "StoreError"]
+__all__ = ["Store", "open_store", "default_data_dir", "migrate", "StoreError", "make_private"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_DATABASE_FILES = ("tracker.db", "tracker.db-wal", "tracker.db-shm", "tracker.db-journal")
+_log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -64,6 +73,21 @@ class Store:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def integrity_problem(self) -> str | None:
+        """What is wrong with the database file, in one line, or None (SQLite's ``quick_check``).
+
+        Opening reads only the first pages, so a file damaged further in opens fine; this reads
+        every page. PostgreSQL checks its own pages, so there it is always None.
+        """
+        if self.dialect != "sqlite":
+            return None
+        try:
+            with self.engine.connect() as conn:
+                rows = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check")]
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails the check itself
+            return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+        return None if rows == ["ok"] else f"{len(rows)} problems, the first: {' '.join(str(rows[0]).split())}"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,6 +136,44 @@ def _secret_key(data_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def make_private(data_dir: Path) -> list[str]:
+    """Take group and other permissions away from the data directory and the files that hold secrets.
+
+    Returns the names of what was changed. The photo folder is made private too; what is
+    inside it cannot be reached through a private folder (and the photo store writes it
+    private anyway), so its many files are not walked on every start.
+
+    Raises
+    ------
+    StoreError
+        A permission could not be changed (the directory belongs to another account).
+    """
+    fixed = []
+    targets = [(data_dir, 0o700), (data_dir / "photos", 0o700),
+               *((data_dir / name, 0o600) for name in (*_DATABASE_FILES, "secret.key", "demo-accounts.txt"))]
+    for path, mode in targets:
+        try:
+            current = stat.S_IMODE(path.lstat().st_mode)
+        except FileNotFoundError:
+            continue
+        if current & 0o077:
+            try:
+                os.chmod(path, current & mode)
+            except OSError as exc:
+                raise StoreError(f"the data directory {data_dir} is readable by others and cannot be made private "
+                                 f"({exc.strerror}); fix its permissions (chmod -R go-rwx)") from None
+            fixed.append(path.name)
+    return fixed
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable by its owner only, unless it exists (SQLite then writes into it)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (safe to call on every start)."""
     cfg = Config()
@@ -142,9 +204,15 @@ def open_store(data_dir: Path | str | None = None, database_url: str | None = No
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
+    fixed = make_private(data_dir)
+    if fixed:  # names of the store's own files, never of people
+        _log.warning("made %d items of the data directory private to their owner", len(fixed))
     url = database_url or os.environ.get("TRACKER_DATABASE_URL")
     engine = None
     try:
+        if not url:
+            # SQLite creates its -wal and -shm files with the database file's permissions.
+            _create_private(data_dir / "tracker.db")
         engine = create_engine(url, pool_pre_ping=True) if url else _sqlite_engine(data_dir / "tracker.db")
         if upgrade:
             migrate(engine)

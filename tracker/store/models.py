@@ -2,12 +2,19 @@
 
 A *course* is one treated area of one patient followed over time: its
 treatment type, its region of interest and control in the baseline photo's
-pixels, its sessions and its photos. The baseline of a course is its earliest
-photo. Analysis results are cached per (photo, baseline, metric version,
-regions) so they are recomputed exactly when one of those changes.
+pixels, its sessions and its photos. The baseline of a course is the photo a
+provider chose and confirmed (``course_baselines``), or until then the earliest
+photo in use (see :func:`tracker.services.analyses.baseline_photo`). Analysis
+results are cached per (photo, baseline, metric version, regions) so they are
+recomputed exactly when one of those changes.
+
+A photo is ``active`` (on the course's time line), ``held`` (a patient's upload
+dated before the course's baseline: kept for a provider to review, not used) or
+``hidden`` (taken off the course by a provider; kept, and audited).
 
 Personal data lives only in ``patients.reference`` and ``patients.display_name``,
-provider notes and user names; exports never read them.
+provider notes and user names; exports never read them. Sign-in throttling keeps
+keyed hashes of the names tried and of where they came from, never the text.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("patient", "provider", "researcher", "admin")
+PHOTO_STATES = ("active", "held", "hidden")
 
 
 class Base(DeclarativeBase):
@@ -56,8 +64,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -105,6 +111,20 @@ class Photo(Base):
     taken_at: Mapped[datetime] = mapped_column(DateTime)
     taken_at_source: Mapped[str] = mapped_column(String(20))  # exif | manifest | entered | upload
     uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+    # Taken on a session's day: before (True) or after (False) that treatment; None when not known.
+    before_session: Mapped[bool | None] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(10), default="active")  # one of PHOTO_STATES
+
+
+class CourseBaseline(Base):
+    """The baseline photo a provider chose for a course, and who confirmed it when."""
+
+    __tablename__ = "course_baselines"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Analysis(Base):
@@ -153,6 +173,22 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(String(400), default="")  # ids and counts only, never names
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins of one account name (or ``*``: any) from one source, and the back-off they earned.
+
+    Both keys are HMAC-SHA256 under the installation's secret key, so neither the names
+    people typed (sometimes a password) nor their addresses are stored.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class CourseSummary(Base):

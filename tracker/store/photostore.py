@@ -19,7 +19,12 @@ Metadata
       anything behind the end of the first image (further pictures, gain maps,
       motion-photo videos) do not.
     * **PNG** is rewritten chunk by chunk: pixels, palette, transparency and
-      colour chunks survive; text, time stamps, EXIF and unknown chunks do not.
+      colour chunks survive (an embedded ICC profile only when it is one); text,
+      time stamps, EXIF and unknown chunks do not.
+
+    An "ICC profile" that is not one (any text can be put in its place) is dropped:
+    the decoder ignores it too, so the pixels read the same, and nothing but a real
+    colour profile rides along with a photo.
     * **Every other format** (HEIC/HEIF, WebP, TIFF, BMP, GIF) is decoded by
       :func:`tracker.analysis.io.decode_photo` and stored as a PNG of its upright 8-bit
       sRGB pixels.  Those containers keep metadata in too many places to
@@ -70,7 +75,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageCms
 
 from tracker.analysis.io import decode_photo
 
@@ -106,6 +111,7 @@ _JFIF = b"JFIF\x00"
 # Identifier, version, units and densities: the JFIF fields before the thumbnail.
 _JFIF_WITHOUT_THUMBNAIL = 12
 _ICC_PROFILE = b"ICC_PROFILE\x00"
+_MAX_ICC_BYTES = 4 * 1024 * 1024  # real profiles are a few kilobytes; CMYK press profiles under 4 MB
 _ADOBE = b"Adobe"
 _EXIF_HEADER = b"Exif\x00\x00"
 
@@ -475,6 +481,7 @@ class PhotoStore:
 def _strip_jpeg(data: bytes) -> bytes:
     """Rewrite a JPEG's marker segments, keeping those that decoding needs."""
     kept = [data[:2]]
+    icc_segments: dict[int, bytes] = {}  # index in ``kept``: payload
     exif_at = 1  # right after SOI, or after a JFIF APP0 that follows it
     position, end = 2, len(data)
     while position < end:
@@ -516,16 +523,45 @@ def _strip_jpeg(data: bytes) -> bytes:
                 payload = payload[:_JFIF_WITHOUT_THUMBNAIL] + b"\x00\x00"
             kept.append(_jpeg_segment(marker, payload))
         elif _keeps_jpeg_segment(marker, payload):
+            if marker == _APP2:
+                icc_segments[len(kept)] = payload
             kept.append(_jpeg_segment(marker, payload))
         if marker == _SOS:
             following = _MARKER_AFTER_SCAN.search(data, position)
             scan_end = following.start() if following else end
             kept.append(data[position:scan_end])
             position = scan_end
+    if icc_segments:
+        # Chunks carry a sequence number and a count after the identifier (ICC.1, annex B.4).
+        chunks = sorted(icc_segments.values(), key=lambda payload: payload[len(_ICC_PROFILE):len(_ICC_PROFILE) + 1])
+        if not _is_icc_profile(b"".join(chunk[len(_ICC_PROFILE) + 2:] for chunk in chunks)):
+            kept = [segment for i, segment in enumerate(kept) if i not in icc_segments]
     orientation = _orientation(data, "JPEG")
     if orientation != 1:
         kept.insert(exif_at, _jpeg_segment(_APP1, _EXIF_HEADER + _orientation_tiff(orientation)))
     return b"".join(kept)
+
+
+def _is_icc_profile(profile: bytes) -> bool:
+    """Whether LittleCMS reads these bytes as an ICC profile."""
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _png_icc_profile(body: bytes) -> bytes | None:
+    """The profile of an iCCP chunk (name, NUL, method 0, zlib data), or None when it cannot be read."""
+    name_end = body.find(b"\x00")
+    if not 0 < name_end < 80 or body[name_end + 1:name_end + 2] != b"\x00":
+        return None
+    inflater = zlib.decompressobj()
+    try:
+        profile = inflater.decompress(body[name_end + 2:], _MAX_ICC_BYTES + 1)
+    except zlib.error:
+        return None
+    return profile if len(profile) <= _MAX_ICC_BYTES else None
 
 
 def _keeps_jpeg_segment(marker: int, payload: bytes) -> bool:
@@ -555,7 +591,11 @@ def _strip_png(data: bytes) -> bytes:
         chunk_end = position + 12 + length
         if chunk_end > end:
             raise _NotRewritable
-        if kind in _PNG_KEPT:
+        if kind == b"iCCP":
+            profile = _png_icc_profile(data[position + 8:chunk_end - 4])
+            if profile is not None and _is_icc_profile(profile):
+                kept.append(data[position:chunk_end])
+        elif kind in _PNG_KEPT:
             if kind == b"IDAT" and exif_at is None:
                 exif_at = len(kept)
             kept.append(data[position:chunk_end])

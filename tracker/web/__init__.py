@@ -1,13 +1,15 @@
 """The web face: Streamlit glue, error handling, what pages show, and the PDF report.
 
 ==============  ========================================================================
-``session``     the store, the signed-in actor, sign-in and sign-out, cached photo loading
+``session``     the store, the signed-in actor, sign-in and sign-out, photos for display
 ``errors``      the one handler that turns every error into a message
+``markdown``    user text shown literally inside Streamlit's Markdown
+``server``      security headers and the upload guard around the app (``serve.py``)
 ``views``       tables, charts, images and texts pages show (no Streamlit: testable alone)
 ``report``      the provider's PDF report
 ==============  ========================================================================
 
-The Streamlit scripts themselves (``app.py`` and ``pages/``) are layout and wiring over
+The Streamlit scripts themselves (``app.py``, ``serve.py`` and ``pages/``) are layout and wiring over
 these modules; :func:`app_dir` finds them in a source checkout or inside the installed
 package.
 """
@@ -31,7 +33,7 @@ def app_dir() -> Path:
         Neither the installed package nor a source checkout holds the app.
     """
     for folder in (_PACKAGED_APP, _CHECKOUT):
-        if (folder / "app.py").is_file() and (folder / "pages").is_dir():
+        if (folder / "app.py").is_file() and (folder / "serve.py").is_file() and (folder / "pages").is_dir():
             return folder
     raise FileNotFoundError(f"the web app is missing: neither {_PACKAGED_APP} nor {_CHECKOUT} holds app.py "
                             "and pages/; reinstall the package")

@@ -6,6 +6,8 @@ Pages never choose which errors to catch. A refusal from the services
 defect, shown as a plain apology while only its type is logged (its message could hold
 personal data). The app wraps every page in :func:`errors_shown`; a page wraps an action
 whose failure should not end the page (one bad file among several uploads) in it too.
+Messages can hold what people typed (a file name, a user name), so they are shown as
+literal text (:func:`tracker.web.markdown.literal`), never as Markdown.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import streamlit as st
 
 from tracker.analysis import PhotoError
 from tracker.services import ServiceError
+from tracker.web.markdown import literal
 
 __all__ = ["INTERNAL_ERROR", "errors_shown", "message_for"]
 
@@ -46,6 +49,6 @@ def errors_shown(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - the one handler of the web app
         if not isinstance(exc, (ServiceError, PhotoError)):
             _log.error("internal error on a page: %s", type(exc).__name__)
-        st.error(prefix + message_for(exc))
+        st.error(literal(prefix + message_for(exc)))
         if stop:
             st.stop()

@@ -6,6 +6,7 @@ What a panel shows is computed in :mod:`tracker.web.views`; errors are shown by
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import streamlit as st
@@ -15,6 +16,7 @@ from tracker.analysis import decode_photo
 from tracker.recovery import CourseProgress
 from tracker.store.db import Store
 from tracker.web.errors import errors_shown
+from tracker.web.markdown import literal
 from tracker.web.session import photo_rgb
 from tracker.web.views import (
     aligned_pair,
@@ -27,7 +29,10 @@ from tracker.web.views import (
     texture_chart,
 )
 
-__all__ = ["course_charts", "photo_timeline", "regions_editor", "notes_panel", "report_panel"]
+__all__ = ["course_charts", "photo_timeline", "regions_editor", "baseline_panel", "notes_panel", "report_panel"]
+
+PHOTO_STATE_LABEL = {"active": "in use", "held": "held for review (dated before the baseline)",
+                     "hidden": "hidden by a provider"}
 
 
 def course_charts(progress: CourseProgress, skin_type: str | None, *, with_table: bool = False) -> None:
@@ -95,6 +100,46 @@ def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> No
             st.rerun()
 
 
+def baseline_panel(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:
+    """The course's photos with their state; confirm the baseline, choose another, hide or show a photo."""
+    if course.baseline_photo_id is None:
+        st.info("There is no photo to measure against yet.")
+        return
+    if course.baseline_confirmed:
+        st.success("The baseline is confirmed by a provider.")
+    else:
+        st.warning("The baseline is the earliest photo and has not been confirmed: check that it shows the treated "
+                   "area before treatment, then confirm it or choose another.")
+    held = [p for p in course.photos if p.state == "held"]
+    if held:
+        st.warning(f"{len(held)} photo(s) uploaded by the patient are dated before the baseline and are held for "
+                   "review: use one as the baseline, or hide it.")
+    labels = {p.id: (f"{p.taken_at:%d %b %Y %H:%M} · {PHOTO_STATE_LABEL[p.state]}"
+                     + (" · baseline" if p.id == course.baseline_photo_id else "")
+                     + ("" if p.on_timeline or p.state != "active" else " · before the baseline, not measured"))
+              for p in course.photos}
+    chosen = st.selectbox("Photo", list(labels), format_func=labels.get,
+                          index=list(labels).index(held[0].id if held else course.baseline_photo_id))
+    small, _ = photo_rgb(actor, chosen)
+    st.image(fit_within(small, 600), caption=labels[chosen])
+    state = next(p.state for p in course.photos if p.id == chosen)
+    use, hide = st.columns(2)
+    if use.button("Confirm as the baseline" if chosen == course.baseline_photo_id else "Use as the baseline",
+                  disabled=state == "hidden" or (chosen == course.baseline_photo_id and course.baseline_confirmed)):
+        with errors_shown(), st.spinner("Measuring every photo against the baseline…"):
+            sv.set_baseline(store, actor, course.id, chosen)
+            st.rerun()
+    if state == "hidden":
+        if hide.button("Show on the course again"):
+            with errors_shown():
+                sv.unhide_photo(store, actor, chosen)
+                st.rerun()
+    elif hide.button("Hide from the course"):
+        with errors_shown():
+            sv.hide_photo(store, actor, chosen)
+            st.rerun()
+
+
 def notes_panel(store: Store, actor: sv.Actor, patient_id: int) -> list[dict]:
     """The providers' notes on a patient, newest first, with a form to add one; returns the notes."""
     with st.form("note", clear_on_submit=True):
@@ -104,7 +149,11 @@ def notes_panel(store: Store, actor: sv.Actor, patient_id: int) -> list[dict]:
                 sv.add_note(store, actor, patient_id, text)
     notes = sv.list_notes(store, actor, patient_id)
     for note in notes:
-        st.markdown(f"**{note['author']}**, {note['created_at']:%d %b %Y %H:%M}: {note['text']}")
+        # Author and date in an element of their own, the note as plain text: a note cannot
+        # forge another note's author, nor make a reader's browser fetch anything.
+        with st.container(border=True):
+            st.caption(f"{literal(note['author'])} · {note['created_at']:%d %b %Y %H:%M}")
+            st.text(note["text"])
     if not notes:
         st.caption("No notes yet.")
     return notes
@@ -121,5 +170,6 @@ def report_panel(store: Store, actor: sv.Actor, patient: sv.PatientDetail, notes
                 patient, notes, photos, prepared_by=actor.username, generated_at=datetime.now()))
     report = st.session_state.get("report")
     if report and report[0] == patient.id:
-        st.download_button("Download PDF report", report[1], file_name=f"report-{patient.reference}.pdf",
+        safe_name = re.sub(r"[^\w.-]", "_", patient.reference)  # the identifier is the clinic's free text
+        st.download_button("Download PDF report", report[1], file_name=f"report-{safe_name}.pdf",
                            mime="application/pdf", type="primary")

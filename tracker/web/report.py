@@ -3,8 +3,8 @@
 Pure: the caller hands in the patient's record (:class:`~tracker.services.PatientDetail`),
 the notes and the decoded photos it fetched through the access-controlled services
 (:func:`photos_needed` says which), and gets the PDF bytes back. Nothing here opens the
-store, reads a file it was not handed (bar the DejaVu fonts shipped with matplotlib) or
-imports Streamlit.
+store, reads a file it was not handed (bar the fonts: DejaVu, shipped with matplotlib, and
+Noto Sans CJK, from the ``noto-cjk-sans-jp-regular`` package) or imports Streamlit.
 
 What a report holds, per treated area: the status in words with the rules and figures
 that fired, the measured redness against the expected band (chart), texture change
@@ -15,25 +15,37 @@ Notes
 -----
 Tables, labels and images come from :mod:`tracker.web.views`, so the report shows what the
 app shows. Text is set in DejaVu Sans (embedded, subset) because the PDF core fonts are
-Latin-1 only and the report needs "Δa*", "°" and "≥". Photos are embedded as JPEG
-(quality 85, longest side 900 px), which keeps a report well under 2 MB.
+Latin-1 only and the report needs "Δa*", "°" and "≥"; DejaVu covers the Latin, Greek and
+Cyrillic scripts. Names, notes and area names in Chinese, Japanese or Korean are set in Noto
+Sans CJK (SIL Open Font License), embedded only when the record needs it. Text that neither
+covers, or that is written right to left (which this layout cannot order), is refused before
+anything is drawn (:class:`ReportError`, naming the problem, never the text), so nothing
+vanishes from a report silently; and the font libraries' logging, which would list the
+characters drawn, is kept to errors. Photos are embedded as JPEG (quality 85, longest side
+900 px), which keeps a report well under 2 MB.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
+import logging
+import unicodedata
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import matplotlib
 import numpy as np
+from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 from matplotlib.figure import Figure
 
 from tracker.recovery.timeline import CoursePoint, CourseProgress
+from tracker.services.access import ServiceError
 from tracker.web.views import (
     OKABE_ITO,
     aligned_pair,
@@ -48,13 +60,25 @@ from tracker.web.views import (
 if TYPE_CHECKING:  # the records only: the report never touches the store
     from tracker.services.read_models import CourseDetail, PatientDetail
 
-__all__ = ["NOTICE", "patient_report_pdf", "photos_needed"]
+__all__ = ["NOTICE", "ReportError", "patient_report_pdf", "photos_needed"]
+
+# fpdf warns of missing glyphs by listing the characters, and fontTools' subsetter lists the
+# glyphs it keeps: from a report, both are a patient's name and notes. Only errors are logged.
+logging.getLogger("fpdf").setLevel(logging.ERROR)
+logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 NOTICE = ("Measurements from photos compare this patient with the typical course after the treatment. "
           "They are not a diagnosis.")
 
 _FONT = "DejaVu"
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+_DEJAVU = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+_CJK_FONT = "NotoSansCJK"
+_CJK_PACKAGE = "noto-cjk-sans-jp-regular"  # Noto Sans CJK JP: every CJK ideograph, kana and hangul
+
+
+class ReportError(ServiceError):
+    """The report cannot be made; the message names the problem, never the patient's text."""
 _PHOTO_SIDE = 900  # px, longest side of an embedded photo
 _JPEG_QUALITY = 85
 _CHART_DPI = 150
@@ -123,8 +147,11 @@ def patient_report_pdf(patient: PatientDetail, notes: list[dict], photos: dict[i
                                  prepared_by=actor.username)
     """
     generated_at = (generated_at or datetime.now()).replace(microsecond=0)
+    needs_cjk = _needs_cjk([patient.display_name, patient.reference, prepared_by,
+                            *(c.area for c in patient.courses), *(str(n["author"]) for n in notes),
+                            *(str(n["text"]) for n in notes)])
     pdf = _ReportPDF(f"{patient.display_name} ({patient.reference}) · Healing progress report · "
-                     f"{generated_at:%Y-%m-%d}")
+                     f"{generated_at:%Y-%m-%d}", needs_cjk)
     pdf.set_title("Healing progress report")
     pdf.set_creator("tracker")
     pdf.set_creation_date(generated_at.astimezone())
@@ -138,19 +165,60 @@ def patient_report_pdf(patient: PatientDetail, notes: list[dict], photos: dict[i
     return bytes(pdf.output())
 
 
+# --- fonts ---------------------------------------------------------------------------------
+
+@cache
+def _cjk_font_path() -> Path | None:
+    """The Noto Sans CJK file, located without importing its package; None if it is not installed."""
+    try:
+        files = importlib.metadata.distribution(_CJK_PACKAGE).files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = [f for f in files if f.name.endswith(".otf")]
+    return Path(found[0].locate()) if found else None
+
+
+@cache
+def _characters(path: Path) -> frozenset[int]:
+    with TTFont(path, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+@cache
+def _dejavu_characters() -> frozenset[int]:
+    """What every DejaVu style the report uses can draw."""
+    return frozenset.intersection(*(_characters(_FONT_DIR / name) for name in _DEJAVU.values()))
+
+
+def _needs_cjk(texts: list[str]) -> bool:
+    """Whether the record's own text needs the CJK font; ReportError if no font here can draw it."""
+    wanted = {ord(ch) for text in texts for ch in text if not ch.isspace()}
+    if any(unicodedata.bidirectional(chr(code)) in ("R", "AL") for code in wanted):
+        raise ReportError("The report cannot be made: the record holds right-to-left text (such as Arabic or "
+                          "Hebrew), which the PDF report cannot yet lay out.")
+    beyond = wanted - _dejavu_characters()
+    cjk = _cjk_font_path()
+    if beyond and (cjk is None or beyond - _characters(cjk)):
+        raise ReportError("The report cannot be made: the record holds characters none of the report's fonts can "
+                          f"show (Latin, Greek, Cyrillic{', Chinese, Japanese, Korean' if cjk else ''}).")
+    return bool(beyond)
+
+
 # --- document -----------------------------------------------------------------------------
 
 class _ReportPDF(FPDF):
-    """A4 portrait in DejaVu Sans, with the patient and "Page n of N" in every footer."""
+    """A4 portrait in DejaVu Sans (Noto Sans CJK where needed), with the patient and "Page n of N" in every footer."""
 
-    def __init__(self, footer_text: str):
+    def __init__(self, footer_text: str, needs_cjk: bool = False):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.footer_text = footer_text
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=18)
-        self.add_font(_FONT, "", _FONT_DIR / "DejaVuSans.ttf")
-        self.add_font(_FONT, "B", _FONT_DIR / "DejaVuSans-Bold.ttf")
-        self.add_font(_FONT, "I", _FONT_DIR / "DejaVuSans-Oblique.ttf")
+        for style, name in _DEJAVU.items():
+            self.add_font(_FONT, style, _FONT_DIR / name)
+        if needs_cjk:
+            self.add_font(_CJK_FONT, "", _cjk_font_path())
+            self.set_fallback_fonts([_CJK_FONT], exact_match=False)  # bold and italic fall back to regular
         self.set_font(_FONT, size=10)
 
     def footer(self) -> None:

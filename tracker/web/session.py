@@ -1,23 +1,35 @@
-"""Streamlit glue shared by the pages: the store, the signed-in actor, cached photo loading.
+"""Streamlit glue shared by the pages: the store, the signed-in actor, photos for display.
 
 Only wiring lives here; what pages show is computed in :mod:`tracker.web.views`, errors
 are shown by :mod:`tracker.web.errors`, and every read or write goes through
 :mod:`tracker.services`, which enforces who may see what.
+
+Every photo shown is fetched through :func:`tracker.services.photo_bytes`, which checks
+access and audits the view each time; only the decoding is cached, by the file's content.
 """
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from tracker import services as sv
 from tracker.analysis import decode_photo
 from tracker.recovery import CourseProgress
 from tracker.store.db import Store, open_store
 from tracker.web.errors import errors_shown
+from tracker.web.server import UPLOAD_SESSIONS
 from tracker.web.views import fit_within, status_label, treatment_name
 
 __all__ = ["get_store", "current_actor", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
-           "choose_course", "show_status"]
+           "choose_course", "show_status", "client_source", "UPLOADING_ROLES", "MAX_PHOTOS_PER_BATCH"]
+
+#: Roles whose pages take photo uploads; only their signed-in sessions may send files.
+UPLOADING_ROLES = frozenset({"patient", "provider"})
+#: Photos checked from one upload: a visit's worth, and a bound on the work one click asks for.
+MAX_PHOTOS_PER_BATCH = 12
 
 ROLE_LABEL = {"patient": "Patient", "provider": "Provider", "researcher": "Researcher", "admin": "Administrator"}
 DISPLAY_SIDE = 1600
@@ -29,17 +41,46 @@ def get_store() -> Store:
     return open_store()
 
 
+def _session_id() -> str | None:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def current_actor() -> sv.Actor | None:
-    """The signed-in actor, or None (an ended session is cleared with a message)."""
+    """The signed-in actor, or None (an ended session is cleared with a message).
+
+    Keeps the upload guard (:data:`tracker.web.server.UPLOAD_SESSIONS`) in step: only a
+    browser session signed in to a role that adds photos may send files.
+    """
     token = st.session_state.get("token")
-    if not token:
-        return None
-    try:
-        return sv.actor_from_token(get_store(), token)
-    except sv.AccessDenied as exc:
-        st.session_state.pop("token", None)
-        st.session_state["notice"] = str(exc)
-        return None
+    actor = None
+    if token:
+        try:
+            actor = sv.actor_from_token(get_store(), token)
+        except sv.AccessDenied as exc:
+            st.session_state.pop("token", None)
+            st.session_state["notice"] = str(exc)
+    session_id = _session_id()
+    if session_id is not None:
+        if actor is not None and actor.role in UPLOADING_ROLES:
+            UPLOAD_SESSIONS.allow(session_id)
+        else:
+            UPLOAD_SESSIONS.forget(session_id)
+    return actor
+
+
+def client_source() -> str | None:
+    """Where this browser session connects from, for sign-in throttling.
+
+    The address of the connection; behind a reverse proxy that sets ``X-Forwarded-For``
+    (``TRACKER_BEHIND_PROXY=1``), the address the proxy saw, which is the last one it added.
+    Without either (the app reached on this machine), None: one source for all.
+    """
+    if os.environ.get("TRACKER_BEHIND_PROXY") == "1":
+        forwarded = st.context.headers.get("X-Forwarded-For", "")
+        if forwarded.strip():
+            return forwarded.split(",")[-1].strip()
+    return st.context.ip_address
 
 
 def require_actor(*roles: str) -> sv.Actor:
@@ -67,7 +108,7 @@ def sign_in_page() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         with errors_shown():
-            token, _ = sv.sign_in(get_store(), username, password)
+            token, _ = sv.sign_in(get_store(), username, password, client_source())
             st.session_state["token"] = token
             st.rerun()
 
@@ -78,17 +119,23 @@ def sign_out() -> None:
     if token:
         sv.sign_out(get_store(), token)
     st.session_state.clear()
-    photo_rgb.clear()
+    session_id = _session_id()
+    if session_id is not None:
+        UPLOAD_SESSIONS.forget(session_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=200)
 def photo_rgb(actor: sv.Actor, photo_id: int) -> tuple:
     """A photo decoded for display (at most 1600 px) and its scale, fetched as ``actor``.
 
-    The actor is part of the cache key, so one user's cached photo is never
-    served to another; the service checks access on the first fetch.
+    Every call is a view: the service checks access and audits it, also when the decoded
+    copy comes from the cache (which is keyed by the file's content, not by who asks).
     """
-    full = decode_photo(sv.photo_bytes(get_store(), actor, photo_id)).rgb
+    return _display_copy(sv.photo_bytes(get_store(), actor, photo_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _display_copy(data: bytes) -> tuple:
+    full = decode_photo(data).rgb
     small = fit_within(full, DISPLAY_SIDE)
     return small, small.shape[1] / full.shape[1]
 
