@@ -201,3 +201,10 @@ def test_a_photo_on_a_session_day_records_whether_it_was_before_the_treatment(cl
     outcome = sv.add_photo(store, ana, course.id, gallery_photo(), on_the_day, before_session=False)
     with store.session() as s:
         assert s.get(Photo, outcome.photo_id).before_session is False
+    # The time line follows the flag: after the treatment, that session's day 0, not assumed.
+    before = sv.add_photo(store, ana, course.id, gallery_photo(picture=samples.chelsea), on_the_day.replace(hour=7),
+                          before_session=True)
+    points = {pt.photo_id: pt for pt in course_now(clinic).progress.points}
+    assert (points[outcome.photo_id].day, points[outcome.photo_id].session) == (0, 1)
+    assert (points[before.photo_id].day, points[before.photo_id].session) == (0, 0)
+    assert not points[outcome.photo_id].timing_assumed and not points[before.photo_id].timing_assumed

@@ -203,8 +203,8 @@ def course_progress_of(s: Session, course: Course,
     results = current_results(s, key, [p.id for p in photos])
     sessions = sorted(t.treated_on for t in s.scalars(
         select(TreatmentSession).where(TreatmentSession.course_id == course.id)))
-    progress = course_progress(course.treatment, sessions,
-                               [PhotoPoint(p.id, p.taken_at, results.get(p.id)) for p in photos], skin_type)
+    points = [PhotoPoint(p.id, p.taken_at, results.get(p.id), before_session=p.before_session) for p in photos]
+    progress = course_progress(course.treatment, sessions, points, skin_type)
     mismatch = baseline_mismatch(baseline, results)
     if mismatch is not None:
         progress = replace(progress, assessment=None, not_assessed_reason=mismatch)
