@@ -276,3 +276,14 @@ def test_text_no_font_can_show_refuses_the_report_in_one_line_without_the_text(c
     message = str(refused.value)
     assert problem in message and "\n" not in message
     assert not [ch for ch in name if not ch.isascii() and ch in message + caplog.text]
+
+
+def test_every_status_the_list_can_show_has_its_own_colour_in_the_report():
+    from tracker.services.read_models import STATUS_ORDER
+    from tracker.web.report import _STATUS_COLOUR
+    from tracker.web.views import OKABE_ITO
+
+    assert set(STATUS_ORDER) <= set(_STATUS_COLOUR)
+    colours = [_STATUS_COLOUR[s] for s in STATUS_ORDER]
+    assert len(set(colours)) == len(colours)
+    assert all(c in OKABE_ITO for c in colours)

@@ -85,8 +85,8 @@ _CHART_DPI = 150
 _LABEL_WIDTH = 52  # mm, the label column of "label: value" lines
 _REDNESS_LABEL = "Redness above before-treatment (Δa*, a* units)"
 _TEXTURE_LABEL = "Texture contrast vs before treatment (%)"
-_STATUS_COLOUR = {"review": "vermillion", "slower": "orange", "on_track": "green", "ahead": "blue",
-                  "not_assessed": "grey"}
+_STATUS_COLOUR = {"review": "vermillion", "check_photos": "purple", "slower": "orange", "on_track": "green",
+                  "ahead": "blue", "not_assessed": "grey"}
 
 
 def photos_needed(patient: PatientDetail) -> set[int]:
