@@ -179,3 +179,50 @@ def test_reference_pixels_on_one_side_give_one_gain(close_up):
 def test_treated_extent_is_checked():
     with pytest.raises(ValueError, match="treated must be one of face, region"):
         AnalysisConfig(treated="cheek")
+
+
+# --- the command line -------------------------------------------------------------------------
+
+def test_cli_gives_the_right_rise_on_a_full_face_series(close_up, tmp_path):
+    """``tracker analyze --reference B --roi R`` with no other option: the whole face is assumed treated."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    tracker = shutil.which("tracker", path=str(Path(sys.executable).parent)) or "tracker"
+    roi = close_up.boxes["cheek"]
+    Image.fromarray(close_up.rgb).save(tmp_path / "baseline.png")
+    rng = np.random.default_rng(8)
+    series = [sim.face_followup(close_up.rgb, close_up.face, sim.random_motion(rng, SIDE, 3.0, 0.03, 0.01, 0.0),
+                                sim.random_lighting(rng), rng, added, {"roi": roi}) for added in (3.0, 6.0, 9.0, 12.0)]
+    names = []
+    for i, photo in enumerate(series):
+        names.append(f"day{i}.png")
+        Image.fromarray(photo.rgb).save(tmp_path / names[-1])
+
+    def rises(*options: str) -> tuple[list[float], list[dict]]:
+        done = subprocess.run([tracker, "analyze", "--reference", "baseline.png", "--roi", ",".join(map(str, roi)),
+                               *options, "--json", "baseline.png", *names], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr
+        records = [json.loads(line) for line in done.stdout.splitlines()]
+        base = records[0]["metrics"]["redness_a"]
+        return [r["metrics"]["redness_a"] - base for r in records[1:]], [r["colour"] for r in records[1:]]
+
+    measured, colours = rises()
+    assert {c["method"] for c in colours} == {"surroundings"} and all(c["residual_delta_e"] < 2 for c in colours)
+    true = [p.true_delta_a["roi"] for p in series]
+    slope, r2 = fit_line(true, measured)
+    assert 0.85 <= slope <= 1.15 and r2 >= 0.95, (true, measured)
+    assert np.abs(np.subtract(measured, true)).max() < 1.5
+    assumed_untreated, colours = rises("--treated", "region")
+    assert {c["reference"] for c in colours} == {"untreated skin"}
+    assert fit_line(true, assumed_untreated)[0] < 0.6
+    wrong = subprocess.run([tracker, "analyze", "--reference", "baseline.png", "--treated", "cheek", "day0.png"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert wrong.returncode == 2 and "--treated must be one of face, region" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
