@@ -654,3 +654,23 @@ def test_folder_import_from_the_command_line(clinic_folder, tmp_path):
     again = run("--data-dir", data_dir, "import", clinic_folder)
     assert summary(again.stdout) == (0, 17, 2, 19)
     assert_complete(data_dir, 17)
+
+
+def test_manifest_says_what_was_treated(sqlite_store, tmp_path):
+    """The ``treated`` column: a new area takes it, a clashing one is refused, a bad value is refused."""
+    demo = [r for r in csv.DictReader(open(SAMPLES / "manifest.csv", newline="", encoding="utf-8"))]
+    ana = [r for r in demo if r["patient"] == "demo-ana"][:3]
+    ben = [r for r in demo if r["patient"] == "demo-ben"][:1]
+    for r in ana + ben:
+        (tmp_path / r["photo"]).parent.mkdir(exist_ok=True)
+        shutil.copy2(SAMPLES / r["photo"], tmp_path / r["photo"])
+    header = HEADER + ["treated"]
+    rows = [[r[c] for c in HEADER] + [treated] for r, treated in
+            zip(ana + ben, ["region", "", "face", "cheek"])]
+    outcomes = run_import(sqlite_store, read_manifest(_write_manifest(tmp_path / "manifest.csv", rows, header)),
+                          analyse=False)
+    assert [o.status for o in outcomes] == ["imported", "imported", "refused", "refused"]
+    assert "treated=face differs from what is recorded for this area (region)" in outcomes[2].reason
+    assert "'face'" in outcomes[3].reason and "'region'" in outcomes[3].reason
+    with sqlite_store.session() as s:
+        assert s.scalars(select(Course.treated_extent)).all() == ["region"]

@@ -150,8 +150,8 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
     moved = _analyses(store)
     assert moved[:7] == first
     added = moved[7:]
-    assert len(added) == 7 and {a[4] for a in added} == {"roi=400,350,70,70;control=491,477,48,36"}
-    assert {a[4] for a in first} == {"roi=407,345,75,75;control=491,477,48,36"}
+    assert len(added) == 7 and {a[4] for a in added} == {"roi=400,350,70,70;control=491,477,48,36;treated=face"}
+    assert {a[4] for a in first} == {"roi=407,345,75,75;control=491,477,48,36;treated=face"}
     remeasured = sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert remeasured.keys() == results.keys()
     assert all(remeasured[p].metric("redness_a") != results[p].metric("redness_a") for p in results
@@ -178,3 +178,51 @@ def test_analyses_are_reused_until_their_inputs_change(store, monkeypatch):
     monkeypatch.setattr(metrics, "METRIC_VERSION", METRIC_VERSION)
     sv.refresh_analyses(store, sv.SYSTEM, course_id)
     assert _analyses(store) == released
+
+
+def test_courses_of_a_0003_database_become_full_face(tmp_path):
+    """Migration 0004: existing courses read as treated over the whole face, the safe reading."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.execute(text("INSERT INTO patients (id, reference, display_name, created_at) "
+                          "VALUES (1, 'p-1', 'Someone', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO courses (id, patient_id, treatment, area) "
+                          "VALUES (1, 1, 'fractional_co2', 'cheek')"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        assert conn.execute(text("SELECT treated_extent FROM courses")).scalars().all() == ["face"]
+    assert current_revision(engine) == head_revision() == "0004"
+    assert schema_differences(engine) == []
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+        assert "treated_extent" not in {c["name"] for c in inspect(conn).get_columns("courses")}
+    engine.dispose()
+
+
+def test_what_was_treated_is_part_of_the_analysis_key(store):
+    rows = [r for r in read_manifest(SAMPLES / "manifest.csv") if r.patient == "demo-ana"][:3]
+    course_id = run_import(store, rows)[0].course_id
+    first = _analyses(store)
+    assert len(first) == 3 and {a[4].rsplit(";", 1)[1] for a in first} == {"treated=face"}
+    with store.session() as s:
+        course = s.get(Course, course_id)
+        roi, control = tuple(course.roi), tuple(course.control)
+    sv.set_regions(store, sv.SYSTEM, course_id, roi, control, "region")
+    added = _analyses(store)[3:]
+    assert len(added) == 3 and {a[4].rsplit(";", 1)[1] for a in added} == {"treated=region"}
+    assert sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ana")).courses[0] \
+        .treated_extent == "region"
+    # Back to the whole face: the results measured under it are current again, nothing is re-measured.
+    sv.set_regions(store, sv.SYSTEM, course_id, roi, control, "face")
+    assert len(_analyses(store)) == 6
+    with pytest.raises(sv.InputError, match="'face'.*'region'"):
+        sv.set_regions(store, sv.SYSTEM, course_id, roi, control, "cheek")

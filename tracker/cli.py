@@ -74,17 +74,22 @@ def analyze(
     reference: Annotated[Path, typer.Option("--reference", "-r", help="The baseline photo (before treatment or the first session).")],
     roi: Annotated[str | None, typer.Option("--roi", help="Region of interest X,Y,W,H in baseline pixels.")] = None,
     control: Annotated[str | None, typer.Option("--control", help="Untreated control region X,Y,W,H in baseline pixels.")] = None,
+    treated: Annotated[str, typer.Option("--treated", help="What was treated: 'face' (skin outside --roi may be "
+                                         "treated too, so it is never taken as unchanged) or 'region' (only --roi).")] = "face",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per photo per line (JSON Lines).")] = False,
 ) -> None:
     """Align photos to a baseline, check their quality, normalise colour and measure the skin."""
-    from tracker.analysis import PhotoError, analyse_files
+    from tracker.analysis import TREATED_EXTENTS, AnalysisConfig, PhotoError, analyse_files
 
     roi_box = _box_option(roi, "--roi")
     control_box = _box_option(control, "--control")
+    if treated not in TREATED_EXTENTS:
+        _fail_usage(f"--treated must be one of {', '.join(TREATED_EXTENTS)}, got {treated!r}")
     printer = _JsonPrinter() if as_json else _TablePrinter()
     failures = 0
     try:
-        for name, result in analyse_files(reference, photos, roi_box, control_box):
+        for name, result in analyse_files(reference, photos, roi_box, control_box,
+                                          AnalysisConfig(treated=treated)):
             failures += not result.ok
             printer.row(name, result)
     except PhotoError as exc:

@@ -34,6 +34,7 @@ Examples
 from tracker.analysis.io import Photo, PhotoError, capture_time, decode_photo, read_photo
 from tracker.analysis.metrics import METRIC_VERSION, METRICS, MetricDefinition
 from tracker.analysis.pipeline import (
+    TREATED_EXTENTS,
     AnalysisConfig,
     Baseline,
     Box,
@@ -51,6 +52,7 @@ __all__ = [
     "METRICS",
     "METRIC_VERSION",
     "SERIES_COLUMNS",
+    "TREATED_EXTENTS",
     "AnalysisConfig",
     "AnalysisResult",
     "Baseline",

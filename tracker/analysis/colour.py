@@ -8,17 +8,26 @@ patient's baseline photo before any metric is computed, by one of:
     A ColorChecker Classic chart is found in both photos: a 3x4 affine matrix in
     linear RGB maps the photo's 24 patches onto the baseline's.
 ``reference_skin``
-    No chart: after alignment, pixels outside the (treated) region of interest
-    are the same surface in both photos, so a per-channel gain and power law in
-    linear light is fitted from photo to baseline over them, with robust
-    (Tukey biweight) weights so that pixels that truly changed barely count.
+    No chart: after alignment, pixels known to be unchanged (skin outside the
+    treated region when only the region was treated, a declared control region,
+    and the surroundings) are the same surface in both photos, so a per-channel
+    gain and power law in linear light is fitted from photo to baseline over
+    them, with robust (Tukey biweight) weights so that pixels that truly changed
+    barely count.
+``surroundings``
+    The same fit over what is not skin at all (hair, clothing, background,
+    teeth, the whites of the eyes): when the whole face may have been treated,
+    skin never votes.
 ``baseline``
     The photo is the baseline itself: no correction.
 
 Exposure and white balance are gains in linear light, and a gamma change of the
 encoded signal is close to a power law in linear light, so the reference-skin
 model ``log(lin_base) = a_c + b_c log(lin_photo)`` covers the three changes that
-dominate between phone photos.
+dominate between phone photos. Light from one side (a window) makes the gain
+vary smoothly over the frame: when the reference pixels span the frame, the
+gain is a first-order surface ``a_c + g_xc x + g_yc y`` in frame coordinates
+rather than one number per channel.
 
 References
 ----------
@@ -44,8 +53,11 @@ from tracker.analysis._checks import (
     check_mask,
     check_number,
     check_rgb01,
+    check_items,
+    check_region,
     check_rgb8,
     check_same_shape,
+    check_shape,
     check_text,
     check_type,
 )
@@ -66,6 +78,7 @@ __all__ = [
     "fit_reference_correction",
     "fit_colour_card_correction",
     "delta_e76",
+    "frame_of_box",
 ]
 
 
@@ -235,17 +248,21 @@ def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None,
     return lin, single
 
 
-def correct_region(correction: ColourCorrection, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """``correction.apply(rgb)`` of an H x W x 3 uint8 image, single clipped channels restored first.
+def correct_region(correction: ColourCorrection, rgb: np.ndarray, mask: np.ndarray | None = None,
+                   frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> np.ndarray:
+    """``correction.apply(rgb, frame)`` of an H x W x 3 uint8 image, single clipped channels restored first.
 
-    See :func:`restore_clipped`; ``mask`` is the region's boolean H x W mask.
+    See :func:`restore_clipped`; ``mask`` is the region's boolean H x W mask,
+    ``frame`` the part of the baseline's frame the image covers
+    (:meth:`ColourCorrection.apply`).
     """
     check_type(correction, ColourCorrection, "correction", "a ColourCorrection")
     linear, where = restore_clipped(rgb, mask)  # first: it checks rgb and mask
-    out = correction.apply(rgb)
-    if linear.size:
-        out[where] = correction.apply(linear_to_srgb(linear)[None])[0]
-    return out
+    if not linear.size:
+        return correction.apply(rgb, frame)
+    restored = rgb.astype(np.float32) * np.float32(1 / 255)
+    restored[where] = linear_to_srgb(linear)
+    return correction.apply(restored, frame)
 
 
 @dataclass(frozen=True)
@@ -255,11 +272,15 @@ class ColourCorrection:
     Attributes
     ----------
     method : str
-        ``"baseline"``, ``"colorchecker"`` or ``"reference_skin"``.
+        ``"baseline"``, ``"colorchecker"``, ``"reference_skin"``, ``"surroundings"``
+        or ``"none"``.
     matrix : numpy.ndarray
-        ``colorchecker``: 3x4 affine in linear RGB. ``reference_skin``: 3x2 rows of
-        ``(a_c, b_c)`` with ``log(lin_out) = a_c + b_c log(lin_in)``.
-        ``baseline``: empty.
+        ``colorchecker``: 3x4 affine in linear RGB. ``reference_skin`` and
+        ``surroundings``: 3x2 rows of ``(a_c, b_c)`` with
+        ``log(lin_out) = a_c + b_c log(lin_in)``, or 3x4 rows of
+        ``(a_c, b_c, gx_c, gy_c)`` with ``gx_c x + gy_c y`` added, ``x`` and ``y``
+        the position in the baseline's frame, each from -0.5 to 0.5 (light
+        from one side). ``baseline`` and ``none``: empty.
     residual_delta_e : float or None
         Median ΔE*ab between the corrected photo and the baseline over the
         pixels (or chart patches) the correction was fitted on; ~2-3 is within
@@ -268,6 +289,9 @@ class ColourCorrection:
         How many pixels (or patches) the fit used.
     note : str or None
         Why the photo could not be normalised (``method="none"``).
+    reference : str or None
+        What the fit was made on, in words: ``"untreated skin"``, ``"control skin
+        and surroundings"``, ``"surroundings"``, ``"colour card"``, ``"baseline"``.
     """
 
     method: str
@@ -275,16 +299,28 @@ class ColourCorrection:
     residual_delta_e: float | None = None
     reference_pixels: int = 0
     note: str | None = None
+    reference: str | None = None
 
-    def apply(self, rgb: np.ndarray) -> np.ndarray:
+    @property
+    def light(self) -> str:
+        """``"smooth"`` when the gain varies over the frame (light from one side), else ``"uniform"``."""
+        return "smooth" if self.method in _CHANNEL_METHODS and self.matrix.shape[-1] == 4 else "uniform"
+
+    def apply(self, rgb: np.ndarray, frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> np.ndarray:
         """Corrected float32 sRGB (0-1) of an 8-bit sRGB image (or of 0-1 floats).
 
         ``rgb`` is uint8 or float, with the channels on its last axis: an image
-        or a list of pixels. Float values above 1 are accepted.
+        or a list of pixels. Float values above 1 are accepted. ``frame`` is
+        ``(x0, y0, x1, y1)``, the part of the baseline's frame (as fractions of
+        its width and height, :func:`frame_of_box`) an image covers; pixels of a
+        list are taken to lie at its centre. It matters only for a smooth gain.
         """
         check_array(rgb, "rgb", "uint8 or 0-1 float sRGB values with 3 channels on the last axis",
                     shapes=((..., 3),), dtypes=(np.dtype(np.uint8), np.dtype(np.float16), np.dtype(np.float32),
                                                 np.dtype(np.float64)))
+        check_items(frame, "frame", "four numbers (x0, y0, x1, y1)", (4,))
+        if self.light == "smooth":
+            return self._smooth_map(rgb, frame)
         if rgb.dtype == np.uint8 and self.method != "colorchecker":
             # A per-channel map of 8-bit input is exactly a 256-entry table per channel.
             lut = self._channel_map(np.arange(256, dtype=np.float32)[:, None].repeat(3, 1) / 255)
@@ -298,20 +334,44 @@ class ColourCorrection:
             return np.clip(linear_to_srgb(np.clip(flat.reshape(lin.shape), 0, 1)), 0, 1)
         return self._channel_map(v)
 
-    def _channel_map(self, v: np.ndarray) -> np.ndarray:
+    def _channel_map(self, v: np.ndarray, log_gain: np.ndarray | float = 0.0) -> np.ndarray:
         if self.method in ("baseline", "none"):
             return v
         a = self.matrix[:, 0].astype(np.float32)
         b = self.matrix[:, 1].astype(np.float32)
-        lin = np.exp(a + b * np.log(np.maximum(srgb_to_linear(v), 1e-4)))
+        lin = np.exp(a + b * np.log(np.maximum(srgb_to_linear(v), 1e-4)) + log_gain)
         return np.clip(linear_to_srgb(np.clip(lin, 0, 1)), 0, 1)
+
+    def _smooth_map(self, rgb: np.ndarray, frame: tuple[float, float, float, float]) -> np.ndarray:
+        x0, y0, x1, y1 = (float(f) for f in frame)
+        gx, gy = self.matrix[:, 2].astype(np.float32), self.matrix[:, 3].astype(np.float32)
+        if rgb.ndim != 3:  # a list of pixels: at the frame's centre
+            v = rgb.astype(np.float32) * np.float32(1 / 255) if rgb.dtype == np.uint8 else rgb.astype(np.float32)
+            return self._channel_map(v, np.float32((x0 + x1) / 2 - 0.5) * gx + np.float32((y0 + y1) / 2 - 0.5) * gy)
+        h, w = rgb.shape[:2]
+        xs = x0 + (np.arange(w, dtype=np.float32) + 0.5) / w * (x1 - x0) - 0.5
+        ys = y0 + (np.arange(h, dtype=np.float32) + 0.5) / h * (y1 - y0) - 0.5
+        if rgb.dtype != np.uint8:
+            return self._channel_map(rgb.astype(np.float32), xs[None, :, None] * gx + ys[:, None, None] * gy)
+        # 8-bit input: above the sRGB curve's linear toe, encoding a gain g is multiplying
+        # ``v + 0.055`` by ``g ** (1 / 2.4)`` (IEC 61966-2-1), so the map is a 256-entry table per
+        # channel times a separable product of row and column factors (error under 0.004, one 8-bit
+        # level, in the darkest levels, where the toe is linear).
+        a, b = self.matrix[:, 0].astype(np.float32), self.matrix[:, 1].astype(np.float32)
+        lin = np.exp(a + b * np.log(np.maximum(_linear_levels()[:, None], 1e-4)))  # not clipped: the gain may lower it
+        table = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055) + 0.055
+        out = cv2.LUT(np.ascontiguousarray(rgb), np.ascontiguousarray(table[None].astype(np.float32)))
+        out *= np.exp(ys[:, None] * gy / np.float32(2.4))[:, None, :]
+        out *= np.exp(xs[:, None] * gx / np.float32(2.4))[None, :, :]
+        out -= np.float32(0.055)
+        return np.clip(out, 0, 1, out=out)
 
     @classmethod
     def from_dict(cls, data: dict) -> ColourCorrection:
         """The correction back from :meth:`to_dict` (parameters rounded to 6 decimals)."""
         return cls(method=data["method"], matrix=np.asarray(data.get("parameters") or [], dtype=np.float64),
                    residual_delta_e=data.get("residual_delta_e"), reference_pixels=data.get("reference_pixels", 0),
-                   note=data.get("note"))
+                   note=data.get("note"), reference=data.get("reference"))
 
     def to_dict(self) -> dict:
         """JSON-ready summary for the CLI contract."""
@@ -321,12 +381,26 @@ class ColourCorrection:
             "reference_pixels": self.reference_pixels,
             "parameters": np.round(self.matrix, 6).tolist(),
             "note": self.note,
+            "reference": self.reference,
+            "light": self.light,
         }
+
+
+_CHANNEL_METHODS = ("reference_skin", "surroundings")
+
+
+def frame_of_box(box: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The part ``(x0, y0, x1, y1)`` of a frame of ``shape`` (H, W) that a box ``(x, y, w, h)`` covers, as fractions."""
+    check_region(box, "box")
+    check_shape(shape, "shape")
+    x, y, w, h = box
+    H, W = shape[:2]
+    return (x / W, y / H, (x + w) / W, (y + h) / H)
 
 
 def identity_correction() -> ColourCorrection:
     """The correction of the baseline photo to itself."""
-    return ColourCorrection(method="baseline", matrix=np.empty((0,)), residual_delta_e=0.0)
+    return ColourCorrection(method="baseline", matrix=np.empty((0,)), residual_delta_e=0.0, reference="baseline")
 
 
 def uncorrected(note: str) -> ColourCorrection:
@@ -335,41 +409,58 @@ def uncorrected(note: str) -> ColourCorrection:
     return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
 
 
-def _tukey_lines(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Robust straight-line fits ``y[c] = a_c + b_c x[c]``, one per row, by reweighted least squares.
+def _tukey_fit(design: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
+    """Robust linear least squares ``y[c] ≈ design[c] @ coef[c]``, one fit per row, by reweighted least squares.
 
-    Tukey's biweight with a scale from the median absolute deviation (tuning
-    constant 4.685) gives zero weight to gross outliers such as pixels whose
-    colour really changed. Rows are fitted together: each round solves the
-    weighted normal equations of every row at once.
+    ``design`` is (rows, n, k), ``y`` (rows, n). Tukey's biweight with a scale
+    from the median absolute deviation (tuning constant 4.685) gives zero weight
+    to gross outliers such as pixels whose colour really changed.
 
     Returns
     -------
     numpy.ndarray
-        (rows, 2) of ``(a, b)``.
+        (rows, k) coefficients.
+
+    References
+    ----------
+    .. [1] Holland, P. W., Welsch, R. E. (1977). Robust regression using iteratively
+           reweighted least-squares. Communications in Statistics - Theory and Methods
+           6(9), 813-827. doi:10.1080/03610927708827533
     """
-    w = np.ones_like(x)
-    coef = np.tile([0.0, 1.0], (x.shape[0], 1))
+    rows, _, k = design.shape
+    coef = np.zeros((rows, k))
+    coef[:, 1] = 1.0
+    w = np.ones_like(y)
     for _ in range(iterations):
-        sw, sx, sy = w.sum(1), (w * x).sum(1), (w * y).sum(1)
-        sxx, sxy = (w * x * x).sum(1), (w * x * y).sum(1)
-        det = sw * sxx - sx * sx
-        ok = np.abs(det) > 1e-12
-        b = np.where(ok, (sw * sxy - sx * sy) / np.where(ok, det, 1.0), coef[:, 1])
-        a = np.where(ok, (sy - b * sx) / np.maximum(sw, 1e-12), coef[:, 0])
-        new = np.stack([a, b], axis=1)
+        new = coef.copy()
+        for c in range(rows):
+            sw = np.sqrt(w[c])[:, None]
+            sol, *_ = np.linalg.lstsq(design[c] * sw, y[c] * sw[:, 0], rcond=None)
+            new[c] = sol
         converged = np.abs(new - coef).max() < 1e-5
         coef = new
         if converged:
             break
-        r = y - (a[:, None] + b[:, None] * x)
+        r = y - np.einsum("cnk,ck->cn", design, coef)
         centred = np.abs(r - np.median(r, axis=1, keepdims=True))
         scale = 1.4826 * np.median(centred, axis=1, keepdims=True) + 1e-6
         u = r / (4.685 * scale)
         w = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
-        if (w.sum(1) < 10).any():
+        if (w.sum(1) < 10 * k).any():
             break
     return coef
+
+
+#: The smallest spread (standard deviation along the narrowest direction, as a fraction of the
+#: frame) the reference pixels must have for a gain that varies over the frame to be fitted.
+MIN_SPREAD_FOR_SMOOTH_LIGHT = 0.12
+
+
+def _spread(xy: np.ndarray) -> float:
+    """Standard deviation of points along their narrowest direction."""
+    if len(xy) < 3:
+        return 0.0
+    return float(np.sqrt(max(np.linalg.eigvalsh(np.cov(xy.T)).min(), 0.0)))
 
 
 def smooth_for_fit(rgb: np.ndarray) -> np.ndarray:
@@ -384,8 +475,11 @@ def fit_reference_correction(
     max_pixels: int = 6_000,
     rng_seed: int = 0,
     smoothed_baseline: np.ndarray | None = None,
+    method: str = "reference_skin",
+    label: str | None = None,
+    smooth_light: bool = True,
 ) -> ColourCorrection | None:
-    """Fit the photo-to-baseline colour mapping over untreated pixels.
+    """Fit the photo-to-baseline colour mapping over pixels that did not change.
 
     Parameters
     ----------
@@ -401,6 +495,12 @@ def fit_reference_correction(
     smoothed_baseline : numpy.ndarray, optional
         ``baseline`` already smoothed as below (:func:`smooth_for_fit`), to
         save recomputing it for every photo of a patient.
+    method : str
+        ``"reference_skin"`` or ``"surroundings"``: what the result is called.
+    label : str, optional
+        What the reference is, in words (:attr:`ColourCorrection.reference`).
+    smooth_light : bool
+        Allow a gain that varies over the frame (light from one side).
 
     Returns
     -------
@@ -412,15 +512,29 @@ def fit_reference_correction(
     Both images are smoothed (Gaussian, sigma 1.5 px) first so that residual
     misregistration and sensor noise average out. Clipped pixels in either
     image are excluded: their true colour is unknown. Per channel ``c`` the fit
-    is ``log(lin_base_c) = a_c + b_c log(lin_photo_c)``, where ``lin`` is linear
-    light (IEC 61966-2-1): ``exp(a_c)`` absorbs exposure and white balance,
-    ``b_c`` a tone-curve (gamma) change.
+    is ``log(lin_base_c) = a_c + b_c log(lin_photo_c) + gx_c x + gy_c y``, where
+    ``lin`` is linear light (IEC 61966-2-1) and ``x``, ``y`` the pixel's
+    position in the frame (-0.5 to 0.5): ``exp(a_c)`` absorbs exposure and white
+    balance, ``b_c`` a tone-curve (gamma) change, and the plane ``gx_c x + gy_c y``
+    light that grows toward one side, as from a window (a smooth illumination
+    field, the assumption of Land's retinex [1]_). The plane is fitted only when
+    the reference pixels spread over the frame (standard deviation at least
+    :data:`MIN_SPREAD_FOR_SMOOTH_LIGHT` of it along their narrowest direction):
+    otherwise it would be extrapolated from one side, and one gain per channel
+    is fitted instead. Robust weights: :func:`_tukey_fit`.
+
+    References
+    ----------
+    .. [1] Land, E. H., McCann, J. J. (1971). Lightness and retinex theory. Journal of the
+           Optical Society of America 61(1), 1-11. doi:10.1364/JOSA.61.000001
     """
     check_rgb8(photo, "photo")
     check_rgb8(baseline, "baseline")
     check_same_shape(baseline, photo, "baseline", "photo")
     check_mask(reference, photo.shape[:2], "reference", optional=False)
     check_number(max_pixels, "max_pixels", integer=True, minimum=1)
+    if method not in _CHANNEL_METHODS:
+        raise ValueError(f"method must be one of {', '.join(_CHANNEL_METHODS)}; got {method!r}")
     if smoothed_baseline is not None:
         check_rgb8(smoothed_baseline, "smoothed_baseline")
         check_same_shape(smoothed_baseline, baseline, "smoothed_baseline", "baseline")
@@ -438,11 +552,20 @@ def fit_reference_correction(
     b = smoothed_baseline.reshape(-1, 3)[idx].astype(np.float32) / 255
     lp = np.log(np.maximum(srgb_to_linear(p), 1e-4)).astype(np.float64)
     lb = np.log(np.maximum(srgb_to_linear(b), 1e-4)).astype(np.float64)
-    coef = _tukey_lines(lp.T, lb.T)
-    correction = ColourCorrection(method="reference_skin", matrix=coef, reference_pixels=int(idx.size))
-    residual = float(np.median(delta_e76(srgb_to_lab(correction.apply(p)[None]), srgb_to_lab(b[None]))))
-    return ColourCorrection(method="reference_skin", matrix=coef, residual_delta_e=residual,
-                            reference_pixels=int(idx.size))
+    h, w = photo.shape[:2]
+    xy = np.stack([(idx % w + 0.5) / w - 0.5, (idx // w + 0.5) / h - 0.5], axis=1)
+    columns = [np.ones((3, idx.size)), lp.T]
+    if smooth_light and _spread(xy) >= MIN_SPREAD_FOR_SMOOTH_LIGHT:
+        columns += [np.broadcast_to(xy[:, 0], (3, idx.size)), np.broadcast_to(xy[:, 1], (3, idx.size))]
+    coef = _tukey_fit(np.stack(columns, axis=-1), lb.T)
+    correction = ColourCorrection(method=method, matrix=coef, reference_pixels=int(idx.size), reference=label)
+    if correction.light == "smooth":
+        corrected = correction._channel_map(p, xy @ coef[:, 2:].T.astype(np.float32))
+    else:
+        corrected = correction.apply(p)
+    residual = float(np.median(delta_e76(srgb_to_lab(corrected[None]), srgb_to_lab(b[None]))))
+    return ColourCorrection(method=method, matrix=coef, residual_delta_e=residual, reference_pixels=int(idx.size),
+                            reference=label)
 
 
 def fit_colour_card_correction(photo_patches: np.ndarray, baseline_patches: np.ndarray) -> ColourCorrection:
@@ -482,4 +605,4 @@ def fit_colour_card_correction(photo_patches: np.ndarray, baseline_patches: np.n
     residual = float(np.median(delta_e76(srgb_to_lab(correction.apply(p[ok].astype(np.float32))[None]),
                                          srgb_to_lab(b[ok].astype(np.float32)[None]))))
     return ColourCorrection(method="colorchecker", matrix=matrix, residual_delta_e=residual,
-                            reference_pixels=int(ok.sum()))
+                            reference_pixels=int(ok.sum()), reference="colour card")

@@ -39,6 +39,7 @@ from tracker.analysis.colour import (
     correct_region,
     fit_colour_card_correction,
     fit_reference_correction,
+    frame_of_box,
     identity_correction,
     skin_mask,
     smooth_for_fit,
@@ -56,8 +57,25 @@ from tracker.analysis.quality import (
     sharpness,
 )
 
-__all__ = ["Box", "AnalysisConfig", "Baseline", "PhotoAnalysis", "prepare_baseline", "analyse_photo",
+__all__ = ["Box", "TREATED_EXTENTS", "MIN_SURROUNDINGS_FRACTION", "AnalysisConfig", "Baseline", "PhotoAnalysis", "prepare_baseline", "analyse_photo",
            "analyse_baseline", "parse_box", "check_box"]
+
+#: What a course's treatment covered: the whole face, or only the region of interest.
+TREATED_EXTENTS = ("face", "region")
+
+#: The least share of the photo's overlap with the baseline that must be neither skin nor the
+#: treated area (hair, clothing, background) for the colour to be normalised on it alone.
+MIN_SURROUNDINGS_FRACTION = 0.025
+
+#: Skin is widened by this fraction of the working frame's longest side before the surroundings
+#: are taken: the edges of the skin mask (hairline, shadows, lips) are skin the classifier missed.
+SKIN_MARGIN = 0.01
+
+COLOUR_NOT_NORMALISED = ("Colour could not be normalised: too little of the photo is neither skin nor the treated "
+                         "area (hair, clothing, background) to tell a change of light from a change of the skin. "
+                         "Take the next photo with the colour card in view, or ask your provider to mark a control "
+                         "area of untreated skin.")
+
 
 @dataclass(frozen=True)
 class AnalysisConfig:
@@ -71,12 +89,27 @@ class AnalysisConfig:
     roi_margin : float
         Margin around the region of interest, as a fraction of its size, that
         is kept out of the colour reference: redness spreads past the drawn box.
+    treated : str
+        What was treated: ``"face"`` (the default: skin outside the region of
+        interest may have been treated too, as in full-face resurfacing, so only
+        a declared control region and what is not skin serve as the colour
+        reference) or ``"region"`` (only the region of interest was treated: all
+        skin outside it is an untreated reference).
+    smooth_light : bool
+        Let the colour correction's gain vary smoothly over the frame (light
+        from one side); False fits one gain per channel, as before issue #10.
     """
 
     work_side: int = 1024
     roi_margin: float = 0.15
+    treated: str = "face"
+    smooth_light: bool = True
     alignment: AlignmentConfig = AlignmentConfig()
     quality: QualityThresholds = QualityThresholds()
+
+    def __post_init__(self) -> None:
+        if self.treated not in TREATED_EXTENTS:
+            raise ValueError(f"treated must be one of {', '.join(TREATED_EXTENTS)}; got {self.treated!r}")
 
 
 @dataclass(frozen=True)
@@ -90,6 +123,7 @@ class Baseline:
     work_scale: float
     work_rgb: np.ndarray = field(repr=False)
     work_skin: np.ndarray = field(repr=False)
+    work_surroundings: np.ndarray = field(repr=False)  # neither skin nor near it (_widened_skin)
     work_smoothed: np.ndarray = field(repr=False)
     work_gray: np.ndarray = field(repr=False)
     work_band: np.ndarray = field(repr=False)  # detail band of work_gray, for focus comparisons
@@ -200,7 +234,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     return Baseline(
         rgb=rgb, reference=prepare_reference(rgb, config.alignment, tuple(b for b in (roi, control) if b) or None),
         roi=roi, control=control,
-        work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
+        work_scale=s, work_rgb=work, work_skin=skin, work_surroundings=~_widened_skin(skin), work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
         colour_card=find_colour_card(rgb), config=config,
@@ -223,26 +257,51 @@ def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.
 
 def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.ndarray,
                        work_valid: np.ndarray) -> ColourCorrection:
-    """Choose and fit the colour mapping into the baseline's rendering."""
+    """Choose and fit the colour mapping into the baseline's rendering.
+
+    A colour card in both photos wins. Otherwise the reference is what did not
+    change: with ``treated="region"``, everything outside the region of interest
+    (and its margin); with ``treated="face"`` (or no region), only what is not
+    skin, widened by :data:`SKIN_MARGIN`, plus a declared control region. Skin
+    that may be treated never votes: its redness would be read as a change of
+    light and removed. When the surroundings are under
+    :data:`MIN_SURROUNDINGS_FRACTION` of the overlap and there is no control,
+    nothing is fitted (``method="none"``).
+    """
     if baseline.colour_card is not None:
         card = find_colour_card(photo)
         if card is not None:
             return fit_colour_card_correction(card.patches_rgb, baseline.colour_card.patches_rgb)
     cfg = baseline.config
-    if baseline.roi is not None:
-        reference = work_valid & ~_box_mask(work_valid.shape, baseline.roi, baseline.work_scale, cfg.roi_margin)
+    shape = work_valid.shape
+    roi_zone = (_box_mask(shape, baseline.roi, baseline.work_scale, cfg.roi_margin) if baseline.roi is not None
+                else np.zeros(shape, bool))
+    control = (work_valid & _box_mask(shape, baseline.control, baseline.work_scale)
+               if baseline.control is not None else None)
+    if baseline.roi is not None and cfg.treated == "region":
+        reference, method, label = work_valid & ~roi_zone, "reference_skin", "untreated skin"
     else:
-        # Without a region, skin may be treated anywhere: only the surroundings
-        # (hair, clothes, background) can be assumed unchanged.
-        reference = work_valid & ~baseline.work_skin
-    if baseline.control is not None:
-        reference |= work_valid & _box_mask(work_valid.shape, baseline.control, baseline.work_scale)
+        reference = work_valid & ~roi_zone & baseline.work_surroundings
+        if control is None:
+            if reference.sum() < MIN_SURROUNDINGS_FRACTION * max(int(work_valid.sum()), 1):
+                return uncorrected(COLOUR_NOT_NORMALISED)
+            method, label = "surroundings", "surroundings"
+        else:
+            reference |= control
+            method, label = "reference_skin", "control skin and surroundings"
     correction = fit_reference_correction(work_photo, baseline.work_rgb, reference,
-                                          smoothed_baseline=baseline.work_smoothed)
+                                          smoothed_baseline=baseline.work_smoothed, method=method, label=label,
+                                          smooth_light=cfg.smooth_light)
     if correction is None:
-        return uncorrected("Too little untreated skin or surroundings in the photo to normalise its colour; "
-                           "draw a control region on untreated skin.")
+        return uncorrected(COLOUR_NOT_NORMALISED)
     return correction
+
+
+def _widened_skin(skin: np.ndarray) -> np.ndarray:
+    """``skin`` dilated by :data:`SKIN_MARGIN` of the frame's longest side."""
+    r = max(1, int(round(SKIN_MARGIN * max(skin.shape))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(skin.astype(np.uint8), kernel) > 0
 
 
 def analyse_baseline(baseline: Baseline) -> PhotoAnalysis:
@@ -339,7 +398,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
                                                           _measure_scale(baseline.control), photo_scale, region)
 
     control_stats = exposure_stats(control_rgb, control_valid) if control_rgb is not None else None
-    corrected_roi = correct_region(correction, roi_rgb, roi_valid)
+    roi_frame = (0.0, 0.0, 1.0, 1.0) if baseline.roi is None else frame_of_box(baseline.roi, baseline.shape)
+    corrected_roi = correct_region(correction, roi_rgb, roi_valid, roi_frame)
     corrected_work = correction.apply(work_photo)
     lab = srgb_to_lab(corrected_roi)
     is_baseline = correction.method == "baseline"
@@ -357,6 +417,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         relative_sharpness=relative,
         blur_effect=blur_score(base_gray) if is_baseline else None,
         region_px=region_px, region_label=region_label,
+        colour_issue=correction.note if correction.method == "none" else None,
     ), cfg.quality)
 
     values: dict[str, float | None] = {
@@ -368,7 +429,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         "ita_deg": m.ita_deg(lab, roi_valid),
     }
     if control_rgb is not None:
-        control_lab = srgb_to_lab(correct_region(correction, control_rgb, control_valid))
+        control_lab = srgb_to_lab(correct_region(correction, control_rgb, control_valid,
+                                                 frame_of_box(baseline.control, baseline.shape)))
         values["redness_delta_a"] = m.redness_delta_a(lab, control_lab, roi_valid, control_valid)
         reference_a = float(np.median(control_lab[..., 1][control_valid])) if control_valid.any() else float("nan")
     else:

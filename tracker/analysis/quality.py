@@ -100,6 +100,7 @@ class QualityMeasurements:
     region_px: float | None = None
     region_label: str = "the treated area"
     framing_issue: str | None = None
+    colour_issue: str | None = None
 
     @classmethod
     def of_region(cls, rgb: np.ndarray, mask: np.ndarray | None = None, **others) -> QualityMeasurements:
@@ -251,6 +252,8 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
         issues.append(("blurred", "Out of focus: hold the phone still, tap the skin to focus, and use more light."))
     if m.framing_issue:
         issues.append(("framing", m.framing_issue))
+    if m.colour_issue:
+        issues.append(("colour_not_normalised", m.colour_issue))
     if m.region_px is not None and m.region_px < t.min_region_px:
         issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
                        f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))

@@ -60,6 +60,17 @@ __all__ = [
     "draw_colour_card",
     "colour_card_corners",
     "paste_colour_card",
+    "ASTRONAUT_FACE",
+    "ASTRONAUT_CLOSE_UP",
+    "ERYTHEMA_LIGHTNESS_PER_A",
+    "ASTRONAUT_OTHER_CHEEK",
+    "ellipse_mask",
+    "face_skin",
+    "CloseUp",
+    "close_up",
+    "FaceFollowUp",
+    "face_followup",
+    "full_face_series",
 ]
 
 
@@ -97,12 +108,17 @@ class Lighting:
 
     ``exposure`` multiplies linear light (0.75 is 25 % darker); ``white_balance``
     multiplies linear R, G, B; ``gamma`` is applied to the encoded 0-1 values
-    (v ** gamma).
+    (v ** gamma). ``side_light`` is light from one side, as from a window: linear
+    light is further multiplied by a ramp that rises linearly by that fraction
+    across the frame (0.4: from 0.8 to 1.2), toward ``side_light_deg`` (0 = toward
+    +x, 90 = toward +y, the image's down).
     """
 
     exposure: float = 1.0
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
     gamma: float = 1.0
+    side_light: float = 0.0
+    side_light_deg: float = 0.0
 
 
 def _check_rng(rng: object, optional: bool = False) -> None:
@@ -200,10 +216,33 @@ def add_redness(rgb: np.ndarray, mask: np.ndarray, delta_a: float,
     return out
 
 
+def side_light_gain(shape: tuple[int, int], strength: float, direction_deg: float) -> np.ndarray:
+    """The H x W float32 gain of light from one side: ``1 + strength * t``, ``t`` from -0.5 to 0.5 across the frame.
+
+    ``t`` is the position along the direction ``direction_deg`` (0 = +x, 90 = +y),
+    scaled so that the frame's extreme corners along it are at ±0.5.
+    """
+    check_shape(shape, "shape")
+    check_number(strength, "strength", minimum=0, below=2)
+    check_number(direction_deg, "direction_deg")
+    h, w = shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = np.radians(direction_deg)
+    t = (xs - (w - 1) / 2) * np.float32(np.cos(a)) + (ys - (h - 1) / 2) * np.float32(np.sin(a))
+    extent = abs((w - 1) / 2 * np.cos(a)) + abs((h - 1) / 2 * np.sin(a))
+    return (1 + strength * 0.5 * t / max(extent, 1e-6)).astype(np.float32)
+
+
 def change_lighting(rgb: np.ndarray, lighting: Lighting) -> np.ndarray:
-    """Apply exposure and white balance in linear light, then a gamma change, to an H x W x 3 uint8 image."""
+    """Apply exposure, white balance and side light in linear light, then a gamma change, to an H x W x 3 uint8 image."""
     check_rgb8(rgb, "rgb")
     check_type(lighting, Lighting, "lighting", "a Lighting")
+    if lighting.side_light:
+        gain = side_light_gain(rgb.shape, lighting.side_light, lighting.side_light_deg)[..., None]
+        lin = srgb_to_linear(rgb.astype(np.float32) / 255) * gain
+        lin *= lighting.exposure * np.asarray(lighting.white_balance, np.float32)
+        enc = np.clip(linear_to_srgb(np.clip(lin, 0, 1)), 0, 1) ** lighting.gamma
+        return np.round(enc * 255).astype(np.uint8)
     # Per channel this is a function of the 8-bit value alone: tabulate it.
     levels = np.arange(256, dtype=np.float32) / 255.0
     lin = srgb_to_linear(levels)[:, None] * (lighting.exposure * np.asarray(lighting.white_balance, np.float32))
@@ -688,3 +727,166 @@ def paste_colour_card(photo: np.ndarray, corners: np.ndarray, **chart: object) -
     alpha = cv2.warpPerspective(np.ones(canvas.shape[:2], np.float32), hom, size, flags=cv2.INTER_LINEAR)
     out = photo.astype(np.float32) * (1 - alpha[..., None]) + warped * alpha[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+# --- the whole face treated ---------------------------------------------------------
+
+#: The astronaut's face and neck in ``skimage.data.astronaut()`` (512 x 512) pixels, as ellipses
+#: ``(cx, cy, half_width, half_height)``: the skin a full-face resurfacing treats.
+ASTRONAUT_FACE = ((223.0, 124.0, 45.0, 62.0), (228.0, 175.0, 30.0, 25.0))
+#: A clinic close-up of the astronaut ``(x, y, w, h)`` (512-px coordinates): the face fills most of
+#: it, with some hair, background and collar around.
+ASTRONAUT_CLOSE_UP = (168, 48, 112, 140)
+#: The astronaut's other cheek (512-px coordinates), across the nose from :data:`ASTRONAUT_CHEEK`.
+ASTRONAUT_OTHER_CHEEK = (240, 122, 20, 20)
+#: L* lost per a* gained in erythema (ΔL* ≈ -0.74 Δa*), the figure issue #10 gives for real
+#: erythema; the simulated series use it so that treated skin also darkens, as it does.
+ERYTHEMA_LIGHTNESS_PER_A = -0.74
+
+
+def ellipse_mask(shape: tuple[int, int], ellipses, scale: float = 1.0, offset=(0.0, 0.0)) -> np.ndarray:
+    """Boolean H x W mask of the union of ellipses ``(cx, cy, half_width, half_height)``.
+
+    The ellipses are in another image's pixels: a pixel ``p`` of this one is at
+    ``p / scale + offset`` there (a crop at ``offset`` enlarged ``scale`` times).
+    """
+    check_shape(shape, "shape")
+    check_number(scale, "scale", above=0)
+    check_items(offset, "offset", "a point (x, y)", (2,))
+    check_items(ellipses, "ellipses", "ellipses (cx, cy, half_width, half_height)", tuple(range(1, 9)))
+    h, w = shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs, ys = xs / scale + offset[0], ys / scale + offset[1]
+    inside = np.zeros((h, w), bool)
+    for ellipse in ellipses:
+        check_items(ellipse, "ellipse", "four numbers (cx, cy, half_width, half_height)", (4,))
+        cx, cy, ax, ay = ellipse
+        inside |= ((xs - cx) / ax) ** 2 + ((ys - cy) / ay) ** 2 <= 1
+    return inside
+
+
+def face_skin(rgb: np.ndarray, face=ASTRONAUT_FACE, scale: float = 1.0, offset=(0.0, 0.0)) -> np.ndarray:
+    """The facial skin of a portrait: skin-coloured pixels (:func:`tracker.analysis.colour.skin_mask`),
+    closed over small gaps (eyebrows, pores), within the face ellipses (see :func:`ellipse_mask`)."""
+    from tracker.analysis.colour import skin_mask
+
+    check_rgb8(rgb, "rgb")
+    skin = skin_mask(rgb).astype(np.uint8)
+    k = max(3, int(round(3 * scale)) | 1)
+    skin = cv2.morphologyEx(skin, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8)) > 0
+    return skin & ellipse_mask(rgb.shape, face, scale, offset)
+
+
+@dataclass(frozen=True)
+class CloseUp:
+    """A close-up baseline cut from a portrait, with its facial skin and named boxes in its pixels."""
+
+    rgb: np.ndarray
+    face: np.ndarray
+    boxes: dict
+
+
+def close_up(portrait: np.ndarray, crop=ASTRONAUT_CLOSE_UP, side: int = 768, rng: np.random.Generator | None = None,
+             face=ASTRONAUT_FACE, boxes: dict | None = None) -> CloseUp:
+    """Cut ``crop`` ``(x, y, w, h)`` from a 512-px portrait and enlarge it to ``side`` px (:func:`enlarge`).
+
+    ``boxes`` (by default the two cheeks, ``"cheek"`` and ``"other_cheek"``) and ``face`` are in the
+    portrait's pixels; the result has them in the close-up's.
+    """
+    check_rgb8(portrait, "portrait")
+    check_region(crop, "crop", integer=True, positive=True)
+    x0, y0, w0, h0 = crop
+    rgb = enlarge(portrait[y0:y0 + h0, x0:x0 + w0], side, rng)
+    f = side / max(w0, h0)
+    boxes = {"cheek": ASTRONAUT_CHEEK, "other_cheek": ASTRONAUT_OTHER_CHEEK} if boxes is None else boxes
+    inside = {name: tuple(int(round(v)) for v in ((b[0] - x0) * f, (b[1] - y0) * f, b[2] * f, b[3] * f))
+              for name, b in boxes.items()}
+    return CloseUp(rgb=rgb, face=face_skin(rgb, face, f, (x0, y0)), boxes=inside)
+
+
+@dataclass(frozen=True)
+class FaceFollowUp:
+    """A simulated follow-up of a full-face treatment, with its truth.
+
+    Attributes
+    ----------
+    rgb : numpy.ndarray
+        H x W x 3 uint8 photo.
+    camera : numpy.ndarray
+        The camera's homography, baseline pixels to photo pixels.
+    lighting : Lighting
+    added_a : float
+        a* units asked to be added to all facial skin.
+    true_delta_a : dict
+        a* added as realised (after the sRGB gamut), mean over each named box of the baseline frame.
+    """
+
+    rgb: np.ndarray
+    camera: np.ndarray
+    lighting: Lighting
+    added_a: float
+    true_delta_a: dict
+
+
+def face_followup(baseline: np.ndarray, face: np.ndarray, camera: CameraMotion, lighting: Lighting,
+                  rng: np.random.Generator, delta_a: float, boxes: dict | None = None,
+                  lightness_per_a: float = ERYTHEMA_LIGHTNESS_PER_A, noise: float = 2.0,
+                  jpeg: int | None = 85) -> FaceFollowUp:
+    """A follow-up photo of a face treated whole: all of ``face`` reddened by ``delta_a`` a* units (and
+    ``lightness_per_a * delta_a`` L*), the camera moved, the light changed, sensor noise and JPEG.
+
+    ``face`` is the boolean H x W mask of the facial skin (:func:`face_skin`); its edge is feathered
+    by 1.5 px. ``boxes`` names ``(x, y, w, h)`` boxes of the baseline in which the realised a* rise
+    is reported.
+    """
+    check_rgb8(baseline, "baseline")
+    check_mask(face, baseline.shape[:2], "face", optional=False)
+    check_type(camera, CameraMotion, "camera", "a CameraMotion")
+    check_type(lighting, Lighting, "lighting", "a Lighting")
+    _check_rng(rng)
+    check_number(delta_a, "delta_a")
+    check_number(lightness_per_a, "lightness_per_a")
+    check_number(noise, "noise", minimum=0)
+    reddened = add_redness(baseline, face, delta_a, feather_px=1.5, delta_l=lightness_per_a * delta_a) \
+        if delta_a else baseline
+    true = {}
+    for name, box in (boxes or {}).items():
+        check_region(box, f"box {name}", integer=True, positive=True)
+        x, y, w, h = box
+        true[name] = float(srgb8_to_lab(reddened[y:y + h, x:x + w])[..., 1].mean()
+                           - srgb8_to_lab(baseline[y:y + h, x:x + w])[..., 1].mean())
+    to_photo = camera_matrix(camera, baseline.shape)
+    photo = change_lighting(render_view(reddened, to_photo), lighting)
+    if noise:
+        photo = add_sensor_noise(photo, noise, rng)
+    if jpeg is not None:
+        photo = jpeg_roundtrip(photo, jpeg)
+    return FaceFollowUp(rgb=photo, camera=to_photo, lighting=lighting, added_a=float(delta_a), true_delta_a=true)
+
+
+def full_face_series(baseline: np.ndarray, face: np.ndarray, n: int, rng: np.random.Generator,
+                     boxes: dict | None = None, max_delta_a: float = 12.0, side_light: float = 0.0,
+                     **followup: object) -> list[FaceFollowUp]:
+    """``n`` follow-ups of a full-face treatment (:func:`face_followup`), redness uniform in 0-``max_delta_a``.
+
+    Each photo: a small hand-held camera move (±4°, ±5 % scale, ±2 % shift), a light change
+    (:func:`random_lighting`: exposure -25…+5 %, white balance ±8 %, gamma ±12 %) and, when
+    ``side_light`` is above 0, light from one side rising by that fraction across the frame toward
+    a random direction.
+    """
+    check_rgb8(baseline, "baseline")
+    check_number(n, "n", integer=True, minimum=0)
+    _check_rng(rng)
+    check_number(max_delta_a, "max_delta_a", minimum=0)
+    check_number(side_light, "side_light", minimum=0, below=2)
+    side = max(baseline.shape[:2])
+    photos = []
+    for _ in range(n):
+        camera = random_motion(rng, side, max_rotation=4.0, max_scale=0.05, max_shift=0.02)
+        lighting = random_lighting(rng)
+        if side_light:
+            lighting = Lighting(lighting.exposure, lighting.white_balance, lighting.gamma, side_light,
+                                float(rng.uniform(0, 360)))
+        delta_a = float(rng.uniform(0, max_delta_a))
+        photos.append(face_followup(baseline, face, camera, lighting, rng, delta_a, boxes, **followup))
+    return photos

@@ -1,7 +1,8 @@
 """The analysis cache: which stored result is current for a photo, and the job that fills it.
 
 A photo's result depends on its course's baseline photo (the one a provider confirmed, else
-the earliest photo in use: :func:`baseline_photo`), regions and the metric version;
+the earliest photo in use: :func:`baseline_photo`), regions, what was treated (the whole face
+or only the region) and the metric version;
 :func:`analysis_key` names that combination and this module is its one owner. The job
 runner (:func:`analyse_course`) analyses every photo of a course that has no current
 result, commits each result on its own (an interrupted run keeps what it finished), and
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.analysis import (
+    AnalysisConfig,
     AnalysisResult,
     Baseline,
     Box,
@@ -53,18 +55,19 @@ __all__ = ["ANALYSIS_FAILED", "MISMATCH_MIN_PHOTOS", "AnalysisKey", "analysis_ke
 
 @dataclass(frozen=True)
 class AnalysisKey:
-    """What a photo's result depends on besides the photo: baseline, regions, metric version."""
+    """What a photo's result depends on besides the photo: baseline, regions, what was treated, metric version."""
 
     baseline_hash: str
     roi: Box | None
     control: Box | None
     metric_version: str
+    treated: str = "face"
 
     @property
     def regions(self) -> str:
-        """The regions as stored in ``analyses.regions_key``."""
+        """The regions and the treated extent as stored in ``analyses.regions_key``."""
         fmt = lambda b: "-" if not b else ",".join(str(int(v)) for v in b)  # noqa: E731
-        return f"roi={fmt(self.roi)};control={fmt(self.control)}"
+        return f"roi={fmt(self.roi)};control={fmt(self.control)};treated={self.treated}"
 
 
 def confirmed_baseline(s: Session, course_id: int) -> Photo | None:
@@ -100,7 +103,8 @@ def analysis_key(s: Session, course: Course) -> AnalysisKey | None:
     if baseline is None:
         return None
     return AnalysisKey(baseline.content_hash, tuple(course.roi) if course.roi else None,
-                       tuple(course.control) if course.control else None, metrics.METRIC_VERSION)
+                       tuple(course.control) if course.control else None, metrics.METRIC_VERSION,
+                       course.treated_extent)
 
 
 def current_results(s: Session, key: AnalysisKey | None, photo_ids: list[int]) -> dict[int, AnalysisResult]:
@@ -114,9 +118,10 @@ def current_results(s: Session, key: AnalysisKey | None, photo_ids: list[int]) -
 
 
 @lru_cache(maxsize=4)
-def _prepared_baseline(content_hash: str, roi: Box | None, control: Box | None, data: bytes) -> Baseline:
+def _prepared_baseline(content_hash: str, roi: Box | None, control: Box | None, treated: str,
+                       data: bytes) -> Baseline:
     # Keyed by content hash; ``data`` rides along for the first computation.
-    return prepare_baseline(decode_photo(data).rgb, roi, control)
+    return prepare_baseline(decode_photo(data).rgb, roi, control, AnalysisConfig(treated=treated))
 
 
 def save_result(store: Store, photo_id: int, key: AnalysisKey, result: AnalysisResult) -> None:
@@ -152,7 +157,8 @@ def analyse_course(store: Store, course_id: int,
         ensure_summary(store, course_id)
         return current
     try:
-        prepared = _prepared_baseline(key.baseline_hash, key.roi, key.control, store.photos.read(key.baseline_hash))
+        prepared = _prepared_baseline(key.baseline_hash, key.roi, key.control, key.treated,
+                                      store.photos.read(key.baseline_hash))
         failure = None
     except ValueError as exc:  # regions that no longer fit the baseline (PhotoError is a ValueError too)
         prepared, failure = None, AnalysisResult.failed(str(exc).splitlines()[0])

@@ -75,12 +75,13 @@ LEADING_COLUMNS: tuple[Column, ...] = (
     Column("analysis_ok", "Whether the photo could be measured (read and aligned to the baseline)", "boolean"),
     Column("quality_ok", "Whether the photo passed the quality gate", "boolean"),
     Column("quality_issues", "Quality problems found, as codes separated by ';' (overexposed, underexposed, "
-           "glare, colour_clipped, blurred, low_resolution, framing, control_exposure)", "text"),
+           "glare, too_bright, colour_clipped, blurred, low_resolution, framing, control_exposure, "
+           "colour_not_normalised)", "text"),
     Column("alignment_ok", "Whether alignment to the baseline was trusted", "boolean"),
     Column("alignment_rmse_px", "Root-mean-square reprojection error of the alignment inliers", "baseline pixels"),
     Column("alignment_inliers", "Correspondences consistent with the alignment", "count"),
     Column("colour_method", "How colour was normalised to the baseline: baseline, colorchecker, "
-           "reference_skin or none", "text"),
+           "reference_skin, surroundings or none", "text"),
     Column("colour_residual_delta_e", "Median colour difference left after normalisation over the reference "
            "pixels or chart patches", "ΔE*ab (CIE 1976)", "CIE 15:2004"),
 )

@@ -12,13 +12,15 @@ roi, control   X,Y,W,H boxes in the baseline photo's pixels (optional)
 area           name of the treated area (optional, default "treated area")
 skin_type      Fitzpatrick type I-VI (optional)
 name           the patient's display name (optional, default the identifier)
+treated        what the treatment covered: ``face`` (the whole face) or ``region`` (only the
+               roi); optional: a new area is ``face``, an existing one keeps what it has
 =============  ========================================================================
 
 before_session  for a photo taken on a session's day: ``before`` or ``after`` the treatment (optional)
 
 Folder convention: ``FOLDER/<patient>/<treatment>/<YYYY-MM-DD of the session>/<photos>``,
 with an optional ``regions.txt`` in the treatment folder holding lines
-``roi=X,Y,W,H`` and ``control=X,Y,W,H``.
+``roi=X,Y,W,H``, ``control=X,Y,W,H`` and ``treated=face`` or ``treated=region``.
 
 What is read: only regular files under the manifest's folder (or the import folder), by
 paths relative to it, without ``..``; no symbolic links unless the import follows them
@@ -61,6 +63,7 @@ from tracker.services.records import (
     record_photo,
     refresh_analyses,
     validate_skin_type,
+    validate_treated_extent,
 )
 from tracker.store.db import Store
 from tracker.store.models import Photo
@@ -146,6 +149,7 @@ class ImportRow:
     skin_type: str | None = None
     name: str | None = None
     before_session: bool | None = None
+    treated_extent: str | None = None
     problem: str | None = None  # a reason to refuse the row before reading the photo
     root: Path | None = field(default=None, repr=False)  # the folder ``photo`` must stay inside
 
@@ -235,6 +239,7 @@ def _row(source: str, r: dict, root: Path) -> ImportRow:
             roi=parse_region(r.get("roi")), control=parse_region(r.get("control")),
             skin_type=validate_skin_type(r.get("skin_type")),
             before_session=_before_session(r.get("before_session")),
+            treated_extent=validate_treated_extent(r.get("treated")),
         )
     except InputError as exc:
         fields["problem"] = str(exc)
@@ -282,7 +287,7 @@ def _read_regions(treatment_dir: Path, follow_symlinks: bool) -> tuple[dict[str,
     out = {}
     for line in text.splitlines():
         key, _, value = line.partition("=")
-        if key.strip().lower() in ("roi", "control"):
+        if key.strip().lower() in ("roi", "control", "treated"):
             out[key.strip().lower()] = value.strip()
     return out, None
 
@@ -306,7 +311,7 @@ def _import_one(store: Store, row: ImportRow, follow_symlinks: bool = False) -> 
         patient=row.patient, treatment=row.treatment, treated_on=row.treated_on, data=data,
         taken_at=row.taken_at, fallback_time=datetime.fromtimestamp(modified).replace(microsecond=0),
         roi=row.roi, control=row.control, area=row.area, skin_type=row.skin_type, name=row.name,
-        before_session=row.before_session))
+        before_session=row.before_session, treated_extent=row.treated_extent))
     return ImportOutcome(row.source, shown, outcome.status, outcome.reason, outcome.photo_id, outcome.course_id)
 
 

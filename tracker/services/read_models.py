@@ -70,6 +70,7 @@ class CourseDetail:
     progress: CourseProgress
     baseline_confirmed: bool = False  # chosen by a provider, rather than the earliest photo in use
     photos: tuple[CoursePhoto, ...] = ()  # every photo of the course, oldest first
+    treated_extent: str = "face"  # "face" or "region": tracker.analysis.TREATED_EXTENTS
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def course_detail(s: Session, course: Course, skin_type: str | None) -> CourseDe
     return CourseDetail(course.id, course.treatment, course.area, roi, control, tuple(sessions),
                         baseline.id if baseline else None,
                         (baseline.width, baseline.height) if baseline else None, progress,
-                        confirmed is not None and baseline is not None and confirmed.id == baseline.id, photos)
+                        confirmed is not None and baseline is not None and confirmed.id == baseline.id, photos,
+                        course.treated_extent)
 
 
 @audited_refusals

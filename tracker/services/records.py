@@ -26,7 +26,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tracker.analysis import AnalysisResult, Box, Photo as DecodedPhoto, check_box, decode_photo, parse_box
+from tracker.analysis import (
+    TREATED_EXTENTS,
+    AnalysisResult,
+    Box,
+    Photo as DecodedPhoto,
+    check_box,
+    decode_photo,
+    parse_box,
+)
 from tracker.recovery import TREATMENTS
 from tracker.services.access import (
     HIDDEN,
@@ -56,7 +64,7 @@ from tracker.store.photostore import strip_metadata
 
 __all__ = [
     "FITZPATRICK_TYPES", "MAX_PHOTO_BYTES", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
-    "validate_skin_type", "validate_treatment", "validate_photo_size", "parse_region", "capture_time_of",
+    "validate_skin_type", "validate_treatment", "validate_treated_extent", "validate_photo_size", "parse_region", "capture_time_of",
     "create_patient", "find_patient_id", "add_course", "add_session", "add_photo", "record_photo",
     "photo_bytes", "set_regions", "refresh_analyses", "set_baseline", "hide_photo", "unhide_photo",
     "add_note", "list_notes",
@@ -71,14 +79,20 @@ MAX_PHOTO_BYTES = 30 * 1024 * 1024
 
 # --- validation shared by every writer -------------------------------------------------------
 
-def validate_skin_type(text: str | None) -> str | None:
-    """A Fitzpatrick type as stored (``"I"``-``"VI"``), None when not given; InputError otherwise."""
+def _optional_choice(text: str | None, choices: tuple[str, ...], spelled: Callable[[str], str],
+                     refusal: str) -> str | None:
+    """``text`` as stored (``spelled``, stripped) if among ``choices``, None when not given; InputError otherwise."""
     if text is None or not str(text).strip():
         return None
-    value = str(text).strip().upper()
-    if value not in FITZPATRICK_TYPES:
-        raise InputError("Skin type must be a Fitzpatrick type, I to VI.")
+    value = spelled(str(text).strip())
+    if value not in choices:
+        raise InputError(refusal)
     return value
+
+
+def validate_skin_type(text: str | None) -> str | None:
+    """A Fitzpatrick type as stored (``"I"``-``"VI"``), None when not given; InputError otherwise."""
+    return _optional_choice(text, FITZPATRICK_TYPES, str.upper, "Skin type must be a Fitzpatrick type, I to VI.")
 
 
 def validate_treatment(key: str) -> str:
@@ -86,6 +100,12 @@ def validate_treatment(key: str) -> str:
     if key not in TREATMENTS:
         raise InputError(f"Unknown treatment {key!r}; choose one of: {', '.join(TREATMENTS)}.")
     return key
+
+
+def validate_treated_extent(text: str | None) -> str | None:
+    """What a treatment covered, as stored (``"face"`` or ``"region"``), None when not given; InputError otherwise."""
+    return _optional_choice(text, TREATED_EXTENTS, str.lower,
+                            "What was treated must be 'face' (the whole face) or 'region' (only the treated area).")
 
 
 def _validate_reference(reference: str) -> str:
@@ -166,9 +186,10 @@ def _find_course(s: Session, patient_id: int, treatment: str, area: str) -> Cour
 
 
 def _new_course(s: Session, actor: Actor, patient_id: int, treatment: str, area: str,
-                roi: Box | None, control: Box | None) -> Course:
+                roi: Box | None, control: Box | None, treated_extent: str | None = None) -> Course:
     course = Course(patient_id=patient_id, treatment=treatment, area=area,
-                    roi=list(roi) if roi else None, control=list(control) if control else None)
+                    roi=list(roi) if roi else None, control=list(control) if control else None,
+                    treated_extent=treated_extent or "face")
     s.add(course)
     s.flush()
     record_event(s, actor, "course_add", patient_id, f"course {course.id} {treatment}")
@@ -184,14 +205,21 @@ def _add_session(s: Session, course: Course, treated_on: date) -> None:
 
 @audited_refusals
 def add_course(store: Store, actor: Actor, patient_id: int, treatment: str, treated_on: date,
-               area: str = "treated area", roi: Box | None = None, control: Box | None = None) -> int:
-    """Record a treated area with its first session; returns the course id (existing one if the same)."""
+               area: str = "treated area", roi: Box | None = None, control: Box | None = None,
+               treated_extent: str = "face") -> int:
+    """Record a treated area with its first session; returns the course id (existing one if the same).
+
+    ``treated_extent`` says what the treatment covered: ``"face"`` (the whole face, the default:
+    skin outside the region of interest is never taken as untreated) or ``"region"`` (only the
+    region of interest, so the skin around it may serve as the colour reference).
+    """
     require(actor, "provider")
     validate_treatment(treatment)
+    treated_extent = validate_treated_extent(treated_extent) or "face"
     with store.session() as s:
         check_patient(s, actor, patient_id)
         course = _find_course(s, patient_id, treatment, area) or _new_course(
-            s, actor, patient_id, treatment, area, roi, control)
+            s, actor, patient_id, treatment, area, roi, control, treated_extent)
         _add_session(s, course, treated_on)
         return course.id
 
@@ -307,6 +335,7 @@ class PhotoRecord:
     skin_type: str | None = None
     name: str | None = None
     before_session: bool | None = None  # see add_photo
+    treated_extent: str | None = None  # "face" or "region"; None: as recorded (a new area: "face")
 
 
 @dataclass(frozen=True)
@@ -319,13 +348,16 @@ class RecordOutcome:
     course_id: int | None = None
 
 
-def _region_conflict(course: Course | None, roi: Box | None, control: Box | None) -> str | None:
+def _region_conflict(course: Course | None, record: PhotoRecord) -> str | None:
     if course is None:
         return None
-    for name, recorded, given in (("roi", course.roi, roi), ("control", course.control, control)):
+    for name, recorded, given in (("roi", course.roi, record.roi), ("control", course.control, record.control)):
         if recorded and given and list(given) != list(recorded):
             return (f"the {name} {','.join(map(str, given))} differs from the one recorded for this area "
                     f"({','.join(map(str, recorded))}); change it in the app")
+    if record.treated_extent and record.treated_extent != course.treated_extent:
+        return (f"treated={record.treated_extent} differs from what is recorded for this area "
+                f"({course.treated_extent}); change it in the app")
     return None
 
 
@@ -358,6 +390,7 @@ def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutco
         reference = _validate_reference(record.patient)
         validate_treatment(record.treatment)
         skin_type = validate_skin_type(record.skin_type)
+        validate_treated_extent(record.treated_extent)
         validate_photo_size(len(record.data))
         photo = decode_photo(record.data)
     except (InputError, ValueError) as exc:  # PhotoError is a ValueError
@@ -372,7 +405,7 @@ def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutco
                                                        Photo.content_hash == content_hash))
             if existing is not None:
                 return RecordOutcome("already", None, existing, course.id)
-        conflict = _region_conflict(course, record.roi, record.control)
+        conflict = _region_conflict(course, record)
     if conflict:
         return RecordOutcome("refused", conflict)
     stored = store.photos.put(record.data, validated=True)  # on disk before the row that refers to it
@@ -381,8 +414,9 @@ def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutco
         if patient is None:
             patient = _new_patient(s, actor, reference, record.name, skin_type, "import")
         course = _course_of(s, record) or _new_course(s, actor, patient.id, record.treatment, record.area,
-                                                      record.roi, record.control)
-        conflict = _region_conflict(course, record.roi, record.control)
+                                                      record.roi, record.control,
+                                                      validate_treated_extent(record.treated_extent))
+        conflict = _region_conflict(course, record)
         if conflict:  # another writer recorded other regions meanwhile; nothing was added here
             return RecordOutcome("refused", conflict)
         if record.roi and not course.roi:
@@ -412,9 +446,12 @@ def photo_bytes(store: Store, actor: Actor, photo_id: int) -> bytes:
 # --- regions and analyses --------------------------------------------------------------------
 
 @audited_refusals
-def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, control: Box | None) -> None:
-    """Change the region of interest and control (baseline pixels); photos are re-analysed."""
+def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, control: Box | None,
+                treated_extent: str | None = None) -> None:
+    """Change the region of interest and control (baseline pixels), and what was treated
+    (``"face"`` or ``"region"``; None leaves it); photos are re-analysed."""
     require(actor, "provider")
+    treated_extent = validate_treated_extent(treated_extent)
     with store.session() as s:
         course = check_course(s, actor, course_id)
         baseline = baseline_photo(s, course_id)
@@ -426,6 +463,8 @@ def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, con
                     raise InputError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
         course.roi = list(roi) if roi else None
         course.control = list(control) if control else None
+        if treated_extent:
+            course.treated_extent = treated_extent
         record_event(s, actor, "regions_set", course.patient_id, f"course {course_id}")
     analyse_course(store, course_id)
 

@@ -84,6 +84,9 @@ class Course(Base):
     area: Mapped[str] = mapped_column(String(120))
     roi: Mapped[list[int] | None] = mapped_column(JSON)  # [x, y, w, h] in baseline pixels
     control: Mapped[list[int] | None] = mapped_column(JSON)
+    # What the treatment covered: "face" (skin outside the roi may be treated too) or "region"
+    # (only the roi): tracker.analysis.TREATED_EXTENTS.
+    treated_extent: Mapped[str] = mapped_column(String(10), default="face")
 
     patient: Mapped[Patient] = relationship(back_populates="courses")
     sessions: Mapped[list[TreatmentSession]] = relationship(order_by="TreatmentSession.treated_on")

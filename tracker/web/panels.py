@@ -78,6 +78,10 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
         column.metric(label, value)
 
 
+#: What a course's treatment covered, as the regions form offers it.
+TREATED_CHOICES = {"face": "The whole face", "region": "Only the treated area"}
+
+
 def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:
     """The baseline with its regions, and a form to change them (every photo is measured again)."""
     if course.baseline_photo_id is None:
@@ -91,11 +95,17 @@ def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> No
         st.write(f"Baseline photo: {width} × {height} pixels. Boxes are X, Y, width, height.")
         roi_text = st.text_input("Treated area", ",".join(map(str, course.roi or [])))
         control_text = st.text_input("Untreated control", ",".join(map(str, course.control or [])))
+        extents = list(TREATED_CHOICES)
+        treated = st.radio("What was treated", extents, index=extents.index(course.treated_extent),
+                           format_func=TREATED_CHOICES.get, horizontal=True,
+                           help="When the whole face was treated, skin outside the treated area is not taken as "
+                                "unchanged: colour is normalised on the surroundings, a control or the colour card.")
         save = st.form_submit_button("Save and re-analyse")
     if save:
         with errors_shown():
             with st.spinner("Re-analysing the photos…"):
-                sv.set_regions(store, actor, course.id, sv.parse_region(roi_text), sv.parse_region(control_text))
+                sv.set_regions(store, actor, course.id, sv.parse_region(roi_text), sv.parse_region(control_text),
+                               treated)
             st.success("Regions saved; every photo was measured again.")
             st.rerun()
 
