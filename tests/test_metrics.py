@@ -90,10 +90,40 @@ def test_texture_ignores_pixels_outside_the_mask():
     assert a == pytest.approx(b)
 
 
+def test_takiwaki_axes_are_the_published_combinations_of_a_and_l():
+    lab = _lab(60, 12.0, 15)
+    assert m.haemoglobin_takiwaki(lab) == pytest.approx(1.68 * 12 + 0.60 * 60)
+    assert m.melanin_takiwaki(lab) == pytest.approx(-1.06 * 12 - 1.44 * 60)
+
+
+def test_redness_moves_ita_and_the_melanin_index_but_not_the_takiwaki_melanin_axis(astronaut):
+    """Pure erythema on a real face (ΔL* = -0.74 Δa*) against a true darkening (L* down, a* unchanged)."""
+    from tracker.analysis.simulate import ASTRONAUT_CHEEK, add_redness
+
+    x, y, w, h = ASTRONAUT_CHEEK
+    mask = np.zeros(astronaut.shape[:2], bool)
+    mask[y:y + h, x:x + w] = True
+
+    def measure(rgb):
+        patch = rgb[y:y + h, x:x + w]
+        lab = srgb8_to_lab(patch)
+        return {"ita": m.ita_deg(lab), "mi": m.melanin_index(patch.astype(np.float32) / 255),
+                "mel": m.melanin_takiwaki(lab), "hb": m.haemoglobin_takiwaki(lab)}
+
+    before = measure(astronaut)
+    red = measure(add_redness(astronaut, mask, 8.0, delta_l=-8.0 * 1.06 / 1.44))
+    dark = measure(add_redness(astronaut, mask, 0.0, delta_l=-8.0))
+    assert before["ita"] - red["ita"] > 6 and red["mi"] - before["mi"] > 1, "redness alone reads as darker on ITA and MI"
+    assert abs(red["mel"] - before["mel"]) < 0.5
+    assert red["hb"] - before["hb"] == pytest.approx((1.68 - 0.60 * 1.06 / 1.44) * 8, abs=0.5)
+    assert dark["mel"] - before["mel"] == pytest.approx(1.44 * 8, abs=0.5)
+
+
 def test_every_metric_has_a_complete_definition():
     expected = {"redness_a", "redness_delta_a", "erythema_index", "erythema_area_fraction", "lightness_l",
                 "yellowness_b", "ita_deg", "melanin_index", "texture_contrast", "texture_homogeneity",
-                "texture_energy", "texture_entropy", "lbp_uniformity", "hf_energy"}
+                "texture_energy", "texture_entropy", "lbp_uniformity", "hf_energy", "haemoglobin_takiwaki",
+                "melanin_takiwaki"}
     assert set(m.METRICS) == expected
     for d in m.METRICS.values():
         assert d.units and d.colour_space and d.formula and d.source and d.description and d.label
@@ -131,6 +161,8 @@ LAB_METRICS = {
     "lightness_l": lambda lab, mask=None: m.lightness_l(lab, mask),
     "yellowness_b": lambda lab, mask=None: m.yellowness_b(lab, mask),
     "ita_deg": lambda lab, mask=None: m.ita_deg(lab, mask),
+    "haemoglobin_takiwaki": lambda lab, mask=None: m.haemoglobin_takiwaki(lab, mask),
+    "melanin_takiwaki": lambda lab, mask=None: m.melanin_takiwaki(lab, mask),
     "erythema_area_fraction": lambda lab, mask=None: m.erythema_area_fraction(lab, 5.0, mask),
 }
 RGB_METRICS = {"erythema_index": m.erythema_index, "melanin_index": m.melanin_index}

@@ -31,9 +31,12 @@ __all__ = [
     "metric",
     "ERYTHEMA_THRESHOLD_A",
     "TEXTURE_MAX_SIDE",
+    "TAKIWAKI_HAEMOGLOBIN",
+    "TAKIWAKI_MELANIN",
 ]
 
-METRIC_VERSION = "1.0"
+METRIC_VERSION = "1.1"
+# 1.1: haemoglobin_takiwaki and melanin_takiwaki added (redness separated from darkening).
 
 #: a* excess over untreated skin (CIELAB units) above which a pixel counts as
 #: erythematous; differences under ~2-3 ΔE are within photographic noise.
@@ -240,6 +243,56 @@ def melanin_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., 0] if mask is None else rgb01[mask][:, 0])
     return float(np.mean(100.0 * np.log10(1.0 / np.maximum(lin, 1e-4)))) if lin.size else float("nan")
+
+
+# --- haemoglobin and melanin axes (redness separated from darkening) ------------
+
+#: Takiwaki's decomposition of a change of CIELAB colour into haemoglobin and melanin
+#: (ΔHb, ΔMel) = TAKIWAKI @ (Δa*, ΔL*). Pure erythema moves L* by -1.06/1.44 = -0.74 a*
+#: units per a* unit, and leaves ΔMel at zero.
+TAKIWAKI_HAEMOGLOBIN = (1.68, 0.60)
+TAKIWAKI_MELANIN = (-1.06, -1.44)
+_TAKIWAKI_SOURCE = (
+    "Takiwaki H 1998, J Med Invest 44:121-126 (haemoglobin and melanin axes in L*a*b*); applied to camera images"
+    " by Yamamoto T, Takiwaki H, Arase S, Ohshima H 2008, Skin Res Technol 14:26-34. doi:10.1111/j.1600-0846.2007.00256.x"
+)
+
+
+@metric(
+    "haemoglobin_takiwaki", label="Haemoglobin axis (Takiwaki)", units="CIELAB units (a change measure, dimensionless)",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="1.68 * mean a* + 0.60 * mean L* over the region", source=_TAKIWAKI_SOURCE,
+)
+def haemoglobin_takiwaki(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Redness along the haemoglobin axis of Takiwaki's decomposition; higher is redder.
+
+    Only its change within a patient means something: the absolute value mixes
+    the region's lightness in. A darkening by melanin alone (a* unchanged, L*
+    down) lowers it, so it does not read pigment as redness.
+    """
+    _check_lab_region(lab, mask)
+    a, l_ = _mean(lab[..., 1], mask), _mean(lab[..., 0], mask)
+    return TAKIWAKI_HAEMOGLOBIN[0] * a + TAKIWAKI_HAEMOGLOBIN[1] * l_
+
+
+@metric(
+    "melanin_takiwaki", label="Pigment corrected for redness (Takiwaki melanin axis)",
+    units="CIELAB units (a change measure, dimensionless)",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="-1.06 * mean a* - 1.44 * mean L* over the region", source=_TAKIWAKI_SOURCE,
+)
+def melanin_takiwaki(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Pigment along the melanin axis of Takiwaki's decomposition; higher is darker.
+
+    Haemoglobin absorbs in the green, so redness lowers L* as well as raising
+    a*; ITA° and the melanin index therefore fall with redness alone. Along
+    this axis pure erythema (ΔL* = -0.74 Δa*) reads zero: darkening is judged
+    on it (``tracker.recovery``), as a change against the pre-treatment value
+    in absolute units.
+    """
+    _check_lab_region(lab, mask)
+    a, l_ = _mean(lab[..., 1], mask), _mean(lab[..., 0], mask)
+    return TAKIWAKI_MELANIN[0] * a + TAKIWAKI_MELANIN[1] * l_
 
 
 # --- texture ------------------------------------------------------------------

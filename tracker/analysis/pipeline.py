@@ -366,6 +366,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         "erythema_index": m.erythema_index(corrected_roi, roi_valid),
         "melanin_index": m.melanin_index(corrected_roi, roi_valid),
         "ita_deg": m.ita_deg(lab, roi_valid),
+        "haemoglobin_takiwaki": m.haemoglobin_takiwaki(lab, roi_valid),
+        "melanin_takiwaki": m.melanin_takiwaki(lab, roi_valid),
     }
     if control_rgb is not None:
         control_lab = srgb_to_lab(correct_region(correction, control_rgb, control_valid))
