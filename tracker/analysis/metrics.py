@@ -29,18 +29,31 @@ __all__ = [
     "MetricDefinition",
     "METRICS",
     "metric",
-    "ERYTHEMA_THRESHOLD_A",
+    "CHANGE_MAP_SIGMA_PX",
+    "CHANGE_THRESHOLD_A",
+    "FOCAL_THRESHOLD_A",
+    "redness_change_map",
     "TEXTURE_MAX_SIDE",
     "TAKIWAKI_HAEMOGLOBIN",
     "TAKIWAKI_MELANIN",
 ]
 
-METRIC_VERSION = "1.1"
+METRIC_VERSION = "2.0"
 # 1.1: haemoglobin_takiwaki and melanin_takiwaki added (redness separated from darkening).
+# 2.0: erythema_area_fraction is redefined on the per-pixel Δa* map against the baseline
+#      (it compared each pixel with the control's median a*, and read 0.14-0.25 on untreated
+#      skin); erythema_area_cm2, redness_change_p90 and redness_focal_a added.
 
-#: a* excess over untreated skin (CIELAB units) above which a pixel counts as
-#: erythematous; differences under ~2-3 ΔE are within photographic noise.
-ERYTHEMA_THRESHOLD_A = 3.0
+#: Gaussian sigma (px of the measurement grid) by which the per-pixel Δa* map is smoothed.
+CHANGE_MAP_SIGMA_PX = 2.0
+
+#: Smoothed Δa* against the baseline (CIELAB a* units) above which a pixel counts as
+#: redder than before: above the per-pixel noise of repeat photos of unchanged skin
+#: (validation/pixel_change.py, VALIDITY.md).
+CHANGE_THRESHOLD_A = 3.0
+
+#: p90 - median of the Δa* map (a* units) at which redness counts as focal.
+FOCAL_THRESHOLD_A = 3.0
 
 #: Longest side (px) at which the region is resampled for texture, so texture
 #: is measured at a fixed scale for a given baseline region.
@@ -164,25 +177,113 @@ def erythema_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(np.mean(100.0 * np.log10(ratio))) if ratio.size else float("nan")
 
 
-@metric(
-    "erythema_area_fraction", label="Share of the region that is red", units="fraction 0-1",
-    colour_space="CIELAB D65, normalised to the baseline's rendering",
-    formula=f"fraction of region pixels with a* > median a*(untreated skin) + {ERYTHEMA_THRESHOLD_A}",
-    source="threshold from the 2-3 ΔE*ab noise floor of photographic colour (Van Poucke et al. 2010)",
-)
-def erythema_area_fraction(lab: np.ndarray, reference_a: float, mask: np.ndarray | None = None,
-                           threshold: float = ERYTHEMA_THRESHOLD_A) -> float:
-    """Share of the region whose a* exceeds untreated skin by more than the noise floor.
+# --- where the skin changed: per-pixel Δa* against the baseline -------------------
 
-    ``reference_a`` is the median a* of untreated skin: the control region when
-    there is one, otherwise skin outside the region in the same photo (NaN
-    when unknown: then no pixel counts).
+def redness_change_map(lab: np.ndarray, baseline_lab: np.ndarray, mask: np.ndarray | None = None,
+                       sigma_px: float | None = None) -> np.ndarray:
+    """Smoothed per-pixel Δa* of a registered, colour-normalised photo against the baseline.
+
+    ``lab`` and ``baseline_lab`` are H x W x 3 CIELAB images of the same region in the
+    baseline's pixel grid; ``mask`` the pixels valid in both. Δa* = a*(photo) - a*(baseline)
+    is smoothed by a Gaussian of ``sigma_px`` (default :data:`CHANGE_MAP_SIGMA_PX`) as a
+    normalised convolution, so pixels outside the mask neither leak in nor pull the edge
+    to zero. Returns an H x W float32 map in a* units, NaN outside the mask.
     """
     _check_lab_region(lab, mask)
-    check_number(reference_a, "reference_a", nan=True)
-    check_number(threshold, "threshold")
-    a = lab[..., 1] if mask is None else lab[..., 1][mask]
-    return float(np.mean(a > reference_a + threshold)) if a.size else float("nan")
+    check_lab(baseline_lab, "baseline_lab")
+    if baseline_lab.shape != lab.shape:
+        raise ValueError(f"baseline_lab must have the shape of lab, {lab.shape}; got {baseline_lab.shape}")
+    sigma = CHANGE_MAP_SIGMA_PX if sigma_px is None else sigma_px
+    check_number(sigma, "sigma_px", minimum=0)
+    weight = np.ones(lab.shape[:2], np.float32) if mask is None else mask.astype(np.float32)
+    delta = (lab[..., 1] - baseline_lab[..., 1]).astype(np.float32)
+    delta = np.where(weight > 0, delta, 0).astype(np.float32)
+    if sigma > 0:
+        num = cv2.GaussianBlur(delta * weight, (0, 0), sigma)
+        den = cv2.GaussianBlur(weight, (0, 0), sigma)
+        delta = num / np.maximum(den, 1e-6)
+    return np.where(weight > 0, delta, np.nan).astype(np.float32)
+
+
+def _changed(change_map: np.ndarray) -> np.ndarray:
+    check_gray(change_map, "change_map")
+    return change_map[np.isfinite(change_map)]
+
+
+_CHANGE_SPACE = "CIELAB D65, normalised to the baseline's rendering, registered to the baseline's pixel grid"
+_CHANGE_MAP = (f"map = GaussianBlur(a*(photo) - a*(baseline), sigma {CHANGE_MAP_SIGMA_PX:g} px of the measurement "
+               "grid) over the region")
+_LOGGER = ("Logger JGM et al. 2020, Skin Res Technol 26:804-808 (Δa* against the baseline followed rosacea"
+           " treatment but agreed only weakly with clinical grades)")
+
+
+@metric(
+    "erythema_area_fraction", label="Share of the region redder than before treatment", units="fraction 0-1",
+    colour_space=_CHANGE_SPACE,
+    formula=f"{_CHANGE_MAP}; share of region pixels with map > {CHANGE_THRESHOLD_A:g}",
+    source=("threshold above the per-pixel noise of repeat photos of unchanged skin (validation/pixel_change.py); "
+            + _LOGGER),
+)
+def erythema_area_fraction(change_map: np.ndarray) -> float:
+    """Share of the region whose smoothed Δa* against the baseline exceeds :data:`CHANGE_THRESHOLD_A`.
+
+    ``change_map`` is from :func:`redness_change_map` (NaN outside the region). Until
+    metric version 2.0 this compared each pixel with the median a* of untreated skin of
+    the same photo, which read 0.14-0.25 on untreated skin: skin is not one colour.
+    Against the same skin at baseline, untreated skin reads near 0.
+    """
+    values = _changed(change_map)
+    return float(np.mean(values > CHANGE_THRESHOLD_A)) if values.size else float("nan")
+
+
+@metric(
+    "erythema_area_cm2", label="Area redder than before treatment", units="cm²",
+    colour_space=_CHANGE_SPACE,
+    formula=(f"(pixels with map > {CHANGE_THRESHOLD_A:g}) x mm² per pixel at the baseline's ColorChecker Classic "
+             "/ 100; null without a chart in the baseline photo"),
+    source=("ColorChecker Classic 279.4 x 215.9 mm, 6 x 4 patches (X-Rite; pitch taken as 45 +- 2 mm, "
+            "tracker.analysis.colour_card.COLORCHECKER_PITCH_MM); " + _LOGGER),
+)
+def erythema_area_cm2(change_map: np.ndarray, mm2_per_px: float | None) -> float | None:
+    """Area of the region redder than at baseline, in cm², when the photo's scale is known.
+
+    ``mm2_per_px`` is the area of one pixel of ``change_map`` at the skin, known only from a
+    chart in the baseline photo (assumed at the skin's distance); None gives None, never a
+    guess.
+    """
+    values = _changed(change_map)
+    if mm2_per_px is None:
+        return None
+    check_number(mm2_per_px, "mm2_per_px", above=0)
+    return float(np.sum(values > CHANGE_THRESHOLD_A) * mm2_per_px / 100.0)
+
+
+@metric(
+    "redness_change_p90", label="Redness change, 90th percentile (Δa* vs baseline)", units="CIELAB a* units",
+    colour_space=_CHANGE_SPACE, formula=f"{_CHANGE_MAP}; 90th percentile of the map", source=_LOGGER,
+)
+def redness_change_p90(change_map: np.ndarray) -> float:
+    """The Δa* against the baseline that the reddest tenth of the region exceeds."""
+    values = _changed(change_map)
+    return float(np.percentile(values, 90)) if values.size else float("nan")
+
+
+@metric(
+    "redness_focal_a", label="Focal redness (p90 - median of Δa* vs baseline)", units="CIELAB a* units",
+    colour_space=_CHANGE_SPACE, formula=f"{_CHANGE_MAP}; 90th percentile - median of the map",
+    source=("defined here (issue #10): a patch that stays red while the rest fades, the early sign of a "
+            "hypertrophic scar (Avram 2009; Fife 2009); " + _LOGGER),
+)
+def redness_focal_a(change_map: np.ndarray) -> float:
+    """How much the reddest tenth of the region stands above its middle.
+
+    Uniform redness, fading or not, keeps it near the noise of the map; a patch
+    covering 10-50 % of the region that stays red while the rest fades raises it to
+    the patch's excess. At or above :data:`FOCAL_THRESHOLD_A` the photo is flagged for
+    the provider with the map. A finding to look at, not a diagnosis.
+    """
+    values = _changed(change_map)
+    return float(np.percentile(values, 90) - np.median(values)) if values.size else float("nan")
 
 
 # --- lightness and pigmentation -----------------------------------------------
