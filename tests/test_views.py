@@ -178,10 +178,14 @@ def test_measured_points_are_the_aligned_photos_after_treatment():
 def test_photo_figures_format_each_value():
     pt = point(3, 7, 4.25, -0.126, measured(ita=38.04, melanin=31.96))
     assert views.photo_figures(pt) == [("Redness above before (Δa*)", "4.2"), ("ITA°", "38.0"),
-                                       ("Melanin index", "32.0"), ("Texture vs before", "-13%")]
+                                       ("Melanin index", "32.0"), ("Texture vs before", "13% smoother")]
     unmeasured = point(4, 9, None, None, AnalysisResult.failed("Could not be aligned."))
     assert [value for _, value in views.photo_figures(unmeasured)] == ["-", "-", "-", "-"]
-    assert views.photo_figures(point(5, 9, 1.0, 0.04))[3] == ("Texture vs before", "+4%")
+    assert views.photo_figures(point(5, 9, 1.0, 0.04))[3] == ("Texture vs before", "4% rougher")
+    blurred = measured()
+    blurred = AnalysisResult(ok=True, quality={**blurred.quality, "texture_withheld": "Texture not compared: focus."},
+                             metrics={**blurred.metrics, "texture_contrast": None})
+    assert views.photo_figures(point(6, 9, 1.0, None, blurred))[3] == ("Texture vs before", "not compared")
 
 
 # --- uploads -----------------------------------------------------------------------------

@@ -361,8 +361,9 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     # Focus is compared with the baseline over the whole overlap at the working
     # scale: more signal than a small region, and sensor noise is averaged down.
     base_gray = baseline.work_gray
+    work_gray = None if is_baseline else _gray01(corrected_work)
     relative = None if is_baseline else (
-        sharpness(_gray01(corrected_work), work_valid)
+        sharpness(work_gray, work_valid)
         / max(sharpness(base_gray, work_valid, baseline.work_band), 1e-9))
     quality = judge_quality(QualityMeasurements.of_region(
         roi_rgb, roi_valid,
@@ -397,7 +398,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     values["erythema_area_cm2"] = m.erythema_area_cm2(change, None if mm2 is None else mm2 / grid_scale**2)
     values["redness_change_p90"] = m.redness_change_p90(change)
     values["redness_focal_a"] = m.redness_focal_a(change)
-    values.update(m.texture_metrics(lab[..., 0], roi_valid))
+    texture = m.texture_metrics(lab[..., 0], roi_valid)
+    values.update({k: None for k in texture} if quality.texture_withheld else texture)
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
     return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,
                          change_map=change)

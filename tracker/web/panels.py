@@ -83,6 +83,8 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
         st.warning("Quality problems: " + " ".join(point.quality_issues))
     for column, (label, value) in zip(st.columns(4), photo_figures(point)):
         column.metric(label, value)
+    if point.result.texture_withheld:
+        st.caption(point.result.texture_withheld)
 
 
 def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:

@@ -21,7 +21,7 @@ from tracker.analysis import AnalysisResult
 from tracker.analysis.align import RegionAlignment, rescale_homography, rescale_region, warp_to_baseline
 from tracker.analysis.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
 from tracker.analysis.metrics import CHANGE_THRESHOLD_A, FOCAL_THRESHOLD_A
-from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment
+from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment, texture_in_words
 
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
@@ -163,11 +163,14 @@ def measured_points(progress: CourseProgress) -> list[CoursePoint]:
 def photo_figures(point: CoursePoint) -> list[tuple[str, str]]:
     """The figures shown beside one photo: (label, formatted value)."""
     fmt = lambda v, spec=".1f": "-" if v is None else format(v, spec)  # noqa: E731
-    texture = None if point.texture_change is None else 100 * point.texture_change
+    if point.texture_change is not None:
+        texture = texture_in_words(point.texture_change)
+    else:
+        texture = "not compared" if point.result.texture_withheld else "-"
     return [("Redness above before (Δa*)", fmt(point.excess_redness)),
             ("ITA°", fmt(point.result.metric("ita_deg"))),
             ("Melanin index", fmt(point.result.metric("melanin_index"))),
-            ("Texture vs before", "-" if texture is None else f"{texture:+.0f}%")]
+            ("Texture vs before", texture)]
 
 
 def focal_redness_note(point: CoursePoint) -> str | None:
