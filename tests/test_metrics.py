@@ -314,3 +314,15 @@ def test_a_metric_is_registered_only_with_its_whole_definition(field, bad):
     with pytest.raises(ValueError, match=rf"^{field} must be a non-empty string"):
         m.metric(name, **definition)
     assert "test_metric" not in m.METRICS
+
+
+def test_the_registry_says_what_the_rgb_indices_and_delta_a_are_not():
+    from tracker.services.exports import data_dictionary
+
+    rows = data_dictionary().set_index("column")
+    for name in ("erythema_index", "melanin_index"):
+        assert "RGB analogue" in m.METRICS[name].source and "not comparable" in rows.loc[name, "source"]
+    for name in ("redness_delta_a", "erythema_area_fraction", "redness_change_p90"):
+        assert "weakly" in rows.loc[name, "source"] and "Logger" in rows.loc[name, "source"]
+    for name in ("melanin_takiwaki", "haemoglobin_takiwaki"):
+        assert "Takiwaki" in rows.loc[name, "source"] and "-1.06" in m.METRICS["melanin_takiwaki"].formula

@@ -144,14 +144,16 @@ def redness_a(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     "redness_delta_a", label="Redness above untreated skin (Δa*)", units="CIELAB a* units",
     colour_space="CIELAB D65 from sRGB, normalised to the baseline's rendering",
     formula="mean a*(region of interest) - mean a*(untreated control region), same photo",
-    source="Logger et al. 2020 (Δa* against an internal control); CIE 15:2004",
+    source=("Logger et al. 2020, Skin Res Technol: Δa* against an internal control followed rosacea"
+            " treatment but agreed only weakly with clinical erythema grades; CIE 15:2004"),
 )
 def redness_delta_a(lab_roi: np.ndarray, lab_control: np.ndarray, roi_mask: np.ndarray | None = None,
                     control_mask: np.ndarray | None = None) -> float:
     """Redness of the treated region above the photo's own untreated control.
 
     An internal control cancels much of what lighting and camera do to a*,
-    since both regions share them.
+    since both regions share them. Logger et al. (2020) found only weak agreement
+    of Δa* with clinicians' grades: it measures colour, not a clinical grade.
     """
     _check_lab_region(lab_roi, roi_mask, "lab_roi", "roi_mask")
     _check_lab_region(lab_control, control_mask, "lab_control", "control_mask")
@@ -162,14 +164,17 @@ def redness_delta_a(lab_roi: np.ndarray, lab_control: np.ndarray, roi_mask: np.n
     "erythema_index", label="Erythema index (Diffey)", units="EI units (100 x log10 ratio, dimensionless)",
     colour_space="linear sRGB (IEC 61966-2-1), normalised to the baseline's rendering",
     formula="mean over pixels of 100 * log10(R_lin / G_lin)",
-    source="Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672 (EI = 100 log10(1/R_green) - 100 log10(1/R_red))",
+    source=("Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672 (EI = 100 log10(1/R_green) - 100 log10(1/R_red));"
+            " an RGB analogue from broad camera channels, not comparable with narrow-band meter readings"),
 )
 def erythema_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Diffey's erythema index from the red and green channels in linear light.
 
     The reflectance-spectroscopy index compares absorption in the green (where
     haemoglobin absorbs) with the red; on a colour-normalised photo the linear
-    R and G channels stand in for the two bands.
+    R and G channels stand in for the two bands. Camera channels are broad and
+    overlap, so this is an RGB analogue of Diffey's narrow-band index: follow it
+    within a patient, never compare it with an erythema meter's reading.
     """
     _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., :2] if mask is None else rgb01[mask][:, :2])
@@ -213,7 +218,7 @@ def _changed(change_map: np.ndarray) -> np.ndarray:
 _CHANGE_SPACE = "CIELAB D65, normalised to the baseline's rendering, registered to the baseline's pixel grid"
 _CHANGE_MAP = (f"map = GaussianBlur(a*(photo) - a*(baseline), sigma {CHANGE_MAP_SIGMA_PX:g} px of the measurement "
                "grid) over the region")
-_LOGGER = ("Logger JGM et al. 2020, Skin Res Technol 26:804-808 (Δa* against the baseline followed rosacea"
+_LOGGER = ("Logger et al. 2020, Skin Res Technol (Δa* against the baseline followed rosacea"
            " treatment but agreed only weakly with clinical grades)")
 
 
@@ -333,13 +338,16 @@ def ita_deg(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     "melanin_index", label="Melanin index", units="MI units (100 x log10, dimensionless)",
     colour_space="linear sRGB (IEC 61966-2-1), normalised to the baseline's rendering",
     formula="mean over pixels of 100 * log10(1 / R_lin)",
-    source="Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672; Dawson et al. 1980, Phys Med Biol 25:695-709",
+    source=("Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672; Dawson et al. 1980, Phys Med Biol 25:695-709;"
+            " an RGB analogue from broad camera channels, not comparable with narrow-band meter readings"),
 )
 def melanin_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Melanin index from the red channel's reflectance in linear light; higher is darker.
 
     In the red band haemoglobin absorbs little, so absorption there is mostly
-    melanin's.
+    melanin's. A camera's red channel is broad, so this is an RGB analogue of the
+    narrow-band index, not comparable with a meter's reading; and redness still
+    lowers it (see ``melanin_takiwaki``, on which darkening is judged).
     """
     _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., 0] if mask is None else rgb01[mask][:, 0])
