@@ -18,6 +18,9 @@ redder than before above ``CHANGE_THRESHOLD_A``. This script measures, with the 
    against ``FOCAL_THRESHOLD_A``.
 4. **Takiwaki check**: pure redness (ΔL* = -0.74 Δa*) against a true darkening on the same
    photos: ITA° and ``melanin_takiwaki`` against the baseline.
+5. **Texture against focus**: GLCM contrast against the baseline's under defocus and sensor
+   noise, with the relative sharpness that decides whether texture is reported
+   (``QualityThresholds.texture_sharpness_tolerance``).
 
 What is not simulated: light that changes *across* the face between photos (a window on one
 side; ``validation/photo_noise.py`` models it), swelling, hair, make-up. Real repeat photos
@@ -40,7 +43,8 @@ from skimage import data
 from tracker.analysis import analyse_photo, prepare_baseline
 from tracker.analysis import metrics as m
 from tracker.analysis import simulate as sim
-from tracker.analysis.colour import srgb8_to_lab
+from tracker.analysis.align import resample_to_baseline
+from tracker.analysis.colour import correct_region, srgb8_to_lab, srgb_to_lab
 
 SIDE = 1536
 ROI = sim.scale_box(sim.ASTRONAUT_CHEEK, SIDE / 512)
@@ -160,6 +164,31 @@ def takiwaki_check(face, baseline, rng):
               f" Δhaemoglobin_takiwaki {r['haemoglobin_takiwaki'] - base['haemoglobin_takiwaki']:+5.1f}")
 
 
+def texture_against_focus(face, baseline, rng):
+    """GLCM contrast against the baseline's, and the relative sharpness, under defocus and noise (no motion)."""
+    base = analyse_photo(sim.jpeg_roundtrip(face, JPEG_QUALITY), baseline)
+    contrast = base.to_result().metric("texture_contrast")
+    tolerance = baseline.config.quality.texture_sharpness_tolerance
+    print(f"5. Texture against focus and noise (same pose); texture is withheld outside relative sharpness"
+          f" 1 ± {tolerance:g}")
+    for sigma in (0.0, 0.5, 0.8, 1.2):
+        cells = []
+        for noise in (0.0, 4.0):
+            photo = cv2.GaussianBlur(face, (0, 0), sigma) if sigma else face
+            if noise:
+                photo = sim.add_sensor_noise(photo, noise, rng)
+            photo = sim.jpeg_roundtrip(photo, JPEG_QUALITY)
+            r = analyse_photo(photo, baseline)
+            relative = r.quality.measurements.relative_sharpness
+            # What the texture would read if it were reported: the same grid (the pose is unchanged).
+            roi_rgb, valid = resample_to_baseline(photo, np.eye(3), ROI, min(1.0, m.TEXTURE_MAX_SIDE / max(ROI[2:])))
+            lab = srgb_to_lab(correct_region(r.colour, roi_rgb, valid))
+            change = m.texture_metrics(lab[..., 0], valid)["texture_contrast"] / contrast - 1
+            state = "withheld" if r.quality.texture_withheld else "reported"
+            cells.append(f"noise {noise:g}: relative sharpness {relative:.2f}, contrast {change:+.0%} ({state})")
+        print(f"   defocus {sigma:g} px: " + "; ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40, help="repeat photos of unchanged skin")
@@ -176,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     area_against_truth(face, baseline, rng, args.patchy, 6.0)
     focal_against_uniform(face, baseline, rng)
     takiwaki_check(face, baseline, rng)
+    texture_against_focus(face, baseline, rng)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
