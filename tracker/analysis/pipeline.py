@@ -99,7 +99,7 @@ class Baseline:
     config: AnalysisConfig = field(repr=False)
     # The measured region (the ROI at the measurement scale, else the working copy) in CIELAB,
     # against which each photo's per-pixel change is measured.
-    region_lab: np.ndarray = field(repr=False, default=None)
+    region_lab: np.ndarray = field(repr=False)
 
     @property
     def mm2_per_px(self) -> float | None:
