@@ -75,8 +75,13 @@ def test_json_lines_contract(photos):
         assert isinstance(r["alignment"]["inliers"], int) and isinstance(r["alignment"]["rmse_px"], float)
         assert isinstance(r["colour"]["method"], str)
         for key in ("redness_a", "redness_delta_a", "erythema_index", "erythema_area_fraction", "lightness_l",
-                    "ita_deg", "melanin_index", "texture_contrast"):
+                    "ita_deg", "melanin_index", "melanin_takiwaki", "haemoglobin_takiwaki", "redness_change_p90"):
             assert isinstance(r["metrics"][key], float), key
+        assert r["metrics"]["erythema_area_cm2"] is None, "no colour chart in these photos"
+        # Texture is null, with the reason, when the photo's focus differs from the baseline's.
+        texture, withheld = r["metrics"]["texture_contrast"], r["quality"]["texture_withheld"]
+        assert isinstance(texture, float) if withheld is None else (texture is None and "focus" in withheld)
+    assert isinstance(records[0]["metrics"]["texture_contrast"], float)
     assert records[0]["colour"]["method"] == "baseline"
     assert np.allclose(records[0]["alignment"]["matrix"], np.eye(3))
     # Redness added to the follow-ups shows in the metrics (6 a* units; 3 for the sideways one).

@@ -57,11 +57,40 @@ def test_ita_orders_real_skin_tones_light_to_dark():
     assert ita[0] > 41 and ita[-1] < -30
 
 
-def test_erythema_area_fraction_counts_pixels_above_reference_plus_threshold():
-    lab = _lab(60, 5.0, 15)
-    lab[:5, :, 1] = 5.0 + m.ERYTHEMA_THRESHOLD_A + 0.5  # 25 % of rows clearly red
-    lab[5:10, :, 1] = 5.0 + m.ERYTHEMA_THRESHOLD_A - 0.5  # just below threshold
-    assert m.erythema_area_fraction(lab, reference_a=5.0) == pytest.approx(0.25)
+def test_change_map_is_smoothed_delta_a_against_the_baseline_within_the_mask():
+    base = _lab(60, 5.0, 15, shape=(40, 40))
+    photo = base.copy()
+    photo[:, :20, 1] += 6.0  # left half redder by 6
+    mask = np.ones((40, 40), bool)
+    mask[:, 36:] = False
+    photo[:, 36:, 1] += 50.0  # outside the mask: must not leak in
+    change = m.redness_change_map(photo, base, mask)
+    assert np.isnan(change[:, 36:]).all()
+    assert change[:, :10] == pytest.approx(6.0, abs=1e-3) and change[:, 28:36] == pytest.approx(0.0, abs=1e-3)
+    assert 0 < change[5, 20] < 6  # the edge is smoothed by sigma 2 px
+    raw = m.redness_change_map(photo, base, mask, sigma_px=0)
+    assert raw[:, :20] == pytest.approx(6.0) and raw[:, 20:36] == pytest.approx(0.0)
+
+
+def test_area_metrics_count_the_share_of_the_map_above_the_threshold():
+    change = np.full((20, 20), np.nan, np.float32)
+    change[:10] = 0.0
+    change[:2] = m.CHANGE_THRESHOLD_A + 0.5  # 20 % of the valid pixels clearly redder
+    change[2:4] = m.CHANGE_THRESHOLD_A - 0.5  # just below the threshold
+    assert m.erythema_area_fraction(change) == pytest.approx(0.2)
+    assert m.erythema_area_cm2(change, None) is None, "no scale, no area: never a guess"
+    assert m.erythema_area_cm2(change, 0.25) == pytest.approx(40 * 0.25 / 100)
+    assert m.redness_change_p90(change) == pytest.approx(np.percentile(change[:10], 90))
+    assert m.redness_focal_a(change) == pytest.approx(np.percentile(change[:10], 90) - np.median(change[:10]))
+
+
+def test_focal_redness_separates_a_persistent_patch_from_uniform_redness():
+    uniform = np.full((40, 40), 5.0, np.float32)
+    patch = np.full((40, 40), 1.0, np.float32)
+    patch[10:30, 10:30] = 8.0  # a quarter of the region stays red while the rest has faded
+    assert m.redness_focal_a(uniform) == pytest.approx(0.0)
+    assert m.redness_focal_a(patch) == pytest.approx(7.0) and m.redness_focal_a(patch) >= m.FOCAL_THRESHOLD_A
+    assert m.erythema_area_fraction(patch) == pytest.approx(0.25)
 
 
 def test_texture_separates_smooth_from_rough_skin():
@@ -90,10 +119,40 @@ def test_texture_ignores_pixels_outside_the_mask():
     assert a == pytest.approx(b)
 
 
+def test_takiwaki_axes_are_the_published_combinations_of_a_and_l():
+    lab = _lab(60, 12.0, 15)
+    assert m.haemoglobin_takiwaki(lab) == pytest.approx(1.68 * 12 + 0.60 * 60)
+    assert m.melanin_takiwaki(lab) == pytest.approx(-1.06 * 12 - 1.44 * 60)
+
+
+def test_redness_moves_ita_and_the_melanin_index_but_not_the_takiwaki_melanin_axis(astronaut):
+    """Pure erythema on a real face (ΔL* = -0.74 Δa*) against a true darkening (L* down, a* unchanged)."""
+    from tracker.analysis.simulate import ASTRONAUT_CHEEK, add_redness
+
+    x, y, w, h = ASTRONAUT_CHEEK
+    mask = np.zeros(astronaut.shape[:2], bool)
+    mask[y:y + h, x:x + w] = True
+
+    def measure(rgb):
+        patch = rgb[y:y + h, x:x + w]
+        lab = srgb8_to_lab(patch)
+        return {"ita": m.ita_deg(lab), "mi": m.melanin_index(patch.astype(np.float32) / 255),
+                "mel": m.melanin_takiwaki(lab), "hb": m.haemoglobin_takiwaki(lab)}
+
+    before = measure(astronaut)
+    red = measure(add_redness(astronaut, mask, 8.0, delta_l=-8.0 * 1.06 / 1.44))
+    dark = measure(add_redness(astronaut, mask, 0.0, delta_l=-8.0))
+    assert before["ita"] - red["ita"] > 6 and red["mi"] - before["mi"] > 1, "redness alone reads as darker on ITA and MI"
+    assert abs(red["mel"] - before["mel"]) < 0.5
+    assert red["hb"] - before["hb"] == pytest.approx((1.68 - 0.60 * 1.06 / 1.44) * 8, abs=0.5)
+    assert dark["mel"] - before["mel"] == pytest.approx(1.44 * 8, abs=0.5)
+
+
 def test_every_metric_has_a_complete_definition():
     expected = {"redness_a", "redness_delta_a", "erythema_index", "erythema_area_fraction", "lightness_l",
                 "yellowness_b", "ita_deg", "melanin_index", "texture_contrast", "texture_homogeneity",
-                "texture_energy", "texture_entropy", "lbp_uniformity", "hf_energy"}
+                "texture_energy", "texture_entropy", "lbp_uniformity", "hf_energy", "haemoglobin_takiwaki",
+                "melanin_takiwaki", "erythema_area_cm2", "redness_change_p90", "redness_focal_a"}
     assert set(m.METRICS) == expected
     for d in m.METRICS.values():
         assert d.units and d.colour_space and d.formula and d.source and d.description and d.label
@@ -131,7 +190,9 @@ LAB_METRICS = {
     "lightness_l": lambda lab, mask=None: m.lightness_l(lab, mask),
     "yellowness_b": lambda lab, mask=None: m.yellowness_b(lab, mask),
     "ita_deg": lambda lab, mask=None: m.ita_deg(lab, mask),
-    "erythema_area_fraction": lambda lab, mask=None: m.erythema_area_fraction(lab, 5.0, mask),
+    "haemoglobin_takiwaki": lambda lab, mask=None: m.haemoglobin_takiwaki(lab, mask),
+    "melanin_takiwaki": lambda lab, mask=None: m.melanin_takiwaki(lab, mask),
+    "redness_change_map": lambda lab, mask=None: m.redness_change_map(lab, LAB, mask),
 }
 RGB_METRICS = {"erythema_index": m.erythema_index, "melanin_index": m.melanin_index}
 TEXTURE = {"texture_glcm": m.texture_glcm, "lbp_uniformity": m.lbp_uniformity, "hf_energy": m.hf_energy,
@@ -188,18 +249,15 @@ def test_texture_metrics_refuse_a_mask_of_another_shape(fn):
         fn(LIGHTNESS, np.ones((40, 39), bool))
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(reference_a="5"), "reference_a"), (dict(reference_a=None), "reference_a"),
-    (dict(reference_a=5.0, threshold=float("nan")), "threshold"),
-], ids=["text reference", "no reference", "NaN threshold"])
-def test_erythema_area_fraction_refuses_a_reference_that_is_not_a_number(kwargs, name):
-    with pytest.raises(ValueError, match=rf"^{name} must be "):
-        m.erythema_area_fraction(LAB, **kwargs)
-
-
-def test_erythema_area_fraction_counts_nothing_against_an_unknown_reference():
-    """No untreated skin to compare with gives NaN as the reference: accepted, and no pixel is above it."""
-    assert m.erythema_area_fraction(LAB, float("nan")) == 0.0
+@pytest.mark.parametrize("call,name", [
+    (lambda: m.redness_change_map(LAB, LAB[:10]), "baseline_lab"),
+    (lambda: m.redness_change_map(LAB, LAB[..., 0]), "baseline_lab"),
+    (lambda: m.erythema_area_fraction(LAB), "change_map"),
+    (lambda: m.erythema_area_cm2(LAB[..., 1], -1.0), "mm2_per_px"),
+], ids=["baseline of another shape", "2-D baseline", "Lab instead of a map", "negative scale"])
+def test_change_metrics_name_the_argument_that_is_wrong(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} must "):
+        call()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -217,7 +275,6 @@ def test_lab_metrics_are_means_over_the_selected_pixels_of_images_and_pixel_list
     assert m.yellowness_b(lab, mask) == pytest.approx(chosen[:, 2].mean(), rel=1e-5)
     expected_ita = np.degrees(np.arctan((chosen[:, 0].mean() - 50) / chosen[:, 2].mean()))
     assert m.ita_deg(lab, mask) == pytest.approx(expected_ita, abs=1e-3)
-    assert m.erythema_area_fraction(lab, 5.0, mask) == pytest.approx(np.mean(chosen[:, 1] > 8.0))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -257,3 +314,15 @@ def test_a_metric_is_registered_only_with_its_whole_definition(field, bad):
     with pytest.raises(ValueError, match=rf"^{field} must be a non-empty string"):
         m.metric(name, **definition)
     assert "test_metric" not in m.METRICS
+
+
+def test_the_registry_says_what_the_rgb_indices_and_delta_a_are_not():
+    from tracker.services.exports import data_dictionary
+
+    rows = data_dictionary().set_index("column")
+    for name in ("erythema_index", "melanin_index"):
+        assert "RGB analogue" in m.METRICS[name].source and "not comparable" in rows.loc[name, "source"]
+    for name in ("redness_delta_a", "erythema_area_fraction", "redness_change_p90"):
+        assert "weakly" in rows.loc[name, "source"] and "Logger" in rows.loc[name, "source"]
+    for name in ("melanin_takiwaki", "haemoglobin_takiwaki"):
+        assert "Takiwaki" in rows.loc[name, "source"] and "-1.06" in m.METRICS["melanin_takiwaki"].formula

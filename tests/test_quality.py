@@ -204,3 +204,35 @@ def test_focus_measures_follow_their_definition_for_any_numeric_grey_image(dtype
 def test_judge_quality_refuses_anything_but_its_records(args, name):
     with pytest.raises(ValueError, match=rf"^{name} must be Quality"):
         judge_quality(*args)
+
+
+@pytest.mark.parametrize("relative,withheld", [(1.0, False), (0.92, False), (1.09, False), (0.87, True), (1.15, True),
+                                               (None, False)])
+def test_texture_is_compared_only_when_focus_matches_the_baseline(relative, withheld):
+    report = judge_quality(_ok_measurements(relative_sharpness=relative))
+    assert report.ok, "a focus difference alone does not fail the photo"
+    assert (report.texture_withheld is not None) is withheld
+    assert report.to_dict()["texture_withheld"] == report.texture_withheld
+    if withheld:
+        assert report.texture_withheld.startswith("Texture not compared: this photo's focus differs")
+        assert f"{relative:.2f}" in report.texture_withheld
+
+
+def test_a_defocused_photo_reports_no_texture_and_says_why(astronaut):
+    """GLCM contrast moves -14 % at 0.8 px defocus: the engine withholds it instead."""
+    import cv2
+
+    from tracker.analysis import analyse_photo, prepare_baseline
+    from tracker.analysis import simulate as sim
+
+    face = sim.enlarge(astronaut, 1536, np.random.default_rng(2))
+    roi = sim.scale_box(sim.ASTRONAUT_CHEEK, 3)
+    baseline = prepare_baseline(face, roi, sim.scale_box(sim.ASTRONAUT_CHIN, 3))
+    sharp = analyse_photo(sim.jpeg_roundtrip(face, 90), baseline)
+    assert sharp.quality.texture_withheld is None and sharp.metrics["texture_contrast"] is not None
+    blurred = analyse_photo(sim.jpeg_roundtrip(cv2.GaussianBlur(face, (0, 0), 1.0), 90), baseline)
+    assert blurred.ok and blurred.metrics["redness_a"] is not None
+    assert blurred.quality.texture_withheld and "focus" in blurred.quality.texture_withheld
+    assert all(blurred.metrics[k] is None for k in ("texture_contrast", "texture_homogeneity", "texture_energy",
+                                                    "texture_entropy", "lbp_uniformity", "hf_energy"))
+    assert blurred.to_result().texture_withheld == blurred.quality.texture_withheld

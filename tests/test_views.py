@@ -178,10 +178,14 @@ def test_measured_points_are_the_aligned_photos_after_treatment():
 def test_photo_figures_format_each_value():
     pt = point(3, 7, 4.25, -0.126, measured(ita=38.04, melanin=31.96))
     assert views.photo_figures(pt) == [("Redness above before (Δa*)", "4.2"), ("ITA°", "38.0"),
-                                       ("Melanin index", "32.0"), ("Texture vs before", "-13%")]
+                                       ("Melanin index", "32.0"), ("Texture vs before", "13% smoother")]
     unmeasured = point(4, 9, None, None, AnalysisResult.failed("Could not be aligned."))
     assert [value for _, value in views.photo_figures(unmeasured)] == ["-", "-", "-", "-"]
-    assert views.photo_figures(point(5, 9, 1.0, 0.04))[3] == ("Texture vs before", "+4%")
+    assert views.photo_figures(point(5, 9, 1.0, 0.04))[3] == ("Texture vs before", "4% rougher")
+    blurred = measured()
+    blurred = AnalysisResult(ok=True, quality={**blurred.quality, "texture_withheld": "Texture not compared: focus."},
+                             metrics={**blurred.metrics, "texture_contrast": None})
+    assert views.photo_figures(point(6, 9, 1.0, None, blurred))[3] == ("Texture vs before", "not compared")
 
 
 # --- uploads -----------------------------------------------------------------------------
@@ -428,3 +432,20 @@ def test_cohort_curves_without_usable_photos_is_empty_with_its_columns():
 def test_status_and_treatment_names():
     assert views.status_label("slower") == "Slower than typical" and views.status_label("odd") == "odd"
     assert views.treatment_name("ipl") == "Intense pulsed light (IPL)" and views.treatment_name("odd") == "odd"
+
+
+def test_focal_redness_is_flagged_for_the_provider_only_above_its_threshold():
+    from tracker.analysis.metrics import FOCAL_THRESHOLD_A
+
+    def with_focal(focal, area=None):
+        result = measured()
+        metrics = {**result.metrics, "redness_focal_a": focal, "redness_change_p90": 7.6,
+                   "erythema_area_fraction": 0.27, "erythema_area_cm2": area}
+        return point(9, 30, 1.5, result=AnalysisResult(ok=True, quality=result.quality, metrics=metrics))
+
+    assert views.focal_redness_note(with_focal(FOCAL_THRESHOLD_A - 0.1)) is None
+    assert views.focal_redness_note(with_focal(None)) is None
+    note = views.focal_redness_note(with_focal(5.4))
+    assert note.startswith("Focal redness on day 30") and "5.4 a* units" in note and "27% of the area" in note
+    assert "not a diagnosis" in note and "cm²" not in note
+    assert "(2.3 cm²)" in views.focal_redness_note(with_focal(5.4, area=2.31))

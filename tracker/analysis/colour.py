@@ -100,17 +100,36 @@ def linear_to_srgb(v: np.ndarray) -> np.ndarray:
     return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0) ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
+#: sRGB (linear, D65) to CIE XYZ (Y of white = 1), IEC 61966-2-1 [1]_.
+_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                         [0.2126729, 0.7151522, 0.0721750],
+                         [0.0193339, 0.1191920, 0.9503041]])
+#: D65 reference white, CIE 15:2004 [2]_, Y = 1.
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+_LAB_DELTA = 6.0 / 29.0
+
+
 def srgb_to_lab(rgb01: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of an H x W x 3 float sRGB image in 0-1: L* 0-100, a* and b* in CIELAB units.
 
-    Uses OpenCV's float conversion, which agrees with the CIE formulae to 0.4
-    ΔE*ab for 99.9 % of colours and to 0.75 at worst, in dark saturated colours
-    (a piecewise approximation of the sRGB curve). Values above 1 (restored
-    clipped channels, :func:`restore_clipped`) are accepted, but OpenCV reads
-    them as 1.
+    The CIE formulae in numpy (CIE 15:2004 [2]_): decode sRGB to linear light
+    (IEC 61966-2-1 [1]_), XYZ = M · RGB_lin with the sRGB primaries and D65 white,
+    then ``L* = 116 f(Y/Yn) - 16``, ``a* = 500 (f(X/Xn) - f(Y/Yn))``,
+    ``b* = 200 (f(Y/Yn) - f(Z/Zn))`` with ``f(t) = t^(1/3)`` above (6/29)³ and
+    ``t / (3 (6/29)²) + 4/29`` below. Nothing is clamped: values above 1
+    (restored clipped channels, :func:`restore_clipped`) read brighter and more
+    saturated than 1, as they are. OpenCV's float conversion, used before, clamps
+    them to 1 and approximates the sRGB curve (up to 0.75 ΔE*ab off).
     """
     check_rgb01(rgb01, "rgb01")
-    return cv2.cvtColor(np.ascontiguousarray(rgb01, dtype=np.float32), cv2.COLOR_RGB2Lab)
+    xyz = srgb_to_linear(np.asarray(rgb01, dtype=np.float32)) @ (_SRGB_TO_XYZ / _D65_WHITE[:, None]).T.astype(
+        np.float32)
+    f = np.where(xyz > _LAB_DELTA**3, np.cbrt(xyz), xyz / (3 * _LAB_DELTA**2) + 4.0 / 29.0)
+    lab = np.empty(xyz.shape, np.float32)
+    lab[..., 0] = 116.0 * f[..., 1] - 16.0
+    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
+    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
+    return lab
 
 
 def srgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -120,9 +139,14 @@ def srgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def lab_to_srgb8(lab: np.ndarray) -> np.ndarray:
-    """8-bit sRGB of an H x W x 3 float CIELAB image; out-of-gamut colours are clipped."""
+    """8-bit sRGB of an H x W x 3 float CIELAB image (the inverse of :func:`srgb_to_lab`); out-of-gamut colours are clipped."""
     check_lab(lab, "lab")
-    rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
+    lab = np.asarray(lab, np.float32)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > _LAB_DELTA, f**3, 3 * _LAB_DELTA**2 * (f - 4.0 / 29.0)) * _D65_WHITE.astype(np.float32)
+    linear = xyz @ np.linalg.inv(_SRGB_TO_XYZ).T.astype(np.float32)
+    rgb = linear_to_srgb(np.clip(linear, 0, 1).astype(np.float32))
     return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
 
 

@@ -55,6 +55,8 @@ __all__ = [
     "COLORCHECKER_SRGB",
     "CARD_BOX_UNITS",
     "ColourCardReading",
+    "COLORCHECKER_PITCH_MM",
+    "chart_mm2_per_pixel",
     "find_colour_card",
 ]
 
@@ -177,6 +179,14 @@ _ROWS, _COLS = 4, 6
 
 _SRGB_LUMA = np.array([0.2126, 0.7152, 0.0722])
 
+#: Patch pitch (patch plus gap, mm) of the ColorChecker Classic, for the scale of a photo.
+#: X-Rite gives the card as 279.4 x 215.9 mm with the 24 patches in 6 columns and 4 rows; 6
+#: pitches cannot exceed the card's width (46.6 mm), and its black border takes about 1 cm on
+#: each side, which leaves about 43 mm. The middle value is used: 45 mm +- 2 mm, so an area
+#: in cm2 carries about +-9 % from this constant alone. It has not been measured on a physical
+#: chart here.
+COLORCHECKER_PITCH_MM = 45.0
+
 
 @dataclass(frozen=True)
 class ColourCardReading:
@@ -211,6 +221,30 @@ class ColourCardReading:
     patches_rgb: np.ndarray
     corners: np.ndarray
     confidence: float
+
+
+def chart_mm2_per_pixel(corners: np.ndarray) -> float:
+    """Area (mm²) of one image pixel at the chart, from the corners of a chart's patch box.
+
+    The box (:attr:`ColourCardReading.corners`) is ``CARD_BOX_UNITS`` model units across,
+    2.75 units to a patch pitch of :data:`COLORCHECKER_PITCH_MM`; its area in mm² over its
+    area in pixels (shoelace formula) is the scale at the chart, whatever the chart's
+    rotation. Skin at another distance from the camera than the chart is at another scale.
+
+    Examples
+    --------
+    >>> box = np.array([[0, 0], [167.5, 0], [167.5, 112.5], [0, 112.5]])  # 10 px per model unit
+    >>> round(chart_mm2_per_pixel(box), 3)  # (45 mm / 27.5 px)^2
+    2.678
+    """
+    check_array(np.asarray(corners), "corners", "(4, 2) finite pixel positions (x, y)", shapes=((4, 2),),
+                dtypes="uif", finite=True)
+    x, y = np.asarray(corners, float).T
+    area_px = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    if area_px <= 0:
+        raise ValueError("corners enclose no area; they must be the four corners of a chart's patch box")
+    mm_per_unit = COLORCHECKER_PITCH_MM / _PITCH
+    return CARD_BOX_UNITS[0] * CARD_BOX_UNITS[1] * mm_per_unit**2 / area_px
 
 
 def find_colour_card(rgb: np.ndarray, max_side: int = 1600) -> ColourCardReading | None:

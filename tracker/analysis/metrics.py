@@ -29,15 +29,31 @@ __all__ = [
     "MetricDefinition",
     "METRICS",
     "metric",
-    "ERYTHEMA_THRESHOLD_A",
+    "CHANGE_MAP_SIGMA_PX",
+    "CHANGE_THRESHOLD_A",
+    "FOCAL_THRESHOLD_A",
+    "redness_change_map",
     "TEXTURE_MAX_SIDE",
+    "TAKIWAKI_HAEMOGLOBIN",
+    "TAKIWAKI_MELANIN",
 ]
 
-METRIC_VERSION = "1.0"
+METRIC_VERSION = "2.0"
+# 1.1: haemoglobin_takiwaki and melanin_takiwaki added (redness separated from darkening).
+# 2.0: erythema_area_fraction is redefined on the per-pixel Δa* map against the baseline
+#      (it compared each pixel with the control's median a*, and read 0.14-0.25 on untreated
+#      skin); erythema_area_cm2, redness_change_p90 and redness_focal_a added.
 
-#: a* excess over untreated skin (CIELAB units) above which a pixel counts as
-#: erythematous; differences under ~2-3 ΔE are within photographic noise.
-ERYTHEMA_THRESHOLD_A = 3.0
+#: Gaussian sigma (px of the measurement grid) by which the per-pixel Δa* map is smoothed.
+CHANGE_MAP_SIGMA_PX = 2.0
+
+#: Smoothed Δa* against the baseline (CIELAB a* units) above which a pixel counts as
+#: redder than before: above the per-pixel noise of repeat photos of unchanged skin
+#: (validation/pixel_change.py, VALIDITY.md).
+CHANGE_THRESHOLD_A = 3.0
+
+#: p90 - median of the Δa* map (a* units) at which redness counts as focal.
+FOCAL_THRESHOLD_A = 3.0
 
 #: Longest side (px) at which the region is resampled for texture, so texture
 #: is measured at a fixed scale for a given baseline region.
@@ -128,14 +144,16 @@ def redness_a(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     "redness_delta_a", label="Redness above untreated skin (Δa*)", units="CIELAB a* units",
     colour_space="CIELAB D65 from sRGB, normalised to the baseline's rendering",
     formula="mean a*(region of interest) - mean a*(untreated control region), same photo",
-    source="Logger et al. 2020 (Δa* against an internal control); CIE 15:2004",
+    source=("Logger et al. 2020, Skin Res Technol: Δa* against an internal control followed rosacea"
+            " treatment but agreed only weakly with clinical erythema grades; CIE 15:2004"),
 )
 def redness_delta_a(lab_roi: np.ndarray, lab_control: np.ndarray, roi_mask: np.ndarray | None = None,
                     control_mask: np.ndarray | None = None) -> float:
     """Redness of the treated region above the photo's own untreated control.
 
     An internal control cancels much of what lighting and camera do to a*,
-    since both regions share them.
+    since both regions share them. Logger et al. (2020) found only weak agreement
+    of Δa* with clinicians' grades: it measures colour, not a clinical grade.
     """
     _check_lab_region(lab_roi, roi_mask, "lab_roi", "roi_mask")
     _check_lab_region(lab_control, control_mask, "lab_control", "control_mask")
@@ -146,14 +164,17 @@ def redness_delta_a(lab_roi: np.ndarray, lab_control: np.ndarray, roi_mask: np.n
     "erythema_index", label="Erythema index (Diffey)", units="EI units (100 x log10 ratio, dimensionless)",
     colour_space="linear sRGB (IEC 61966-2-1), normalised to the baseline's rendering",
     formula="mean over pixels of 100 * log10(R_lin / G_lin)",
-    source="Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672 (EI = 100 log10(1/R_green) - 100 log10(1/R_red))",
+    source=("Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672 (EI = 100 log10(1/R_green) - 100 log10(1/R_red));"
+            " an RGB analogue from broad camera channels, not comparable with narrow-band meter readings"),
 )
 def erythema_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Diffey's erythema index from the red and green channels in linear light.
 
     The reflectance-spectroscopy index compares absorption in the green (where
     haemoglobin absorbs) with the red; on a colour-normalised photo the linear
-    R and G channels stand in for the two bands.
+    R and G channels stand in for the two bands. Camera channels are broad and
+    overlap, so this is an RGB analogue of Diffey's narrow-band index: follow it
+    within a patient, never compare it with an erythema meter's reading.
     """
     _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., :2] if mask is None else rgb01[mask][:, :2])
@@ -161,25 +182,113 @@ def erythema_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(np.mean(100.0 * np.log10(ratio))) if ratio.size else float("nan")
 
 
-@metric(
-    "erythema_area_fraction", label="Share of the region that is red", units="fraction 0-1",
-    colour_space="CIELAB D65, normalised to the baseline's rendering",
-    formula=f"fraction of region pixels with a* > median a*(untreated skin) + {ERYTHEMA_THRESHOLD_A}",
-    source="threshold from the 2-3 ΔE*ab noise floor of photographic colour (Van Poucke et al. 2010)",
-)
-def erythema_area_fraction(lab: np.ndarray, reference_a: float, mask: np.ndarray | None = None,
-                           threshold: float = ERYTHEMA_THRESHOLD_A) -> float:
-    """Share of the region whose a* exceeds untreated skin by more than the noise floor.
+# --- where the skin changed: per-pixel Δa* against the baseline -------------------
 
-    ``reference_a`` is the median a* of untreated skin: the control region when
-    there is one, otherwise skin outside the region in the same photo (NaN
-    when unknown: then no pixel counts).
+def redness_change_map(lab: np.ndarray, baseline_lab: np.ndarray, mask: np.ndarray | None = None,
+                       sigma_px: float | None = None) -> np.ndarray:
+    """Smoothed per-pixel Δa* of a registered, colour-normalised photo against the baseline.
+
+    ``lab`` and ``baseline_lab`` are H x W x 3 CIELAB images of the same region in the
+    baseline's pixel grid; ``mask`` the pixels valid in both. Δa* = a*(photo) - a*(baseline)
+    is smoothed by a Gaussian of ``sigma_px`` (default :data:`CHANGE_MAP_SIGMA_PX`) as a
+    normalised convolution, so pixels outside the mask neither leak in nor pull the edge
+    to zero. Returns an H x W float32 map in a* units, NaN outside the mask.
     """
     _check_lab_region(lab, mask)
-    check_number(reference_a, "reference_a", nan=True)
-    check_number(threshold, "threshold")
-    a = lab[..., 1] if mask is None else lab[..., 1][mask]
-    return float(np.mean(a > reference_a + threshold)) if a.size else float("nan")
+    check_lab(baseline_lab, "baseline_lab")
+    if baseline_lab.shape != lab.shape:
+        raise ValueError(f"baseline_lab must have the shape of lab, {lab.shape}; got {baseline_lab.shape}")
+    sigma = CHANGE_MAP_SIGMA_PX if sigma_px is None else sigma_px
+    check_number(sigma, "sigma_px", minimum=0)
+    weight = np.ones(lab.shape[:2], np.float32) if mask is None else mask.astype(np.float32)
+    delta = (lab[..., 1] - baseline_lab[..., 1]).astype(np.float32)
+    delta = np.where(weight > 0, delta, 0).astype(np.float32)
+    if sigma > 0:
+        num = cv2.GaussianBlur(delta * weight, (0, 0), sigma)
+        den = cv2.GaussianBlur(weight, (0, 0), sigma)
+        delta = num / np.maximum(den, 1e-6)
+    return np.where(weight > 0, delta, np.nan).astype(np.float32)
+
+
+def _changed(change_map: np.ndarray) -> np.ndarray:
+    check_gray(change_map, "change_map")
+    return change_map[np.isfinite(change_map)]
+
+
+_CHANGE_SPACE = "CIELAB D65, normalised to the baseline's rendering, registered to the baseline's pixel grid"
+_CHANGE_MAP = (f"map = GaussianBlur(a*(photo) - a*(baseline), sigma {CHANGE_MAP_SIGMA_PX:g} px of the measurement "
+               "grid) over the region")
+_LOGGER = ("Logger et al. 2020, Skin Res Technol (Δa* against the baseline followed rosacea"
+           " treatment but agreed only weakly with clinical grades)")
+
+
+@metric(
+    "erythema_area_fraction", label="Share of the region redder than before treatment", units="fraction 0-1",
+    colour_space=_CHANGE_SPACE,
+    formula=f"{_CHANGE_MAP}; share of region pixels with map > {CHANGE_THRESHOLD_A:g}",
+    source=("threshold above the per-pixel noise of repeat photos of unchanged skin (validation/pixel_change.py); "
+            + _LOGGER),
+)
+def erythema_area_fraction(change_map: np.ndarray) -> float:
+    """Share of the region whose smoothed Δa* against the baseline exceeds :data:`CHANGE_THRESHOLD_A`.
+
+    ``change_map`` is from :func:`redness_change_map` (NaN outside the region). Until
+    metric version 2.0 this compared each pixel with the median a* of untreated skin of
+    the same photo, which read 0.14-0.25 on untreated skin: skin is not one colour.
+    Against the same skin at baseline, untreated skin reads near 0.
+    """
+    values = _changed(change_map)
+    return float(np.mean(values > CHANGE_THRESHOLD_A)) if values.size else float("nan")
+
+
+@metric(
+    "erythema_area_cm2", label="Area redder than before treatment", units="cm²",
+    colour_space=_CHANGE_SPACE,
+    formula=(f"(pixels with map > {CHANGE_THRESHOLD_A:g}) x mm² per pixel at the baseline's ColorChecker Classic "
+             "/ 100; null without a chart in the baseline photo"),
+    source=("ColorChecker Classic 279.4 x 215.9 mm, 6 x 4 patches (X-Rite; pitch taken as 45 +- 2 mm, "
+            "tracker.analysis.colour_card.COLORCHECKER_PITCH_MM); " + _LOGGER),
+)
+def erythema_area_cm2(change_map: np.ndarray, mm2_per_px: float | None) -> float | None:
+    """Area of the region redder than at baseline, in cm², when the photo's scale is known.
+
+    ``mm2_per_px`` is the area of one pixel of ``change_map`` at the skin, known only from a
+    chart in the baseline photo (assumed at the skin's distance); None gives None, never a
+    guess.
+    """
+    values = _changed(change_map)
+    if mm2_per_px is None:
+        return None
+    check_number(mm2_per_px, "mm2_per_px", above=0)
+    return float(np.sum(values > CHANGE_THRESHOLD_A) * mm2_per_px / 100.0)
+
+
+@metric(
+    "redness_change_p90", label="Redness change, 90th percentile (Δa* vs baseline)", units="CIELAB a* units",
+    colour_space=_CHANGE_SPACE, formula=f"{_CHANGE_MAP}; 90th percentile of the map", source=_LOGGER,
+)
+def redness_change_p90(change_map: np.ndarray) -> float:
+    """The Δa* against the baseline that the reddest tenth of the region exceeds."""
+    values = _changed(change_map)
+    return float(np.percentile(values, 90)) if values.size else float("nan")
+
+
+@metric(
+    "redness_focal_a", label="Focal redness (p90 - median of Δa* vs baseline)", units="CIELAB a* units",
+    colour_space=_CHANGE_SPACE, formula=f"{_CHANGE_MAP}; 90th percentile - median of the map",
+    source=("defined here (issue #10): a patch that stays red while the rest fades, the early sign of a "
+            "hypertrophic scar (Avram 2009; Fife 2009); " + _LOGGER),
+)
+def redness_focal_a(change_map: np.ndarray) -> float:
+    """How much the reddest tenth of the region stands above its middle.
+
+    Uniform redness, fading or not, keeps it near the noise of the map; a patch
+    covering 10-50 % of the region that stays red while the rest fades raises it to
+    the patch's excess. At or above :data:`FOCAL_THRESHOLD_A` the photo is flagged for
+    the provider with the map. A finding to look at, not a diagnosis.
+    """
+    values = _changed(change_map)
+    return float(np.percentile(values, 90) - np.median(values)) if values.size else float("nan")
 
 
 # --- lightness and pigmentation -----------------------------------------------
@@ -229,17 +338,70 @@ def ita_deg(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
     "melanin_index", label="Melanin index", units="MI units (100 x log10, dimensionless)",
     colour_space="linear sRGB (IEC 61966-2-1), normalised to the baseline's rendering",
     formula="mean over pixels of 100 * log10(1 / R_lin)",
-    source="Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672; Dawson et al. 1980, Phys Med Biol 25:695-709",
+    source=("Diffey, Oliver & Farr 1984, Br J Dermatol 111:663-672; Dawson et al. 1980, Phys Med Biol 25:695-709;"
+            " an RGB analogue from broad camera channels, not comparable with narrow-band meter readings"),
 )
 def melanin_index(rgb01: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Melanin index from the red channel's reflectance in linear light; higher is darker.
 
     In the red band haemoglobin absorbs little, so absorption there is mostly
-    melanin's.
+    melanin's. A camera's red channel is broad, so this is an RGB analogue of the
+    narrow-band index, not comparable with a meter's reading; and redness still
+    lowers it (see ``melanin_takiwaki``, on which darkening is judged).
     """
     _check_rgb01_region(rgb01, mask)
     lin = srgb_to_linear(rgb01[..., 0] if mask is None else rgb01[mask][:, 0])
     return float(np.mean(100.0 * np.log10(1.0 / np.maximum(lin, 1e-4)))) if lin.size else float("nan")
+
+
+# --- haemoglobin and melanin axes (redness separated from darkening) ------------
+
+#: Takiwaki's decomposition of a change of CIELAB colour into haemoglobin and melanin
+#: (ΔHb, ΔMel) = TAKIWAKI @ (Δa*, ΔL*). Pure erythema moves L* by -1.06/1.44 = -0.74 a*
+#: units per a* unit, and leaves ΔMel at zero.
+TAKIWAKI_HAEMOGLOBIN = (1.68, 0.60)
+TAKIWAKI_MELANIN = (-1.06, -1.44)
+_TAKIWAKI_SOURCE = (
+    "Takiwaki H 1998, J Med Invest 44:121-126 (haemoglobin and melanin axes in L*a*b*); applied to camera images"
+    " by Yamamoto T, Takiwaki H, Arase S, Ohshima H 2008, Skin Res Technol 14:26-34. doi:10.1111/j.1600-0846.2007.00256.x"
+)
+
+
+@metric(
+    "haemoglobin_takiwaki", label="Haemoglobin axis (Takiwaki)", units="CIELAB units (a change measure, dimensionless)",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="1.68 * mean a* + 0.60 * mean L* over the region", source=_TAKIWAKI_SOURCE,
+)
+def haemoglobin_takiwaki(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Redness along the haemoglobin axis of Takiwaki's decomposition; higher is redder.
+
+    Only its change within a patient means something: the absolute value mixes
+    the region's lightness in. A darkening by melanin alone (a* unchanged, L*
+    down) lowers it, so it does not read pigment as redness.
+    """
+    _check_lab_region(lab, mask)
+    a, l_ = _mean(lab[..., 1], mask), _mean(lab[..., 0], mask)
+    return TAKIWAKI_HAEMOGLOBIN[0] * a + TAKIWAKI_HAEMOGLOBIN[1] * l_
+
+
+@metric(
+    "melanin_takiwaki", label="Pigment corrected for redness (Takiwaki melanin axis)",
+    units="CIELAB units (a change measure, dimensionless)",
+    colour_space="CIELAB D65, normalised to the baseline's rendering",
+    formula="-1.06 * mean a* - 1.44 * mean L* over the region", source=_TAKIWAKI_SOURCE,
+)
+def melanin_takiwaki(lab: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Pigment along the melanin axis of Takiwaki's decomposition; higher is darker.
+
+    Haemoglobin absorbs in the green, so redness lowers L* as well as raising
+    a*; ITA° and the melanin index therefore fall with redness alone. Along
+    this axis pure erythema (ΔL* = -0.74 Δa*) reads zero: darkening is judged
+    on it (``tracker.recovery``), as a change against the pre-treatment value
+    in absolute units.
+    """
+    _check_lab_region(lab, mask)
+    a, l_ = _mean(lab[..., 1], mask), _mean(lab[..., 0], mask)
+    return TAKIWAKI_MELANIN[0] * a + TAKIWAKI_MELANIN[1] * l_
 
 
 # --- texture ------------------------------------------------------------------

@@ -33,7 +33,7 @@ from tracker.analysis.align import (
     rescale_region,
     shrink,
 )
-from tracker.analysis.colour_card import ColourCardReading, find_colour_card
+from tracker.analysis.colour_card import ColourCardReading, chart_mm2_per_pixel, find_colour_card
 from tracker.analysis.colour import (
     ColourCorrection,
     correct_region,
@@ -43,6 +43,7 @@ from tracker.analysis.colour import (
     identity_correction,
     skin_mask,
     smooth_for_fit,
+    srgb8_to_lab,
     srgb_to_lab,
     uncorrected,
 )
@@ -130,6 +131,14 @@ class Baseline:
     glare_fraction: float
     colour_card: ColourCardReading | None = field(repr=False)
     config: AnalysisConfig = field(repr=False)
+    # The measured region (the ROI at the measurement scale, else the working copy) in CIELAB,
+    # against which each photo's per-pixel change is measured.
+    region_lab: np.ndarray = field(repr=False)
+
+    @property
+    def mm2_per_px(self) -> float | None:
+        """Area (mm²) of one full-resolution baseline pixel at the chart; None without a chart."""
+        return None if self.colour_card is None else chart_mm2_per_pixel(self.colour_card.corners)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -152,6 +161,8 @@ class PhotoAnalysis:
     metrics: dict[str, float | None] | None
     error: str | None = None
     metric_version: str = m.METRIC_VERSION
+    # Smoothed Δa* against the baseline over the measured region (baseline grid, NaN outside).
+    change_map: np.ndarray | None = field(default=None, repr=False)
 
     def to_result(self) -> AnalysisResult:
         """The record kept and printed (the ``tracker analyze --json`` contract)."""
@@ -231,13 +242,17 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
         region, region_mask = rgb[roi[1]: roi[1] + roi[3], roi[0]: roi[0] + roi[2]], None
     else:
         region, region_mask = work, skin if skin.sum() >= 256 else None
+    if roi is not None:
+        region_rgb, _ = resample_to_baseline(rgb, np.eye(3), roi, _measure_scale(roi))
+    else:
+        region_rgb = work
     return Baseline(
         rgb=rgb, reference=prepare_reference(rgb, config.alignment, tuple(b for b in (roi, control) if b) or None),
         roi=roi, control=control,
         work_scale=s, work_rgb=work, work_skin=skin, work_surroundings=~_widened_skin(skin), work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
-        colour_card=find_colour_card(rgb), config=config,
+        colour_card=find_colour_card(rgb), config=config, region_lab=srgb8_to_lab(region_rgb),
     )
 
 
@@ -406,8 +421,9 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     # Focus is compared with the baseline over the whole overlap at the working
     # scale: more signal than a small region, and sensor noise is averaged down.
     base_gray = baseline.work_gray
+    work_gray = None if is_baseline else _gray01(corrected_work)
     relative = None if is_baseline else (
-        sharpness(_gray01(corrected_work), work_valid)
+        sharpness(work_gray, work_valid)
         / max(sharpness(base_gray, work_valid, baseline.work_band), 1e-9))
     quality = judge_quality(QualityMeasurements.of_region(
         roi_rgb, roi_valid,
@@ -427,29 +443,28 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         "erythema_index": m.erythema_index(corrected_roi, roi_valid),
         "melanin_index": m.melanin_index(corrected_roi, roi_valid),
         "ita_deg": m.ita_deg(lab, roi_valid),
+        "haemoglobin_takiwaki": m.haemoglobin_takiwaki(lab, roi_valid),
+        "melanin_takiwaki": m.melanin_takiwaki(lab, roi_valid),
     }
     if control_rgb is not None:
         control_lab = srgb_to_lab(correct_region(correction, control_rgb, control_valid,
                                                  frame_of_box(baseline.control, baseline.shape)))
         values["redness_delta_a"] = m.redness_delta_a(lab, control_lab, roi_valid, control_valid)
-        reference_a = float(np.median(control_lab[..., 1][control_valid])) if control_valid.any() else float("nan")
     else:
         values["redness_delta_a"] = None
-        reference_a = _untreated_skin_a(corrected_work, work_valid, baseline)
-    values["erythema_area_fraction"] = m.erythema_area_fraction(lab, reference_a, roi_valid)
-    values.update(m.texture_metrics(lab[..., 0], roi_valid))
+    change = m.redness_change_map(lab, baseline.region_lab, roi_valid)
+    values["erythema_area_fraction"] = m.erythema_area_fraction(change)
+    mm2 = baseline.mm2_per_px
+    # A pixel of the measured grid covers 1 / scale² baseline pixels.
+    grid_scale = _measure_scale(baseline.roi) if baseline.roi is not None else baseline.work_scale
+    values["erythema_area_cm2"] = m.erythema_area_cm2(change, None if mm2 is None else mm2 / grid_scale**2)
+    values["redness_change_p90"] = m.redness_change_p90(change)
+    values["redness_focal_a"] = m.redness_focal_a(change)
+    texture = m.texture_metrics(lab[..., 0], roi_valid)
+    values.update({k: None for k in texture} if quality.texture_withheld else texture)
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
-    return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out)
-
-
-def _untreated_skin_a(corrected_work: np.ndarray, valid: np.ndarray, baseline: Baseline) -> float:
-    """Median a* of skin outside the region of interest (the reference for erythema area)."""
-    sel = valid & baseline.work_skin
-    if baseline.roi is not None:
-        sel &= ~_box_mask(valid.shape, baseline.roi, baseline.work_scale, baseline.config.roi_margin)
-    if sel.sum() < 100:
-        return float("nan")
-    return float(np.median(srgb_to_lab(corrected_work[sel][None])[0, :, 1]))
+    return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,
+                         change_map=change)
 
 
 def _gray01(rgb01: np.ndarray) -> np.ndarray:

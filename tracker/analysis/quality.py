@@ -69,6 +69,12 @@ class QualityThresholds:
         Largest no-reference blur score when there is no baseline to compare to.
     min_region_px : float
         Fewest photo pixels across the region (shorter side).
+    texture_sharpness_tolerance : float
+        Texture is compared with the baseline only when the photo's sharpness relative
+        to the baseline is within 1 +- this. Measured (validation/pixel_change.py): GLCM
+        contrast moved -14 % at a relative sharpness of 0.87 (0.8 px defocus), -25 % at
+        0.74, and at most 8 % within the tolerance. Sensor noise is not caught: noise of
+        4 grey levels raised it 26 % at a relative sharpness of 1.01.
     """
 
     max_overexposed: float = 0.05
@@ -81,6 +87,7 @@ class QualityThresholds:
     min_relative_sharpness: float = 0.4
     max_blur_effect: float = 0.6
     min_region_px: float = 48.0
+    texture_sharpness_tolerance: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class QualityReport:
     issues: tuple[str, ...]
     codes: tuple[str, ...]
     measurements: QualityMeasurements = field(repr=False)
+    texture_withheld: str | None = None  # why texture is not compared with the baseline, when it is not
 
     def to_dict(self) -> dict:
         """JSON-ready form used by the CLI contract."""
@@ -133,6 +141,7 @@ class QualityReport:
             "control_overexposed_fraction": rnd(m.control_overexposed_fraction),
             "control_underexposed_fraction": rnd(m.control_underexposed_fraction),
             "relative_sharpness": rnd(m.relative_sharpness, 3),
+            "texture_withheld": self.texture_withheld,
             "blur_effect": rnd(m.blur_effect, 3),
             "region_px": rnd(m.region_px, 1),
         }
@@ -258,4 +267,13 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
         issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
                        f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))
     return QualityReport(ok=not issues, issues=tuple(msg for _, msg in issues),
-                         codes=tuple(code for code, _ in issues), measurements=m)
+                         codes=tuple(code for code, _ in issues), measurements=m,
+                         texture_withheld=_texture_withheld(m, t))
+
+
+def _texture_withheld(m: QualityMeasurements, t: QualityThresholds) -> str | None:
+    """Why texture cannot be compared with the baseline's (the focus differs), or None."""
+    if m.relative_sharpness is not None and abs(m.relative_sharpness - 1) > t.texture_sharpness_tolerance:
+        return (f"Texture not compared: this photo's focus differs from the baseline's (relative sharpness "
+                f"{m.relative_sharpness:.2f}, tolerance 1 ± {t.texture_sharpness_tolerance:g}); focus alone moves it.")
+    return None

@@ -101,6 +101,11 @@ class AnalysisResult:
         return tuple((self.quality or {}).get("codes") or ())
 
     @property
+    def texture_withheld(self) -> str | None:
+        """Why texture was not compared with the baseline (``quality.texture_withheld``), or None."""
+        return (self.quality or {}).get("texture_withheld")
+
+    @property
     def problem(self) -> str:
         """What is wrong with the photo, in one or more sentences ('' when nothing is)."""
         return self.error or " ".join(self.quality_issues)

@@ -23,6 +23,7 @@ from .assessment import (
     assess_course,
     melanin_change_threshold,
     rebound_threshold,
+    texture_in_words,
 )
 from .catalogue import (
     BIBLIOGRAPHY,
@@ -96,6 +97,7 @@ __all__ = [
     "get_treatment",
     "melanin_change_threshold",
     "rebound_threshold",
+    "texture_in_words",
     "session_relative_days",
     "treatment_keys",
 ]

@@ -70,6 +70,7 @@ __all__ = [
     "assess_course",
     "melanin_change_threshold",
     "rebound_threshold",
+    "texture_in_words",
 ]
 
 STATUSES = ("ahead", "on_track", "slower", "check_photos", "review")
@@ -779,6 +780,26 @@ def _pigment_signals(
     return signals
 
 
+def texture_in_words(change: float) -> str:
+    """A relative change of texture contrast against the baseline in words, with its sign.
+
+    Higher GLCM contrast of lightness is coarser, rougher-looking skin; lower is smoother.
+
+    Examples
+    --------
+    >>> texture_in_words(-0.126), texture_in_words(0.04), texture_in_words(0.001)
+    ('13% smoother', '4% rougher', 'unchanged')
+    """
+    if abs(change) < 0.005:
+        return "unchanged"
+    return f"{abs(change):.0%} {'smoother' if change < 0 else 'rougher'}"
+
+
+def _compared_with_before(change: float) -> str:
+    words = texture_in_words(change)
+    return "unchanged since before treatment" if words == "unchanged" else f"{words} than before treatment"
+
+
 def _texture_signal(entry: Treatment, days: np.ndarray, texture: np.ndarray, photo_ok: np.ndarray) -> Signal | None:
     """Report texture change against baseline; it never changes the status."""
     after = photo_ok & np.isfinite(texture)
@@ -799,8 +820,7 @@ def _texture_signal(entry: Treatment, days: np.ndarray, texture: np.ndarray, pho
         rule="texture_change",
         status="info",
         message=(
-            f"Skin texture measured from your photos has changed by {abs(change):.0%} since before treatment"
-            f" (day {day:.0f}). Texture from photos is a rough guide and does not change this assessment."
+            f"Skin texture measured from your photos: {_compared_with_before(change)} (day {day:.0f}). Texture from photos is a rough guide and does not change this assessment."
         ),
         detail=(
             f"rule texture_change: {change:+.0%} against baseline on day {day:.0f}; {expected}. Photo texture is not"

@@ -59,7 +59,7 @@ optimistic."""
 
 PHOTO_NOISE_SD_MELANIN = 3.9
 """Standard deviation of ``melanin_takiwaki`` (``-1.06 a* - 1.44 L*`` of the treated region,
-Takiwaki et al. 1994) between repeat photos of unchanged skin: 3.83 in the same simulation
+Takiwaki 1998; Yamamoto et al. 2008) between repeat photos of unchanged skin: 3.83 in the same simulation
 (rounded up here).
 
 It is read from the engine where it reports the metric, else from the region's a* and L*, and it

@@ -23,9 +23,11 @@ from tracker.web.views import (
     course_frame,
     draw_regions,
     fit_within,
+    focal_redness_note,
     photo_figures,
     redness_band_frame,
     redness_chart,
+    redness_heatmap,
     texture_chart,
 )
 
@@ -61,13 +63,18 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
     base, base_scale = photo_rgb(actor, course.baseline_photo_id)
     photo, photo_scale = photo_rgb(actor, point.photo_id)
     if point.ok and point.result.matrix is not None:
-        base_small, aligned, _ = aligned_pair(base, photo, point.result.matrix, 900,
-                                              baseline_scale=base_scale, photo_scale=photo_scale,
-                                              region=point.result.region)
-        left, right = st.columns(2)
+        base_small, aligned, valid = aligned_pair(base, photo, point.result.matrix, 900,
+                                                  baseline_scale=base_scale, photo_scale=photo_scale,
+                                                  region=point.result.region)
+        left, middle, right = st.columns(3)
         left.image(draw_regions(base_small, course.roi, course.control,
                                 base_small.shape[1] / base.shape[1] * base_scale), caption="Baseline with the regions")
-        right.image(aligned, caption=f"Day {point.day}, aligned to the baseline")
+        middle.image(aligned, caption=f"Day {point.day}, aligned to the baseline")
+        right.image(redness_heatmap(base_small, aligned, valid, point.result)[0],
+                    caption="Δa* against the baseline, 0 to 10 a* units (brighter is redder)")
+        note = focal_redness_note(point)
+        if note:
+            st.warning(note)
     else:
         st.image(fit_within(photo, 900), caption=f"Day {point.day} (could not be aligned)")
     if not point.ok:
@@ -76,6 +83,8 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
         st.warning("Quality problems: " + " ".join(point.quality_issues))
     for column, (label, value) in zip(st.columns(4), photo_figures(point)):
         column.metric(label, value)
+    if point.result.texture_withheld:
+        st.caption(point.result.texture_withheld)
 
 
 #: What a course's treatment covered, as the regions form offers it.

@@ -20,13 +20,14 @@ import pandas as pd
 from tracker.analysis import AnalysisResult
 from tracker.analysis.align import RegionAlignment, rescale_homography, rescale_region, warp_to_baseline
 from tracker.analysis.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
-from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment
+from tracker.analysis.metrics import CHANGE_THRESHOLD_A, FOCAL_THRESHOLD_A
+from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment, texture_in_words
 
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
     "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
     "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time", "upload_verdict",
-    "measured_points", "photo_figures",
+    "measured_points", "photo_figures", "focal_redness_note",
 ]
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -162,11 +163,36 @@ def measured_points(progress: CourseProgress) -> list[CoursePoint]:
 def photo_figures(point: CoursePoint) -> list[tuple[str, str]]:
     """The figures shown beside one photo: (label, formatted value)."""
     fmt = lambda v, spec=".1f": "-" if v is None else format(v, spec)  # noqa: E731
-    texture = None if point.texture_change is None else 100 * point.texture_change
+    if point.texture_change is not None:
+        texture = texture_in_words(point.texture_change)
+    else:
+        texture = "not compared" if point.result.texture_withheld else "-"
     return [("Redness above before (Δa*)", fmt(point.excess_redness)),
             ("ITA°", fmt(point.result.metric("ita_deg"))),
             ("Melanin index", fmt(point.result.metric("melanin_index"))),
-            ("Texture vs before", "-" if texture is None else f"{texture:+.0f}%")]
+            ("Texture vs before", texture)]
+
+
+def focal_redness_note(point: CoursePoint) -> str | None:
+    """The provider's flag when part of the treated area stays redder than the rest, else None.
+
+    Raised when the photo's ``redness_focal_a`` (90th percentile minus median of the Δa* map
+    against the baseline) reaches :data:`~tracker.analysis.metrics.FOCAL_THRESHOLD_A`: a patch
+    that stays red while the rest fades, the early sign of a hypertrophic scar. Shown beside
+    the map; a finding to look at, not a diagnosis.
+    """
+    focal = point.result.metric("redness_focal_a")
+    if not point.ok or focal is None or focal < FOCAL_THRESHOLD_A:
+        return None
+    p90, share = point.result.metric("redness_change_p90"), point.result.metric("erythema_area_fraction")
+    area = point.result.metric("erythema_area_cm2")
+    where = "" if share is None else (
+        f"; {share:.0%} of the area" + ("" if area is None else f" ({area:.1f} cm²)")
+        + f" is more than {CHANGE_THRESHOLD_A:g} a* units redder than at baseline")
+    return (f"Focal redness on day {point.day}: the reddest tenth of the treated area stands {focal:.1f} a* units "
+            f"above its middle (redness_focal_a ≥ {FOCAL_THRESHOLD_A:g}; Δa* 90th percentile "
+            f"{'-' if p90 is None else format(p90, '.1f')}{where}). A patch that stays red while the rest fades can "
+            "be an early sign of a hypertrophic scar: look at the map and the skin. A measurement, not a diagnosis.")
 
 
 # --- uploads -----------------------------------------------------------------------------
