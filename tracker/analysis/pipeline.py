@@ -12,7 +12,7 @@ fixed scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -71,10 +71,16 @@ class AnalysisConfig:
     roi_margin : float
         Margin around the region of interest, as a fraction of its size, that
         is kept out of the colour reference: redness spreads past the drawn box.
+    max_card_residual_delta_e : float
+        Largest median ΔE*ab of the chart-to-chart colour fit that is used.
+        A 24-patch chart fits to well under 1 (Van Poucke 2010); above this the
+        two readings disagree (glare on the chart, a different chart) and the
+        photo is normalised from its surroundings instead.
     """
 
     work_side: int = 1024
     roi_margin: float = 0.15
+    max_card_residual_delta_e: float = 3.0
     alignment: AlignmentConfig = AlignmentConfig()
     quality: QualityThresholds = QualityThresholds()
 
@@ -224,11 +230,16 @@ def _box_mask(shape: tuple[int, int], box: Box, scale: float, margin: float = 0.
 def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.ndarray,
                        work_valid: np.ndarray) -> ColourCorrection:
     """Choose and fit the colour mapping into the baseline's rendering."""
+    cfg = baseline.config
+    chart_note = None
     if baseline.colour_card is not None:
         card = find_colour_card(photo)
         if card is not None:
-            return fit_colour_card_correction(card.patches_rgb, baseline.colour_card.patches_rgb)
-    cfg = baseline.config
+            chart = fit_colour_card_correction(card.patches_rgb, baseline.colour_card.patches_rgb)
+            if chart.residual_delta_e <= cfg.max_card_residual_delta_e:
+                return chart
+            chart_note = (f"The colour chart in this photo matches the baseline's only to {chart.residual_delta_e:.1f} "
+                          "ΔE (glare on the chart, or another chart): colours were normalised from the surroundings.")
     if baseline.roi is not None:
         reference = work_valid & ~_box_mask(work_valid.shape, baseline.roi, baseline.work_scale, cfg.roi_margin)
     else:
@@ -242,7 +253,7 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
     if correction is None:
         return uncorrected("Too little untreated skin or surroundings in the photo to normalise its colour; "
                            "draw a control region on untreated skin.")
-    return correction
+    return correction if chart_note is None else replace(correction, note=chart_note)
 
 
 def analyse_baseline(baseline: Baseline) -> PhotoAnalysis:
