@@ -7,8 +7,12 @@ verdict is compared with what a person would say of the photo.
 
 from __future__ import annotations
 
+import io
+
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from real_photos import load
 from tracker.analysis import simulate as sim
@@ -30,3 +34,69 @@ def test_a_chart_that_fits_the_baselines_poorly_is_not_used(baseline_rgb):
     other = analyse_photo(sim.paste_colour_card(baseline_rgb, corners, colours=np.clip(off, 0, 1)), baseline)
     assert other.ok and other.colour.method == "reference_skin"
     assert "colour chart" in other.colour.note and "ΔE" in other.colour.note
+
+
+# --- the quality gate on real degradation --------------------------------------------------
+
+def _pil_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+@pytest.fixture(scope="module", params=["astronaut", "grace_hopper"])
+def portrait(request):
+    rgb = load(request.param)
+    return rgb, prepare_baseline(rgb)
+
+
+@pytest.mark.parametrize("quality", [2, 5])
+def test_a_heavily_recompressed_photo_is_told_to_send_the_original(portrait, quality):
+    rgb, baseline = portrait
+    report = analyse_photo(_pil_jpeg(rgb, quality), baseline).quality
+    assert "compressed" in report.codes and "blurred" not in report.codes
+    assert "original photo" in report.issues[report.codes.index("compressed")]
+
+
+def test_an_ordinary_jpeg_of_the_same_photo_passes(portrait):
+    rgb, baseline = portrait
+    result = analyse_photo(_pil_jpeg(rgb, 90), baseline)
+    assert result.ok and result.quality.ok, result.quality.issues
+
+
+def test_a_photo_from_twice_as_far_is_told_to_come_closer_not_to_focus(portrait):
+    rgb, baseline = portrait
+    h, w = rgb.shape[:2]
+    far = np.full_like(rgb, 128)
+    far[h // 4: h // 4 + h // 2, w // 4: w // 4 + w // 2] = cv2.resize(rgb, (w // 2, h // 2),
+                                                                        interpolation=cv2.INTER_AREA)
+    report = analyse_photo(far, baseline).quality
+    assert report.codes == ("too_far",)
+    assert "Come closer" in report.issues[0]
+
+
+def test_the_same_photo_out_of_focus_is_still_called_blurred(portrait):
+    rgb, baseline = portrait
+    assert "blurred" in analyse_photo(cv2.GaussianBlur(rgb, (0, 0), 2.5), baseline).quality.codes
+
+
+def test_a_little_less_light_than_a_dim_baseline_passes_and_much_less_does_not():
+    # A dim indoor baseline (skin around L* 23): a photo with 30 % less light falls
+    # under the absolute limit of L* 20, but is as usable as the baseline.
+    dim = sim.change_lighting(load("grace_hopper"), sim.Lighting(exposure=0.12))
+    baseline = prepare_baseline(dim)
+    assert 20 < baseline.lightness < 25
+    slightly = analyse_photo(sim.change_lighting(load("grace_hopper"), sim.Lighting(exposure=0.084)), baseline)
+    assert slightly.quality.measurements.mean_lightness < 20
+    assert slightly.quality.ok, slightly.quality.issues
+    much = analyse_photo(sim.change_lighting(load("grace_hopper"), sim.Lighting(exposure=0.01)), baseline)
+    assert "underexposed" in much.quality.codes
+
+
+@pytest.mark.parametrize("other", ["coffee", "chelsea", "rocket", "grace_hopper"])
+def test_a_photo_of_another_scene_or_person_gets_that_reason_only(other):
+    baseline = prepare_baseline(load("astronaut"))
+    result = analyse_photo(load(other), baseline)
+    assert not result.ok
+    assert result.quality.codes == ("framing",)
+    assert "same area" in result.quality.issues[0]

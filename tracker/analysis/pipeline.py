@@ -49,6 +49,7 @@ from tracker.analysis.quality import (
     QualityMeasurements,
     QualityReport,
     QualityThresholds,
+    blockiness,
     blur_score,
     detail_band,
     exposure_stats,
@@ -102,6 +103,8 @@ class Baseline:
     glare_fraction: float
     colour_card: ColourCardReading | None = field(repr=False)
     config: AnalysisConfig = field(repr=False)
+    lightness: float = float("nan")  # mean L* of the region the quality gate judges
+    blockiness: float = float("nan")  # JPEG blockiness of the photo as decoded
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -202,14 +205,15 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     if roi is not None:
         region, region_mask = rgb[roi[1]: roi[1] + roi[3], roi[0]: roi[0] + roi[2]], None
     else:
-        region, region_mask = work, skin if skin.sum() >= 256 else None
+        region, region_mask = work, skin if skin.sum() >= 256 else np.zeros(skin.shape, bool)
+    exposure = exposure_stats(region, region_mask)
     return Baseline(
         rgb=rgb, reference=prepare_reference(rgb, config.alignment, tuple(b for b in (roi, control) if b) or None),
         roi=roi, control=control,
         work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
-        glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
-        colour_card=find_colour_card(rgb), config=config,
+        glare_fraction=exposure["glare_fraction"], lightness=exposure["mean_lightness"],
+        blockiness=blockiness(luminance(rgb)), colour_card=find_colour_card(rgb), config=config,
     )
 
 
@@ -296,9 +300,11 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
     alignment = align_to_baseline(rgb, baseline.reference, baseline.roi, cfg.alignment,
                                   preview=None if preview is None else (preview[0], 0.5 * (preview[1] + preview[2])))
     if not alignment.ok:
-        work = preview[0] if preview is not None else rgb
-        quality = judge_quality(QualityMeasurements.of_region(
-            work, blur_effect=blur_score(luminance(work)), region_label="the photo", framing_issue=alignment.reason,
+        # Another person or another place: the reason is the framing, and what the
+        # photo's light or focus is like says nothing about the skin to measure.
+        quality = judge_quality(QualityMeasurements.without_exposure(
+            region_label="the photo", framing_issue=alignment.reason, blockiness=blockiness(luminance(rgb)),
+            baseline_blockiness=baseline.blockiness,
         ), cfg.quality)
         return PhotoAnalysis(ok=False, quality=quality, alignment=alignment, colour=None, metrics=None,
                              error=alignment.reason)
@@ -343,6 +349,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         if roi_valid.sum() < 256:
             roi_valid = work_valid
             region_label = "the photo"
+    # Exposure and glare are judged on the skin or the treated area, never on the background.
+    exposure_valid = roi_valid if region_label != "the photo" else np.zeros(roi_valid.shape, bool)
 
     control_rgb = control_valid = None
     if baseline.control is not None:
@@ -356,13 +364,19 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     is_baseline = correction.method == "baseline"
     # Focus is compared with the baseline over the whole overlap at the working
     # scale: more signal than a small region, and sensor noise is averaged down.
+    # A photo from further away holds less of the baseline's detail however well it is
+    # focused: it is compared with the baseline brought to its resolution.
     base_gray = baseline.work_gray
+    upsampling = work_photo_scale * baseline.work_scale  # working-frame pixels per pixel of the photo sampled
     relative = None if is_baseline else (
         sharpness(_gray01(corrected_work), work_valid)
-        / max(sharpness(base_gray, work_valid, baseline.work_band), 1e-9))
+        / max(_baseline_sharpness(baseline, work_valid, upsampling), 1e-9))
     quality = judge_quality(QualityMeasurements.of_region(
-        roi_rgb, roi_valid,
+        roi_rgb, exposure_valid,
         baseline_glare_fraction=None if is_baseline else baseline.glare_fraction,
+        baseline_lightness=None if is_baseline else baseline.lightness,
+        blockiness=blockiness(luminance(rgb)), baseline_blockiness=None if is_baseline else baseline.blockiness,
+        distance_scale=None if is_baseline else photo_scale,
         control_overexposed_fraction=None if control_stats is None else control_stats["overexposed_fraction"],
         control_underexposed_fraction=None if control_stats is None else control_stats["underexposed_fraction"],
         relative_sharpness=relative,
@@ -399,6 +413,16 @@ def _untreated_skin_a(corrected_work: np.ndarray, valid: np.ndarray, baseline: B
     if sel.sum() < 100:
         return float("nan")
     return float(np.median(srgb_to_lab(corrected_work[sel][None])[0, :, 1]))
+
+
+def _baseline_sharpness(baseline: Baseline, valid: np.ndarray, upsampling: float) -> float:
+    """Sharpness of the baseline's working frame as a photo with ``upsampling`` working pixels per pixel would see it."""
+    if upsampling <= 1.25:  # within the hand-held range of distances the tests and thresholds cover
+        return sharpness(baseline.work_gray, valid, baseline.work_band)
+    h, w = baseline.work_gray.shape
+    coarse = cv2.resize(baseline.work_gray, (max(1, round(w / upsampling)), max(1, round(h / upsampling))),
+                        interpolation=cv2.INTER_AREA)
+    return sharpness(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR), valid)
 
 
 def _gray01(rgb01: np.ndarray) -> np.ndarray:
