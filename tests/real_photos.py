@@ -11,7 +11,7 @@ from matplotlib import cbook
 from PIL import Image
 from skimage import data
 
-__all__ = ["PHOTOS", "load", "portraits"]
+__all__ = ["PHOTOS", "PORTRAITS", "NOT_SKIN", "FACE", "box_mask", "load"]
 
 
 def _grace_hopper() -> np.ndarray:
@@ -27,13 +27,27 @@ PHOTOS = {
     "rocket": data.rocket,  # a rocket on its pad, scikit-image
 }
 
+PORTRAITS = ("astronaut", "grace_hopper")
+
+# Hand-drawn boxes (x, y, width, height, in the photograph's pixels) of what is not the
+# person's skin (the flag and the wall, the cap, the orange suit), and of the face.
+NOT_SKIN = {
+    "grace_hopper": [(0, 0, 150, 600), (400, 0, 112, 330), (150, 0, 250, 110), (0, 420, 512, 180)],
+    "astronaut": [(0, 0, 100, 512), (330, 0, 182, 300), (0, 270, 512, 242)],
+}
+FACE = {"grace_hopper": (200, 150, 140, 160), "astronaut": (185, 80, 80, 90)}
+
+
+def box_mask(shape: tuple[int, int], boxes) -> np.ndarray:
+    """Boolean mask of ``shape`` (H, W) true inside any of ``boxes``."""
+    mask = np.zeros(shape, bool)
+    for x, y, w, h in boxes:
+        mask[y:y + h, x:x + w] = True
+    return mask
+
 
 def load(name: str) -> np.ndarray:
     """The photograph ``name`` (a key of :data:`PHOTOS`) as H x W x 3 uint8 RGB."""
     rgb = np.ascontiguousarray(PHOTOS[name]()[..., :3])
     assert rgb.dtype == np.uint8 and rgb.ndim == 3
     return rgb
-
-
-def portraits() -> tuple[str, ...]:
-    return ("astronaut", "grace_hopper")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from real_photos import load
+from real_photos import FACE, NOT_SKIN, PORTRAITS, box_mask, load
 from tracker.analysis import simulate as sim
 from tracker.analysis.colour_card import COLORCHECKER_SRGB
 from tracker.analysis.pipeline import analyse_photo, prepare_baseline
@@ -44,7 +44,7 @@ def _pil_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("RGB"))
 
 
-@pytest.fixture(scope="module", params=["astronaut", "grace_hopper"])
+@pytest.fixture(scope="module", params=PORTRAITS)
 def portrait(request):
     rgb = load(request.param)
     return rgb, prepare_baseline(rgb)
@@ -100,3 +100,39 @@ def test_a_photo_of_another_scene_or_person_gets_that_reason_only(other):
     assert not result.ok
     assert result.quality.codes == ("framing",)
     assert "same area" in result.quality.issues[0]
+
+
+# --- the skin measured without a region ----------------------------------------------------
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_without_a_region_the_face_is_measured_and_not_the_background(name):
+    from tracker.analysis.colour import skin_mask
+    from tracker.analysis.skin import find_skin
+
+    rgb = load(name)
+    region = find_skin(rgb)
+    assert region.source == "face"
+    background = box_mask(rgb.shape[:2], NOT_SKIN[name])
+    assert skin_mask(rgb)[background].mean() > 0.05  # the chroma box alone takes a lot of it...
+    assert region.mask[background].sum() == 0  # ...the face's skin none
+    x, y, w, h = FACE[name]
+    assert region.mask[y:y + h, x:x + w].mean() > 0.6
+
+
+def test_the_result_says_which_pixels_were_measured():
+    rgb = load("grace_hopper")
+    result = analyse_photo(_pil_jpeg(rgb, 90), prepare_baseline(rgb)).to_dict()
+    skin = result["skin"]
+    assert skin["source"] == "face" and 0.05 < skin["fraction"] < 0.2
+    fx, fy, fw, fh = skin["face"]
+    assert fx < 230 < fx + fw and fy < 200 < fy + fh  # the face box is in the baseline's pixels
+    assert "face" in skin["note"]
+    boxed = analyse_photo(rgb, prepare_baseline(rgb, roi=(220, 250, 60, 40))).to_dict()["skin"]
+    assert boxed["source"] == "region"
+
+
+def test_without_a_face_the_largest_skin_coloured_area_is_measured_and_said_so():
+    from tracker.analysis.skin import find_skin
+
+    region = find_skin(load("coffee"))
+    assert region.source == "largest_skin_area" and region.face is None and "No face" in region.note

@@ -34,6 +34,7 @@ from tracker.analysis.align import (
     shrink,
 )
 from tracker.analysis.colour_card import ColourCardReading, find_colour_card
+from tracker.analysis.skin import SkinRegion, find_skin
 from tracker.analysis.colour import (
     ColourCorrection,
     correct_region,
@@ -105,6 +106,7 @@ class Baseline:
     config: AnalysisConfig = field(repr=False)
     lightness: float = float("nan")  # mean L* of the region the quality gate judges
     blockiness: float = float("nan")  # JPEG blockiness of the photo as decoded
+    skin: SkinRegion | None = field(default=None, repr=False)  # work_skin's source when no region is drawn
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -127,12 +129,14 @@ class PhotoAnalysis:
     metrics: dict[str, float | None] | None
     error: str | None = None
     metric_version: str = m.METRIC_VERSION
+    skin: dict | None = None  # which pixels were measured (``source``, ``fraction``, ``note``)
 
     def to_result(self) -> AnalysisResult:
         """The record kept and printed (the ``tracker analyze --json`` contract)."""
         return AnalysisResult(ok=self.ok, quality=self.quality.to_dict(), alignment=self.alignment.to_dict(),
                               colour=None if self.colour is None else self.colour.to_dict(),
-                              metrics=self.metrics, error=self.error, metric_version=self.metric_version)
+                              metrics=self.metrics, error=self.error, metric_version=self.metric_version,
+                              skin=self.skin)
 
     def to_dict(self) -> dict:
         """The JSON object of the ``tracker analyze --json`` contract (without ``photo``)."""
@@ -201,7 +205,10 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     check_box(control, rgb.shape[:2], "control region")
     s = min(1.0, config.work_side / max(rgb.shape[:2]))
     work = _resize_to(rgb, s) if s < 1 else rgb
-    skin = skin_mask(work)
+    # Without a drawn region, what is measured is the face and the skin connected to it,
+    # not whatever else has a skin-like colour (curtains, flags, orange clothes).
+    found = None if roi is not None else find_skin(work)
+    skin = skin_mask(work) if found is None else found.mask
     if roi is not None:
         region, region_mask = rgb[roi[1]: roi[1] + roi[3], roi[0]: roi[0] + roi[2]], None
     else:
@@ -213,7 +220,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
         work_scale=s, work_rgb=work, work_skin=skin, work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure["glare_fraction"], lightness=exposure["mean_lightness"],
-        blockiness=blockiness(luminance(rgb)), colour_card=find_colour_card(rgb), config=config,
+        blockiness=blockiness(luminance(rgb)), colour_card=find_colour_card(rgb), config=config, skin=found,
     )
 
 
@@ -342,13 +349,19 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
                                                   region)
         region_label = "the treated area"
         region_px = min(baseline.roi[2], baseline.roi[3]) / (alignment.scale or 1.0)
+        skin_info = {"source": "region", "fraction": round(baseline.roi[2] * baseline.roi[3] / (bw * bh), 4),
+                     "face": None, "note": "The region of interest drawn on the baseline was measured."}
     else:
         roi_rgb, roi_valid = work_photo, work_valid & baseline.work_skin
         region_label = "the skin in the photo"
         region_px = None
+        skin_info = baseline.skin.to_dict(baseline.work_scale) if baseline.skin is not None else None
         if roi_valid.sum() < 256:
             roi_valid = work_valid
             region_label = "the photo"
+            skin_info = {"source": "whole_photo", "fraction": 1.0, "face": None,
+                         "note": "No skin was found where the photo overlaps the baseline: the whole photo was "
+                                 "measured; draw the region to measure."}
     # Exposure and glare are judged on the skin or the treated area, never on the background.
     exposure_valid = roi_valid if region_label != "the photo" else np.zeros(roi_valid.shape, bool)
 
@@ -402,7 +415,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     values["erythema_area_fraction"] = m.erythema_area_fraction(lab, reference_a, roi_valid)
     values.update(m.texture_metrics(lab[..., 0], roi_valid))
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
-    return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out)
+    return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,
+                         skin=skin_info)
 
 
 def _untreated_skin_a(corrected_work: np.ndarray, valid: np.ndarray, baseline: Baseline) -> float:
