@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from real_photos import FACE, NOT_SKIN, PORTRAITS, box_mask, load
+from wheel_photos import FACE, NOT_SKIN, PORTRAITS, box_mask, load
 from tracker.analysis import simulate as sim
 from tracker.analysis.colour_card import COLORCHECKER_SRGB
 from tracker.analysis.pipeline import analyse_photo, prepare_baseline
