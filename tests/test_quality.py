@@ -10,7 +10,7 @@ from series import CONTROL, ROI, make_followup
 from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
 from tracker.analysis.quality import QualityMeasurements, QualityThresholds, judge_quality
-from tracker.analysis.quality import blockiness, blur_score, detail_band, exposure_stats, sharpness
+from tracker.analysis.quality import blockiness, blur_score, detail_band, exposure_stats, noise_level, sharpness
 
 
 def _ok_measurements(**changes) -> QualityMeasurements:
@@ -34,6 +34,7 @@ def _ok_measurements(**changes) -> QualityMeasurements:
     (dict(blockiness=3.2, baseline_blockiness=1.1), "compressed", "original photo"),
     (dict(distance_scale=2.0), "too_far", "50% as large"),
     (dict(mean_lightness=30.0, baseline_lightness=60.0), "underexposed", "Too dark"),
+    (dict(noise_level=9.0, baseline_noise_level=3.0), "noisy", "3 times as grainy"),
 ])
 def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     report = judge_quality(_ok_measurements(**changes))
@@ -64,6 +65,23 @@ def test_darkness_is_judged_against_the_baselines_exposure():
     assert judge_quality(_ok_measurements(mean_lightness=18.0, baseline_lightness=22.0)).ok
     assert not judge_quality(_ok_measurements(mean_lightness=18.0)).ok
     assert "underexposed" in judge_quality(_ok_measurements(mean_lightness=6.0, baseline_lightness=22.0)).codes
+
+
+def test_grain_is_judged_against_the_baselines_and_ordinary_phone_noise_passes():
+    assert judge_quality(_ok_measurements(noise_level=5.0, baseline_noise_level=1.0)).ok  # under 6 levels
+    assert judge_quality(_ok_measurements(noise_level=9.0, baseline_noise_level=5.0)).ok  # under twice
+    assert not judge_quality(_ok_measurements(noise_level=11.0, baseline_noise_level=5.0)).ok
+
+
+def test_noise_level_reads_the_sd_of_white_noise_on_a_smooth_image():
+    rng = np.random.default_rng(9)
+    ramp = np.tile(np.linspace(40, 200, 300, dtype=np.float32), (300, 1))
+    for sd in (2.0, 5.0, 10.0):
+        assert noise_level(ramp + rng.normal(0, sd, ramp.shape).astype(np.float32)) == pytest.approx(sd, rel=0.05)
+    mask = np.zeros(ramp.shape, bool)
+    mask[:150] = True
+    half = ramp + np.where(mask, rng.normal(0, 8, ramp.shape), 0).astype(np.float32)
+    assert noise_level(half, mask) == pytest.approx(8, rel=0.05) and noise_level(half, ~mask) < 0.5
 
 
 def test_a_compressed_photo_is_told_so_not_that_it_is_out_of_focus():

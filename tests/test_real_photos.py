@@ -93,6 +93,13 @@ def test_a_little_less_light_than_a_dim_baseline_passes_and_much_less_does_not()
     assert "underexposed" in much.quality.codes
 
 
+def test_a_grainy_photo_is_told_so_and_ordinary_grain_passes(portrait):
+    rgb, baseline = portrait
+    rng = np.random.default_rng(12)
+    assert analyse_photo(sim.add_sensor_noise(rgb, 4.0, rng), baseline).quality.ok
+    assert "noisy" in analyse_photo(sim.add_sensor_noise(rgb, 14.0, rng), baseline).quality.codes
+
+
 @pytest.mark.parametrize("other", ["coffee", "chelsea", "rocket", "grace_hopper"])
 def test_a_photo_of_another_scene_or_person_gets_that_reason_only(other):
     baseline = prepare_baseline(load("astronaut"))

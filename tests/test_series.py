@@ -35,7 +35,7 @@ TOP_KEYS = {"photo", "ok", "quality", "alignment", "colour", "metrics", "metric_
 QUALITY_KEYS = {"ok", "issues", "codes", "overexposed_fraction", "channel_clipped_fraction", "underexposed_fraction",
                 "glare_fraction", "mean_lightness", "control_overexposed_fraction", "control_underexposed_fraction",
                 "relative_sharpness", "blur_effect", "region_px", "baseline_lightness", "blockiness",
-                "baseline_blockiness", "distance_scale"}
+                "baseline_blockiness", "distance_scale", "noise_level", "baseline_noise_level"}
 ALIGNMENT_KEYS = {"ok", "matrix", "inliers", "matches", "rmse_px", "overlap", "roi_coverage", "rotation_deg", "scale",
                   "reason", "detector", "refined", "region"}
 REGION_KEYS = {"ok", "matrix", "window", "displacement_px", "rmse_px", "inliers", "correlation", "flow_median_px",

@@ -8,7 +8,8 @@ and analysed against themselves as the baseline through the real engine
 1. JPEG re-compression with Pillow at qualities 2-90: blockiness and the verdict;
 2. distance: the photo reduced to 1/2 and 2/3 and padded with grey to its size (taken from
    further away), beside the same photo defocused;
-3. less light (linear exposure 0.7-0.1), judged against the baseline's exposure;
+3. less light (linear exposure 0.7-0.1), judged against the baseline's exposure, and sensor
+   noise judged against the baseline's grain;
 4. a photo of another scene or person against each portrait;
 5. the skin measured without a region: the chroma box alone and the face with the skin
    connected to it, against hand-drawn boxes of what is not skin;
@@ -103,6 +104,20 @@ def exposure(baselines: dict) -> None:
         row(name, f"{baseline.lightness:.1f}", *cells)
 
 
+def grain(baselines: dict) -> None:
+    print("\n### Sensor noise (Gaussian, SD in 8-bit levels), judged against the baseline's grain\n")
+    sds = (2, 4, 8, 12, 20)
+    row("baseline", "baseline noise level", *(f"SD {sd}" for sd in sds))
+    row(*["---"] * (2 + len(sds)))
+    for name, baseline in baselines.items():
+        rng = np.random.default_rng(12)
+        cells = []
+        for sd in sds:
+            r = analyse_photo(sim.add_sensor_noise(baseline.rgb, float(sd), rng), baseline)
+            cells.append(f"{r.quality.measurements.noise_level:.1f}: {codes(r)}")
+        row(name, f"{baseline.noise_level:.1f}", *cells)
+
+
 def other_scenes(baselines: dict) -> None:
     print("\n### A photo of another scene or person\n")
     row("baseline", *PHOTOS)
@@ -173,6 +188,7 @@ def main() -> None:
     compression(baselines)
     distance(baselines)
     exposure(baselines)
+    grain(baselines)
     other_scenes(baselines)
     skin()
     charts()

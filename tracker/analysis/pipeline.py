@@ -52,6 +52,7 @@ from tracker.analysis.quality import (
     QualityThresholds,
     blockiness,
     blur_score,
+    noise_level,
     detail_band,
     exposure_stats,
     judge_quality,
@@ -106,6 +107,7 @@ class Baseline:
     config: AnalysisConfig = field(repr=False)
     lightness: float = float("nan")  # mean L* of the region the quality gate judges
     blockiness: float = float("nan")  # JPEG blockiness of the photo as decoded
+    noise_level: float = float("nan")  # grain of the judged region in the working frame
     skin: SkinRegion | None = field(default=None, repr=False)  # work_skin's source when no region is drawn
 
     @property
@@ -221,6 +223,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure["glare_fraction"], lightness=exposure["mean_lightness"],
         blockiness=blockiness(luminance(rgb)), colour_card=find_colour_card(rgb), config=config, skin=found,
+        noise_level=noise_level(luminance(work), _judged_mask(skin, roi, s)),
     )
 
 
@@ -390,6 +393,10 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         baseline_lightness=None if is_baseline else baseline.lightness,
         blockiness=blockiness(luminance(rgb)), baseline_blockiness=None if is_baseline else baseline.blockiness,
         distance_scale=None if is_baseline else photo_scale,
+        # Grain over the judged region in the working frame, where the baseline's was measured.
+        noise_level=noise_level(luminance(work_photo), work_valid & _judged_mask(baseline.work_skin, baseline.roi,
+                                                                                         baseline.work_scale)),
+        baseline_noise_level=None if is_baseline else baseline.noise_level,
         control_overexposed_fraction=None if control_stats is None else control_stats["overexposed_fraction"],
         control_underexposed_fraction=None if control_stats is None else control_stats["underexposed_fraction"],
         relative_sharpness=relative,
@@ -427,6 +434,11 @@ def _untreated_skin_a(corrected_work: np.ndarray, valid: np.ndarray, baseline: B
     if sel.sum() < 100:
         return float("nan")
     return float(np.median(srgb_to_lab(corrected_work[sel][None])[0, :, 1]))
+
+
+def _judged_mask(work_skin: np.ndarray, roi: Box | None, work_scale: float) -> np.ndarray:
+    """The region the quality gate judges, in the working frame: the treated area's box, or the skin."""
+    return work_skin if roi is None else _box_mask(work_skin.shape, roi, work_scale)
 
 
 def _baseline_sharpness(baseline: Baseline, valid: np.ndarray, upsampling: float) -> float:

@@ -42,6 +42,7 @@ __all__ = [
     "detail_band",
     "blur_score",
     "blockiness",
+    "noise_level",
     "judge_quality",
 ]
 
@@ -91,6 +92,12 @@ class QualityThresholds:
         Largest size of the baseline's detail relative to the photo's (the
         alignment's scale): above it the skin is seen from too far away to
         show the baseline's detail.
+    max_noise_ratio, max_noise : float
+        A photo whose grain (:func:`noise_level`, same region and scale as the
+        baseline's) is above both this multiple of the baseline's and this many
+        8-bit levels is too grainy: a phone amplifies its signal, and its
+        noise, when there is too little light. Ordinary phone noise (SD up to
+        about 4 levels) passes even against a very clean baseline.
     """
 
     max_overexposed: float = 0.05
@@ -108,6 +115,8 @@ class QualityThresholds:
     max_blockiness: float = 2.5
     max_blockiness_increase: float = 0.5
     max_distance_scale: float = 1.6
+    max_noise_ratio: float = 2.0
+    max_noise: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,8 @@ class QualityMeasurements:
     blockiness: float | None = None
     baseline_blockiness: float | None = None
     distance_scale: float | None = None
+    noise_level: float | None = None
+    baseline_noise_level: float | None = None
 
     @classmethod
     def of_region(cls, rgb: np.ndarray, mask: np.ndarray | None = None, **others) -> QualityMeasurements:
@@ -181,6 +192,8 @@ class QualityReport:
             "blockiness": rnd(m.blockiness, 3),
             "baseline_blockiness": rnd(m.baseline_blockiness, 3),
             "distance_scale": rnd(m.distance_scale, 3),
+            "noise_level": rnd(m.noise_level, 3),
+            "baseline_noise_level": rnd(m.baseline_noise_level, 3),
         }
 
 
@@ -282,6 +295,25 @@ def blockiness(gray: np.ndarray, max_side: int = 1024) -> float:
     return float(np.mean(ratios))
 
 
+def noise_level(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Grain of an H x W grey image (8-bit levels): robust SD of each pixel less the mean of its 4 neighbours.
+
+    The median absolute deviation (x 1.4826) of that residual over ``mask``
+    (boolean H x W), divided by 1.118 so that white noise of SD s reads s.
+    Fine texture counts too, so it is only comparable between photos of the
+    same region at the same scale: compare a photo with its baseline. NaN
+    with fewer than 64 pixels.
+    """
+    check_gray(gray, "gray")
+    check_mask(mask, gray.shape, "mask")
+    g = gray.astype(np.float32)
+    residual = g[1:-1, 1:-1] - 0.25 * (g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:])
+    sel = residual.ravel() if mask is None else residual[mask[1:-1, 1:-1]]
+    if sel.size < 64:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(sel - np.median(sel))) / np.sqrt(1.25))
+
+
 def blur_score(gray: np.ndarray) -> float:
     """No-reference perceptual blur (0 sharp - 1 blurred) of an H x W grey image, by Crété-Roffet et al. [2]_."""
     check_gray(gray, "gray")
@@ -330,6 +362,11 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
         darkest = t.min_lightness
     if m.underexposed_fraction > t.max_underexposed or m.mean_lightness < darkest:
         issues.append(("underexposed", f"Too dark: {where} is in shadow. "
+                       "Take the photo facing a window in daylight, without flash."))
+    elif known(m.noise_level) and known(m.baseline_noise_level) and m.noise_level > max(
+            t.max_noise, t.max_noise_ratio * m.baseline_noise_level):
+        issues.append(("noisy", f"Grainy: {where} is about {m.noise_level / max(m.baseline_noise_level, 0.5):.0f} "
+                       "times as grainy as in your first photo, from too little light. "
                        "Take the photo facing a window in daylight, without flash."))
     control_bad = [
         frac for frac in (m.control_overexposed_fraction, m.control_underexposed_fraction)
