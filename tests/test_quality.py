@@ -92,8 +92,8 @@ def test_a_compressed_photo_is_told_so_not_that_it_is_out_of_focus():
 
 
 def test_a_distant_photo_is_told_to_come_closer_once():
-    report = judge_quality(_ok_measurements(distance_scale=2.0, region_px=30.0))
-    assert report.codes == ("too_far",)
+    assert judge_quality(_ok_measurements(distance_scale=2.0, region_px=30.0)).codes == ("low_resolution",)
+    assert judge_quality(_ok_measurements(distance_scale=2.0, region_px=300.0)).codes == ("too_far",)
 
 
 def test_unmeasured_exposure_fires_no_exposure_rule():

@@ -384,11 +384,12 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
         issues.append(("blurred", "Out of focus: hold the phone still, tap the skin to focus, and use more light."))
     if m.framing_issue:
         issues.append(("framing", m.framing_issue))
-    if known(m.distance_scale) and m.distance_scale > t.max_distance_scale:
-        issues.append(("too_far", f"Too far away: the skin looks {1 / m.distance_scale:.0%} as large as in your "
-                       "first photo. Come closer, to the distance of your first photo."))
-    elif m.region_px is not None and m.region_px < t.min_region_px:
+    # Both say "come closer": the region's size in pixels, when known, is the more precise.
+    if m.region_px is not None and m.region_px < t.min_region_px:
         issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
                        f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))
+    elif known(m.distance_scale) and m.distance_scale > t.max_distance_scale:
+        issues.append(("too_far", f"Too far away: the skin looks {1 / m.distance_scale:.0%} as large as in your "
+                       "first photo. Come closer, to the distance of your first photo."))
     return QualityReport(ok=not issues, issues=tuple(msg for _, msg in issues),
                          codes=tuple(code for code, _ in issues), measurements=m)
