@@ -152,6 +152,41 @@ def test_changed_light_shows_in_patches(astronaut):
     np.testing.assert_allclose(np.diag(matrix), 1 / gains, rtol=0.06)
 
 
+def _camera_not_white_balanced(scene: np.ndarray, gains, flare: float, seed: int) -> np.ndarray:
+    """A per-channel cast and a neutral flare offset in linear RGB, sensor noise, JPEG 70."""
+    lit = linear_to_srgb(srgb_to_linear(scene / 255.0) * np.asarray(gains) + flare)
+    noisy = lit * 255 + np.random.default_rng(seed).normal(0, 3, lit.shape) + 0.5
+    return jpeg(np.clip(noisy, 0, 255).astype(np.uint8), 70)
+
+
+CAST, FLARE = (1.0, 0.45, 0.2), 0.06  # a tungsten-like cast from a camera that was not white-balanced
+
+
+@pytest.mark.parametrize("cast", [CAST, (0.2, 0.45, 1.0)], ids=["warm", "cool"])
+def test_a_chart_under_a_strong_cast_and_flare_is_found(astronaut, cast):
+    """Not a real chart photo: a rendered chart in a real photo, cast after the fact.
+
+    Judged on the raw chromaticities, this chart's greys spread along the cast
+    (the flare is neutral, the patches are not) and it was rejected.
+    """
+    corners = chart_quad(650, 1100, 560, 3.0, taper=0.05)
+    img = _camera_not_white_balanced(paste_chart(astronaut, corners, border=0.4), cast, FLARE, seed=5)
+    reading = find_colour_card(img)
+    expected = linear_to_srgb(srgb_to_linear(COLORCHECKER_SRGB) * np.asarray(cast) + FLARE)
+    assert_reads_reference(reading, expected=expected, tol=0.025)
+    assert np.linalg.norm(reading.corners - corners, axis=1).max() < 3.0
+
+
+def test_shuffled_patches_under_a_cast_are_still_not_a_colorchecker(astronaut):
+    rng = np.random.default_rng(8)
+    corners = chart_quad(650, 1100, 560, 3.0, taper=0.05)
+    for seed in range(3):
+        colours = COLORCHECKER_SRGB[rng.permutation(24)]
+        img = _camera_not_white_balanced(paste_chart(astronaut, corners, colours=colours, border=0.4), CAST,
+                                         FLARE, seed=seed)
+        assert find_colour_card(img) is None
+
+
 def test_upside_down_chart_reads_in_standard_order(coffee):
     """A chart rotated ~180 deg is found, and patch 1 is still dark skin."""
     corners = chart_quad(700, 650, 520, 183.0, taper=0.05)

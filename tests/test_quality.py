@@ -10,7 +10,7 @@ from series import CONTROL, ROI, make_followup
 from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
 from tracker.analysis.quality import QualityMeasurements, QualityThresholds, judge_quality
-from tracker.analysis.quality import blur_score, detail_band, exposure_stats, sharpness
+from tracker.analysis.quality import blockiness, blur_score, detail_band, exposure_stats, noise_level, sharpness
 
 
 def _ok_measurements(**changes) -> QualityMeasurements:
@@ -31,6 +31,10 @@ def _ok_measurements(**changes) -> QualityMeasurements:
     (dict(region_px=30.0), "low_resolution", "move closer"),
     (dict(control_overexposed_fraction=0.5), "control_exposure", "untreated skin"),
     (dict(framing_issue="Only 60% of the treated area is in the photo."), "framing", "60%"),
+    (dict(blockiness=3.2, baseline_blockiness=1.1), "compressed", "original photo"),
+    (dict(distance_scale=2.0), "too_far", "50% as large"),
+    (dict(mean_lightness=30.0, baseline_lightness=60.0), "underexposed", "Too dark"),
+    (dict(noise_level=9.0, baseline_noise_level=3.0), "noisy", "3 times as grainy"),
 ])
 def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     report = judge_quality(_ok_measurements(**changes))
@@ -42,6 +46,59 @@ def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
 
 def test_measurements_within_limits_pass():
     assert judge_quality(_ok_measurements(relative_sharpness=0.9, region_px=400.0)).ok
+
+
+def test_blockiness_finds_steps_on_the_8_pixel_grid_only():
+    rng = np.random.default_rng(4)
+    smooth = cv2.GaussianBlur(rng.normal(128, 40, (256, 256)).astype(np.float32), (0, 0), 3)
+    assert blockiness(np.clip(smooth, 0, 255).astype(np.uint8)) == pytest.approx(1.0, abs=0.05)
+    # Flat 8 x 8 blocks (what heavy JPEG leaves): every step is on a block edge.
+    blocks = cv2.resize(smooth[::8, ::8], (256, 256), interpolation=cv2.INTER_NEAREST) + rng.normal(0, 0.5, (256, 256))
+    assert blockiness(np.clip(blocks, 0, 255).astype(np.uint8)) > 5
+    # The same blocks off the grid by 4 pixels are structure, not compression.
+    assert blockiness(np.clip(blocks[4:-4, 4:-4], 0, 255).astype(np.uint8)) < 1.5
+    assert np.isnan(blockiness(np.zeros((16, 16), np.uint8)))
+
+
+def test_darkness_is_judged_against_the_baselines_exposure():
+    # L* 18 is below the absolute limit of 20, but a quarter stop darker than a dim baseline.
+    assert judge_quality(_ok_measurements(mean_lightness=18.0, baseline_lightness=22.0)).ok
+    assert not judge_quality(_ok_measurements(mean_lightness=18.0)).ok
+    assert "underexposed" in judge_quality(_ok_measurements(mean_lightness=6.0, baseline_lightness=22.0)).codes
+
+
+def test_grain_is_judged_against_the_baselines_and_ordinary_phone_noise_passes():
+    assert judge_quality(_ok_measurements(noise_level=5.0, baseline_noise_level=1.0)).ok  # under 6 levels
+    assert judge_quality(_ok_measurements(noise_level=9.0, baseline_noise_level=5.0)).ok  # under twice
+    assert not judge_quality(_ok_measurements(noise_level=11.0, baseline_noise_level=5.0)).ok
+
+
+def test_noise_level_reads_the_sd_of_white_noise_on_a_smooth_image():
+    rng = np.random.default_rng(9)
+    ramp = np.tile(np.linspace(40, 200, 300, dtype=np.float32), (300, 1))
+    for sd in (2.0, 5.0, 10.0):
+        assert noise_level(ramp + rng.normal(0, sd, ramp.shape).astype(np.float32)) == pytest.approx(sd, rel=0.05)
+    mask = np.zeros(ramp.shape, bool)
+    mask[:150] = True
+    half = ramp + np.where(mask, rng.normal(0, 8, ramp.shape), 0).astype(np.float32)
+    assert noise_level(half, mask) == pytest.approx(8, rel=0.05) and noise_level(half, ~mask) < 0.5
+
+
+def test_a_compressed_photo_is_told_so_not_that_it_is_out_of_focus():
+    report = judge_quality(_ok_measurements(blockiness=3.0, relative_sharpness=0.2))
+    assert report.codes == ("compressed",)
+    # A baseline sent as compressed as the photo is no reason to refuse it.
+    assert judge_quality(_ok_measurements(blockiness=3.0, baseline_blockiness=2.8)).ok
+
+
+def test_a_distant_photo_is_told_to_come_closer_once():
+    assert judge_quality(_ok_measurements(distance_scale=2.0, region_px=30.0)).codes == ("low_resolution",)
+    assert judge_quality(_ok_measurements(distance_scale=2.0, region_px=300.0)).codes == ("too_far",)
+
+
+def test_unmeasured_exposure_fires_no_exposure_rule():
+    report = judge_quality(QualityMeasurements.without_exposure(framing_issue="Not the same place."))
+    assert report.codes == ("framing",)
 
 
 def test_glare_the_baseline_shares_is_not_blamed_on_the_photo():

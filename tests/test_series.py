@@ -31,10 +31,11 @@ CONTROL = sim.scale_box(sim.ASTRONAUT_CHIN, FACTOR)
 ADDED = {"day03.jpg": 8.0, "day07.jpg": 4.0, "day14.jpg": 0.0}
 
 # The keys of the JSON contract as README documents them: changing one breaks researchers' scripts.
-TOP_KEYS = {"photo", "ok", "quality", "alignment", "colour", "metrics", "metric_version"}
+TOP_KEYS = {"photo", "ok", "quality", "alignment", "colour", "metrics", "metric_version", "skin"}
 QUALITY_KEYS = {"ok", "issues", "codes", "overexposed_fraction", "channel_clipped_fraction", "underexposed_fraction",
                 "glare_fraction", "mean_lightness", "control_overexposed_fraction", "control_underexposed_fraction",
-                "relative_sharpness", "blur_effect", "region_px"}
+                "relative_sharpness", "blur_effect", "region_px", "baseline_lightness", "blockiness",
+                "baseline_blockiness", "distance_scale", "noise_level", "baseline_noise_level", "texture_withheld"}
 ALIGNMENT_KEYS = {"ok", "matrix", "inliers", "matches", "rmse_px", "overlap", "roi_coverage", "rotation_deg", "scale",
                   "reason", "detector", "refined", "region"}
 REGION_KEYS = {"ok", "matrix", "window", "displacement_px", "rmse_px", "inliers", "correlation", "flow_median_px",

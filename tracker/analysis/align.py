@@ -674,6 +674,8 @@ def _match(photo: _Features, base: _Features, norm: int, config: AlignmentConfig
     if h_small is None:
         return None, 0, len(good), None
     keep = mask.ravel().astype(bool)
+    if keep.sum() < 4:
+        return None, int(keep.sum()), len(good), None
     err = np.linalg.norm(map_points(h_small, src[keep]) - dst[keep], axis=1) / base.scale
     matrix = rescale_homography(h_small, photo_scale=1 / photo.scale, baseline_scale=1 / base.scale)
     return matrix / matrix[2, 2], int(keep.sum()), len(good), float(np.sqrt(np.mean(err**2)))
@@ -730,17 +732,59 @@ def _refine(photo_gray: np.ndarray, matrix: np.ndarray, ref: Reference, config: 
         return None, len(src), None
     src_photo = map_points(inv, np.array(src))
     dst = np.array(dst, dtype=np.float64)
-    refined, mask = cv2.findHomography(src_photo, dst, cv2.USAC_MAGSAC, 1.0, maxIters=2000, confidence=0.999)
+    refined, keep = _fit_homography(src_photo, dst, 1.0, min_inliers=8)
     if refined is None:
-        return None, 0, None
-    keep = mask.ravel().astype(bool)
-    # Least-squares re-fit on the inliers only (method 0 minimises algebraic, then
-    # Levenberg-Marquardt geometric error).
-    refined, _ = cv2.findHomography(src_photo[keep], dst[keep], 0)
-    if refined is None:
-        return None, 0, None
+        return None, int(keep.sum()), None
     err = np.linalg.norm(map_points(refined, src_photo[keep]) - dst[keep], axis=1)
-    return refined / refined[2, 2], int(keep.sum()), float(np.sqrt(np.mean(err**2)))
+    return refined, int(keep.sum()), float(np.sqrt(np.mean(err**2)))
+
+
+def _fit_homography(src: np.ndarray, dst: np.ndarray, threshold: float,
+                   min_inliers: int = 8) -> tuple[np.ndarray | None, np.ndarray]:
+    """Robust homography ``src -> dst`` (MAGSAC++), re-fitted by least squares on its inliers.
+
+    Parameters
+    ----------
+    src, dst : numpy.ndarray
+        (N, 2) corresponding points.
+    threshold : float
+        Largest reprojection error (in ``dst`` units) of an inlier.
+    min_inliers : int
+        Fewest inliers a fit is trusted with (at least 4, the minimum that
+        determines a homography).
+
+    Returns
+    -------
+    matrix : numpy.ndarray or None
+        3x3 homography normalised to ``matrix[2, 2] = 1``; None when fewer than
+        ``min_inliers`` points agree or the fit is degenerate (collinear points).
+    inliers : numpy.ndarray
+        (N,) boolean mask of the points the fit kept (all False when none).
+
+    Notes
+    -----
+    The least-squares re-fit (method 0: algebraic, then Levenberg-Marquardt
+    geometric error) on the inliers only is more precise than the robust
+    estimate; it needs four points, and MAGSAC++ may keep fewer than that on
+    repetitive patterns (a printed chart), which ends here as None, not as an
+    OpenCV error.
+    """
+    src = np.asarray(src, np.float64).reshape(-1, 2)
+    dst = np.asarray(dst, np.float64).reshape(-1, 2)
+    none = np.zeros(len(src), bool)
+    need = max(4, int(min_inliers))
+    if len(src) < need or len(dst) != len(src):
+        return None, none
+    fitted, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999)
+    if fitted is None or mask is None:
+        return None, none
+    keep = mask.ravel().astype(bool)
+    if keep.sum() < need:
+        return None, keep
+    fitted, _ = cv2.findHomography(src[keep], dst[keep], 0)
+    if fitted is None or not np.all(np.isfinite(fitted)) or abs(fitted[2, 2]) < 1e-12:
+        return None, keep
+    return fitted / fitted[2, 2], keep
 
 
 def _jacobian(matrix: np.ndarray, x: float, y: float) -> np.ndarray:
@@ -1127,14 +1171,9 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     skin = cv2.resize(weight, (cols, rows), interpolation=cv2.INTER_AREA) > 0.25
     src = np.c_[qx[skin], qy[skin]]
     dst = np.c_[gx[skin], gy[skin]]
-    fitted, keep = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, max(1.0, 1.5 / s), maxIters=2000, confidence=0.999)
-    if fitted is None or keep.sum() < 8:
-        return failed
-    keep = keep.ravel().astype(bool)
-    fitted, _ = cv2.findHomography(src[keep], dst[keep], 0)
+    fitted, _ = _fit_homography(src, dst, max(1.0, 1.5 / s), min_inliers=8)
     if fitted is None:
         return failed
-    fitted = fitted / fitted[2, 2]
     fx, fy = _apply(fitted, qx, qy)
     displacement = np.dstack([fx - gx, fy - gy]).astype(np.float32)
     candidate = RegionAlignment(ok=True, matrix=fitted, window=window, displacement=displacement, method=method)

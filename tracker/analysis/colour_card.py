@@ -674,8 +674,32 @@ def _fit_residual(meas_lin: np.ndarray) -> float:
     return float(np.sqrt(np.mean(resid**2) / np.mean(spread**2)))
 
 
+def _balance_from_greys(meas_lin: np.ndarray) -> np.ndarray | None:
+    """The patches with each channel mapped by the gain and offset that take the chart's greys to neutral.
+
+    Per channel, a straight line through (reference grey, measured grey) of
+    neutral 8 to neutral 3.5 (white may clip, black is mostly noise and
+    flare), fitted by least squares, is inverted. A camera that was not
+    white-balanced scales each channel by its own gain, and lens flare or a
+    wrong black level adds an offset; both vanish here, so the checks after it
+    judge the chart, not the light. None when a channel's greys do not get
+    brighter with the reference (no gain to invert).
+    """
+    ref = _REF_LINEAR[19:23].mean(axis=1)
+    design = np.c_[ref, np.ones_like(ref)]
+    (gain, offset), *_ = np.linalg.lstsq(design, meas_lin[19:23], rcond=None)
+    if np.any(gain <= 1e-4):
+        return None
+    return (meas_lin - offset) / gain
+
+
 def _grey_row_ok(meas_lin: np.ndarray) -> bool:
-    """Patches 19-24 must be one chromaticity and get darker left to right."""
+    """Patches 19-24 must get darker left to right and, once balanced on themselves, be one chromaticity.
+
+    The chromaticities are compared after :func:`_balance_from_greys`: under a
+    strong cast the colours of the raw patches crowd towards the cast and an
+    offset spreads the greys along it, which would reject a real chart.
+    """
     grey = meas_lin[18:24]
     luma = grey @ _SRGB_LUMA
     # white may clip to the same value as neutral 8; the others must step down
@@ -683,8 +707,10 @@ def _grey_row_ok(meas_lin: np.ndarray) -> bool:
         return False
     if luma[0] < 3.0 * luma[5]:
         return False
-    chroma = meas_lin / np.maximum(meas_lin.sum(axis=1, keepdims=True), 1e-6)
-    # white (clipping) and black (noise, flare) are the least reliable greys
+    balanced = _balance_from_greys(meas_lin)
+    if balanced is None:
+        return False
+    chroma = balanced / np.maximum(np.abs(balanced).sum(axis=1, keepdims=True), 1e-6)
     mid = chroma[19:23]
     centre = np.median(mid, axis=0)
     grey_spread = np.max(np.linalg.norm(mid - centre, axis=1))

@@ -12,7 +12,7 @@ fixed scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -34,6 +34,7 @@ from tracker.analysis.align import (
     shrink,
 )
 from tracker.analysis.colour_card import ColourCardReading, chart_mm2_per_pixel, find_colour_card
+from tracker.analysis.skin import SkinRegion, find_skin
 from tracker.analysis.colour import (
     ColourCorrection,
     correct_region,
@@ -51,7 +52,9 @@ from tracker.analysis.quality import (
     QualityMeasurements,
     QualityReport,
     QualityThresholds,
+    blockiness,
     blur_score,
+    noise_level,
     detail_band,
     exposure_stats,
     judge_quality,
@@ -99,12 +102,18 @@ class AnalysisConfig:
     smooth_light : bool
         Let the colour correction's gain vary smoothly over the frame (light
         from one side); False fits one gain per channel, as before issue #10.
+    max_card_residual_delta_e : float
+        Largest median ΔE*ab of the chart-to-chart colour fit that is used.
+        A 24-patch chart fits to well under 1 (Van Poucke 2010); above this the
+        two readings disagree (glare on the chart, a different chart) and the
+        photo is normalised from its surroundings instead.
     """
 
     work_side: int = 1024
     roi_margin: float = 0.15
     treated: str = "face"
     smooth_light: bool = True
+    max_card_residual_delta_e: float = 3.0
     alignment: AlignmentConfig = AlignmentConfig()
     quality: QualityThresholds = QualityThresholds()
 
@@ -139,6 +148,10 @@ class Baseline:
     def mm2_per_px(self) -> float | None:
         """Area (mm²) of one full-resolution baseline pixel at the chart; None without a chart."""
         return None if self.colour_card is None else chart_mm2_per_pixel(self.colour_card.corners)
+    lightness: float = float("nan")  # mean L* of the region the quality gate judges
+    blockiness: float = float("nan")  # JPEG blockiness of the photo as decoded
+    noise_level: float = float("nan")  # grain of the judged region in the working frame
+    skin: SkinRegion | None = field(default=None, repr=False)  # work_skin's source when no region is drawn
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -163,12 +176,14 @@ class PhotoAnalysis:
     metric_version: str = m.METRIC_VERSION
     # Smoothed Δa* against the baseline over the measured region (baseline grid, NaN outside).
     change_map: np.ndarray | None = field(default=None, repr=False)
+    skin: dict | None = None  # which pixels were measured (``source``, ``fraction``, ``note``)
 
     def to_result(self) -> AnalysisResult:
         """The record kept and printed (the ``tracker analyze --json`` contract)."""
         return AnalysisResult(ok=self.ok, quality=self.quality.to_dict(), alignment=self.alignment.to_dict(),
                               colour=None if self.colour is None else self.colour.to_dict(),
-                              metrics=self.metrics, error=self.error, metric_version=self.metric_version)
+                              metrics=self.metrics, error=self.error, metric_version=self.metric_version,
+                              skin=self.skin)
 
     def to_dict(self) -> dict:
         """The JSON object of the ``tracker analyze --json`` contract (without ``photo``)."""
@@ -237,22 +252,24 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     check_box(control, rgb.shape[:2], "control region")
     s = min(1.0, config.work_side / max(rgb.shape[:2]))
     work = _resize_to(rgb, s) if s < 1 else rgb
-    skin = skin_mask(work)
+    # Without a drawn region, what is measured is the face and the skin connected to it,
+    # not whatever else has a skin-like colour (curtains, flags, orange clothes).
+    found = None if roi is not None else find_skin(work)
+    skin = skin_mask(work) if found is None else found.mask
     if roi is not None:
         region, region_mask = rgb[roi[1]: roi[1] + roi[3], roi[0]: roi[0] + roi[2]], None
     else:
-        region, region_mask = work, skin if skin.sum() >= 256 else None
-    if roi is not None:
-        region_rgb, _ = resample_to_baseline(rgb, np.eye(3), roi, _measure_scale(roi))
-    else:
-        region_rgb = work
+        region, region_mask = work, skin if skin.sum() >= 256 else np.zeros(skin.shape, bool)
+    region_rgb = resample_to_baseline(rgb, np.eye(3), roi, _measure_scale(roi))[0] if roi is not None else work
+    exposure = exposure_stats(region, region_mask)
     return Baseline(
         rgb=rgb, reference=prepare_reference(rgb, config.alignment, tuple(b for b in (roi, control) if b) or None),
         roi=roi, control=control,
         work_scale=s, work_rgb=work, work_skin=skin, work_surroundings=~_widened_skin(skin), work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
-        glare_fraction=exposure_stats(region, region_mask)["glare_fraction"],
-        colour_card=find_colour_card(rgb), config=config, region_lab=srgb8_to_lab(region_rgb),
+        glare_fraction=exposure["glare_fraction"], lightness=exposure["mean_lightness"],
+        blockiness=blockiness(luminance(rgb)), colour_card=find_colour_card(rgb), config=config, skin=found,
+        noise_level=noise_level(luminance(work), _judged_mask(skin, roi, s)), region_lab=srgb8_to_lab(region_rgb),
     )
 
 
@@ -274,7 +291,8 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
                        work_valid: np.ndarray) -> ColourCorrection:
     """Choose and fit the colour mapping into the baseline's rendering.
 
-    A colour card in both photos wins. Otherwise the reference is what did not
+    A colour card in both photos wins, when the two charts' readings agree to
+    ``max_card_residual_delta_e``. Otherwise the reference is what did not
     change: with ``treated="region"``, everything outside the region of interest
     (and its margin); with ``treated="face"`` (or no region), only what is not
     skin, widened by :data:`SKIN_MARGIN`, plus a declared control region. Skin
@@ -283,11 +301,16 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
     :data:`MIN_SURROUNDINGS_FRACTION` of the overlap and there is no control,
     nothing is fitted (``method="none"``).
     """
+    cfg = baseline.config
+    chart_note = None
     if baseline.colour_card is not None:
         card = find_colour_card(photo)
         if card is not None:
-            return fit_colour_card_correction(card.patches_rgb, baseline.colour_card.patches_rgb)
-    cfg = baseline.config
+            chart = fit_colour_card_correction(card.patches_rgb, baseline.colour_card.patches_rgb)
+            if chart.residual_delta_e <= cfg.max_card_residual_delta_e:
+                return chart
+            chart_note = (f"The colour chart in this photo matches the baseline's only to {chart.residual_delta_e:.1f} "
+                          "ΔE (glare on the chart, or another chart): colours were normalised from the surroundings.")
     shape = work_valid.shape
     roi_zone = (_box_mask(shape, baseline.roi, baseline.work_scale, cfg.roi_margin) if baseline.roi is not None
                 else np.zeros(shape, bool))
@@ -309,7 +332,7 @@ def _colour_correction(photo: np.ndarray, baseline: Baseline, work_photo: np.nda
                                           smooth_light=cfg.smooth_light)
     if correction is None:
         return uncorrected(COLOUR_NOT_NORMALISED)
-    return correction
+    return correction if chart_note is None else replace(correction, note=chart_note)
 
 
 def _widened_skin(skin: np.ndarray) -> np.ndarray:
@@ -359,9 +382,11 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
     alignment = align_to_baseline(rgb, baseline.reference, baseline.roi, cfg.alignment,
                                   preview=None if preview is None else (preview[0], 0.5 * (preview[1] + preview[2])))
     if not alignment.ok:
-        work = preview[0] if preview is not None else rgb
-        quality = judge_quality(QualityMeasurements.of_region(
-            work, blur_effect=blur_score(luminance(work)), region_label="the photo", framing_issue=alignment.reason,
+        # Another person or another place: the reason is the framing, and what the
+        # photo's light or focus is like says nothing about the skin to measure.
+        quality = judge_quality(QualityMeasurements.without_exposure(
+            region_label="the photo", framing_issue=alignment.reason, blockiness=blockiness(luminance(rgb)),
+            baseline_blockiness=baseline.blockiness,
         ), cfg.quality)
         return PhotoAnalysis(ok=False, quality=quality, alignment=alignment, colour=None, metrics=None,
                              error=alignment.reason)
@@ -399,13 +424,21 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
                                                   region)
         region_label = "the treated area"
         region_px = min(baseline.roi[2], baseline.roi[3]) / (alignment.scale or 1.0)
+        skin_info = {"source": "region", "fraction": round(baseline.roi[2] * baseline.roi[3] / (bw * bh), 4),
+                     "face": None, "note": "The region of interest drawn on the baseline was measured."}
     else:
         roi_rgb, roi_valid = work_photo, work_valid & baseline.work_skin
         region_label = "the skin in the photo"
         region_px = None
+        skin_info = baseline.skin.to_dict(baseline.work_scale) if baseline.skin is not None else None
         if roi_valid.sum() < 256:
             roi_valid = work_valid
             region_label = "the photo"
+            skin_info = {"source": "whole_photo", "fraction": 1.0, "face": None,
+                         "note": "No skin was found where the photo overlaps the baseline: the whole photo was "
+                                 "measured; draw the region to measure."}
+    # Exposure and glare are judged on the skin or the treated area, never on the background.
+    exposure_valid = roi_valid if region_label != "the photo" else np.zeros(roi_valid.shape, bool)
 
     control_rgb = control_valid = None
     if baseline.control is not None:
@@ -420,14 +453,23 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     is_baseline = correction.method == "baseline"
     # Focus is compared with the baseline over the whole overlap at the working
     # scale: more signal than a small region, and sensor noise is averaged down.
+    # A photo from further away holds less of the baseline's detail however well it is
+    # focused: it is compared with the baseline brought to its resolution.
     base_gray = baseline.work_gray
-    work_gray = None if is_baseline else _gray01(corrected_work)
+    upsampling = work_photo_scale * baseline.work_scale  # working-frame pixels per pixel of the photo sampled
     relative = None if is_baseline else (
-        sharpness(work_gray, work_valid)
-        / max(sharpness(base_gray, work_valid, baseline.work_band), 1e-9))
+        sharpness(_gray01(corrected_work), work_valid)
+        / max(_baseline_sharpness(baseline, work_valid, upsampling), 1e-9))
     quality = judge_quality(QualityMeasurements.of_region(
-        roi_rgb, roi_valid,
+        roi_rgb, exposure_valid,
         baseline_glare_fraction=None if is_baseline else baseline.glare_fraction,
+        baseline_lightness=None if is_baseline else baseline.lightness,
+        blockiness=blockiness(luminance(rgb)), baseline_blockiness=None if is_baseline else baseline.blockiness,
+        distance_scale=None if is_baseline else photo_scale,
+        # Grain over the judged region in the working frame, where the baseline's was measured.
+        noise_level=noise_level(luminance(work_photo), work_valid & _judged_mask(baseline.work_skin, baseline.roi,
+                                                                                         baseline.work_scale)),
+        baseline_noise_level=None if is_baseline else baseline.noise_level,
         control_overexposed_fraction=None if control_stats is None else control_stats["overexposed_fraction"],
         control_underexposed_fraction=None if control_stats is None else control_stats["underexposed_fraction"],
         relative_sharpness=relative,
@@ -464,7 +506,22 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     values.update({k: None for k in texture} if quality.texture_withheld else texture)
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
     return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,
-                         change_map=change)
+                         change_map=change, skin=skin_info)
+
+
+def _judged_mask(work_skin: np.ndarray, roi: Box | None, work_scale: float) -> np.ndarray:
+    """The region the quality gate judges, in the working frame: the treated area's box, or the skin."""
+    return work_skin if roi is None else _box_mask(work_skin.shape, roi, work_scale)
+
+
+def _baseline_sharpness(baseline: Baseline, valid: np.ndarray, upsampling: float) -> float:
+    """Sharpness of the baseline's working frame as a photo with ``upsampling`` working pixels per pixel would see it."""
+    if upsampling <= 1.25:  # within the hand-held range of distances the tests and thresholds cover
+        return sharpness(baseline.work_gray, valid, baseline.work_band)
+    h, w = baseline.work_gray.shape
+    coarse = cv2.resize(baseline.work_gray, (max(1, round(w / upsampling)), max(1, round(h / upsampling))),
+                        interpolation=cv2.INTER_AREA)
+    return sharpness(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR), valid)
 
 
 def _gray01(rgb01: np.ndarray) -> np.ndarray:

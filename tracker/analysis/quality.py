@@ -17,6 +17,9 @@ References
        doi:10.1117/12.702790
 .. [3] Khavkin, J., Ellis, D. A. F. (2011). Standardized photography for skin
        surface. Facial Plast Surg Clin N Am 19(2), 241-246.
+.. [4] Wang, Z., Bovik, A. C., Evans, B. L. (2000). Blind measurement of
+       blocking artifacts in images. ICIP 3, 981-984.
+       doi:10.1109/ICIP.2000.899622
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ __all__ = [
     "sharpness",
     "detail_band",
     "blur_score",
+    "blockiness",
+    "noise_level",
     "judge_quality",
 ]
 
@@ -57,7 +62,14 @@ class QualityThresholds:
     max_underexposed : float
         Largest share of the region with a channel at 0-4 (crushed black).
     min_lightness, max_lightness : float
-        Range of the region's mean L*.
+        Range of the region's mean L* when there is no baseline to compare to.
+    max_lightness_drop : float
+        Largest fall of the region's mean L* below the baseline's, same region:
+        exposure is judged against the baseline, so a photo a little darker
+        than a dark baseline is not refused while one as dark as a bright
+        baseline's shadows is.
+    min_lightness_floor : float
+        Smallest mean L* accepted whatever the baseline (nothing left to measure).
     max_glare : float
         Largest share of the region brighter than L* 92 (specular glare).
     max_glare_increase : float
@@ -75,6 +87,23 @@ class QualityThresholds:
         contrast moved -14 % at a relative sharpness of 0.87 (0.8 px defocus), -25 % at
         0.74, and at most 8 % within the tolerance. Sensor noise is not caught: noise of
         4 grey levels raised it 26 % at a relative sharpness of 1.01.
+    max_blockiness : float
+        Largest JPEG blockiness (:func:`blockiness`) of the photo: 1 for an
+        uncompressed photo, about 1.0-1.25 at JPEG quality 90 and 2.8 or more at
+        quality 5 or below on the real photographs of ``tests/real_photos.md``.
+    max_blockiness_increase : float
+        How much blockier than the baseline a photo may be: a baseline sent
+        compressed is not a reason to refuse photos sent the same way.
+    max_distance_scale : float
+        Largest size of the baseline's detail relative to the photo's (the
+        alignment's scale): above it the skin is seen from too far away to
+        show the baseline's detail.
+    max_noise_ratio, max_noise : float
+        A photo whose grain (:func:`noise_level`, same region and scale as the
+        baseline's) is above both this multiple of the baseline's and this many
+        8-bit levels is too grainy: a phone amplifies its signal, and its
+        noise, when there is too little light. Ordinary phone noise (SD up to
+        about 4 levels) passes even against a very clean baseline.
     """
 
     max_overexposed: float = 0.05
@@ -82,17 +111,29 @@ class QualityThresholds:
     max_underexposed: float = 0.05
     min_lightness: float = 20.0
     max_lightness: float = 90.0
+    max_lightness_drop: float = 25.0
+    min_lightness_floor: float = 8.0
     max_glare: float = 0.08
     max_glare_increase: float = 0.05
     min_relative_sharpness: float = 0.4
     max_blur_effect: float = 0.6
     min_region_px: float = 48.0
     texture_sharpness_tolerance: float = 0.1
+    max_blockiness: float = 2.5
+    max_blockiness_increase: float = 0.5
+    max_distance_scale: float = 1.6
+    max_noise_ratio: float = 2.0
+    max_noise: float = 6.0
 
 
 @dataclass(frozen=True)
 class QualityMeasurements:
-    """What was measured of a photo; ``None`` where it did not apply."""
+    """What was measured of a photo; ``None`` where it did not apply.
+
+    Exposure (clipping, glare, lightness) is of the skin or the treated area
+    only, never of the whole picture; NaN when there was none to judge, and a
+    NaN measurement never fires a rule.
+    """
 
     overexposed_fraction: float
     channel_clipped_fraction: float
@@ -108,11 +149,24 @@ class QualityMeasurements:
     region_label: str = "the treated area"
     framing_issue: str | None = None
     colour_issue: str | None = None
+    baseline_lightness: float | None = None
+    blockiness: float | None = None
+    baseline_blockiness: float | None = None
+    distance_scale: float | None = None
+    noise_level: float | None = None
+    baseline_noise_level: float | None = None
 
     @classmethod
     def of_region(cls, rgb: np.ndarray, mask: np.ndarray | None = None, **others) -> QualityMeasurements:
         """Exposure measurements of a region (see :func:`exposure_stats`) plus ``others``."""
         return cls(**exposure_stats(rgb, mask), **others)
+
+    @classmethod
+    def without_exposure(cls, **others) -> QualityMeasurements:
+        """Measurements of a photo whose exposure is not judged (no skin or region to judge it on)."""
+        nan = float("nan")
+        return cls(overexposed_fraction=nan, channel_clipped_fraction=nan, underexposed_fraction=nan,
+                   glare_fraction=nan, mean_lightness=nan, **others)
 
 
 @dataclass(frozen=True)
@@ -144,6 +198,12 @@ class QualityReport:
             "texture_withheld": self.texture_withheld,
             "blur_effect": rnd(m.blur_effect, 3),
             "region_px": rnd(m.region_px, 1),
+            "baseline_lightness": rnd(m.baseline_lightness, 2),
+            "blockiness": rnd(m.blockiness, 3),
+            "baseline_blockiness": rnd(m.baseline_blockiness, 3),
+            "distance_scale": rnd(m.distance_scale, 3),
+            "noise_level": rnd(m.noise_level, 3),
+            "baseline_noise_level": rnd(m.baseline_noise_level, 3),
         }
 
 
@@ -218,6 +278,52 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None, band: np.ndarray
     return float(np.mean(band[sel] ** 2) / max(float(g[sel].var()), 1e-6))
 
 
+def blockiness(gray: np.ndarray, max_side: int = 1024) -> float:
+    """JPEG blockiness (dimensionless, 1 = none) of an H x W grey image as it was decoded.
+
+    The mean absolute step between neighbouring pixels across the 8-pixel
+    block boundaries of JPEG, divided by the mean step everywhere else,
+    averaged over rows and columns (after the block-boundary measure of Wang
+    et al. [4]_). An uncompressed photo has no preferred boundary (about 1);
+    heavy compression flattens each block and leaves steps at its edges
+    (above 2.5 at JPEG quality 10 or below on real photographs). The grid is
+    that of the decoded file, so the image must not have been resized or
+    cropped off the 8-pixel grid since; a central part of at most
+    ``max_side`` pixels on a block corner is measured.
+    """
+    check_gray(gray, "gray")
+    h, w = gray.shape
+    if min(h, w) < 32:
+        return float("nan")
+    y0 = max(0, (h - max_side) // 2) // 8 * 8
+    x0 = max(0, (w - max_side) // 2) // 8 * 8
+    g = gray[y0: y0 + max_side, x0: x0 + max_side].astype(np.float32)
+    ratios = []
+    for steps in (np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0)).T):
+        boundary = np.arange(steps.shape[1]) % 8 == 7
+        ratios.append(float(steps[:, boundary].mean()) / max(float(steps[:, ~boundary].mean()), 1e-3))
+    return float(np.mean(ratios))
+
+
+def noise_level(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Grain of an H x W grey image (8-bit levels): robust SD of each pixel less the mean of its 4 neighbours.
+
+    The median absolute deviation (x 1.4826) of that residual over ``mask``
+    (boolean H x W), divided by 1.118 so that white noise of SD s reads s.
+    Fine texture counts too, so it is only comparable between photos of the
+    same region at the same scale: compare a photo with its baseline. NaN
+    with fewer than 64 pixels.
+    """
+    check_gray(gray, "gray")
+    check_mask(mask, gray.shape, "mask")
+    g = gray.astype(np.float32)
+    residual = g[1:-1, 1:-1] - 0.25 * (g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:])
+    sel = residual.ravel() if mask is None else residual[mask[1:-1, 1:-1]]
+    if sel.size < 64:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(sel - np.median(sel))) / np.sqrt(1.25))
+
+
 def blur_score(gray: np.ndarray) -> float:
     """No-reference perceptual blur (0 sharp - 1 blurred) of an H x W grey image, by Crété-Roffet et al. [2]_."""
     check_gray(gray, "gray")
@@ -225,12 +331,29 @@ def blur_score(gray: np.ndarray) -> float:
 
 
 def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThresholds()) -> QualityReport:
-    """Turn measurements into a verdict with sentences a patient can act on."""
+    """Turn measurements into a verdict with sentences a patient can act on.
+
+    Notes
+    -----
+    Rules that compare with the baseline (lightness, sharpness, glare,
+    blockiness) are used whenever the baseline's measurement is given; the
+    absolute limits only when it is not (the baseline itself). A photo too
+    compressed to judge is told so instead of being called out of focus, and
+    one taken from further away (``distance_scale``) is told to come closer:
+    its sharpness is compared with the baseline's at the photo's resolution,
+    so distance alone never reads as blur.
+    """
     check_type(m, QualityMeasurements, "m", "QualityMeasurements")
     check_type(t, QualityThresholds, "t", "QualityThresholds")
     issues: list[tuple[str, str]] = []
     where = m.region_label
+    known = lambda v: v is not None and bool(np.isfinite(v))  # noqa: E731
 
+    compressed = known(m.blockiness) and m.blockiness > t.max_blockiness and (
+        not known(m.baseline_blockiness) or m.blockiness > m.baseline_blockiness + t.max_blockiness_increase)
+    if compressed:
+        issues.append(("compressed", "This photo was heavily compressed (sent through a chat app or shrunk to send), "
+                       "so its detail and colours are lost: add the original photo from your phone's gallery."))
     if m.overexposed_fraction > t.max_overexposed:
         issues.append(("overexposed", f"Too bright: {m.overexposed_fraction:.0%} of {where} is washed out. "
                        "Avoid direct flash and strong sunlight; use even daylight."))
@@ -243,8 +366,17 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
     elif m.channel_clipped_fraction > t.max_channel_clipped:
         issues.append(("colour_clipped", f"Too bright for true colour: {m.channel_clipped_fraction:.0%} of {where} "
                        "is beyond what the camera can record. Use softer, indirect light."))
-    if m.underexposed_fraction > t.max_underexposed or m.mean_lightness < t.min_lightness:
+    if known(m.baseline_lightness):
+        darkest = max(t.min_lightness_floor, m.baseline_lightness - t.max_lightness_drop)
+    else:
+        darkest = t.min_lightness
+    if m.underexposed_fraction > t.max_underexposed or m.mean_lightness < darkest:
         issues.append(("underexposed", f"Too dark: {where} is in shadow. "
+                       "Take the photo facing a window in daylight, without flash."))
+    elif known(m.noise_level) and known(m.baseline_noise_level) and m.noise_level > max(
+            t.max_noise, t.max_noise_ratio * m.baseline_noise_level):
+        issues.append(("noisy", f"Grainy: {where} is about {m.noise_level / max(m.baseline_noise_level, 0.5):.0f} "
+                       "times as grainy as in your first photo, from too little light. "
                        "Take the photo facing a window in daylight, without flash."))
     control_bad = [
         frac for frac in (m.control_overexposed_fraction, m.control_underexposed_fraction)
@@ -253,19 +385,24 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
     if control_bad:
         issues.append(("control_exposure", f"The comparison area of untreated skin is badly lit "
                        f"({max(control_bad):.0%} washed out or black): light the whole area evenly."))
+    # A compressed photo's lost detail is the compression's: its focus cannot be judged.
     if m.relative_sharpness is not None:
-        if m.relative_sharpness < t.min_relative_sharpness:
+        if m.relative_sharpness < t.min_relative_sharpness and not compressed:
             issues.append(("blurred", f"Out of focus: this photo is about {1 - m.relative_sharpness:.0%} less sharp "
                            "than your first photo. Hold the phone still, tap the skin to focus, and use more light."))
-    elif m.blur_effect is not None and m.blur_effect > t.max_blur_effect:
+    elif m.blur_effect is not None and m.blur_effect > t.max_blur_effect and not compressed:
         issues.append(("blurred", "Out of focus: hold the phone still, tap the skin to focus, and use more light."))
     if m.framing_issue:
         issues.append(("framing", m.framing_issue))
     if m.colour_issue:
         issues.append(("colour_not_normalised", m.colour_issue))
+    # Both say "come closer": the region's size in pixels, when known, is the more precise.
     if m.region_px is not None and m.region_px < t.min_region_px:
         issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
                        f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))
+    elif known(m.distance_scale) and m.distance_scale > t.max_distance_scale:
+        issues.append(("too_far", f"Too far away: the skin looks {1 / m.distance_scale:.0%} as large as in your "
+                       "first photo. Come closer, to the distance of your first photo."))
     return QualityReport(ok=not issues, issues=tuple(msg for _, msg in issues),
                          codes=tuple(code for code, _ in issues), measurements=m,
                          texture_withheld=_texture_withheld(m, t))

@@ -47,6 +47,11 @@ class AnalysisResult:
         One sentence saying why ``ok`` is False.
     metric_version : str
         Version of the metric definitions the values were computed with.
+    skin : Mapping or None
+        Which pixels were measured: ``source`` (``region``: the box drawn; ``face``: the face
+        and the skin connected to it; ``largest_skin_area``; ``whole_photo``), ``fraction`` of
+        the baseline frame, ``face`` box in baseline pixels, and a ``note``; None when nothing
+        was measured, and in records made before it was kept.
     """
 
     ok: bool
@@ -56,6 +61,7 @@ class AnalysisResult:
     metrics: Mapping[str, float | None] | None = None
     error: str | None = None
     metric_version: str = METRIC_VERSION
+    skin: Mapping[str, Any] | None = None
 
     @classmethod
     def failed(cls, error: str, **stages: Mapping[str, Any] | None) -> AnalysisResult:
@@ -67,7 +73,7 @@ class AnalysisResult:
         """Read the JSON object of the contract (a ``photo`` key, if present, is ignored)."""
         return cls(ok=bool(data.get("ok")), quality=data.get("quality"), alignment=data.get("alignment"),
                    colour=data.get("colour"), metrics=data.get("metrics"), error=data.get("error"),
-                   metric_version=str(data.get("metric_version", METRIC_VERSION)))
+                   metric_version=str(data.get("metric_version", METRIC_VERSION)), skin=data.get("skin"))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the contract, without ``photo``; ``error`` only when there is one."""
@@ -75,7 +81,7 @@ class AnalysisResult:
         if self.error:
             out["error"] = self.error
         out.update(quality=_plain(self.quality), alignment=_plain(self.alignment), colour=_plain(self.colour),
-                   metrics=_plain(self.metrics), metric_version=self.metric_version)
+                   metrics=_plain(self.metrics), metric_version=self.metric_version, skin=_plain(self.skin))
         return out
 
     # --- verdicts -------------------------------------------------------------------------

@@ -75,8 +75,8 @@ LEADING_COLUMNS: tuple[Column, ...] = (
     Column("analysis_ok", "Whether the photo could be measured (read and aligned to the baseline)", "boolean"),
     Column("quality_ok", "Whether the photo passed the quality gate", "boolean"),
     Column("quality_issues", "Quality problems found, as codes separated by ';' (overexposed, underexposed, "
-           "glare, too_bright, colour_clipped, blurred, low_resolution, framing, control_exposure, "
-           "colour_not_normalised)", "text"),
+           "noisy, glare, too_bright, colour_clipped, blurred, low_resolution, too_far, compressed, framing, "
+           "control_exposure, colour_not_normalised)", "text"),
     Column("alignment_ok", "Whether alignment to the baseline was trusted", "boolean"),
     Column("alignment_rmse_px", "Root-mean-square reprojection error of the alignment inliers", "baseline pixels"),
     Column("alignment_inliers", "Correspondences consistent with the alignment", "count"),
