@@ -60,6 +60,14 @@ def test_blockiness_finds_steps_on_the_8_pixel_grid_only():
     assert np.isnan(blockiness(np.zeros((16, 16), np.uint8)))
 
 
+def test_blockiness_of_a_colour_photo_is_that_of_its_luma():
+    from skimage import data
+
+    photo = sim.jpeg_roundtrip(sim.enlarge(data.astronaut(), 1500), 20)
+    assert blockiness(photo) == pytest.approx(blockiness(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)), rel=1e-6)
+    assert blockiness(photo) > 1.5
+
+
 def test_darkness_is_judged_against_the_baselines_exposure():
     # L* 18 is below the absolute limit of 20, but a quarter stop darker than a dim baseline.
     assert judge_quality(_ok_measurements(mean_lightness=18.0, baseline_lightness=22.0)).ok

@@ -268,7 +268,7 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
         work_scale=s, work_rgb=work, work_skin=skin, work_surroundings=~_widened_skin(skin), work_smoothed=smooth_for_fit(work),
         work_gray=luminance(work), work_band=detail_band(luminance(work)),
         glare_fraction=exposure["glare_fraction"], lightness=exposure["mean_lightness"],
-        blockiness=blockiness(luminance(rgb)), colour_card=find_colour_card(rgb), config=config, skin=found,
+        blockiness=blockiness(rgb), colour_card=find_colour_card(rgb), config=config, skin=found,
         noise_level=noise_level(luminance(work), _judged_mask(skin, roi, s)), region_lab=srgb8_to_lab(region_rgb),
     )
 
@@ -385,7 +385,7 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
         # Another person or another place: the reason is the framing, and what the
         # photo's light or focus is like says nothing about the skin to measure.
         quality = judge_quality(QualityMeasurements.without_exposure(
-            region_label="the photo", framing_issue=alignment.reason, blockiness=blockiness(luminance(rgb)),
+            region_label="the photo", framing_issue=alignment.reason, blockiness=blockiness(rgb),
             baseline_blockiness=baseline.blockiness,
         ), cfg.quality)
         return PhotoAnalysis(ok=False, quality=quality, alignment=alignment, colour=None, metrics=None,
@@ -464,7 +464,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         roi_rgb, exposure_valid,
         baseline_glare_fraction=None if is_baseline else baseline.glare_fraction,
         baseline_lightness=None if is_baseline else baseline.lightness,
-        blockiness=blockiness(luminance(rgb)), baseline_blockiness=None if is_baseline else baseline.blockiness,
+        blockiness=blockiness(rgb), baseline_blockiness=None if is_baseline else baseline.blockiness,
         distance_scale=None if is_baseline else photo_scale,
         # Grain over the judged region in the working frame, where the baseline's was measured.
         noise_level=noise_level(luminance(work_photo), work_valid & _judged_mask(baseline.work_skin, baseline.roi,

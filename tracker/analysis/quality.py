@@ -278,8 +278,8 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None, band: np.ndarray
     return float(np.mean(band[sel] ** 2) / max(float(g[sel].var()), 1e-6))
 
 
-def blockiness(gray: np.ndarray, max_side: int = 1024) -> float:
-    """JPEG blockiness (dimensionless, 1 = none) of an H x W grey image as it was decoded.
+def blockiness(image: np.ndarray, max_side: int = 1024) -> float:
+    """JPEG blockiness (dimensionless, 1 = none) of an H x W grey or H x W x 3 uint8 sRGB image as it was decoded.
 
     The mean absolute step between neighbouring pixels across the 8-pixel
     block boundaries of JPEG, divided by the mean step everywhere else,
@@ -289,15 +289,22 @@ def blockiness(gray: np.ndarray, max_side: int = 1024) -> float:
     (above 2.5 at JPEG quality 10 or below on real photographs). The grid is
     that of the decoded file, so the image must not have been resized or
     cropped off the 8-pixel grid since; a central part of at most
-    ``max_side`` pixels on a block corner is measured.
+    ``max_side`` pixels on a block corner is measured (of a colour image,
+    its Rec. 601 luma, computed on that part only).
     """
-    check_gray(gray, "gray")
-    h, w = gray.shape
+    if image.ndim == 3:
+        check_rgb8(image, "image")
+    else:
+        check_gray(image, "image")
+    h, w = image.shape[:2]
     if min(h, w) < 32:
         return float("nan")
     y0 = max(0, (h - max_side) // 2) // 8 * 8
     x0 = max(0, (w - max_side) // 2) // 8 * 8
-    g = gray[y0: y0 + max_side, x0: x0 + max_side].astype(np.float32)
+    part = image[y0: y0 + max_side, x0: x0 + max_side]
+    if part.ndim == 3:
+        part = cv2.cvtColor(np.ascontiguousarray(part), cv2.COLOR_RGB2GRAY)
+    g = part.astype(np.float32)
     ratios = []
     for steps in (np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0)).T):
         boundary = np.arange(steps.shape[1]) % 8 == 7
