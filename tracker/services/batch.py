@@ -458,8 +458,8 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
             tallies = []
         elif dask is not None:
             tallies = _run_on_dask(StoreAddress.of(store), scope, dask, workers, lease_seconds)
-        elif workers > 1:
-            tallies = _run_in_pool(StoreAddress.of(store), scope, workers, lease_seconds)
+        elif min(workers, total) > 1:  # no more processes than photos: one photo is analysed here
+            tallies = _run_in_pool(StoreAddress.of(store), scope, min(workers, total), lease_seconds)
         else:
             tallies = [work_queue(store, scope, lease_seconds=lease_seconds)]
     finally:
