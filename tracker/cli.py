@@ -235,13 +235,19 @@ def _print_batch_report(report) -> None:
     typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"
                f" (in {report.seconds:.1f} s{rate}; peak memory per worker {report.peak_worker_rss_mb:.0f} MB).")
     if report.elsewhere:
-        typer.echo(f"{report.elsewhere} photos are being analysed by other processes.")
+        typer.echo(f"{report.elsewhere} photos are still queued or held by other processes; run the same "
+                   "command again to finish them.")
 
 
 def _run_batch_or_fail(run, dask: str | None):
-    """``run()``, with a Dask scheduler that cannot be reached as a one-line usage error."""
+    """``run()``, with workers that cannot open the store, or a Dask scheduler that cannot be reached,
+    as a one-line usage error (what was analysed stays; the same command goes on from there)."""
+    from tracker.store.db import StoreError
+
     try:
         return run()
+    except StoreError as exc:
+        _fail_usage(f"a worker cannot open the store: {exc}")
     except (OSError, TimeoutError) as exc:
         if dask is None:
             raise

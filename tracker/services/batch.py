@@ -386,7 +386,7 @@ def _run_on_dask(address: StoreAddress, scope, dask: str, workers: int, lease_se
         token = secrets.token_hex(4)
         futures = [client.submit(work_at, address, scope, lease_seconds, key=f"tracker-analyse-{token}-{i}",
                                  pure=False, retries=MAX_ATTEMPTS) for i in range(slots)]
-        return [t for t in client.gather(futures, errors="skip")]
+        return client.gather(futures)
     finally:
         client.close()
         if cluster is not None:
