@@ -256,3 +256,13 @@ def test_import_analyses_what_it_adds_with_workers_and_reports_it(tmp_path):
     with closing(open_store(data_dir)) as store:
         assert len(stored_results(store)) == PHOTOS
         assert job_states(store) == {"done": PHOTOS}
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--patient", "nobody"], "there is no patient 'nobody'"),
+])
+def test_bad_batch_options_are_one_line_usage_errors(tmp_path, arguments, message):
+    done = subprocess.run([*tracker_command(), "--data-dir", str(tmp_path / "data"), "reanalyze", *arguments],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"tracker: error: {message}\n", "")
