@@ -199,7 +199,7 @@ def test_courses_of_a_0003_database_become_full_face(tmp_path):
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
         assert conn.execute(text("SELECT treated_extent FROM courses")).scalars().all() == ["face"]
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision()
     assert schema_differences(engine) == []
     with engine.begin() as conn:
         config.attributes["connection"] = conn

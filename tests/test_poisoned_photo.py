@@ -22,8 +22,9 @@ from skimage import data as samples
 from tracker import services as sv
 from tracker.analysis import PhotoError, decode_photo
 from tracker.analysis.align import shrink
-from tracker.services import analyses
+from tracker.services import analyses, batch
 from tracker.services.importer import ImportRow, run_import
+from tracker.store.models import Photo
 
 
 def png(width: int, height: int) -> bytes:
@@ -92,14 +93,15 @@ def test_an_import_carries_on_past_a_course_whose_analysis_fails(sqlite_store, t
             rows.append(ImportRow(source=path.name, patient=patient, treatment="fractional_co2",
                                   treated_on=date(2026, 3, 2), photo=path, taken_at=datetime(2026, 3, day, 9)))
     poisoned = {"course": None}
-    real = analyses.analyse_course
+    real = batch.analyse_stored_photo
 
-    def failing_for_pat_a(store_, course_id, progress=None):
-        if course_id == poisoned["course"]:
-            raise MemoryError
-        return real(store_, course_id, progress)
+    def failing_for_pat_a(photos, key, photo_id, content_hash):
+        with store.session() as s:
+            if s.get(Photo, photo_id).course_id == poisoned["course"]:
+                raise MemoryError
+        return real(photos, key, photo_id, content_hash)
 
-    monkeypatch.setattr("tracker.services.records.analyse_course", failing_for_pat_a)
+    monkeypatch.setattr(batch, "analyse_stored_photo", failing_for_pat_a)
     first = run_import(store, rows[:1], analyse=False)
     poisoned["course"] = first[0].course_id
     caplog.set_level(logging.WARNING)
@@ -108,7 +110,10 @@ def test_an_import_carries_on_past_a_course_whose_analysis_fails(sqlite_store, t
     for reference in ("pat-b", "pat-c"):  # the patients after the failing course were analysed
         detail = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, reference))
         assert [pt.ok for pt in detail.courses[0].progress.points] == [True, True]
-    assert [r.getMessage() for r in caplog.records] == [f"analysis of course {poisoned['course']} failed: MemoryError"]
+    pat_a = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "pat-a")).courses[0]
+    assert [pt.ok for pt in pat_a.progress.points] == [False, False]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"analysis of photo {pt.photo_id} failed: MemoryError" for pt in pat_a.progress.points]
 
 
 def test_a_99_megapixel_png_of_a_few_hundred_kilobytes_is_refused_before_it_is_decoded():

@@ -172,21 +172,112 @@ def user(
         _fail_usage(str(exc))
 
 
+_WORKERS_HELP = "Processes analysing photos at once (default: every core; with --dask local, its workers)."
+_DASK_HELP = ("Run the analysis on a Dask cluster: the scheduler's address (tcp://host:8786), or `local` to "
+              "start a LocalCluster here. Its workers must reach the same store (README, Deployment).")
+
+
+def _workers(value: int | None) -> int:
+    import os
+
+    if value is not None and value < 1:
+        _fail_usage("--workers must be at least 1")
+    return value or os.cpu_count() or 1
+
+
+class _BatchProgress:
+    """Photos analysed, photos per second and the time left, on stderr.
+
+    A bar on a terminal; elsewhere (a log file, a CI job) one line every ten seconds.
+    """
+
+    def __init__(self, label: str) -> None:
+        import time
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, \
+            TimeRemainingColumn
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task) -> Text:
+                return Text(f"{task.speed:.1f} photos/s" if task.speed else "… photos/s")
+
+        self._clock = time.monotonic
+        self._label = label
+        self._tty = sys.stderr.isatty()
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                             TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                             disable=not self._tty)
+        self._task = None
+        self._started = self._clock()
+        self._printed = self._started
+
+    def __enter__(self) -> _BatchProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._task = self._bar.add_task(self._label, total=total)
+            self._started = self._clock()
+        self._bar.update(self._task, completed=done, total=total)
+        now = self._clock()
+        if not self._tty and now - self._printed >= 10 and done:
+            self._printed = now
+            rate = done / (now - self._started)
+            typer.echo(f"{self._label}: {done} of {total} photos, {rate:.1f} photos/s, about "
+                       f"{(total - done) / rate:.0f} s left", err=True)
+
+
+def _print_batch_report(report) -> None:
+    for photo_id, reason in report.failed:
+        typer.echo(f"failed   photo {photo_id}: {reason}")
+    rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
+    typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"
+               f" (in {report.seconds:.1f} s{rate}; peak memory per worker {report.peak_worker_rss_mb:.0f} MB).")
+    if report.elsewhere:
+        typer.echo(f"{report.elsewhere} photos are still queued or held by other processes; run the same "
+                   "command again to finish them.")
+
+
+def _run_batch_or_fail(run, dask: str | None):
+    """``run()``, with workers that cannot open the store, or a Dask scheduler that cannot be reached,
+    as a one-line usage error (what was analysed stays; the same command goes on from there)."""
+    from tracker.store.db import StoreError
+
+    try:
+        return run()
+    except StoreError as exc:
+        _fail_usage(f"a worker cannot open the store: {exc}")
+    except (OSError, TimeoutError) as exc:
+        if dask is None:
+            raise
+        _fail_usage(f"cannot use the Dask cluster {dask}: {(str(exc).splitlines() or [type(exc).__name__])[0]}")
+
+
 @app.command("import")
 def import_(
     source: Annotated[Path, typer.Argument(help="A manifest CSV, or a folder laid out as PATIENT/TREATMENT/YYYY-MM-DD/.")],
     follow_symlinks: Annotated[bool, typer.Option(
         "--follow-symlinks", help="Read photos and folders through symbolic links (not followed by default).")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", help=_WORKERS_HELP)] = None,
+    dask: Annotated[str | None, typer.Option("--dask", help=_DASK_HELP)] = None,
 ) -> None:
-    """Import photos in bulk; re-running the same import adds only what is missing.
+    """Import photos in bulk and analyse them; re-running the same import adds only what is missing.
 
     Only regular files under the manifest's folder (or the import folder) are read.
     """
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from tracker.services import InputError
-    from tracker.services.importer import ImportStopped, read_manifest, run_import, scan_folder
+    from tracker.services.importer import ImportStopped, analyse_imported, read_manifest, run_import, scan_folder
 
+    workers = _workers(workers)
     if not source.exists():
         _fail_usage(f"there is no file or folder {source}")
     try:
@@ -197,29 +288,61 @@ def import_(
         _fail_usage(f"cannot read {source}: {exc.strerror}")
     store = _open_store()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, disable=not sys.stderr.isatty()) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                label = "Importing photos" if stage == "import" else f"Analysing (area {stage.split()[-1]})"
-                tasks[stage] = bar.add_task(label, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+                  console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("Importing photos", total=len(rows))
         stopped = None
         try:
-            outcomes = run_import(store, rows, progress, follow_symlinks=follow_symlinks)
+            outcomes = run_import(store, rows, lambda _stage, done, total: bar.update(task, completed=done),
+                                  analyse=False, follow_symlinks=follow_symlinks)
         except ImportStopped as exc:
             outcomes, stopped = exc.outcomes, str(exc)
-    counts = {k: sum(o.status == k for o in outcomes) for k in ("imported", "already", "refused")}
     for o in outcomes:
         if o.status == "refused":
             typer.echo(f"refused  {o.source}: {o.photo}: {o.reason}")
+    report = None
+    if not stopped:
+        with _BatchProgress("Analysing") as progress:
+            report = _run_batch_or_fail(lambda: analyse_imported(store, outcomes, workers=workers, dask=dask,
+                                                                 progress=progress), dask)
+        _print_batch_report(report)
+    counts = {k: sum(o.status == k for o in outcomes) for k in ("imported", "already", "refused")}
     typer.echo(f"{counts['imported']} imported, {counts['already']} already in the store, "
                f"{counts['refused']} refused, of {len(outcomes)}.")
     if stopped:
         typer.echo(f"tracker: import stopped: {stopped}", err=True)
     raise typer.Exit(1 if counts["refused"] or stopped else 0)
+
+
+@app.command("reanalyze")
+def reanalyze(
+    patient: Annotated[str | None, typer.Option("--patient", help="Only this patient (the clinic's identifier).")] = None,
+    force: Annotated[bool, typer.Option("--all", help="Recompute every result, current or not.")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", help=_WORKERS_HELP)] = None,
+    dask: Annotated[str | None, typer.Option("--dask", help=_DASK_HELP)] = None,
+) -> None:
+    """Recompute every stored result whose metric version, regions or baseline are out of date.
+
+    Safe to interrupt and to run from several machines at once against one PostgreSQL: each
+    photo is claimed by one process, and a re-run completes exactly what is missing.
+    """
+    from tracker import services as sv
+    from tracker.services.batch import reanalyse
+
+    workers = _workers(workers)
+    store = _open_store()
+    patient_id = None
+    if patient is not None:
+        patient_id = sv.find_patient_id(store, sv.SYSTEM, patient)
+        if patient_id is None:
+            _fail_usage(f"there is no patient {patient!r}")
+    with _BatchProgress("Analysing") as progress:
+        try:
+            report = _run_batch_or_fail(lambda: reanalyse(store, sv.SYSTEM, patient_id, force=force, workers=workers,
+                                                          dask=dask, progress=progress), dask)
+        except sv.ServiceError as exc:
+            _fail_usage(str(exc))
+    _print_batch_report(report)
+    raise typer.Exit(1 if report.failed else 0)
 
 
 @app.command("export")

@@ -6,6 +6,7 @@
 ``audit``           the audit log (ids and counts, never names or photo content), refusals too
 ``records``         patients, courses, sessions, photos, regions, notes: the only writer
 ``analyses``        the analysis cache (its key and job runner) and course summaries
+``batch``           batch analysis: the work queue in the database, its workers (processes, Dask)
 ``read_models``     patient lists and patient pages, assembled for the reader
 ``exports``         de-identified research tables with their generated data dictionary
 ``importer``        batch import from a manifest or a folder (through ``records``)

@@ -41,6 +41,7 @@ from tracker.analysis import metrics
 from tracker.recovery import CourseProgress, PhotoPoint, course_progress
 from tracker.services.access import current_time
 from tracker.store.db import Store
+from tracker.store.photostore import PhotoStore
 from tracker.store.models import Analysis, Course, CourseBaseline, CourseSummary, Patient, Photo, TreatmentSession
 
 _log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ _log = logging.getLogger(__name__)
 ANALYSIS_FAILED = "This photo could not be analysed; your provider can look at it, or you can take it again."
 
 __all__ = ["ANALYSIS_FAILED", "MISMATCH_MIN_PHOTOS", "AnalysisKey", "analysis_key", "baseline_photo",
-           "confirmed_baseline", "timeline_photos", "baseline_mismatch", "current_results", "save_result",
+           "confirmed_baseline", "timeline_photos", "baseline_mismatch", "current_results", "analyse_stored_photo",
+           "write_result", "save_result",
            "analyse_course", "course_progress_of", "store_summary", "ensure_summary"]
 
 
@@ -117,24 +119,60 @@ def current_results(s: Session, key: AnalysisKey | None, photo_ids: list[int]) -
     return {a.photo_id: AnalysisResult.from_dict(a.result) for a in rows}
 
 
-@lru_cache(maxsize=4)
-def _prepared_baseline(content_hash: str, roi: Box | None, control: Box | None, treated: str,
-                       data: bytes) -> Baseline:
-    # Keyed by content hash; ``data`` rides along for the first computation.
-    return prepare_baseline(decode_photo(data).rgb, roi, control, AnalysisConfig(treated=treated))
+@lru_cache(maxsize=2)
+def _prepared_baseline(photos: PhotoStore, content_hash: str, roi: Box | None, control: Box | None,
+                       treated: str) -> Baseline:
+    # Two: a batch works through one course at a time (jobs are claimed in course order), and the
+    # app's interleaved courses stay cheap; a prepared 12-MP baseline holds a few hundred MB.
+    return prepare_baseline(decode_photo(photos.read(content_hash)).rgb, roi, control, AnalysisConfig(treated=treated))
+
+
+def analyse_stored_photo(photos: PhotoStore, key: AnalysisKey, photo_id: int, content_hash: str) -> AnalysisResult:
+    """The result of a stored photo under ``key``: measured, or failed with one line of reason.
+
+    The one analysis of a stored photo, for the app's course refresh and for batch workers
+    alike; it never raises for a bad photo or baseline (module notes).
+    """
+    try:
+        prepared = _prepared_baseline(photos, key.baseline_hash, key.roi, key.control, key.treated)
+    except ValueError as exc:  # regions that no longer fit the baseline (PhotoError is a ValueError too)
+        return AnalysisResult.failed(str(exc).splitlines()[0])
+    except Exception as exc:  # noqa: BLE001 - one bad baseline must not stop the batch
+        _log.warning("analysis of photo %d failed preparing its baseline: %s", photo_id, type(exc).__name__)
+        return AnalysisResult.failed(ANALYSIS_FAILED)
+    if content_hash == key.baseline_hash:
+        return _analysed(photo_id, lambda: analyse_baseline(prepared).to_result())
+    return _analysed(photo_id, lambda: analyse_photo(decode_photo(photos.read(content_hash)).rgb, prepared).to_result())
+
+
+def write_result(s: Session, photo_id: int, key: AnalysisKey, result: AnalysisResult, *, replace: bool) -> None:
+    """Store a photo's result under ``key`` in the session's transaction; one row per key, ever.
+
+    An existing row under the same key is kept (``replace=False``: the same inputs give the same
+    result) or overwritten (``replace=True``: a forced re-analysis).
+    """
+    values = dict(ok=result.ok, quality_ok=result.quality_ok, redness_delta_a=result.metric("redness_delta_a"),
+                  result=result.to_dict(), computed_at=current_time())
+    where = (Analysis.photo_id == photo_id, Analysis.baseline_hash == key.baseline_hash,
+             Analysis.metric_version == key.metric_version, Analysis.regions_key == key.regions)
+    existing = s.scalar(select(Analysis).where(*where))
+    if existing is None:
+        try:
+            with s.begin_nested():
+                s.add(Analysis(photo_id=photo_id, baseline_hash=key.baseline_hash, metric_version=key.metric_version,
+                               regions_key=key.regions, **values))
+            return
+        except IntegrityError:  # another process stored the same key first
+            existing = s.scalar(select(Analysis).where(*where))
+    if replace:
+        for name, value in values.items():
+            setattr(existing, name, value)
 
 
 def save_result(store: Store, photo_id: int, key: AnalysisKey, result: AnalysisResult) -> None:
     """Store a photo's result under ``key`` (kept if another process stored the same first)."""
     with store.session() as s:
-        try:
-            with s.begin_nested():
-                s.add(Analysis(photo_id=photo_id, baseline_hash=key.baseline_hash, metric_version=key.metric_version,
-                               regions_key=key.regions, ok=result.ok, quality_ok=result.quality_ok,
-                               redness_delta_a=result.metric("redness_delta_a"), result=result.to_dict(),
-                               computed_at=current_time()))
-        except IntegrityError:
-            pass  # another process stored the same result first
+        write_result(s, photo_id, key, result, replace=False)
 
 
 def analyse_course(store: Store, course_id: int,
@@ -143,7 +181,7 @@ def analyse_course(store: Store, course_id: int,
 
     Access is checked by the callers (:func:`tracker.services.records.refresh_analyses` and the
     services that add photos or change regions). ``progress(done, total)`` follows the photos
-    analysed.
+    analysed. Batches of many courses go through :mod:`tracker.services.batch` instead.
     """
     with store.session() as s:
         course = s.get(Course, course_id)
@@ -156,23 +194,8 @@ def analyse_course(store: Store, course_id: int,
     if not todo:
         ensure_summary(store, course_id)
         return current
-    try:
-        prepared = _prepared_baseline(key.baseline_hash, key.roi, key.control, key.treated,
-                                      store.photos.read(key.baseline_hash))
-        failure = None
-    except ValueError as exc:  # regions that no longer fit the baseline (PhotoError is a ValueError too)
-        prepared, failure = None, AnalysisResult.failed(str(exc).splitlines()[0])
-    except Exception as exc:  # noqa: BLE001 - one bad baseline must not stop the batch
-        _log.warning("analysis of course %d failed preparing its baseline: %s", course_id, type(exc).__name__)
-        prepared, failure = None, AnalysisResult.failed(ANALYSIS_FAILED)
     for done, (photo_id, content_hash) in enumerate(todo, start=1):
-        if prepared is None:
-            result = failure
-        elif content_hash == key.baseline_hash:
-            result = _analysed(photo_id, lambda: analyse_baseline(prepared).to_result())
-        else:
-            result = _analysed(photo_id, lambda h=content_hash: analyse_photo(
-                decode_photo(store.photos.read(h)).rgb, prepared).to_result())
+        result = analyse_stored_photo(store.photos, key, photo_id, content_hash)
         save_result(store, photo_id, key, result)
         current[photo_id] = result
         if progress:

@@ -61,17 +61,17 @@ from tracker.services.records import (
     PhotoRecord,
     parse_region,
     record_photo,
-    refresh_analyses,
     validate_skin_type,
     validate_treated_extent,
 )
+from tracker.services.batch import BatchReport, plan_jobs, run_batch
 from tracker.store.db import Store
 from tracker.store.models import Photo
 
 _log = logging.getLogger(__name__)
 
 __all__ = ["ImportRow", "ImportOutcome", "ImportStopped", "read_manifest", "scan_folder", "run_import",
-           "read_file_under", "PHOTO_SUFFIXES"]
+           "read_file_under", "analyse_imported", "PHOTO_SUFFIXES"]
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
 _REQUIRED = ("patient", "treatment", "treated_on", "photo")
@@ -375,12 +375,20 @@ def run_import(store: Store, rows: list[ImportRow], progress: Callable[[str, int
         if progress:
             progress("import", i + 1, len(rows))
     if analyse:
-        courses = sorted({o.course_id for o in outcomes if o.course_id is not None})
-        for i, course_id in enumerate(courses):
-            report = (lambda done, total, i=i: progress(f"analyse {i + 1}/{len(courses)}", done, total)) \
-                if progress else None
-            try:
-                refresh_analyses(store, SYSTEM, course_id, progress=report)
-            except Exception as exc:  # noqa: BLE001 - one course's analysis never stops the others
-                _log.warning("analysis of course %d failed: %s", course_id, type(exc).__name__)
+        analyse_imported(store, outcomes, progress=(lambda done, total: progress("analyse", done, total))
+                         if progress else None)
     return outcomes
+
+
+def analyse_imported(store: Store, outcomes: list[ImportOutcome], *, workers: int = 1, dask: str | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> BatchReport:
+    """Analyse the courses an import touched through the batch queue (:mod:`tracker.services.batch`).
+
+    ``workers`` and ``dask`` as for :func:`tracker.services.batch.run_batch`; a photo whose
+    analysis fails is reported with its reason and never stops the others.
+    """
+    courses = sorted({o.course_id for o in outcomes if o.course_id is not None})
+    if not courses:
+        return BatchReport()
+    plan = plan_jobs(store, courses)
+    return run_batch(store, courses, workers=workers, dask=dask, current=plan.current, progress=progress)

@@ -208,3 +208,29 @@ class CourseSummary(Base):
     photos: Mapped[int] = mapped_column(Integer)
     trend: Mapped[float | None] = mapped_column(Float)  # change of excess redness over the last two photos
     computed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AnalysisJob(Base):
+    """One photo to analyse under one cache key: the work queue of batch analysis.
+
+    A worker claims a job by setting ``state`` to ``running`` with its name in ``lease_owner``
+    and a ``lease_expires_at``; it stores the result and marks the job ``done`` in one
+    transaction. A claim whose lease expired, or whose owner process is gone, is taken again
+    (``attempts`` counts the claims), so a killed worker loses nothing and finishes nothing twice.
+    """
+
+    __tablename__ = "analysis_jobs"
+    __table_args__ = (UniqueConstraint("photo_id", "baseline_hash", "metric_version", "regions_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    baseline_hash: Mapped[str] = mapped_column(String(64))
+    metric_version: Mapped[str] = mapped_column(String(20))
+    regions_key: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(10), index=True)  # pending | running | done | failed
+    lease_owner: Mapped[str | None] = mapped_column(String(120))  # host:pid:token of the claiming process
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(400))  # one line, never personal data
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

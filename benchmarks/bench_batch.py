@@ -1,0 +1,150 @@
+"""Batch analysis throughput: 1 vs N worker processes, and a Dask LocalCluster vs the process pool.
+
+A store of ``--photos`` follow-ups (``--courses`` patients, each with the same simulated series of
+``benchmarks/common.py`` at ``--side`` px, so every course has its own baseline preparation and
+photos) is imported once without analysis, into ``benchmarks/_work/batch-*``. Then the same
+batch is re-analysed (``tracker.services.batch``, forced) by:
+
+- 1 worker: this process, with one OpenCV thread (what each pool worker has);
+- N workers: the process pool (``spawn``; start-up counted);
+- N Dask workers: a ``LocalCluster`` started for the run (start-up counted).
+
+Photos per second are the batch's photos over the wall time of ``run_batch`` (planning excluded);
+scaling efficiency is rate(N) / (N x rate(1)); Dask overhead is time(Dask) / time(pool) - 1. The
+same two figures are also given "once started": photos per second between the 10th finished photo
+and the last (``analysis_jobs.finished_at``), without the workers' start-up. The
+peak resident memory of the largest worker process (``VmHWM``) is reported, and the slowest of
+the provider's patient lists read every half second meanwhile from another engine (the app's
+responsiveness during a batch). Exits 1 when a target is
+missed (efficiency >= 85 %, Dask overhead <= 15 %), unless ``--no-check``.
+
+    uv run python benchmarks/bench_batch.py                       # 200 photos of 2000 px, 2 workers
+    uv run python benchmarks/bench_batch.py --photos 16 --side 4000 --courses 2 --skip-dask   # 12-MP memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+from datetime import date, datetime, timedelta
+
+import cv2
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import WORK_DIR, machine, make_series  # noqa: E402
+
+from sqlalchemy import select  # noqa: E402
+
+from tracker.services import SYSTEM, list_patients  # noqa: E402
+from tracker.services.batch import plan_jobs, run_batch  # noqa: E402
+from tracker.services.importer import ImportRow, run_import  # noqa: E402
+from tracker.store.db import open_store  # noqa: E402
+from tracker.store.models import AnalysisJob  # noqa: E402
+
+
+def build_store(photos: int, courses: int, side: int):
+    per_course = -(-photos // courses)
+    series = make_series(side, per_course - 1)
+    folder = WORK_DIR / f"batch-p{photos}-c{courses}-s{side}"
+    store = open_store(folder / "data")
+    rows = []
+    treated = date(2026, 3, 2)
+    for c in range(courses):
+        paths = [series.baseline_path, *series.photo_paths][: min(per_course, photos - c * per_course)]
+        for i, path in enumerate(paths):
+            rows.append(ImportRow(source=path.name, patient=f"bench-{c:03d}", treatment="fractional_co2",
+                                  treated_on=treated, photo=path, roi=series.roi, control=series.control,
+                                  taken_at=datetime(2026, 3, 1) + timedelta(days=i)))
+    outcomes = run_import(store, rows, analyse=False)
+    assert all(o.status in ("imported", "already") for o in outcomes), [o.reason for o in outcomes][:3]
+    return store, len(rows)
+
+
+def timed(store, total: int, **how) -> tuple[float, float, object, float, float]:
+    """(seconds, photos/s, report, slowest app read in s, steady photos/s) of a forced re-analysis of the store."""
+    plan = plan_jobs(store, force=True)
+    assert plan.queued == total, plan
+    reads = []
+    stop = threading.Event()
+
+    def read_like_the_app() -> None:
+        # The provider's patient list, from its own engine, as an app replica would read it meanwhile.
+        app_store = open_store(store.data_dir, None if store.dialect == "sqlite" else store.engine.url, upgrade=False)
+        while not stop.wait(0.5):
+            started = time.perf_counter()
+            list_patients(app_store, SYSTEM)
+            reads.append(time.perf_counter() - started)
+        app_store.close()
+
+    reader = threading.Thread(target=read_like_the_app)
+    reader.start()
+    started = time.perf_counter()
+    try:
+        report = run_batch(store, **how)
+    finally:
+        stop.set()
+        reader.join()
+    seconds = time.perf_counter() - started
+    assert report.analysed + len(report.failed) == total, report
+    with store.session() as s:
+        finished = sorted(s.scalars(select(AnalysisJob.finished_at)))
+    # Once every worker is running: photos per second between the 10th finished photo and the last.
+    steady = (len(finished) - 10) / (finished[-1] - finished[9]).total_seconds()
+    return seconds, total / seconds, report, max(reads, default=0.0), steady
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=200)
+    parser.add_argument("--courses", type=int, default=10)
+    parser.add_argument("--side", type=int, default=2000, help="long side of the photos in px (4000: 12 MP)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-serial", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the store")
+    parser.add_argument("--no-check", action="store_true")
+    args = parser.parse_args(argv)
+    if args.fresh:
+        shutil.rmtree(WORK_DIR / f"batch-p{args.photos}-c{args.courses}-s{args.side}", ignore_errors=True)
+    print(machine())
+    print(f"load average before: {os.getloadavg()}")
+    store, total = build_store(args.photos, args.courses, args.side)
+    print(f"{total} photos in {args.courses} courses, {args.side} px long side")
+    ok = True
+    rows = []
+    if not args.skip_serial:
+        cv2.setNumThreads(1)  # as each pool worker
+        s1, r1, rep1, app1, st1 = timed(store, total, workers=1)
+        rows.append(("1 worker (this process; its memory includes building the store)", s1, r1, st1,
+                     rep1.peak_worker_rss_mb, app1))
+    sn, rn, repn, appn, stn = timed(store, total, workers=args.workers)
+    rows.append((f"{args.workers} workers (process pool)", sn, rn, stn, repn.peak_worker_rss_mb, appn))
+    if not args.skip_dask:
+        sd, rd, repd, appd, std = timed(store, total, workers=args.workers, dask="local")
+        rows.append((f"{args.workers} workers (Dask LocalCluster)", sd, rd, std, repd.peak_worker_rss_mb, appd))
+    print("| run | s | photos/s | photos/s once started | peak memory per worker MB | slowest patient list "
+          "meanwhile s |")
+    print("|---|---|---|---|---|---|")
+    for name, seconds, rate, steady, rss, app_read in rows:
+        print(f"| {name} | {seconds:.1f} | {rate:.2f} | {steady:.2f} | {rss:.0f} | {app_read:.2f} |")
+    if not args.skip_serial:
+        efficiency = rn / (args.workers * r1)
+        print(f"scaling efficiency at {args.workers} workers: {efficiency:.0%} (target >= 85 %); once the "
+              f"workers run: {stn / (args.workers * st1):.0%}")
+        ok &= efficiency >= 0.85
+    if not args.skip_dask:
+        overhead = sd / sn - 1
+        print(f"Dask LocalCluster overhead against the process pool: {overhead:+.0%} (target <= 15 %); once the "
+              f"workers run: {stn / std - 1:+.0%}")
+        ok &= overhead <= 0.15
+    print(f"load average after: {os.getloadavg()}")
+    store.close()
+    return 0 if ok or args.no_check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

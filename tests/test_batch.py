@@ -1,0 +1,268 @@
+"""Batch analysis (`tracker reanalyze`, the work queue): real photos, SQLite and PostgreSQL, real processes.
+
+The store is the demo's first patient (8 real photos, 800 px), imported and analysed in this
+process first: those results are the serial run every other run must reproduce exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import tracker_command
+from tracker import services as sv
+from tracker.analysis import AnalysisResult, metrics
+from tracker.services import batch
+from tracker.services.importer import read_manifest, run_import
+from tracker.store.db import open_store
+from tracker.store.models import Analysis, AnalysisJob, Photo
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
+PHOTOS = 8
+
+
+def stored_results(store) -> dict[tuple, dict]:
+    """Every stored result by (photo, baseline, metric version, regions)."""
+    with store.session() as s:
+        rows = s.scalars(select(Analysis)).all()
+        keys = [(a.photo_id, a.baseline_hash, a.metric_version, a.regions_key) for a in rows]
+        assert len(keys) == len(set(keys))
+        return {k: a.result for k, a in zip(keys, rows)}
+
+
+def job_states(store) -> dict[str, int]:
+    with store.session() as s:
+        return dict(s.execute(select(AnalysisJob.state, func.count()).group_by(AnalysisJob.state)).all())
+
+
+def import_ana(store) -> dict[tuple, dict]:
+    """Import and analyse (serially, in this process) the demo's first patient; returns the results."""
+    rows = [r for r in read_manifest(SAMPLES / "manifest.csv") if r.patient == "demo-ana"]
+    outcomes = run_import(store, rows)
+    assert [o.status for o in outcomes] == ["imported"] * PHOTOS
+    results = stored_results(store)
+    assert len(results) == PHOTOS and all(r["ok"] for r in results.values())
+    return results
+
+
+def summary(stdout: str) -> tuple[int, int, int]:
+    """(analysed, current, failed) from the summary line of `tracker reanalyze`."""
+    match = re.search(r"^(\d+) analysed, (\d+) skipped as current, (\d+) failed \(", stdout, re.M)
+    assert match, stdout
+    return tuple(int(g) for g in match.groups())
+
+
+@pytest.fixture
+def ana(tmp_path):
+    """An embedded store holding the demo's first patient, analysed serially, and those results."""
+    store = open_store(tmp_path / "data")
+    results = import_ana(store)
+    yield store, results
+    store.close()
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+
+def test_planning_queues_only_what_is_out_of_date_and_never_twice(ana, monkeypatch):
+    store, serial = ana
+    assert batch.plan_jobs(store) == batch.PlanCounts(queued=0, current=PHOTOS)
+    assert batch.plan_jobs(store, force=True) == batch.PlanCounts(queued=PHOTOS, current=0)
+    assert batch.plan_jobs(store, force=True) == batch.PlanCounts(queued=PHOTOS, current=0)
+    assert job_states(store) == {"pending": PHOTOS}
+    report = batch.run_batch(store)
+    assert (report.analysed, report.failed, report.elsewhere) == (PHOTOS, [], 0)
+    assert stored_results(store) == serial  # overwritten in place, the same numbers
+
+    monkeypatch.setattr(metrics, "METRIC_VERSION", "test-2")  # a metric change: every result is out of date
+    report = batch.reanalyse(store, sv.SYSTEM)
+    assert (report.analysed, report.current, report.failed) == (PHOTOS, 0, [])
+    results = stored_results(store)
+    assert len(results) == 2 * PHOTOS  # the old version's results stay under their own key
+    assert sorted(k[2] for k in results) == sorted([metrics_version := next(iter(serial))[2]] * PHOTOS
+                                                   + ["test-2"] * PHOTOS), metrics_version
+    again = batch.reanalyse(store, sv.SYSTEM)
+    assert (again.analysed, again.current) == (0, PHOTOS)
+    assert job_states(store) == {"done": PHOTOS}  # the old version's jobs were dropped
+
+
+def test_a_refused_patient_and_an_unknown_one(ana):
+    store, _ = ana
+    with pytest.raises(sv.AccessDenied):
+        batch.reanalyse(store, sv.Actor(user_id=1, role="provider"))
+    with pytest.raises(sv.NotFound):
+        batch.reanalyse(store, sv.SYSTEM, patient_id=999)
+
+
+def test_two_claimers_on_postgresql_never_take_the_same_job(postgres_server, tmp_path):
+    url = postgres_server.new_database()
+    stores = [open_store(tmp_path / "data", url) for _ in range(3)]
+    try:
+        rows = [r for r in read_manifest(SAMPLES / "manifest.csv")]
+        run_import(stores[0], rows, analyse=False)
+        assert batch.plan_jobs(stores[0]).queued == 17
+        # An expired lease is taken again; the first owner's late completion is refused.
+        [job] = batch.claim_jobs(stores[0], "slow", limit=1, lease_seconds=-1)
+        [again] = batch.claim_jobs(stores[1], "quick", limit=1)
+        assert again.job_id == job.job_id
+        assert not batch.complete_job(stores[0], job, "slow", AnalysisResult.failed("late"))
+        assert batch.complete_job(stores[1], again, "quick", AnalysisResult.failed("on time"))
+        with stores[2].session() as s:
+            stored = s.scalars(select(Analysis).where(Analysis.photo_id == job.photo_id)).all()
+            assert [a.result["error"] for a in stored] == ["on time"]
+            assert s.get(AnalysisJob, job.job_id).attempts == 2
+
+        # Two processes' claims at once, one job each time, until none is left.
+        claimed: list[list[int]] = [[], []]
+        start = threading.Barrier(2)
+
+        def claim_all(k: int) -> None:
+            start.wait()
+            while jobs := batch.claim_jobs(stores[k], f"claimer-{k}", limit=1):
+                claimed[k] += [j.job_id for j in jobs]
+
+        threads = [threading.Thread(target=claim_all, args=(k,)) for k in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not set(claimed[0]) & set(claimed[1])
+        assert sorted(claimed[0] + claimed[1]) == sorted(set(claimed[0] + claimed[1]))
+        assert len(claimed[0]) + len(claimed[1]) == 16
+        assert claimed[0] and claimed[1], "one claimer took everything: no concurrency was tested"
+    finally:
+        for store in stores:
+            store.close()
+
+
+# --- the same numbers on every path -------------------------------------------------------------
+
+
+def test_a_process_pool_stores_exactly_the_serial_results(ana):
+    store, serial = ana
+    report = batch.reanalyse(store, sv.SYSTEM, force=True, workers=2)
+    assert (report.analysed, report.current, report.failed) == (PHOTOS, 0, [])
+    assert 0 < report.peak_worker_rss_mb < 2000
+    assert stored_results(store) == serial
+
+
+def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(ana):
+    store, serial = ana
+    batch.plan_jobs(store, force=True)
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_a_worker_mid_photo() -> None:
+        # Kill the Dask worker process holding a photo's claim once one photo is done.
+        while not stop.is_set() and not killed:
+            with store.session() as s:
+                done = s.scalar(select(func.count()).select_from(AnalysisJob).where(AnalysisJob.state == "done"))
+                owners = s.scalars(select(AnalysisJob.lease_owner).where(AnalysisJob.state == "running")).all()
+            if done >= 1 and owners:
+                pid = int(owners[0].split(":")[1])
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_a_worker_mid_photo)
+    killer.start()
+    try:
+        report = batch.run_batch(store, dask="local", workers=2)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was killed: the batch ended first"
+    assert killed[0] != os.getpid()
+    assert job_states(store) == {"done": PHOTOS}
+    assert report.failed == [] and report.elsewhere == 0
+    assert stored_results(store) == serial
+
+
+# --- failures and interruptions --------------------------------------------------------------------
+
+
+def test_a_broken_photo_is_reported_and_the_batch_goes_on(ana):
+    store, serial = ana
+    with store.session() as s:
+        victim = s.scalars(select(Photo).order_by(Photo.taken_at)).all()[3]
+    path = store.photos.path(victim.content_hash)
+    path.write_bytes(path.read_bytes()[:2000])  # cut short on disk after it was stored
+    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all",
+                           "--workers", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert summary(done.stdout) == (PHOTOS - 1, 0, 1)
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("failed")]
+    assert re.fullmatch(rf"failed   photo {victim.id}: \S.*", line)
+    assert "Traceback" not in done.stderr
+    results = stored_results(store)
+    assert {k: v for k, v in results.items() if k[0] != victim.id} == \
+        {k: v for k, v in serial.items() if k[0] != victim.id}
+    assert [v["ok"] for k, v in results.items() if k[0] == victim.id] == [False]
+
+
+def test_a_killed_batch_loses_and_repeats_nothing_and_the_rerun_completes_it(ana):
+    store, serial = ana
+    data_dir = store.data_dir
+    batch.plan_jobs(store, force=True)
+    run = subprocess.Popen([*tracker_command(), "--data-dir", str(data_dir), "reanalyze", "--workers", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while job_states(store).get("done", 0) < 2:
+            assert run.poll() is None, f"the batch ended before it was killed: {run.communicate()}"
+            assert time.monotonic() < deadline, "the batch never finished 2 photos"
+            time.sleep(0.02)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the command and its worker processes
+        run.communicate(timeout=30)
+    with closing(sqlite3.connect(data_dir / "tracker.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    states = job_states(store)
+    finished = states.pop("done")
+    assert 2 <= finished < PHOTOS and set(states) <= {"pending", "running"}
+
+    rerun = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "reanalyze", "--workers", "1"],
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert summary(rerun.stdout) == (PHOTOS - finished, finished, 0)
+    assert job_states(store) == {"done": PHOTOS}
+    with store.session() as s:
+        assert max(s.scalars(select(AnalysisJob.attempts))) <= 2
+    assert stored_results(store) == serial
+
+
+def test_import_analyses_what_it_adds_with_workers_and_reports_it(tmp_path):
+    data_dir = tmp_path / "data"
+    shutil.copytree(SAMPLES / "demo-ana", tmp_path / "import" / "demo-ana")
+    lines = (SAMPLES / "manifest.csv").read_text().splitlines()
+    manifest = tmp_path / "import" / "manifest.csv"
+    manifest.write_text("\n".join([lines[0], *(x for x in lines if x.startswith("demo-ana"))]) + "\n")
+    done = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "import", "--workers", "2",
+                           str(manifest)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"{PHOTOS} imported, 0 already in the store, 0 refused, of {PHOTOS}."
+    assert summary(done.stdout) == (PHOTOS, 0, 0)
+    with closing(open_store(data_dir)) as store:
+        assert len(stored_results(store)) == PHOTOS
+        assert job_states(store) == {"done": PHOTOS}
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--patient", "nobody"], "there is no patient 'nobody'"),
+])
+def test_bad_batch_options_are_one_line_usage_errors(tmp_path, arguments, message):
+    done = subprocess.run([*tracker_command(), "--data-dir", str(tmp_path / "data"), "reanalyze", *arguments],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"tracker: error: {message}\n", "")

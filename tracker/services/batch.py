@@ -1,0 +1,497 @@
+"""Batch analysis that scales: a work queue in the database, worked by processes or a Dask cluster.
+
+Planning
+    :func:`plan_jobs` puts one job in ``analysis_jobs`` for every photo on a course's time line
+    that has no result under the course's current cache key (:func:`tracker.services.analyses.
+    analysis_key`: baseline, regions, metric version), or for every photo when forced. Jobs of an
+    older key, and of photos taken off the time line, are dropped. Planning twice queues nothing
+    twice (one job per photo and key, inserted with ``ON CONFLICT DO NOTHING``).
+
+Claiming
+    A worker claims a few jobs at a time (:func:`claim_jobs`): it sets them ``running`` with its
+    name (``host:pid:token``) and a lease. On PostgreSQL the rows are chosen with ``SELECT … FOR
+    UPDATE SKIP LOCKED``, so any number of processes on any number of machines claim disjoint
+    jobs; on SQLite every transaction of the store begins ``IMMEDIATE`` (one writer at a time),
+    which makes the select-then-update atomic. A lease that expired is claimed again, and so is,
+    at once, one whose owner is a process of this machine that no longer exists (a killed
+    worker); a job claimed :data:`MAX_ATTEMPTS` times without finishing (a photo that kills its
+    worker) is marked failed instead. Leases compare the machines' clocks: keep them in sync.
+
+Completing
+    The worker analyses the photo (:func:`tracker.services.analyses.analyse_stored_photo`, the
+    same function the app uses) outside any transaction, then in one transaction marks its job
+    done, if its lease is still its own, and stores the result under the job's key (one row per
+    key: a forced re-analysis overwrites it). A worker killed before that commit leaves the job
+    to be claimed again; after it, the job is done: nothing is lost or stored twice.
+
+Running
+    :func:`work_queue` is the one loop every worker runs, in this process, in each process of a
+    :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine) or
+    in each Dask worker (:func:`run_batch` with ``dask``). Workers read photos from the photo
+    store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
+    the store's address, so every worker must reach the same data directory (README,
+    Deployment). When the workers are done, the summaries of the courses whose results changed
+    are stored again, and :func:`run_batch` reports what was analysed, what was current and
+    what failed, read from the queue (so work by other machines on the same batch counts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import multiprocessing
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tracker.analysis import AnalysisResult
+from tracker.services.access import Actor, NotFound, require
+from tracker.services.analyses import (
+    ANALYSIS_FAILED,
+    AnalysisKey,
+    analyse_stored_photo,
+    analysis_key,
+    baseline_photo,
+    store_summary,
+    timeline_photos,
+    write_result,
+)
+from tracker.store.db import Store, open_store
+from tracker.store.models import Analysis, AnalysisJob, Course, CourseSummary, Photo
+from tracker.store.photostore import _process_exists  # the one liveness check of the store's writers
+
+_log = logging.getLogger(__name__)
+
+__all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "WORKER_STOPPED", "StoreAddress", "PlanCounts", "ClaimedJob",
+           "WorkerTally", "BatchReport", "plan_jobs", "claim_jobs", "complete_job", "release_dead_claims",
+           "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse"]
+
+#: How long a claim holds before another process may take the job (a 12-MP photo takes about a second).
+LEASE_SECONDS = 600
+#: Claims of one job before it is given up as failed (each claim's worker died before finishing it).
+MAX_ATTEMPTS = 3
+#: The reason stored for a job whose workers died every time they analysed it.
+WORKER_STOPPED = (f"The process analysing this photo stopped {MAX_ATTEMPTS} times before finishing "
+                  "(it may need more memory than a worker has); run tracker reanalyze to try again.")
+_CLAIM_SIZE = 2  # jobs per claim: few, so that the last photos spread over the workers
+_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class StoreAddress:
+    """Where a worker finds the store: the data directory (photos) and the database URL (None: SQLite there)."""
+
+    data_dir: str
+    database_url: str | None = None
+
+    @classmethod
+    def of(cls, store: Store) -> StoreAddress:
+        url = None if store.dialect == "sqlite" else store.engine.url.render_as_string(hide_password=False)
+        return cls(str(store.data_dir), url)
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    """What planning found: photos queued for analysis, photos whose result is current."""
+
+    queued: int
+    current: int
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker holds: the photo, and its cache key (None: the course's key changed since)."""
+
+    job_id: int
+    photo_id: int
+    content_hash: str
+    key: AnalysisKey | None
+
+
+@dataclass
+class WorkerTally:
+    """What one worker did, and the most memory its process held (MB, peak resident set)."""
+
+    analysed: int = 0
+    lost_leases: int = 0
+    dropped: int = 0
+    peak_rss_mb: float = 0.0
+
+
+@dataclass
+class BatchReport:
+    """The end of a batch: counts read from the queue, and one-line reasons for failed photos."""
+
+    analysed: int = 0
+    current: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (photo id, reason)
+    elsewhere: int = 0  # jobs still held by live processes elsewhere (another machine's run)
+    seconds: float = 0.0
+    peak_worker_rss_mb: float = 0.0
+
+
+# --- planning --------------------------------------------------------------------------------
+
+def _key_columns(key: AnalysisKey) -> tuple[str, str, str]:
+    return key.baseline_hash, key.metric_version, key.regions
+
+
+def _insert_job(s: Session, values: dict) -> None:
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    s.execute(dialect.insert(AnalysisJob).values(**values).on_conflict_do_nothing())
+
+
+def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: bool = False) -> PlanCounts:
+    """Queue the photos of these courses (every course: None) whose result is not current.
+
+    ``force`` queues every photo on the time lines again, current or not. Runs one short
+    transaction per course, so planning a large archive does not hold the store.
+    """
+    with store.session() as s:
+        ids = list(course_ids) if course_ids is not None else list(s.scalars(select(Course.id).order_by(Course.id)))
+    queued = current = 0
+    for course_id in ids:
+        with store.session() as s:
+            course = s.get(Course, course_id)
+            key = None if course is None else analysis_key(s, course)
+            if key is None:
+                continue
+            timeline = [p.id for p in timeline_photos(s, course_id, baseline_photo(s, course_id))]
+            have = set(s.scalars(select(Analysis.photo_id).where(
+                Analysis.photo_id.in_(timeline), Analysis.baseline_hash == key.baseline_hash,
+                Analysis.metric_version == key.metric_version, Analysis.regions_key == key.regions)))
+            jobs = {}
+            for job in s.scalars(select(AnalysisJob).where(AnalysisJob.course_id == course_id)):
+                same_key = (job.baseline_hash, job.metric_version, job.regions_key) == _key_columns(key)
+                if same_key and job.photo_id in timeline:
+                    jobs[job.photo_id] = job
+                elif job.state != "running":  # a running one is finished and then dropped by its worker
+                    s.delete(job)
+            for photo_id in timeline:
+                job = jobs.get(photo_id)
+                if photo_id in have and not force and (job is None or job.state not in ("pending", "running")):
+                    current += 1
+                    continue
+                queued += 1
+                if job is None:
+                    _insert_job(s, dict(photo_id=photo_id, course_id=course_id, baseline_hash=key.baseline_hash,
+                                        metric_version=key.metric_version, regions_key=key.regions,
+                                        state="pending", attempts=0))
+                elif job.state in ("done", "failed"):
+                    job.state, job.attempts, job.error, job.finished_at = "pending", 0, None, None
+                    job.lease_owner = job.lease_expires_at = None
+    return PlanCounts(queued, current)
+
+
+# --- claiming and completing -------------------------------------------------------------------
+
+def _now() -> datetime:
+    # The queue's own clock, to the microsecond (the store's time stamps are whole seconds): a batch
+    # reports the jobs finished since it started, and the previous batch may have ended that second.
+    return datetime.now()
+
+
+def _owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _in_scope(query, scope: Sequence[int] | None):
+    return query if scope is None else query.where(AnalysisJob.course_id.in_(scope))
+
+
+def release_dead_claims(store: Store, scope: Sequence[int] | None = None) -> int:
+    """Let the jobs held by dead processes of this machine be claimed at once; returns how many."""
+    host = socket.gethostname()
+    with store.session() as s:
+        held = s.execute(_in_scope(select(AnalysisJob.id, AnalysisJob.lease_owner).where(
+            AnalysisJob.state == "running", AnalysisJob.lease_owner.like(f"{host}:%")), scope)).all()
+        dead = [job_id for job_id, owner in held
+                if owner.count(":") == 2 and owner.split(":")[1].isdigit()
+                and not _process_exists(int(owner.split(":")[1]))]
+        if dead:
+            s.execute(update(AnalysisJob).where(AnalysisJob.id.in_(dead), AnalysisJob.state == "running")
+                      .values(lease_expires_at=_now() - timedelta(seconds=1)))
+    return len(dead)
+
+
+def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, limit: int = _CLAIM_SIZE,
+               lease_seconds: float = LEASE_SECONDS) -> list[ClaimedJob]:
+    """Claim up to ``limit`` jobs for ``owner`` (pending ones, or ones whose lease expired).
+
+    Jobs are taken in course order, so a worker keeps its prepared baseline from one photo
+    to the next.
+    """
+    now = _now()
+    expired = and_(AnalysisJob.state == "running", AnalysisJob.lease_expires_at < now)
+    with store.session() as s:
+        s.execute(_in_scope(update(AnalysisJob), scope).where(expired, AnalysisJob.attempts >= MAX_ATTEMPTS)
+                  .values(state="failed", error=WORKER_STOPPED, finished_at=now, lease_owner=None,
+                          lease_expires_at=None).execution_options(synchronize_session=False))
+        ids = list(s.scalars(_in_scope(select(AnalysisJob.id), scope)
+                             .where(or_(AnalysisJob.state == "pending", expired), AnalysisJob.attempts < MAX_ATTEMPTS)
+                             .order_by(AnalysisJob.course_id, AnalysisJob.photo_id).limit(limit)
+                             .with_for_update(skip_locked=True)))
+        if not ids:
+            return []
+        s.execute(update(AnalysisJob).where(AnalysisJob.id.in_(ids)).values(
+            state="running", lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=AnalysisJob.attempts + 1).execution_options(synchronize_session=False))
+        rows = s.execute(select(AnalysisJob, Photo.content_hash).join(Photo, Photo.id == AnalysisJob.photo_id)
+                         .where(AnalysisJob.id.in_(ids)).order_by(AnalysisJob.course_id, AnalysisJob.photo_id)).all()
+        keys: dict[int, AnalysisKey | None] = {}
+        claimed = []
+        for job, content_hash in rows:
+            if job.course_id not in keys:
+                course = s.get(Course, job.course_id)
+                keys[job.course_id] = analysis_key(s, course)
+            key = keys[job.course_id]
+            current = key is not None and _key_columns(key) == (job.baseline_hash, job.metric_version,
+                                                                 job.regions_key)
+            claimed.append(ClaimedJob(job.id, job.photo_id, content_hash, key if current else None))
+        return claimed
+
+
+def _finish(s: Session, job: ClaimedJob, owner: str, **values) -> bool:
+    """Mark a job this owner still holds; False when its lease was lost to another process."""
+    done = s.execute(update(AnalysisJob).where(AnalysisJob.id == job.job_id, AnalysisJob.state == "running",
+                                               AnalysisJob.lease_owner == owner)
+                     .values(lease_owner=None, lease_expires_at=None, finished_at=_now(), **values)
+                     .execution_options(synchronize_session=False))
+    return done.rowcount == 1
+
+
+def complete_job(store: Store, job: ClaimedJob, owner: str, result: AnalysisResult) -> bool:
+    """Store the job's result and mark it done, in one transaction; False when the lease was lost."""
+    with store.session() as s:
+        if not _finish(s, job, owner, state="done", error=None if result.ok else (result.error or "")[:400]):
+            return False
+        write_result(s, job.photo_id, job.key, result, replace=True)
+    return True
+
+
+def _drop_job(store: Store, job: ClaimedJob, owner: str) -> None:
+    """Remove a job whose course's key changed since it was queued (planning queues the new one)."""
+    with store.session() as s:
+        s.execute(delete(AnalysisJob).where(AnalysisJob.id == job.job_id, AnalysisJob.lease_owner == owner))
+
+
+# --- working -----------------------------------------------------------------------------------
+
+def _analysed(store: Store, job: ClaimedJob) -> AnalysisResult:
+    try:
+        return analyse_stored_photo(store.photos, job.key, job.photo_id, job.content_hash)
+    except Exception as exc:  # noqa: BLE001 - stored as the photo's failed result; the batch goes on
+        _log.warning("analysis of photo %d failed: %s", job.photo_id, type(exc).__name__)
+        return AnalysisResult.failed(ANALYSIS_FAILED)
+
+
+def work_queue(store: Store, scope: Sequence[int] | None = None, *,
+               lease_seconds: float = LEASE_SECONDS) -> WorkerTally:
+    """Claim, analyse and complete jobs until none is left to claim: what every worker runs."""
+    owner = _owner_name()
+    tally = WorkerTally()
+    while True:
+        jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds)
+        if not jobs:
+            if release_dead_claims(store, scope):
+                continue
+            break
+        for job in jobs:
+            if job.key is None:
+                _drop_job(store, job, owner)
+                tally.dropped += 1
+            elif complete_job(store, job, owner, _analysed(store, job)):
+                tally.analysed += 1
+            else:
+                tally.lost_leases += 1
+    tally.peak_rss_mb = _peak_rss_mb()
+    return tally
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory, MB: Linux's ``VmHWM`` (per program image), else ``ru_maxrss``.
+
+    ``ru_maxrss`` of a spawned worker starts at its parent's size when it was forked, before the
+    worker's own program replaced it; ``VmHWM`` counts the worker alone.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+_OPENED: dict[StoreAddress, Store] = {}
+
+
+def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
+            lease_seconds: float = LEASE_SECONDS) -> WorkerTally:
+    """:func:`work_queue` in a worker process (pool or Dask), with its own engine on the store at ``address``.
+
+    One OpenCV thread per worker: the workers are the parallelism.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
+    if address not in _OPENED:
+        _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False)
+    return work_queue(_OPENED[address], scope, lease_seconds=lease_seconds)
+
+
+# --- running a batch ---------------------------------------------------------------------------
+
+def _remaining(store: Store, scope: Sequence[int] | None) -> int:
+    with store.session() as s:
+        return s.scalar(_in_scope(select(func.count()).select_from(AnalysisJob), scope)
+                        .where(AnalysisJob.state.in_(("pending", "running")))) or 0
+
+
+def _run_in_pool(address: StoreAddress, scope, workers: int, lease_seconds: float) -> list[WorkerTally]:
+    tallies = []
+    for _ in range(MAX_ATTEMPTS + 1):  # a killed pool worker breaks the pool: start another on what is left
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(work_at, address, scope, lease_seconds) for _ in range(workers)]
+                tallies += [f.result() for f in futures]
+            return tallies
+        except BrokenProcessPool:
+            _log.warning("a worker process of the batch stopped; its photos are claimed again")
+    return tallies
+
+
+def _run_on_dask(address: StoreAddress, scope, dask: str, workers: int, lease_seconds: float) -> list[WorkerTally]:
+    from distributed import Client, LocalCluster
+
+    if dask == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(dask)
+    try:
+        slots = workers if cluster is not None else max(1, sum(client.nthreads().values()))
+        token = secrets.token_hex(4)
+        futures = [client.submit(work_at, address, scope, lease_seconds, key=f"tracker-analyse-{token}-{i}",
+                                 pure=False, retries=MAX_ATTEMPTS) for i in range(slots)]
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def refresh_summaries(store: Store, scope: Sequence[int] | None = None) -> int:
+    """Store again the summary of every course whose results changed since it was computed; returns how many."""
+    with store.session() as s:
+        finished = dict(s.execute(_in_scope(select(AnalysisJob.course_id, func.max(AnalysisJob.finished_at)), scope)
+                                  .where(AnalysisJob.finished_at.is_not(None)).group_by(AnalysisJob.course_id)).all())
+        computed = dict(s.execute(select(CourseSummary.course_id, CourseSummary.computed_at)).all())
+        courses = list(scope) if scope is not None else list(s.scalars(select(Course.id)))
+    stale = [c for c in courses if c not in computed or (c in finished and finished[c] >= computed[c])]
+    for course_id in stale:
+        with store.session() as s:
+            course = s.get(Course, course_id)
+            if course is not None:
+                store_summary(s, course)
+    return len(stale)
+
+
+def _report(store: Store, scope, started: datetime, current: int) -> BatchReport:
+    with store.session() as s:
+        rows = s.execute(_in_scope(select(AnalysisJob.photo_id, AnalysisJob.state, AnalysisJob.error), scope)
+                         .where(AnalysisJob.finished_at >= started, AnalysisJob.state.in_(("done", "failed")))
+                         .order_by(AnalysisJob.photo_id)).all()
+    return BatchReport(analysed=sum(state == "done" and not error for _, state, error in rows), current=current,
+                       failed=[(photo_id, error) for photo_id, _, error in rows if error],
+                       elsewhere=_remaining(store, scope))
+
+
+def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int = 1, dask: str | None = None,
+              current: int = 0, progress: Callable[[int, int], None] | None = None,
+              lease_seconds: float = LEASE_SECONDS) -> BatchReport:
+    """Work through the queued jobs of these courses (every course: None) and store the changed summaries.
+
+    Parameters
+    ----------
+    workers : int
+        Processes on this machine (1: in this process); with ``dask="local"``, the
+        ``LocalCluster``'s worker processes.
+    dask : str, optional
+        ``"local"`` to start a Dask ``LocalCluster``, or the address of a running Dask
+        scheduler (``tcp://host:8786``) whose workers reach the same store.
+    current : int
+        Photos planning found current, carried into the report.
+    progress : callable, optional
+        ``progress(done, total)``, called about twice a second from another thread while
+        the workers run, and once at the end.
+    """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    started = _now()
+    release_dead_claims(store, scope)
+    total = _remaining(store, scope)
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(_POLL_SECONDS):
+            progress(max(0, total - _remaining(store, scope)), total)
+
+    follower = threading.Thread(target=follow, daemon=True) if progress and total else None
+    if follower:
+        follower.start()
+    clock = datetime.now()
+    try:
+        if total == 0:
+            tallies = []
+        elif dask is not None:
+            tallies = _run_on_dask(StoreAddress.of(store), scope, dask, workers, lease_seconds)
+        elif min(workers, total) > 1:  # no more processes than photos: one photo is analysed here
+            tallies = _run_in_pool(StoreAddress.of(store), scope, min(workers, total), lease_seconds)
+        else:
+            tallies = [work_queue(store, scope, lease_seconds=lease_seconds)]
+    finally:
+        stop.set()
+        if follower:
+            follower.join()
+    seconds = (datetime.now() - clock).total_seconds()
+    refresh_summaries(store, scope)
+    report = _report(store, scope, started, current)
+    report.seconds = seconds
+    report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
+    if progress and total:
+        progress(max(0, total - report.elsewhere), total)
+    return report
+
+
+def reanalyse(store: Store, actor: Actor, patient_id: int | None = None, *, force: bool = False, workers: int = 1,
+              dask: str | None = None, progress: Callable[[int, int], None] | None = None) -> BatchReport:
+    """Recompute every stored result of a patient (everyone: None) that is out of date, or all with ``force``.
+
+    Out of date: stored under another metric version, regions or baseline than the course's
+    now (:func:`tracker.services.analyses.analysis_key`), or missing. Only the command line
+    (whoever holds the data directory) may run a batch over every patient.
+    """
+    require(actor)
+    with store.session() as s:
+        query = select(Course.id).order_by(Course.id)
+        if patient_id is not None:
+            query = query.where(Course.patient_id == patient_id)
+        courses = list(s.scalars(query))
+    if patient_id is not None and not courses:
+        raise NotFound("There is no such patient, or no treated area of theirs.")
+    scope = courses if patient_id is not None else None
+    plan = plan_jobs(store, scope, force=force)
+    return run_batch(store, scope, workers=workers, dask=dask, current=plan.current, progress=progress)
