@@ -1,7 +1,7 @@
 """analysis jobs: the claim/lease work queue of batch analysis
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 11:00:00
 
 - ``analysis_jobs``: one photo to analyse under one cache key (baseline, metric version,
