@@ -4,18 +4,21 @@ import io
 
 import streamlit as st
 
-from tracker.services.exports import data_dictionary, export_table
+from tracker.services.consent import left_out_sentence
+from tracker.services.exports import data_dictionary, research_export
 from tracker.web.views import cohort_chart, cohort_curves, treatment_name
 from tracker.web.session import get_store, require_actor
 
 actor = require_actor("researcher", "admin")
 store = get_store()
 st.title("Cohort")
-st.caption("De-identified: pseudonymous ids, days since treatment instead of dates, no names, no notes.")
+st.caption("De-identified: pseudonymous ids, days since treatment instead of dates, no names, no notes. "
+           "Only patients who consented to research use.")
 
 if "cohort" not in st.session_state or st.button("Refresh the table"):
-    st.session_state["cohort"] = export_table(store, actor)
-table = st.session_state["cohort"]
+    st.session_state["cohort"] = research_export(store, actor)
+table = st.session_state["cohort"].table
+st.caption(left_out_sentence(st.session_state["cohort"].patients_left_out))
 if table.empty:
     st.info("There are no measured photos yet.")
     st.stop()

@@ -6,6 +6,7 @@ from tracker import services as sv
 from tracker.web.markdown import literal
 from tracker.web.panels import (
     baseline_panel,
+    consent_panel,
     course_charts,
     notes_panel,
     photo_timeline,
@@ -49,5 +50,7 @@ else:
 
 st.subheader("Notes")
 notes = notes_panel(store, actor, patient.id)
+st.subheader("Research consent")
+consent_panel(store, actor, patient.id)
 st.subheader("Report")
 report_panel(store, actor, patient, notes)

@@ -10,7 +10,9 @@ What leaves the store:
 * every metric, the quality, alignment and colour verdicts, the course's
   recovery assessment and the metric version.
 
-Never: names, identifiers, dates, free-text notes, area names, photos.
+Never: names, identifiers, dates, free-text notes, area names, photos. Only patients whose
+consent to research use stands are exported (:mod:`tracker.services.consent`); the export
+says how many were left out.
 
 The data dictionary is generated from :data:`tracker.analysis.metrics.METRICS` and the
 column definitions below, so it cannot drift from what the columns hold.
@@ -23,11 +25,10 @@ in the dictionary: whatever reached the store, an export opened in a spreadsheet
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from sqlalchemy import select
@@ -35,11 +36,13 @@ from sqlalchemy import select
 from tracker.analysis import METRICS
 from tracker.services.access import Actor, require
 from tracker.services.audit import audited_refusals, record_event
+from tracker.services.consent import consenting_patient_ids, pseudonym
 from tracker.services.read_models import course_detail
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient
 
-__all__ = ["COLUMNS", "column_order", "export_table", "write_export", "data_dictionary", "ita_category",
+__all__ = ["COLUMNS", "ResearchExport", "ExportWritten", "column_order", "research_export", "export_table",
+           "write_export", "data_dictionary", "ita_category",
            "neutralise_formulas"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -133,22 +136,37 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _pseudonym(key: bytes, kind: str, value: str) -> str:
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
+@dataclass(frozen=True)
+class ResearchExport:
+    """The de-identified table and how many patients were left out for want of consent."""
+
+    table: pd.DataFrame
+    patients_left_out: int
+
+
+@audited_refusals
+def research_export(store: Store, actor: Actor) -> ResearchExport:
+    """The de-identified table of consenting patients (researchers, administrators, the command line). Audited."""
+    require(actor, "researcher", "admin")
+    rows = []
+    with store.session() as s:
+        consenting = set(s.scalars(consenting_patient_ids(s)))
+        patients = s.scalars(select(Patient).order_by(Patient.id)).all()
+        for patient in patients:
+            if patient.id not in consenting:
+                continue
+            for course in s.scalars(select(Course).where(Course.patient_id == patient.id).order_by(Course.id)):
+                detail = course_detail(s, course, patient.skin_type)
+                rows.extend(_course_rows(store.secret_key, patient, course, detail))
+        left_out = len(patients) - len(consenting & {p.id for p in patients})
+        record_event(s, actor, "export", None, f"{len(rows)} rows, {left_out} patients left out without consent")
+    return ResearchExport(neutralise_formulas(pd.DataFrame(rows, columns=column_order())), left_out)
 
 
 @audited_refusals
 def export_table(store: Store, actor: Actor) -> pd.DataFrame:
-    """The de-identified table (researchers, administrators, the command line). Audited."""
-    require(actor, "researcher", "admin")
-    rows = []
-    with store.session() as s:
-        for patient in s.scalars(select(Patient).order_by(Patient.id)).all():
-            for course in s.scalars(select(Course).where(Course.patient_id == patient.id).order_by(Course.id)):
-                detail = course_detail(s, course, patient.skin_type)
-                rows.extend(_course_rows(store.secret_key, patient, course, detail))
-        record_event(s, actor, "export", None, f"{len(rows)} rows")
-    return neutralise_formulas(pd.DataFrame(rows, columns=column_order()))
+    """The table of :func:`research_export` alone."""
+    return research_export(store, actor).table
 
 
 def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[dict]:
@@ -160,8 +178,8 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
     for i, pt in enumerate(points):
         result = pt.result
         row = {
-            "patient_pseudonym": _pseudonym(key, "patient", patient.reference),
-            "course_pseudonym": _pseudonym(key, "course", f"{patient.reference}/{course.id}"),
+            "patient_pseudonym": pseudonym(key, "patient", patient.reference),
+            "course_pseudonym": pseudonym(key, "course", f"{patient.reference}/{course.id}"),
             "treatment": course.treatment,
             "session": pt.session,
             "sessions_total": len(detail.sessions),
@@ -199,17 +217,25 @@ def data_dictionary() -> pd.DataFrame:
     return neutralise_formulas(pd.DataFrame(entries, columns=["column", "meaning", "units", "source"]))
 
 
+class ExportWritten(NamedTuple):
+    """What :func:`write_export` wrote."""
+
+    rows: int
+    dictionary: Path
+    patients_left_out: int  # without consent to research use
+
+
 @audited_refusals
-def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> tuple[int, Path]:
-    """Write the table as ``csv`` or ``parquet`` and the dictionary beside it; returns (rows, dictionary path)."""
+def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> ExportWritten:
+    """Write the table as ``csv`` or ``parquet`` and the dictionary beside it."""
     if fmt not in ("csv", "parquet"):
         raise ValueError("the format must be csv or parquet")
-    table = export_table(store, actor)
+    export = research_export(store, actor)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        table.to_csv(out, index=False)
+        export.table.to_csv(out, index=False)
     else:
-        table.to_parquet(out, index=False)
+        export.table.to_parquet(out, index=False)
     dictionary = out.with_name(out.stem + ".dictionary.csv")
     data_dictionary().to_csv(dictionary, index=False)
-    return len(table), dictionary
+    return ExportWritten(len(export.table), dictionary, export.patients_left_out)

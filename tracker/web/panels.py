@@ -29,7 +29,8 @@ from tracker.web.views import (
     texture_chart,
 )
 
-__all__ = ["course_charts", "photo_timeline", "regions_editor", "baseline_panel", "notes_panel", "report_panel"]
+__all__ = ["course_charts", "photo_timeline", "regions_editor", "baseline_panel", "notes_panel", "report_panel",
+           "consent_panel"]
 
 PHOTO_STATE_LABEL = {"active": "in use", "held": "held for review (dated before the baseline)",
                      "hidden": "hidden by a provider"}
@@ -173,3 +174,28 @@ def report_panel(store: Store, actor: sv.Actor, patient: sv.PatientDetail, notes
         safe_name = re.sub(r"[^\w.-]", "_", patient.reference)  # the identifier is the clinic's free text
         st.download_button("Download PDF report", report[1], file_name=f"report-{safe_name}.pdf",
                            mime="application/pdf", type="primary")
+
+
+def consent_panel(store: Store, actor: sv.Actor, patient_id: int, *, own: bool = False) -> None:
+    """The patient's consent to research use: its state, the text, and the button that changes it.
+
+    ``own``: the patient is reading about themself ("you"), else a provider or administrator.
+    """
+    from tracker.services.consent import CONSENT_TEXTS, CURRENT_CONSENT_VERSION, consent_sentence
+
+    status = sv.consent_status(store, actor, patient_id)
+    st.write(consent_sentence(status))
+    st.caption(f"Consent text, version {CURRENT_CONSENT_VERSION}:")
+    st.text(CONSENT_TEXTS[CURRENT_CONSENT_VERSION])
+    if status.consenting:
+        if st.button("Withdraw my consent" if own else "Withdraw consent (takes effect at the next export)",
+                     key=f"consent_withdraw_{patient_id}"):
+            with errors_shown():
+                sv.withdraw_consent(store, actor, patient_id)
+                st.rerun()
+    else:
+        label = "I agree to this text" if own else "Record consent to this text (as the patient gave it)"
+        if st.button(label, key=f"consent_give_{patient_id}"):
+            with errors_shown():
+                sv.record_consent(store, actor, patient_id, CURRENT_CONSENT_VERSION)
+                st.rerun()

@@ -1,0 +1,50 @@
+"""research consent, erased patients' audit subject
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-12-01 10:30:00
+
+- ``research_consents``: each patient's consent to research use (text version, when, by whom)
+  and its withdrawal.
+- ``audit_events.subject``: the pseudonymous id that replaces an erased patient's ids.
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0005'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('research_consents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('text_version', sa.String(length=20), nullable=False),
+    sa.Column('given_at', sa.DateTime(), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(), nullable=True),
+    sa.Column('withdrawn_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by'], ['users.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['withdrawn_by'], ['users.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('research_consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_research_consents_patient_id'), ['patient_id'], unique=False)
+
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('subject', sa.String(length=16), nullable=True))
+        batch_op.create_index(batch_op.f('ix_audit_events_subject'), ['subject'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_events_subject'))
+        batch_op.drop_column('subject')
+    with op.batch_alter_table('research_consents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_research_consents_patient_id'))
+    op.drop_table('research_consents')
