@@ -424,6 +424,20 @@ def check_withdraw_consent(w, actor, t, result):
     assert export.research_export(w.store, sv.SYSTEM).patients_left_out == 1
 
 
+def check_grade_photo(w, actor, t, result):
+    assert last_event(w) == {"action": "grade_add", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {t.photo_id} scale cea"}
+    grade = sv.get_patient(w.store, sv.SYSTEM, t.patient_id).courses[0].grades[t.photo_id].grades["cea"]
+    assert (grade.score, grade.scale_version, grade.items) == (2.0, "1", {"grade": 2})
+
+
+def check_answer_questionnaire(w, actor, t, result):
+    assert last_event(w) == {"action": "questionnaire_answer", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {t.photo_id}"}
+    recorded = sv.get_patient(w.store, sv.SYSTEM, t.patient_id).courses[0].grades[t.photo_id]
+    assert recorded.answers == {"pain": 3, "usual_activities": True}
+
+
 def check_erase_patient(w, actor, t, result):
     assert sv.find_patient_id(w.store, sv.SYSTEM, t.reference) is None
     assert (result.photos, result.accounts) == (t.photos, 1)
@@ -693,6 +707,10 @@ OPERATIONS: dict[str, Operation] = {
                                 True),
     "withdraw_consent": Operation(lambda w, a, t: sv.withdraw_consent(w.store, a, t.patient_id),
                                   check_withdraw_consent, True),
+    "grade_photo": Operation(lambda w, a, t: sv.grade_photo(w.store, a, t.photo_id, "cea", {"grade": 2}),
+                             check_grade_photo, True),
+    "answer_questionnaire": Operation(lambda w, a, t: sv.answer_questionnaire(
+        w.store, a, t.photo_id, {"pain": 3, "usual_activities": True}), check_answer_questionnaire, True),
     "erase_patient": Operation(lambda w, a, t: sv.erase_patient(w.store, a, t.patient_id), check_erase_patient, True),
     "reset_password": Operation(lambda w, a, t: sv.reset_password(w.store, a, t.user_id, "ana's new passphrase"),
                                 check_reset_password, True),
@@ -736,6 +754,8 @@ MATRIX = {
     "consent_status":   (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  OK,     OK),
     "record_consent":   (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  OK,     OK),
     "withdraw_consent": (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  OK,     OK),
+    "grade_photo":      (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "answer_questionnaire": (OK, HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
     "erase_patient":    (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "create_user":      (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "create_patient":   (DENIED, DENIED, OK,     OK,     OK,     DENIED,  OK,     OK),

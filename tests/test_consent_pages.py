@@ -4,31 +4,15 @@ consent controls, the researcher's cohort leaving out who withdrew, the administ
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import copy_data_dir, demo_passwords
 from tracker import services as sv
-from tracker.store.db import open_store
 
 APP = "../app.py"
 
 
-@pytest.fixture
-def clinic(demo_template, tmp_path, monkeypatch):
-    store = open_store(copy_data_dir(demo_template, tmp_path / "data"))
-    monkeypatch.setenv("TRACKER_DATA_DIR", str(store.data_dir))
-    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield store, demo_passwords(store.data_dir)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    store.close()
-
-
-def signed_in(clinic, user: str, page: str | None = None) -> AppTest:
-    store, passwords = clinic
+def signed_in(app_demo, user: str, page: str | None = None) -> AppTest:
+    store, passwords = app_demo
     token, _ = sv.sign_in(store, user, passwords[user])
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["token"] = token
@@ -49,17 +33,17 @@ def button(at: AppTest, label: str):
     return found
 
 
-def test_provider_withdraws_consent_and_the_cohort_leaves_the_patient_out(clinic):
-    store, _ = clinic
+def test_provider_withdraws_consent_and_the_cohort_leaves_the_patient_out(app_demo):
+    store, _ = app_demo
     ben = sv.find_patient_id(store, sv.SYSTEM, "demo-ben")
-    at = signed_in(clinic, "dr.rivera", "pages/patient_detail.py")  # Ben opens first
+    at = signed_in(app_demo, "dr.rivera", "pages/patient_detail.py")  # Ben opens first
     assert "Consents to research use (text 2026-12" in texts(at)
     button(at, "Withdraw consent (takes effect at the next export)").click().run()
     assert not at.exception
     assert not sv.consent_status(store, sv.SYSTEM, ben).consenting
     assert "Consent to research use withdrawn on" in texts(at)
 
-    cohort = signed_in(clinic, "researcher")
+    cohort = signed_in(app_demo, "researcher")
     assert "1 patient left out: no consent to research use (never given, or withdrawn)." in texts(cohort)
     assert cohort.session_state["cohort"].table["patient_pseudonym"].nunique() == 1
 
@@ -67,19 +51,19 @@ def test_provider_withdraws_consent_and_the_cohort_leaves_the_patient_out(clinic
     assert sv.consent_status(store, sv.SYSTEM, ben).consenting
 
 
-def test_a_patient_reads_the_text_and_withdraws_their_own_consent(clinic):
-    store, _ = clinic
+def test_a_patient_reads_the_text_and_withdraws_their_own_consent(app_demo):
+    store, _ = app_demo
     ana = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
-    at = signed_in(clinic, "ana", "pages/account.py")
+    at = signed_in(app_demo, "ana", "pages/account.py")
     assert "de-identified: under a code instead of my name" in texts(at)
     button(at, "Withdraw my consent").click().run()
     assert not sv.consent_status(store, sv.SYSTEM, ana).consenting
     assert [b.label for b in at.button if "agree" in b.label] == ["I agree to this text"]
 
 
-def test_admin_erases_a_patient_only_after_typing_their_identifier(clinic):
-    store, _ = clinic
-    at = signed_in(clinic, "admin")
+def test_admin_erases_a_patient_only_after_typing_their_identifier(app_demo):
+    store, _ = app_demo
+    at = signed_in(app_demo, "admin")
     at.selectbox(key="consent_patient").set_value(sv.find_patient_id(store, sv.SYSTEM, "demo-ben")).run()
     erase = button(at, "Erase the patient for good")
     assert erase.disabled

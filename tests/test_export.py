@@ -236,7 +236,7 @@ def test_export_from_the_command_line(demo_store, exported, tmp_path):
     wrong = subprocess.run([TRACKER, "export", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")],
                            capture_output=True, text=True, timeout=120, env=env)
     assert wrong.returncode == 2
-    assert wrong.stderr.strip() == "tracker: error: --format must be csv or parquet"
+    assert wrong.stderr.strip() == "tracker: error: --format must be csv, parquet or fhir"
     assert not (tmp_path / "x.xlsx").exists()
 
 

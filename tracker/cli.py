@@ -220,15 +220,15 @@ def import_(
 @app.command("export")
 def export(
     out: Annotated[Path, typer.Option("--out", help="The file to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or fhir (an HL7 FHIR R4 Bundle, JSON).")] = "csv",
 ) -> None:
-    """Write the de-identified metric table (one row per photo) and its data dictionary."""
+    """Write the de-identified metric table (one row per photo, or an HL7 FHIR R4 Bundle) and its data dictionary."""
     from tracker.services import SYSTEM
     from tracker.services.consent import left_out_sentence
     from tracker.services.exports import write_export
 
-    if fmt not in ("csv", "parquet"):
-        _fail_usage("--format must be csv or parquet")
+    if fmt not in ("csv", "parquet", "fhir"):
+        _fail_usage("--format must be csv, parquet or fhir")
     store = _open_store()
     written = write_export(store, SYSTEM, out, fmt)
     typer.echo(f"{written.rows} rows written to {out}; data dictionary in {written.dictionary}.")

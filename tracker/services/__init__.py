@@ -5,6 +5,7 @@
 ``accounts``        local accounts, sign-in and its throttling, sessions, passwords, assignments
 ``audit``           the audit log (ids and counts, never names or photo content), refusals too
 ``consent``         consent to research use and its withdrawal; erasure of a patient on request
+``grades``          clinicians' grades of photos and patients' answers to the questionnaire
 ``records``         patients, courses, sessions, photos, regions, notes: the only writer
 ``analyses``        the analysis cache (its key and job runner) and course summaries
 ``read_models``     patient lists and patient pages, assembled for the reader
@@ -58,6 +59,7 @@ from tracker.services.consent import (
     record_consent,
     withdraw_consent,
 )
+from tracker.services.grades import Grade, PhotoGrades, answer_questionnaire, grade_photo
 from tracker.services.read_models import (
     CourseDetail,
     CoursePhoto,
@@ -92,11 +94,12 @@ __all__ = [
     "BACKOFF_MAX", "BACKOFF_START", "MAX_FAILED_SIGN_INS", "MAX_PASSWORD", "MAX_PHOTO_BYTES", "MAX_SOURCE_FAILURES",
     "MIN_PASSWORD", "ROLES",
     "SESSION_IDLE", "SESSION_MAX", "SIGN_IN_FAILED", "SYSTEM",
-    "AccessDenied", "Actor", "ConsentStatus", "CourseDetail", "CoursePhoto", "Erasure", "InputError", "NotFound",
-    "PatientDetail", "PatientSummary", "PhotoOutcome", "PhotoRecord", "RecordOutcome", "ServiceError",
-    "actor_from_token", "add_course", "add_note", "add_photo", "add_session", "assign_patient", "audit_log",
+    "AccessDenied", "Actor", "ConsentStatus", "CourseDetail", "CoursePhoto", "Erasure", "Grade", "InputError",
+    "NotFound", "PatientDetail", "PatientSummary", "PhotoGrades", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
+    "ServiceError", "actor_from_token", "add_course", "add_note", "add_photo", "add_session", "answer_questionnaire",
+    "assign_patient", "audit_log",
     "change_password", "consent_status", "create_patient", "create_user", "erase_patient", "find_patient_id",
-    "get_patient", "hide_photo", "list_notes", "list_patients", "list_users", "parse_region", "photo_bytes",
+    "get_patient", "grade_photo", "hide_photo", "list_notes", "list_patients", "list_users", "parse_region", "photo_bytes",
     "record_consent", "record_event", "record_photo", "refresh_analyses", "reset_password", "set_baseline",
     "set_regions", "set_user_active", "sign_in", "sign_out", "unassign_patient", "unhide_photo", "unlock_user",
     "withdraw_consent",

@@ -25,6 +25,7 @@ in the dictionary: whatever reached the store, an export opened in a spreadsheet
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,11 @@ import pandas as pd
 from sqlalchemy import select
 
 from tracker.analysis import METRICS
+from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 from tracker.services.access import Actor, require
 from tracker.services.audit import audited_refusals, record_event
 from tracker.services.consent import consenting_patient_ids, pseudonym
+from tracker.services.fhir import fhir_bundle
 from tracker.services.read_models import course_detail
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient
@@ -103,12 +106,22 @@ TRAILING_COLUMNS: tuple[Column, ...] = (
     Column("metric_version", "Version of the metric definitions the values were computed with", "text"),
 )
 
-COLUMNS = LEADING_COLUMNS + TRAILING_COLUMNS
+#: Clinicians' grades (the newest per scale) and patients' answers, generated from their definitions.
+OUTCOME_COLUMNS: tuple[Column, ...] = tuple(
+    Column(s.export_column, f"{s.name}, version {s.version}, the newest grade of the photo: {s.definition}",
+           f"score {s.low}-{s.high}", s.source) for s in SCALES.values()
+) + tuple(
+    Column(f"pro_{q.key}", f"{q.meaning}. Asked as: \"{q.text}\" (optional)",
+           "1 yes, 0 no" if q.kind == "yes_no" else f"score {q.low}-{q.high}", "tracker.recovery.scales, questionnaire")
+    for q in QUESTIONNAIRE)
+
+COLUMNS = LEADING_COLUMNS + TRAILING_COLUMNS + OUTCOME_COLUMNS
 
 
 def column_order() -> list[str]:
-    """Export columns in order: identification and verdicts, every metric, then derived values."""
-    return [c.name for c in LEADING_COLUMNS] + list(METRICS) + [c.name for c in TRAILING_COLUMNS]
+    """Export columns in order: identification and verdicts, every metric, derived values, grades and answers."""
+    return ([c.name for c in LEADING_COLUMNS] + list(METRICS) + [c.name for c in TRAILING_COLUMNS]
+            + [c.name for c in OUTCOME_COLUMNS])
 
 
 def ita_category(ita: float | None) -> str | None:
@@ -160,7 +173,9 @@ def research_export(store: Store, actor: Actor) -> ResearchExport:
                 rows.extend(_course_rows(store.secret_key, patient, course, detail))
         left_out = len(patients) - len(consenting & {p.id for p in patients})
         record_event(s, actor, "export", None, f"{len(rows)} rows, {left_out} patients left out without consent")
-    return ResearchExport(neutralise_formulas(pd.DataFrame(rows, columns=column_order())), left_out)
+    # Grades and answers as numbers (yes 1, no 0), missing ones NaN, whether or not any was given.
+    table = pd.DataFrame(rows, columns=column_order()).astype({c.name: float for c in OUTCOME_COLUMNS})
+    return ResearchExport(neutralise_formulas(table), left_out)
 
 
 @audited_refusals
@@ -203,6 +218,11 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
             "metric_version": result.metric_version,
         }
         row.update({name: result.metric(name) for name in METRICS})
+        recorded = detail.grades.get(pt.photo_id)
+        grades = recorded.grades if recorded else {}
+        answers = recorded.answers if recorded else {}
+        row.update({s.export_column: grades[k].score if k in grades else None for k, s in SCALES.items()})
+        row.update({f"pro_{q.key}": answers.get(q.key) for q in QUESTIONNAIRE})
         out.append(row)
     return out
 
@@ -217,6 +237,9 @@ def data_dictionary() -> pd.DataFrame:
     return neutralise_formulas(pd.DataFrame(entries, columns=["column", "meaning", "units", "source"]))
 
 
+EXPORT_FORMATS = ("csv", "parquet", "fhir")
+
+
 class ExportWritten(NamedTuple):
     """What :func:`write_export` wrote."""
 
@@ -227,15 +250,17 @@ class ExportWritten(NamedTuple):
 
 @audited_refusals
 def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> ExportWritten:
-    """Write the table as ``csv`` or ``parquet`` and the dictionary beside it."""
-    if fmt not in ("csv", "parquet"):
-        raise ValueError("the format must be csv or parquet")
+    """Write the table as ``csv``, ``parquet`` or ``fhir`` (an R4 Bundle in JSON) and the dictionary beside it."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError("the format must be csv, parquet or fhir")
     export = research_export(store, actor)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         export.table.to_csv(out, index=False)
-    else:
+    elif fmt == "parquet":
         export.table.to_parquet(out, index=False)
+    else:
+        out.write_text(json.dumps(fhir_bundle(export.table), indent=1, ensure_ascii=False), encoding="utf-8")
     dictionary = out.with_name(out.stem + ".dictionary.csv")
     data_dictionary().to_csv(dictionary, index=False)
     return ExportWritten(len(export.table), dictionary, export.patients_left_out)

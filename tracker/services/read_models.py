@@ -18,6 +18,7 @@ from tracker.recovery import CourseProgress
 from tracker.services.access import Actor, check_patient, visible_patient_ids
 from tracker.services.analyses import confirmed_baseline, course_progress_of, store_summary
 from tracker.services.audit import audited_refusals, record_event
+from tracker.services.grades import PhotoGrades, photo_grades
 from tracker.store.db import Store
 from tracker.store.models import Course, CourseSummary, Patient, Photo, TreatmentSession
 
@@ -70,6 +71,7 @@ class CourseDetail:
     progress: CourseProgress
     baseline_confirmed: bool = False  # chosen by a provider, rather than the earliest photo in use
     photos: tuple[CoursePhoto, ...] = ()  # every photo of the course, oldest first
+    grades: dict[int, PhotoGrades] = field(default_factory=dict)  # clinicians' grades and patients' answers
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def course_detail(s: Session, course: Course, skin_type: str | None) -> CourseDe
     return CourseDetail(course.id, course.treatment, course.area, roi, control, tuple(sessions),
                         baseline.id if baseline else None,
                         (baseline.width, baseline.height) if baseline else None, progress,
-                        confirmed is not None and baseline is not None and confirmed.id == baseline.id, photos)
+                        confirmed is not None and baseline is not None and confirmed.id == baseline.id, photos,
+                        photo_grades(s, [p.id for p in photos]))
 
 
 @audited_refusals

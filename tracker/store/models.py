@@ -170,6 +170,32 @@ class ResearchConsent(Base):
     withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class ClinicianGrade(Base):
+    """A provider's grade of a photo on a validated clinical scale (see tracker.recovery.scales)."""
+
+    __tablename__ = "clinician_grades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    scale: Mapped[str] = mapped_column(String(30))  # a key of tracker.recovery.scales.SCALES
+    scale_version: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)  # the scale's grade or total
+    items: Mapped[dict | None] = mapped_column(JSON)  # item scores of a multi-item scale
+    graded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    graded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PatientReport(Base):
+    """A patient's answers to the short questionnaire sent with a photo (every answer optional)."""
+
+    __tablename__ = "patient_reports"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    questionnaire_version: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[dict] = mapped_column(JSON)  # question key -> answer
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class AuthSession(Base):
     __tablename__ = "auth_sessions"
 

@@ -22,7 +22,9 @@ from tracker.web.views import (
     aligned_pair,
     course_frame,
     draw_regions,
+    answers_text,
     fit_within,
+    grade_texts,
     photo_figures,
     redness_band_frame,
     redness_chart,
@@ -30,7 +32,7 @@ from tracker.web.views import (
 )
 
 __all__ = ["course_charts", "photo_timeline", "regions_editor", "baseline_panel", "notes_panel", "report_panel",
-           "consent_panel"]
+           "consent_panel", "grades_panel"]
 
 PHOTO_STATE_LABEL = {"active": "in use", "held": "held for review (dated before the baseline)",
                      "hidden": "hidden by a provider"}
@@ -46,12 +48,15 @@ def course_charts(progress: CourseProgress, skin_type: str | None, *, with_table
         st.dataframe(frame.drop(columns=["photo_id", "usable"]), hide_index=True, width="stretch")
 
 
-def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
-    """Thumbnails of the latest photos, then one photo at a time aligned to the baseline, with its figures."""
+def photo_timeline(actor: sv.Actor, course: sv.CourseDetail):
+    """Thumbnails of the latest photos, then one photo at a time aligned to the baseline, with its figures.
+
+    Returns the photo shown (its :class:`~tracker.recovery.CoursePoint`), None when there is none.
+    """
     points = list(course.progress.points)
     if not points:
         st.info("No photos yet.")
-        return
+        return None
     thumbs = st.columns(min(len(points), 8))
     for i, pt in enumerate(points[-8:]):
         small, _ = photo_rgb(actor, pt.photo_id)
@@ -77,6 +82,30 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
         st.warning("Quality problems: " + " ".join(point.quality_issues))
     for column, (label, value) in zip(st.columns(4), photo_figures(point)):
         column.metric(label, value)
+    return point
+
+
+def grades_panel(store: Store, actor: sv.Actor, course: sv.CourseDetail, photo_id: int) -> None:
+    """A photo's grades and the patient's answers, then a form to grade it with each scale's published wording."""
+    from tracker.recovery.scales import SCALES
+
+    recorded = course.grades.get(photo_id)
+    for line in grade_texts(recorded) + [answers_text(recorded) or "The patient gave no answers for this photo."]:
+        st.caption(line)
+    scale = SCALES[st.selectbox("Grade this photo on", list(SCALES), format_func=lambda k: SCALES[k].name,
+                                key="grade_scale")]
+    st.caption(f"{scale.definition} Version {scale.version}. Source: {scale.source}.")
+    items = {}
+    for item in scale.items:
+        choice, wording = st.columns([1, 2])
+        items[item.key] = choice.selectbox(item.name, range(item.low, item.high + 1), index=None,
+                                           key=f"grade_{scale.key}_{item.key}")
+        if item.wording:
+            wording.markdown("\n".join(f"- {item.describe(g)}" for g in range(item.low, item.high + 1)))
+    if st.button("Record the grade"):
+        with errors_shown():
+            sv.grade_photo(store, actor, photo_id, scale.key, items)
+            st.rerun()
 
 
 def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:
@@ -185,8 +214,7 @@ def consent_panel(store: Store, actor: sv.Actor, patient_id: int, *, own: bool =
 
     status = sv.consent_status(store, actor, patient_id)
     st.write(consent_sentence(status))
-    st.caption(f"Consent text, version {CURRENT_CONSENT_VERSION}:")
-    st.text(CONSENT_TEXTS[CURRENT_CONSENT_VERSION])
+    st.caption(f"Consent text, version {CURRENT_CONSENT_VERSION}: {CONSENT_TEXTS[CURRENT_CONSENT_VERSION]}")
     if status.consenting:
         if st.button("Withdraw my consent" if own else "Withdraw consent (takes effect at the next export)",
                      key=f"consent_withdraw_{patient_id}"):
