@@ -1,9 +1,10 @@
-"""Everyone: change one's own password."""
+"""Everyone: change one's own password; patients: their consent to research use."""
 
 import streamlit as st
 
 from tracker import services as sv
 from tracker.web.errors import errors_shown
+from tracker.web.panels import consent_panel
 from tracker.web.session import get_store, require_actor
 
 actor = require_actor()
@@ -19,3 +20,7 @@ with st.form("password", clear_on_submit=True):
                 raise sv.InputError("The two new passwords differ; type the same one twice.")
             sv.change_password(get_store(), actor, current, new, keep_token=st.session_state.get("token"))
             st.success("Your password is changed; your other sessions have ended.")
+
+if actor.role == "patient" and actor.patient_id is not None:
+    st.subheader("Research use of your data")
+    consent_panel(get_store(), actor, actor.patient_id, own=True)

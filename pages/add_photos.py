@@ -54,12 +54,26 @@ with left:
                               key=f"timing_{i}_{f.name}")
             before_session = None if timing is None else timing == "Before the treatment"
         chosen.append((f.name, data, *upload_time(taken, day), before_session))
+    answers = {}
+    if files:
+        with st.expander("How is your skin today? (optional: answer what you like)"):
+            from tracker.recovery.scales import QUESTIONNAIRE
+
+            for question in QUESTIONNAIRE:
+                if question.kind == "yes_no":
+                    said = st.radio(question.text, ["Yes", "No"], index=None, horizontal=True,
+                                    key=f"question_{question.key}")
+                    answers[question.key] = None if said is None else said == "Yes"
+                else:
+                    answers[question.key] = st.number_input(question.text, question.low, question.high, value=None,
+                                                            step=1, key=f"question_{question.key}")
     if files and st.button("Check and add", type="primary"):
         progress = st.progress(0.0, text="Checking photos…")
         for i, (name, data, when, source, before_session) in enumerate(chosen):
             with errors_shown(f"{name} could not be used: "):
                 outcome = sv.add_photo(store, actor, course.id, data, when, taken_at_source=source,
                                        before_session=before_session)
+                sv.answer_questionnaire(store, actor, outcome.photo_id, answers)
                 if outcome.held:
                     st.warning(f"{literal(name)} is dated before your first photo, so it is kept for your provider "
                                "to review and is not used in your progress. Check the date if that is a mistake.")

@@ -1,16 +1,20 @@
-"""Administrators: accounts and roles (unlock, password reset), patients' providers, the audit log."""
+"""Administrators: accounts and roles (unlock, password reset), patients' providers and consent, erasure on
+request, the audit log."""
 
 import pandas as pd
 import streamlit as st
 
 from tracker import services as sv
 from tracker.web.errors import errors_shown
+from tracker.web.markdown import plain_label
+from tracker.web.panels import consent_panel
 from tracker.web.session import get_store, require_actor
 
 actor = require_actor("admin")
 store = get_store()
 st.title("Administration")
-users_tab, assign_tab, audit_tab = st.tabs(["Accounts", "Assignments", "Audit log"])
+users_tab, assign_tab, patients_tab, audit_tab = st.tabs(["Accounts", "Assignments", "Consent and erasure",
+                                                          "Audit log"])
 users = sv.list_users(store, actor)
 patients = sv.list_patients(store, actor)
 patient_names = {p.id: f"{p.display_name} ({p.reference})" for p in patients}
@@ -68,6 +72,27 @@ with assign_tab:
                     sv.unassign_patient(store, actor, provider, pid)
                 st.success("Assignments saved.")
                 st.rerun()
+
+with patients_tab:
+    if not patient_names:
+        st.info("There are no patients.")
+    else:
+        patient_id = st.selectbox("Patient", list(patient_names), format_func=patient_names.get, key="consent_patient")
+        consent_panel(store, actor, patient_id)
+        st.subheader("Erase this patient")
+        reference = next(p.reference for p in patients if p.id == patient_id)
+        st.caption("On the patient's request: their photos, measurements, notes and their own accounts are removed "
+                   "for good; the audit log keeps its events under a pseudonymous id. Backups made before still "
+                   "hold the patient.")
+        typed = st.text_input(plain_label(f"Type the patient's identifier, {reference}, to confirm"), key="erase_confirm")
+        if st.button("Erase the patient for good", type="primary", disabled=typed.strip() != reference):
+            with errors_shown():
+                erased = sv.erase_patient(store, actor, patient_id)
+                st.session_state["erased"] = (f"Erased: {erased.photos} photos, {erased.accounts} accounts; the "
+                                              f"audit log keeps the pseudonymous id {erased.subject}.")
+                st.rerun()
+        if "erased" in st.session_state:
+            st.success(st.session_state.pop("erased"))
 
 with audit_tab:
     st.caption("Who did what, by account and patient id; no names or photo content are recorded.")

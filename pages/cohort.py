@@ -4,18 +4,23 @@ import io
 
 import streamlit as st
 
-from tracker.services.exports import data_dictionary, export_table
-from tracker.web.views import cohort_chart, cohort_curves, treatment_name
+from tracker.services.consent import left_out_sentence
+from tracker.services.exports import data_dictionary, research_export
+from tracker.recovery.agreement import MIN_PAIRS, METHOD as AGREEMENT_METHOD, SOURCE as AGREEMENT_SOURCE
+from tracker.recovery.agreement import spearman_agreement
+from tracker.web.views import agreement_chart, cohort_chart, cohort_curves, graded_redness, treatment_name
 from tracker.web.session import get_store, require_actor
 
 actor = require_actor("researcher", "admin")
 store = get_store()
 st.title("Cohort")
-st.caption("De-identified: pseudonymous ids, days since treatment instead of dates, no names, no notes.")
+st.caption("De-identified: pseudonymous ids, days since treatment instead of dates, no names, no notes. "
+           "Only patients who consented to research use.")
 
 if "cohort" not in st.session_state or st.button("Refresh the table"):
-    st.session_state["cohort"] = export_table(store, actor)
-table = st.session_state["cohort"]
+    st.session_state["cohort"] = research_export(store, actor)
+table = st.session_state["cohort"].table
+st.caption(left_out_sentence(st.session_state["cohort"].patients_left_out))
 if table.empty:
     st.info("There are no measured photos yet.")
     st.stop()
@@ -39,6 +44,20 @@ if len(curves):
     st.altair_chart(cohort_chart(curves), width="stretch")
     st.caption("Median (line) and interquartile range (band) of redness above before-treatment, photos that "
                "passed the quality gate, in weekly bins.")
+
+st.subheader("Photo redness against the clinician's erythema grade")
+graded = graded_redness(shown)
+agreement = spearman_agreement(graded["redness_delta_a"], graded["cea_grade"])
+if agreement is None:
+    st.info(f"Not enough graded photos: {len(graded)} photos that passed the quality gate have a clinician's "
+            f"erythema grade (CEA); agreement is shown from {MIN_PAIRS}.")
+else:
+    st.write(f"Spearman's ρ = {agreement.rho:.2f} (95 % confidence interval {agreement.low:.2f} to "
+             f"{agreement.high:.2f}), {agreement.n} graded photos of {graded['patient_pseudonym'].nunique()} "
+             "patients.")
+    st.altair_chart(agreement_chart(graded), width="stretch")
+st.caption(f"Method: {AGREEMENT_METHOD} Photos of one patient are not independent, so the interval is optimistic "
+           f"when patients contribute several. Source: {AGREEMENT_SOURCE}.")
 
 parquet = io.BytesIO()
 shown.to_parquet(parquet, index=False)

@@ -6,7 +6,9 @@ from tracker import services as sv
 from tracker.web.markdown import literal
 from tracker.web.panels import (
     baseline_panel,
+    consent_panel,
     course_charts,
+    grades_panel,
     notes_panel,
     photo_timeline,
     regions_editor,
@@ -37,7 +39,10 @@ if patient.courses:
     photos_tab, charts_tab, regions_tab, baseline_tab = st.tabs(["Photo timeline", "Charts", "Regions",
                                                                  "Baseline and photos"])
     with photos_tab:
-        photo_timeline(actor, course)
+        shown = photo_timeline(actor, course)
+        if shown is not None:
+            st.subheader("Grades and the patient's answers")
+            grades_panel(store, actor, course, shown.photo_id)
     with charts_tab:
         course_charts(course.progress, patient.skin_type, with_table=True)
     with regions_tab:
@@ -49,5 +54,7 @@ else:
 
 st.subheader("Notes")
 notes = notes_panel(store, actor, patient.id)
+st.subheader("Research consent")
+consent_panel(store, actor, patient.id)
 st.subheader("Report")
 report_panel(store, actor, patient, notes)

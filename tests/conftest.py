@@ -120,3 +120,21 @@ def demo_passwords(data_dir: Path) -> dict[str, str]:
 def demo_dir(demo_template, tmp_path_factory) -> Path:
     """This test module's own copy of the demo data directory."""
     return copy_data_dir(demo_template, tmp_path_factory.mktemp("demo") / "data")
+
+
+@pytest.fixture
+def app_demo(demo_template, tmp_path, monkeypatch):
+    """(store, demo passwords) of a copy of the demo that the app's pages (AppTest) open too."""
+    import streamlit as st
+
+    from tracker.store.db import open_store
+
+    store = open_store(copy_data_dir(demo_template, tmp_path / "data"))
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(store.data_dir))
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield store, demo_passwords(store.data_dir)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    store.close()

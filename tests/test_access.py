@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from tracker.services import exports as export
 from tracker import services as sv
 from tracker.analysis import AnalysisResult
+from tracker.services.consent import CURRENT_CONSENT_VERSION
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import Store, open_store
 from tracker.store.models import Analysis, AuditEvent, Base, Course, Patient, Photo, ProviderAssignment
@@ -185,6 +186,8 @@ def _build_demo(store: Store) -> dict:
             sv.assign_patient(store, actors["admin"], actors[provider].user_id, patient_ids[ref])
     sv.add_note(store, actors["provider-a"], patient_ids["demo-ana"], NOTES["demo-ana"])
     sv.add_note(store, sv.SYSTEM, patient_ids["demo-ben"], NOTES["demo-ben"])
+    for patient_id in patient_ids.values():  # both consent to research use
+        sv.record_consent(store, sv.SYSTEM, patient_id)
 
     patients = {}
     for ref in DISPLAY_NAMES:
@@ -243,7 +246,7 @@ def assert_only_the_refusal_was_recorded(before: dict, after: dict, actor: sv.Ac
     assert after == before, "a refused call changed something"
     new = events[1][len(events[0]):]
     assert events[1][:len(events[0])] == events[0] and len(new) == 1, new
-    _, _, actor_id, role, action, _, detail = new[0]
+    _, _, actor_id, role, action, _, detail, _ = new[0]
     assert (action, actor_id, role) == ("refused", actor.user_id, actor.role)
     assert detail.startswith(f"{name} ") and detail.endswith(f"reason: {reason}"), detail
 
@@ -395,11 +398,60 @@ def assert_deidentified(table: pd.DataFrame) -> None:
 def check_export_table(w, actor, t, result):
     assert_deidentified(result)
     assert last_event(w) == {"action": "export", "actor_id": actor.user_id, "role": actor.role,
-                             "patient_id": None, "detail": "17 rows"}
+                             "patient_id": None, "detail": "17 rows, 0 patients left out without consent"}
+
+
+def check_research_export(w, actor, t, result):
+    check_export_table(w, actor, t, result.table)
+    assert result.patients_left_out == 0
+
+
+def check_consent_status(w, actor, t, result):
+    assert (result.consenting, result.text_version, result.withdrawn_at) == (True, CURRENT_CONSENT_VERSION, None)
+
+
+def check_record_consent(w, actor, t, result):
+    assert sv.consent_status(w.store, sv.SYSTEM, t.patient_id).consenting
+    assert last_event(w) == {"action": "consent_give", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"text {CURRENT_CONSENT_VERSION}"}
+
+
+def check_withdraw_consent(w, actor, t, result):
+    status = sv.consent_status(w.store, sv.SYSTEM, t.patient_id)
+    assert not status.consenting and status.withdrawn_at is not None
+    assert last_event(w) == {"action": "consent_withdraw", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"text {CURRENT_CONSENT_VERSION}"}
+    assert export.research_export(w.store, sv.SYSTEM).patients_left_out == 1
+
+
+def check_grade_photo(w, actor, t, result):
+    assert last_event(w) == {"action": "grade_add", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {t.photo_id} scale cea"}
+    grade = sv.get_patient(w.store, sv.SYSTEM, t.patient_id).courses[0].grades[t.photo_id].grades["cea"]
+    assert (grade.score, grade.scale_version, grade.items) == (2.0, "1", {"grade": 2})
+
+
+def check_answer_questionnaire(w, actor, t, result):
+    assert last_event(w) == {"action": "questionnaire_answer", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": t.patient_id, "detail": f"photo {t.photo_id}"}
+    recorded = sv.get_patient(w.store, sv.SYSTEM, t.patient_id).courses[0].grades[t.photo_id]
+    assert recorded.answers == {"pain": 3, "usual_activities": True}
+
+
+def check_erase_patient(w, actor, t, result):
+    assert sv.find_patient_id(w.store, sv.SYSTEM, t.reference) is None
+    assert (result.photos, result.accounts) == (t.photos, 1)
+    with w.store.session() as s:
+        left = set(s.scalars(select(Photo.content_hash)))
+        assert s.get(Patient, t.patient_id) is None
+    assert w.store.photos.hashes() == left
+    assert last_event(w) == {"action": "patient_erase", "actor_id": actor.user_id, "role": actor.role,
+                             "patient_id": None, "detail": f"{t.photos} photos, 1 accounts"}
 
 
 def check_write_export(w, actor, t, result):
-    rows, dictionary = result
+    rows, dictionary, left_out = result
+    assert left_out == 0
     assert rows == len(MANIFEST)
     written = w.scratch / f"{actor.role}.csv"
     table = pd.read_csv(written)
@@ -612,6 +664,9 @@ OPERATIONS: dict[str, Operation] = {
     "list_users": Operation(lambda w, a, t: sv.list_users(w.store, a), check_list_users, False),
     "audit_log": Operation(lambda w, a, t: sv.audit_log(w.store, a), check_audit_log, False),
     "export_table": Operation(lambda w, a, t: export.export_table(w.store, a), check_export_table, False),
+    "research_export": Operation(lambda w, a, t: export.research_export(w.store, a), check_research_export, False),
+    "consent_status": Operation(lambda w, a, t: sv.consent_status(w.store, a, t.patient_id), check_consent_status,
+                                False),
     "write_export": Operation(lambda w, a, t: export.write_export(w.store, a, w.scratch / f"{a.role}.csv", "csv"),
                               check_write_export, False),
     "refresh_analyses": Operation(lambda w, a, t: sv.refresh_analyses(w.store, a, t.course_id),
@@ -648,6 +703,15 @@ OPERATIONS: dict[str, Operation] = {
     "unhide_photo": Operation(lambda w, a, t: sv.unhide_photo(w.store, a, latest_photo(w, t)),
                               check_unhide_photo, True),
     "unlock_user": Operation(lambda w, a, t: sv.unlock_user(w.store, a, t.user_id), check_unlock_user, True),
+    "record_consent": Operation(lambda w, a, t: sv.record_consent(w.store, a, t.patient_id), check_record_consent,
+                                True),
+    "withdraw_consent": Operation(lambda w, a, t: sv.withdraw_consent(w.store, a, t.patient_id),
+                                  check_withdraw_consent, True),
+    "grade_photo": Operation(lambda w, a, t: sv.grade_photo(w.store, a, t.photo_id, "cea", {"grade": 2}),
+                             check_grade_photo, True),
+    "answer_questionnaire": Operation(lambda w, a, t: sv.answer_questionnaire(
+        w.store, a, t.photo_id, {"pain": 3, "usual_activities": True}), check_answer_questionnaire, True),
+    "erase_patient": Operation(lambda w, a, t: sv.erase_patient(w.store, a, t.patient_id), check_erase_patient, True),
     "reset_password": Operation(lambda w, a, t: sv.reset_password(w.store, a, t.user_id, "ana's new passphrase"),
                                 check_reset_password, True),
     "change_password": Operation(lambda w, a, t: sv.change_password(
@@ -686,6 +750,13 @@ MATRIX = {
     "audit_log":        (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "export_table":     (DENIED, DENIED, DENIED, DENIED, DENIED, OK,      OK,     OK),
     "write_export":     (DENIED, DENIED, DENIED, DENIED, DENIED, OK,      OK,     OK),
+    "research_export":  (DENIED, DENIED, DENIED, DENIED, DENIED, OK,      OK,     OK),
+    "consent_status":   (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  OK,     OK),
+    "record_consent":   (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  OK,     OK),
+    "withdraw_consent": (OK,     HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  OK,     OK),
+    "grade_photo":      (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "answer_questionnaire": (OK, HIDDEN, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),
+    "erase_patient":    (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "create_user":      (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED,  OK,     OK),
     "create_patient":   (DENIED, DENIED, OK,     OK,     OK,     DENIED,  OK,     OK),
     "add_course":       (DENIED, DENIED, OK,     HIDDEN, HIDDEN, DENIED,  DENIED, OK),

@@ -331,6 +331,7 @@ def test_the_audit_log_records_sign_ins_views_and_exports_by_id_never_by_name(st
     sv.add_note(store, provider, patient_id, NOTE)
     sv.get_patient(store, patient, patient_id)
     sv.photo_bytes(store, patient, photo_id)
+    sv.record_consent(store, patient, patient_id)
     export.export_table(store, researcher)
 
     with store.session() as s:
@@ -346,7 +347,9 @@ def test_the_audit_log_records_sign_ins_views_and_exports_by_id_never_by_name(st
                                          (patient.user_id, "patient", patient_id, "")]
     assert by_action["photo_view"] == [(provider.user_id, "provider", patient_id, f"photo {photo_id}"),
                                        (patient.user_id, "patient", patient_id, f"photo {photo_id}")]
-    assert by_action["export"] == [(researcher.user_id, "researcher", None, "1 rows")]
+    assert by_action["consent_give"] == [(patient.user_id, "patient", patient_id, "text 2026-12")]
+    assert by_action["export"] == [(researcher.user_id, "researcher", None,
+                                    "1 rows, 0 patients left out without consent")]
 
     personal = [REFERENCE, DISPLAY_NAME, NOTE, UNKNOWN, WRONG, *PASSWORDS, *(pw for _, pw in PASSWORDS.values())]
     for event in events:
@@ -410,7 +413,9 @@ def test_no_personal_data_reaches_any_log(store, caplog, capsys, tmp_path, reque
         with pytest.raises(sv.AccessDenied):
             sv.actor_from_token(day, token)
 
+        sv.record_consent(day, provider, ana)
         export.write_export(day, researcher, tmp_path / "export.csv", "csv")
+        sv.withdraw_consent(day, provider, ana)
         sv.audit_log(day, admin)
         sv.set_user_active(day, admin, users["maria.jansen"], False)
 

@@ -164,6 +164,7 @@ def check_patient_detail(at: AppTest) -> None:
 
 def check_cohort(at: AppTest) -> None:
     assert f"{len(MANIFEST)} photos of {len({r['patient'] for r in MANIFEST})} patients." in page_text(at)
+    assert "Every patient consented to research use; none was left out." in page_text(at)
     table = at.dataframe[0].value
     assert len(table) == len(MANIFEST) and table["patient_pseudonym"].nunique() == 2
     assert "demo-ana" not in table.astype(str).to_string()
@@ -176,7 +177,7 @@ def check_admin(at: AppTest) -> None:
     users, audit = (frame.value for frame in at.dataframe)
     assert set(users["username"]) >= {"admin", "dr.rivera", "researcher", "ana", "ben"}
     assert {"sign_in", "patient_view"} <= set(audit["action"])
-    assert [t.label for t in at.tabs] == ["Accounts", "Assignments", "Audit log"]
+    assert [t.label for t in at.tabs] == ["Accounts", "Assignments", "Consent and erasure", "Audit log"]
     assert not at.get("image")
 
 
@@ -302,7 +303,7 @@ def test_provider_pdf_report(demo):
 def test_researcher_cohort_is_deidentified(demo):
     at = signed_in(demo, "researcher").run()
     assert at.title[0].value == "Cohort"
-    table = at.session_state["cohort"]
+    table = at.session_state["cohort"].table
     assert isinstance(table, pd.DataFrame) and len(table) > 0
     flat = table.astype(str).to_string()
     assert "demo-ana" not in flat and "demo-ben" not in flat and "2026-" not in flat

@@ -70,6 +70,9 @@ def source(demo_template, tmp_path_factory):
         sv.sign_in(store, "dr.rivera", "not the password", "203.0.113.9")
     ana = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ana")).courses[0]
     sv.set_baseline(store, provider, ana.id, ana.baseline_photo_id)  # a confirmed baseline
+    sv.grade_photo(store, provider, ana.baseline_photo_id, "vancouver",  # a clinician's grade
+                   {"vascularity": 1, "pigmentation": 0, "pliability": 2, "height": 0})
+    sv.answer_questionnaire(store, provider, ana.baseline_photo_id, {"itch": 2})  # a patient's answers
     rows = table_rows(store)
     assert all(rows.values()), [name for name, r in rows.items() if not r]
     files = photo_files(store)

@@ -71,6 +71,7 @@ def demo_store(demo_dir, tmp_path_factory):
     jane_id = sv.find_patient_id(store, sv.SYSTEM, JANE["reference"])
     sv.assign_patient(store, admin, provider.user_id, jane_id)
     sv.add_note(store, provider, jane_id, NOTE)
+    sv.record_consent(store, provider, jane_id)
     sv.add_note(store, provider, sv.find_patient_id(store, sv.SYSTEM, "demo-ana"), "Ana: follow-up 2026-03-16 10:00.")
     yield store
     store.close()
@@ -80,9 +81,9 @@ def demo_store(demo_dir, tmp_path_factory):
 def exported(demo_store, tmp_path_factory):
     """The export written as CSV and as Parquet, read back: (csv table, parquet table, folder)."""
     folder = tmp_path_factory.mktemp("out")
-    rows_csv, dictionary_csv = write_export(demo_store, sv.SYSTEM, folder / "metrics.csv", "csv")
-    rows_parquet, dictionary_parquet = write_export(demo_store, sv.SYSTEM, folder / "metrics.parquet", "parquet")
-    assert rows_csv == rows_parquet == 19
+    rows_csv, dictionary_csv, left_out = write_export(demo_store, sv.SYSTEM, folder / "metrics.csv", "csv")
+    rows_parquet, dictionary_parquet, _ = write_export(demo_store, sv.SYSTEM, folder / "metrics.parquet", "parquet")
+    assert rows_csv == rows_parquet == 19 and left_out == 0
     assert dictionary_csv == folder / "metrics.dictionary.csv"
     assert dictionary_parquet == folder / "metrics.dictionary.csv"
     # Text columns that pandas would otherwise guess to be numbers ("1.0", an all-digit pseudonym).
@@ -201,7 +202,7 @@ def test_export_is_audited_and_limited_to_researchers(demo_store, tmp_path):
     with demo_store.session() as s:
         events = s.scalars(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id)).all()
     assert len(events) == before + 1
-    assert events[-1].actor_id == 3 and events[-1].detail == "19 rows"
+    assert events[-1].actor_id == 3 and events[-1].detail == "19 rows, 0 patients left out without consent"
     for role in ("patient", "provider"):
         with pytest.raises(sv.AccessDenied):
             write_export(demo_store, sv.Actor(role=role, user_id=4, patient_id=1), tmp_path / f"{role}.csv", "csv")
@@ -226,7 +227,8 @@ def test_export_from_the_command_line(demo_store, exported, tmp_path):
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (f"19 rows written to {out}; data dictionary in "
-                                     f"{out.with_name('cohort.dictionary.csv')}.")
+                                     f"{out.with_name('cohort.dictionary.csv')}.\n"
+                                     "Every patient consented to research use; none was left out.")
     _, table, _ = exported
     pd.testing.assert_frame_equal(pd.read_parquet(out), table)
     assert pd.read_csv(out.with_name("cohort.dictionary.csv"))["column"].tolist() == column_order()
@@ -234,7 +236,7 @@ def test_export_from_the_command_line(demo_store, exported, tmp_path):
     wrong = subprocess.run([TRACKER, "export", "--format", "xlsx", "--out", str(tmp_path / "x.xlsx")],
                            capture_output=True, text=True, timeout=120, env=env)
     assert wrong.returncode == 2
-    assert wrong.stderr.strip() == "tracker: error: --format must be csv or parquet"
+    assert wrong.stderr.strip() == "tracker: error: --format must be csv, parquet or fhir"
     assert not (tmp_path / "x.xlsx").exists()
 
 

@@ -348,17 +348,82 @@ def reanalyze(
 @app.command("export")
 def export(
     out: Annotated[Path, typer.Option("--out", help="The file to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or fhir (an HL7 FHIR R4 Bundle, JSON).")] = "csv",
 ) -> None:
-    """Write the de-identified metric table (one row per photo) and its data dictionary."""
-    from tracker.services.exports import write_export
+    """Write the de-identified metric table (one row per photo, or an HL7 FHIR R4 Bundle) and its data dictionary."""
     from tracker.services import SYSTEM
+    from tracker.services.consent import left_out_sentence
+    from tracker.services.exports import write_export
 
-    if fmt not in ("csv", "parquet"):
-        _fail_usage("--format must be csv or parquet")
+    if fmt not in ("csv", "parquet", "fhir"):
+        _fail_usage("--format must be csv, parquet or fhir")
     store = _open_store()
-    rows, dictionary = write_export(store, SYSTEM, out, fmt)
-    typer.echo(f"{rows} rows written to {out}; data dictionary in {dictionary}.")
+    written = write_export(store, SYSTEM, out, fmt)
+    typer.echo(f"{written.rows} rows written to {out}; data dictionary in {written.dictionary}.")
+    typer.echo(left_out_sentence(written.patients_left_out))
+
+
+def _patient_id_or_fail(store, reference: str) -> int:
+    from tracker.services import SYSTEM, find_patient_id
+
+    patient_id = find_patient_id(store, SYSTEM, reference)
+    if patient_id is None:
+        _fail_usage(f"there is no patient {reference!r}")
+    return patient_id
+
+
+@app.command("consent")
+def consent(
+    action: Annotated[str, typer.Argument(help="give, withdraw or show")],
+    patient: Annotated[str, typer.Argument(help="The patient's identifier.")],
+    text_version: Annotated[str | None, typer.Option(
+        "--text-version", help="For give: the version of the consent text the patient agreed to (default: the "
+        "current one).")] = None,
+) -> None:
+    """Record, withdraw or show a patient's consent to research use of their de-identified data.
+
+    Only consenting patients are exported; a withdrawal takes effect at the next export.
+    """
+    from tracker import services as sv
+    from tracker.services.consent import CONSENT_TEXTS, CURRENT_CONSENT_VERSION, consent_sentence
+
+    if action not in ("give", "withdraw", "show"):
+        _fail_usage(f"unknown action {action!r}; use give, withdraw or show")
+    store = _open_store()
+    patient_id = _patient_id_or_fail(store, patient)
+    try:
+        if action == "give":
+            version = text_version or CURRENT_CONSENT_VERSION
+            sv.record_consent(store, sv.SYSTEM, patient_id, version)
+            typer.echo(f"Consent to research use recorded (text {version}): {CONSENT_TEXTS[version]}")
+        elif action == "withdraw":
+            sv.withdraw_consent(store, sv.SYSTEM, patient_id)
+            typer.echo("Consent withdrawn; the patient is left out of every export from now on.")
+        else:
+            typer.echo(consent_sentence(sv.consent_status(store, sv.SYSTEM, patient_id)))
+    except sv.ServiceError as exc:
+        _fail_usage(str(exc))
+
+
+@app.command("erase")
+def erase(
+    patient: Annotated[str, typer.Argument(help="The patient's identifier.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking for confirmation.")] = False,
+) -> None:
+    """Erase a patient on request: photos, measurements, notes, grades, answers and their accounts.
+
+    Cannot be undone. The audit log keeps its events under a pseudonymous id. Backups made
+    before still hold the patient: delete them, or restore none of them.
+    """
+    from tracker import services as sv
+
+    store = _open_store()
+    patient_id = _patient_id_or_fail(store, patient)
+    if not yes and not typer.confirm(f"Erase patient {patient!r} and everything recorded of them, for good?"):
+        _fail_usage("nothing erased")
+    erased = sv.erase_patient(store, sv.SYSTEM, patient_id)
+    typer.echo(f"Erased: {erased.photos} photos, {erased.accounts} accounts; the audit log keeps the pseudonymous "
+               f"id {erased.subject}. Backups made before still hold the patient.")
 
 
 @app.command("demo")

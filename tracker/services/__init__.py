@@ -4,6 +4,8 @@
 ``access``          who is acting (:class:`Actor`), what they may see, the errors raised
 ``accounts``        local accounts, sign-in and its throttling, sessions, passwords, assignments
 ``audit``           the audit log (ids and counts, never names or photo content), refusals too
+``consent``         consent to research use and its withdrawal; erasure of a patient on request
+``grades``          clinicians' grades of photos and patients' answers to the questionnaire
 ``records``         patients, courses, sessions, photos, regions, notes: the only writer
 ``analyses``        the analysis cache (its key and job runner) and course summaries
 ``batch``           batch analysis: the work queue in the database, its workers (processes, Dask)
@@ -50,6 +52,15 @@ from tracker.services.accounts import (
     unlock_user,
 )
 from tracker.services.audit import audit_log, record_event
+from tracker.services.consent import (
+    ConsentStatus,
+    Erasure,
+    consent_status,
+    erase_patient,
+    record_consent,
+    withdraw_consent,
+)
+from tracker.services.grades import Grade, PhotoGrades, answer_questionnaire, grade_photo
 from tracker.services.read_models import (
     CourseDetail,
     CoursePhoto,
@@ -84,11 +95,13 @@ __all__ = [
     "BACKOFF_MAX", "BACKOFF_START", "MAX_FAILED_SIGN_INS", "MAX_PASSWORD", "MAX_PHOTO_BYTES", "MAX_SOURCE_FAILURES",
     "MIN_PASSWORD", "ROLES",
     "SESSION_IDLE", "SESSION_MAX", "SIGN_IN_FAILED", "SYSTEM",
-    "AccessDenied", "Actor", "CourseDetail", "CoursePhoto", "InputError", "NotFound", "PatientDetail",
-    "PatientSummary", "PhotoOutcome", "PhotoRecord", "RecordOutcome", "ServiceError",
-    "actor_from_token", "add_course", "add_note", "add_photo", "add_session", "assign_patient", "audit_log",
-    "change_password", "create_patient", "create_user", "find_patient_id", "get_patient", "hide_photo",
-    "list_notes", "list_patients", "list_users", "parse_region", "photo_bytes", "record_event", "record_photo",
-    "refresh_analyses", "reset_password", "set_baseline", "set_regions", "set_user_active", "sign_in",
-    "sign_out", "unassign_patient", "unhide_photo", "unlock_user",
+    "AccessDenied", "Actor", "ConsentStatus", "CourseDetail", "CoursePhoto", "Erasure", "Grade", "InputError",
+    "NotFound", "PatientDetail", "PatientSummary", "PhotoGrades", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
+    "ServiceError", "actor_from_token", "add_course", "add_note", "add_photo", "add_session", "answer_questionnaire",
+    "assign_patient", "audit_log",
+    "change_password", "consent_status", "create_patient", "create_user", "erase_patient", "find_patient_id",
+    "get_patient", "grade_photo", "hide_photo", "list_notes", "list_patients", "list_users", "parse_region", "photo_bytes",
+    "record_consent", "record_event", "record_photo", "refresh_analyses", "reset_password", "set_baseline",
+    "set_regions", "set_user_active", "sign_in", "sign_out", "unassign_patient", "unhide_photo", "unlock_user",
+    "withdraw_consent",
 ]

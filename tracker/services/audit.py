@@ -31,10 +31,13 @@ _inside = contextvars.ContextVar("audited_call", default=False)
 
 
 def record_event(session: Session, actor: Actor, action: str, patient_id: int | None = None,
-                 detail: str = "") -> None:
-    """Append an audit event (ids and counts only) to the caller's transaction."""
+                 detail: str = "", *, subject: str | None = None) -> None:
+    """Append an audit event (ids and counts only) to the caller's transaction.
+
+    ``subject`` is the pseudonymous id of an erased patient (see :mod:`tracker.services.consent`).
+    """
     session.add(AuditEvent(at=current_time(), actor_id=actor.user_id, actor_role=actor.role, action=action,
-                           patient_id=patient_id, detail=detail[:400]))
+                           patient_id=patient_id, detail=detail[:400], subject=subject))
 
 
 def audited_refusals(function: F) -> F:
@@ -83,4 +86,4 @@ def audit_log(store: Store, actor: Actor, limit: int = 500) -> list[dict]:
     with store.session() as s:
         rows = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()
         return [{"at": e.at, "actor_id": e.actor_id, "role": e.actor_role, "action": e.action,
-                 "patient_id": e.patient_id, "detail": e.detail} for e in rows]
+                 "patient_id": e.patient_id, "subject": e.subject, "detail": e.detail} for e in rows]

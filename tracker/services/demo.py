@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from tracker.services.access import SYSTEM, InputError
 from tracker.services.accounts import assign_patient, create_user
+from tracker.services.consent import record_consent
 from tracker.services.importer import read_manifest, run_import
 from tracker.services.records import find_patient_id
 from tracker.store.db import Store
@@ -89,7 +90,9 @@ def load_demo(store: Store, samples: Path | None = None) -> tuple[list[tuple[str
             provider_id = user_id
         accounts.append((name, role, password))
     for reference in sorted({row.patient for row in rows}):  # the demo's own patients only
-        assign_patient(store, SYSTEM, provider_id, find_patient_id(store, SYSTEM, reference))
+        patient_id = find_patient_id(store, SYSTEM, reference)
+        assign_patient(store, SYSTEM, provider_id, patient_id)
+        record_consent(store, SYSTEM, patient_id)  # simulated patients: their research use is the demo's point
     fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("# Demo accounts of simulated patients. Not for real data.\n")

@@ -10,7 +10,9 @@ What leaves the store:
 * every metric, the quality, alignment and colour verdicts, the course's
   recovery assessment and the metric version.
 
-Never: names, identifiers, dates, free-text notes, area names, photos.
+Never: names, identifiers, dates, free-text notes, area names, photos. Only patients whose
+consent to research use stands are exported (:mod:`tracker.services.consent`); the export
+says how many were left out.
 
 The data dictionary is generated from :data:`tracker.analysis.metrics.METRICS` and the
 column definitions below, so it cannot drift from what the columns hold.
@@ -23,23 +25,27 @@ in the dictionary: whatever reached the store, an export opened in a spreadsheet
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from sqlalchemy import select
 
 from tracker.analysis import METRICS
+from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 from tracker.services.access import Actor, require
 from tracker.services.audit import audited_refusals, record_event
+from tracker.services.consent import consenting_patient_ids, pseudonym
+from tracker.services.fhir import fhir_bundle
 from tracker.services.read_models import course_detail
 from tracker.store.db import Store
 from tracker.store.models import Course, Patient
 
-__all__ = ["COLUMNS", "column_order", "export_table", "write_export", "data_dictionary", "ita_category",
+__all__ = ["COLUMNS", "ResearchExport", "ExportWritten", "column_order", "research_export", "export_table",
+           "write_export", "data_dictionary", "ita_category",
            "neutralise_formulas"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -101,12 +107,22 @@ TRAILING_COLUMNS: tuple[Column, ...] = (
     Column("metric_version", "Version of the metric definitions the values were computed with", "text"),
 )
 
-COLUMNS = LEADING_COLUMNS + TRAILING_COLUMNS
+#: Clinicians' grades (the newest per scale) and patients' answers, generated from their definitions.
+OUTCOME_COLUMNS: tuple[Column, ...] = tuple(
+    Column(s.export_column, f"{s.name}, version {s.version}, the newest grade of the photo: {s.definition}",
+           f"score {s.low}-{s.high}", s.source) for s in SCALES.values()
+) + tuple(
+    Column(f"pro_{q.key}", f"{q.meaning}. Asked as: \"{q.text}\" (optional)",
+           "1 yes, 0 no" if q.kind == "yes_no" else f"score {q.low}-{q.high}", "tracker.recovery.scales, questionnaire")
+    for q in QUESTIONNAIRE)
+
+COLUMNS = LEADING_COLUMNS + TRAILING_COLUMNS + OUTCOME_COLUMNS
 
 
 def column_order() -> list[str]:
-    """Export columns in order: identification and verdicts, every metric, then derived values."""
-    return [c.name for c in LEADING_COLUMNS] + list(METRICS) + [c.name for c in TRAILING_COLUMNS]
+    """Export columns in order: identification and verdicts, every metric, derived values, grades and answers."""
+    return ([c.name for c in LEADING_COLUMNS] + list(METRICS) + [c.name for c in TRAILING_COLUMNS]
+            + [c.name for c in OUTCOME_COLUMNS])
 
 
 def ita_category(ita: float | None) -> str | None:
@@ -134,22 +150,39 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _pseudonym(key: bytes, kind: str, value: str) -> str:
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:16]
+@dataclass(frozen=True)
+class ResearchExport:
+    """The de-identified table and how many patients were left out for want of consent."""
+
+    table: pd.DataFrame
+    patients_left_out: int
+
+
+@audited_refusals
+def research_export(store: Store, actor: Actor) -> ResearchExport:
+    """The de-identified table of consenting patients (researchers, administrators, the command line). Audited."""
+    require(actor, "researcher", "admin")
+    rows = []
+    with store.session() as s:
+        consenting = set(s.scalars(consenting_patient_ids(s)))
+        patients = s.scalars(select(Patient).order_by(Patient.id)).all()
+        for patient in patients:
+            if patient.id not in consenting:
+                continue
+            for course in s.scalars(select(Course).where(Course.patient_id == patient.id).order_by(Course.id)):
+                detail = course_detail(s, course, patient.skin_type)
+                rows.extend(_course_rows(store.secret_key, patient, course, detail))
+        left_out = len(patients) - len(consenting & {p.id for p in patients})
+        record_event(s, actor, "export", None, f"{len(rows)} rows, {left_out} patients left out without consent")
+    # Grades and answers as numbers (yes 1, no 0), missing ones NaN, whether or not any was given.
+    table = pd.DataFrame(rows, columns=column_order()).astype({c.name: float for c in OUTCOME_COLUMNS})
+    return ResearchExport(neutralise_formulas(table), left_out)
 
 
 @audited_refusals
 def export_table(store: Store, actor: Actor) -> pd.DataFrame:
-    """The de-identified table (researchers, administrators, the command line). Audited."""
-    require(actor, "researcher", "admin")
-    rows = []
-    with store.session() as s:
-        for patient in s.scalars(select(Patient).order_by(Patient.id)).all():
-            for course in s.scalars(select(Course).where(Course.patient_id == patient.id).order_by(Course.id)):
-                detail = course_detail(s, course, patient.skin_type)
-                rows.extend(_course_rows(store.secret_key, patient, course, detail))
-        record_event(s, actor, "export", None, f"{len(rows)} rows")
-    return neutralise_formulas(pd.DataFrame(rows, columns=column_order()))
+    """The table of :func:`research_export` alone."""
+    return research_export(store, actor).table
 
 
 def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[dict]:
@@ -161,8 +194,8 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
     for i, pt in enumerate(points):
         result = pt.result
         row = {
-            "patient_pseudonym": _pseudonym(key, "patient", patient.reference),
-            "course_pseudonym": _pseudonym(key, "course", f"{patient.reference}/{course.id}"),
+            "patient_pseudonym": pseudonym(key, "patient", patient.reference),
+            "course_pseudonym": pseudonym(key, "course", f"{patient.reference}/{course.id}"),
             "treatment": course.treatment,
             "session": pt.session,
             "sessions_total": len(detail.sessions),
@@ -186,6 +219,11 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
             "metric_version": result.metric_version,
         }
         row.update({name: result.metric(name) for name in METRICS})
+        recorded = detail.grades.get(pt.photo_id)
+        grades = recorded.grades if recorded else {}
+        answers = recorded.answers if recorded else {}
+        row.update({s.export_column: grades[k].score if k in grades else None for k, s in SCALES.items()})
+        row.update({f"pro_{q.key}": answers.get(q.key) for q in QUESTIONNAIRE})
         out.append(row)
     return out
 
@@ -200,17 +238,30 @@ def data_dictionary() -> pd.DataFrame:
     return neutralise_formulas(pd.DataFrame(entries, columns=["column", "meaning", "units", "source"]))
 
 
+EXPORT_FORMATS = ("csv", "parquet", "fhir")
+
+
+class ExportWritten(NamedTuple):
+    """What :func:`write_export` wrote."""
+
+    rows: int
+    dictionary: Path
+    patients_left_out: int  # without consent to research use
+
+
 @audited_refusals
-def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> tuple[int, Path]:
-    """Write the table as ``csv`` or ``parquet`` and the dictionary beside it; returns (rows, dictionary path)."""
-    if fmt not in ("csv", "parquet"):
-        raise ValueError("the format must be csv or parquet")
-    table = export_table(store, actor)
+def write_export(store: Store, actor: Actor, out: Path, fmt: str) -> ExportWritten:
+    """Write the table as ``csv``, ``parquet`` or ``fhir`` (an R4 Bundle in JSON) and the dictionary beside it."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError("the format must be csv, parquet or fhir")
+    export = research_export(store, actor)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        table.to_csv(out, index=False)
+        export.table.to_csv(out, index=False)
+    elif fmt == "parquet":
+        export.table.to_parquet(out, index=False)
     else:
-        table.to_parquet(out, index=False)
+        out.write_text(json.dumps(fhir_bundle(export.table), indent=1, ensure_ascii=False), encoding="utf-8")
     dictionary = out.with_name(out.stem + ".dictionary.csv")
     data_dictionary().to_csv(dictionary, index=False)
-    return len(table), dictionary
+    return ExportWritten(len(export.table), dictionary, export.patients_left_out)

@@ -18,6 +18,7 @@ from tracker.recovery import CourseProgress
 from tracker.services.access import Actor, check_patient, visible_patient_ids
 from tracker.services.analyses import confirmed_baseline, course_progress_of, store_summary
 from tracker.services.audit import audited_refusals, record_event
+from tracker.services.grades import PhotoGrades, photo_grades
 from tracker.store.db import Store
 from tracker.store.models import Course, CourseSummary, Patient, Photo, TreatmentSession
 
@@ -71,6 +72,7 @@ class CourseDetail:
     baseline_confirmed: bool = False  # chosen by a provider, rather than the earliest photo in use
     photos: tuple[CoursePhoto, ...] = ()  # every photo of the course, oldest first
     treated_extent: str = "face"  # "face" or "region": tracker.analysis.TREATED_EXTENTS
+    grades: dict[int, PhotoGrades] = field(default_factory=dict)  # clinicians' grades and patients' answers
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def course_detail(s: Session, course: Course, skin_type: str | None) -> CourseDe
                         baseline.id if baseline else None,
                         (baseline.width, baseline.height) if baseline else None, progress,
                         confirmed is not None and baseline is not None and confirmed.id == baseline.id, photos,
-                        course.treated_extent)
+                        course.treated_extent, photo_grades(s, [p.id for p in photos]))
 
 
 @audited_refusals

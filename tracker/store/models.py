@@ -156,6 +156,49 @@ class Note(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class ResearchConsent(Base):
+    """A patient's consent to research use of their de-identified data, and its withdrawal.
+
+    The patient's newest row is their current answer: consenting while it is not withdrawn.
+    """
+
+    __tablename__ = "research_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    text_version: Mapped[str] = mapped_column(String(20))  # a key of tracker.services.consent.CONSENT_TEXTS
+    given_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ClinicianGrade(Base):
+    """A provider's grade of a photo on a validated clinical scale (see tracker.recovery.scales)."""
+
+    __tablename__ = "clinician_grades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    scale: Mapped[str] = mapped_column(String(30))  # a key of tracker.recovery.scales.SCALES
+    scale_version: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)  # the scale's grade or total
+    items: Mapped[dict | None] = mapped_column(JSON)  # item scores of a multi-item scale
+    graded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    graded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PatientReport(Base):
+    """A patient's answers to the short questionnaire sent with a photo (every answer optional)."""
+
+    __tablename__ = "patient_reports"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    questionnaire_version: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[dict] = mapped_column(JSON)  # question key -> answer
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class AuthSession(Base):
     __tablename__ = "auth_sessions"
 
@@ -176,6 +219,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(String(400), default="")  # ids and counts only, never names
+    # The pseudonymous id of an erased patient, in place of their patient and account ids.
+    subject: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
 class SignInThrottle(Base):

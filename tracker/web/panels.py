@@ -22,8 +22,10 @@ from tracker.web.views import (
     aligned_pair,
     course_frame,
     draw_regions,
+    answers_text,
     fit_within,
     focal_redness_note,
+    grade_texts,
     photo_figures,
     redness_band_frame,
     redness_chart,
@@ -31,7 +33,8 @@ from tracker.web.views import (
     texture_chart,
 )
 
-__all__ = ["course_charts", "photo_timeline", "regions_editor", "baseline_panel", "notes_panel", "report_panel"]
+__all__ = ["course_charts", "photo_timeline", "regions_editor", "baseline_panel", "notes_panel", "report_panel",
+           "consent_panel", "grades_panel"]
 
 PHOTO_STATE_LABEL = {"active": "in use", "held": "held for review (dated before the baseline)",
                      "hidden": "hidden by a provider"}
@@ -47,12 +50,15 @@ def course_charts(progress: CourseProgress, skin_type: str | None, *, with_table
         st.dataframe(frame.drop(columns=["photo_id", "usable"]), hide_index=True, width="stretch")
 
 
-def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
-    """Thumbnails of the latest photos, then one photo at a time aligned to the baseline, with its figures."""
+def photo_timeline(actor: sv.Actor, course: sv.CourseDetail):
+    """Thumbnails of the latest photos, then one photo at a time aligned to the baseline, with its figures.
+
+    Returns the photo shown (its :class:`~tracker.recovery.CoursePoint`), None when there is none.
+    """
     points = list(course.progress.points)
     if not points:
         st.info("No photos yet.")
-        return
+        return None
     thumbs = st.columns(min(len(points), 8))
     for i, pt in enumerate(points[-8:]):
         small, _ = photo_rgb(actor, pt.photo_id)
@@ -85,6 +91,30 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail) -> None:
         column.metric(label, value)
     if point.result.texture_withheld:
         st.caption(point.result.texture_withheld)
+    return point
+
+
+def grades_panel(store: Store, actor: sv.Actor, course: sv.CourseDetail, photo_id: int) -> None:
+    """A photo's grades and the patient's answers, then a form to grade it with each scale's published wording."""
+    from tracker.recovery.scales import SCALES
+
+    recorded = course.grades.get(photo_id)
+    for line in grade_texts(recorded) + [answers_text(recorded) or "The patient gave no answers for this photo."]:
+        st.caption(line)
+    scale = SCALES[st.selectbox("Grade this photo on", list(SCALES), format_func=lambda k: SCALES[k].name,
+                                key="grade_scale")]
+    st.caption(f"{scale.definition} Version {scale.version}. Source: {scale.source}.")
+    items = {}
+    for item in scale.items:
+        choice, wording = st.columns([1, 2])
+        items[item.key] = choice.selectbox(item.name, range(item.low, item.high + 1), index=None,
+                                           key=f"grade_{scale.key}_{item.key}")
+        if item.wording:
+            wording.markdown("\n".join(f"- {item.describe(g)}" for g in range(item.low, item.high + 1)))
+    if st.button("Record the grade"):
+        with errors_shown():
+            sv.grade_photo(store, actor, photo_id, scale.key, items)
+            st.rerun()
 
 
 #: What a course's treatment covered, as the regions form offers it.
@@ -192,3 +222,27 @@ def report_panel(store: Store, actor: sv.Actor, patient: sv.PatientDetail, notes
         safe_name = re.sub(r"[^\w.-]", "_", patient.reference)  # the identifier is the clinic's free text
         st.download_button("Download PDF report", report[1], file_name=f"report-{safe_name}.pdf",
                            mime="application/pdf", type="primary")
+
+
+def consent_panel(store: Store, actor: sv.Actor, patient_id: int, *, own: bool = False) -> None:
+    """The patient's consent to research use: its state, the text, and the button that changes it.
+
+    ``own``: the patient is reading about themself ("you"), else a provider or administrator.
+    """
+    from tracker.services.consent import CONSENT_TEXTS, CURRENT_CONSENT_VERSION, consent_sentence
+
+    status = sv.consent_status(store, actor, patient_id)
+    st.write(consent_sentence(status))
+    st.caption(f"Consent text, version {CURRENT_CONSENT_VERSION}: {CONSENT_TEXTS[CURRENT_CONSENT_VERSION]}")
+    if status.consenting:
+        if st.button("Withdraw my consent" if own else "Withdraw consent (takes effect at the next export)",
+                     key=f"consent_withdraw_{patient_id}"):
+            with errors_shown():
+                sv.withdraw_consent(store, actor, patient_id)
+                st.rerun()
+    else:
+        label = "I agree to this text" if own else "Record consent to this text (as the patient gave it)"
+        if st.button(label, key=f"consent_give_{patient_id}"):
+            with errors_shown():
+                sv.record_consent(store, actor, patient_id, CURRENT_CONSENT_VERSION)
+                st.rerun()

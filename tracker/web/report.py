@@ -49,6 +49,8 @@ from tracker.services.access import ServiceError
 from tracker.web.views import (
     OKABE_ITO,
     aligned_pair,
+    answers_text,
+    grade_texts,
     course_frame,
     draw_regions,
     fit_within,
@@ -295,7 +297,21 @@ def _course_section(pdf: FPDF, course: CourseDetail, skin_type: str | None, phot
     _redness_chart(pdf, progress, skin_type)
     _texture_chart(pdf, progress)
     _figures_table(pdf, progress)
+    _grades_section(pdf, course)
     _photo_pair(pdf, course, photos)
+
+
+def _grades_section(pdf: FPDF, course: CourseDetail) -> None:
+    """Clinicians' grades and the patient's answers beside each photo that has any."""
+    lines = []
+    for pt in course.progress.points:
+        recorded = course.grades.get(pt.photo_id)
+        texts = grade_texts(recorded) + [t for t in (answers_text(recorded),) if t]
+        if texts:
+            lines.append(f"{pt.taken_at:%Y-%m-%d} (day {pt.day}): " + "; ".join(texts))
+    if lines:
+        _paragraph(pdf, "Grades and the patient's answers", 10, "B", gap=0.5)
+        _bullets(pdf, lines, size=8)
 
 
 def _status(pdf: FPDF, progress: CourseProgress) -> None:

@@ -22,6 +22,7 @@ from tracker.analysis.align import RegionAlignment, rescale_homography, rescale_
 from tracker.analysis.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
 from tracker.analysis.metrics import CHANGE_THRESHOLD_A, FOCAL_THRESHOLD_A
 from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment, texture_in_words
+from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
@@ -340,3 +341,49 @@ def cohort_chart(curves: pd.DataFrame) -> alt.Chart:
         tooltip=["treatment:N", alt.Tooltip("day:Q"), alt.Tooltip("median:Q", format=".1f"),
                  "photos:Q", "patients:Q"])
     return alt.layer(band, line).properties(height=320)
+
+
+def graded_redness(table: pd.DataFrame) -> pd.DataFrame:
+    """Photos of an export table with both a measured Δa* (quality passed) and a clinician's erythema grade."""
+    keep = ((table["quality_ok"] == True) & table["redness_delta_a"].notna()  # noqa: E712
+            & table["cea_grade"].notna())
+    return table.loc[keep, ["patient_pseudonym", "treatment", "days_since_treatment", "redness_delta_a",
+                            "cea_grade"]].astype({"redness_delta_a": float, "cea_grade": float})
+
+
+def agreement_chart(graded: pd.DataFrame) -> alt.Chart:
+    """Δa* of each graded photo against its CEA grade (points jittered sideways so ties show)."""
+    offsets = (np.arange(len(graded)) % 7 - 3) * 0.04  # the same layout every time
+    frame = graded.assign(grade_shown=graded["cea_grade"].to_numpy() + offsets)
+    return alt.Chart(frame).mark_circle(size=50, opacity=0.7, color=OKABE_ITO["vermillion"]).encode(
+        x=alt.X("grade_shown:Q", title="Clinician's erythema grade (CEA 0-4)", scale=alt.Scale(domain=[-0.5, 4.5]),
+                axis=alt.Axis(values=[0, 1, 2, 3, 4])),
+        y=alt.Y("redness_delta_a:Q", title="Δa* against untreated skin (a* units)"),
+        tooltip=["treatment:N", "days_since_treatment:Q", alt.Tooltip("redness_delta_a:Q", format=".1f"),
+                 "cea_grade:Q"],
+    ).properties(height=300)
+
+
+def grade_texts(recorded) -> list[str]:
+    """Each of a photo's grades in words, with its scale's version (``recorded``: a ``PhotoGrades`` or None)."""
+    out = []
+    for key, grade in (recorded.grades.items() if recorded else ()):
+        scale = SCALES[key]
+        if len(scale.items) == 1:
+            out.append(f"{scale.name} {scale.items[0].describe(int(grade.score))} (version {grade.scale_version})")
+        else:
+            parts = ", ".join(f"{item.name.lower()} {grade.items.get(item.key)}" for item in scale.items)
+            out.append(f"{scale.name} total {grade.score:g} of {scale.high}: {parts} (version {grade.scale_version})")
+    return out
+
+
+def answers_text(recorded) -> str | None:
+    """The patient's answers for a photo on one line, or None when there are none."""
+    answers = recorded.answers if recorded else {}
+    parts = []
+    for question in QUESTIONNAIRE:
+        if question.key in answers:
+            value = answers[question.key]
+            shown = ("yes" if value else "no") if question.kind == "yes_no" else f"{value}/{question.high}"
+            parts.append(f"{question.short} {shown}")
+    return "Patient's answers: " + ", ".join(parts) if parts else None

@@ -1,7 +1,7 @@
 """analysis jobs: the claim/lease work queue of batch analysis
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 11:00:00
 
 - ``analysis_jobs``: one photo to analyse under one cache key (baseline, metric version,
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
