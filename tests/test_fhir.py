@@ -7,6 +7,7 @@ import json
 import subprocess
 from collections import Counter
 
+import pandas as pd
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.media import Media
@@ -69,7 +70,7 @@ def test_the_bundle_holds_what_the_table_holds_for_consenting_patients_only(expo
     assert len(by_type["Media"]) == len(table)
     measured = table[table["analysis_ok"]]
     expected = {(row["days_since_treatment"], name): row[name] for _, row in measured.iterrows() for name in METRICS
-                if row[name] is not None}
+                if pd.notna(row[name])}
     media_day = {m["id"]: int(m["note"][0]["text"].split()[1].rstrip(";")) for m in by_type["Media"]}
     found = {}
     for obs in by_type["Observation"]:

@@ -174,8 +174,10 @@ def research_export(store: Store, actor: Actor) -> ResearchExport:
                 rows.extend(_course_rows(store.secret_key, patient, course, detail))
         left_out = len(patients) - len(consenting & {p.id for p in patients})
         record_event(s, actor, "export", None, f"{len(rows)} rows, {left_out} patients left out without consent")
-    # Grades and answers as numbers (yes 1, no 0), missing ones NaN, whether or not any was given.
-    table = pd.DataFrame(rows, columns=column_order()).astype({c.name: float for c in OUTCOME_COLUMNS})
+    # Metrics, grades and answers as numbers (yes 1, no 0), missing ones NaN, even in a column
+    # that holds none (an area in cm² without a colour chart): CSV and Parquet then read alike.
+    numeric = [*METRICS, *(c.name for c in OUTCOME_COLUMNS)]
+    table = pd.DataFrame(rows, columns=column_order()).astype(dict.fromkeys(numeric, float))
     return ResearchExport(neutralise_formulas(table), left_out)
 
 

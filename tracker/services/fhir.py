@@ -38,12 +38,13 @@ _PSEUDONYM_SYSTEM = "urn:healing-tracker:pseudonym"
 _UCUM_SYSTEM = "http://unitsofmeasure.org"
 
 #: UCUM code of each metric's units: dimensionless indices and fractions are "1", angles "deg",
-#: entropy "bit" (Unified Code for Units of Measure, Regenstrief Institute).
+#: areas "cm2", entropy "bit" (Unified Code for Units of Measure, Regenstrief Institute).
 UCUM = {
     "redness_a": "1", "redness_delta_a": "1", "erythema_index": "1", "erythema_area_fraction": "1",
     "lightness_l": "1", "yellowness_b": "1", "ita_deg": "deg", "melanin_index": "1", "texture_contrast": "1",
     "texture_homogeneity": "1", "texture_energy": "1", "texture_entropy": "bit", "lbp_uniformity": "1",
-    "hf_energy": "1",
+    "hf_energy": "1", "erythema_area_cm2": "cm2", "redness_change_p90": "1", "redness_focal_a": "1",
+    "haemoglobin_takiwaki": "1", "melanin_takiwaki": "1",
 }
 
 
