@@ -312,7 +312,8 @@ class ColourCorrection:
     reference_pixels : int
         How many pixels (or patches) the fit used.
     note : str or None
-        Why the photo could not be normalised (``method="none"``).
+        Why the photo could not be normalised (``method="none"``), or why a
+        colour card in both photos was not used (their readings disagree).
     reference : str or None
         What the fit was made on, in words: ``"untreated skin"``, ``"control skin
         and surroundings"``, ``"surroundings"``, ``"colour card"``, ``"baseline"``.
