@@ -210,7 +210,7 @@ def test_pure_redness_moves_ita_but_not_the_corrected_pigment_so_it_is_never_dar
     ita = np.degrees(np.arctan((l_star - 50.0) / b_star))
     assert ita[0] - ita[1] > 8.0, "ITA° alone would have called this darkening"
     a = assess_course("fully_ablative_erbium", days=days, redness_delta_a=delta_a,
-                      melanin_corrected=_takiwaki_melanin(a_star, l_star), ita_deg=ita)
+                      melanin_corrected=_takiwaki_melanin(a_star, l_star))
     assert "new_darkening" not in rules(a)
 
 

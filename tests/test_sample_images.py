@@ -170,8 +170,7 @@ def test_assessment_tells_the_typical_course_from_the_slow_one(analysed, patient
         rows[0]["treatment"],
         days=[_day(r) for r in rows],
         redness_delta_a=[r.metrics["redness_delta_a"] - offset for r in results],
-        ita_deg=[r.metrics["ita_deg"] for r in results],
-        melanin_index=[r.metrics["melanin_index"] for r in results],
+        melanin_corrected=[r.metrics["melanin_takiwaki"] for r in results],
         quality_ok=[r.quality.ok for r in results],
         skin_type=rows[0]["skin_type"],
     )

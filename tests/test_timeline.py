@@ -155,8 +155,6 @@ def test_assessment_is_made_from_the_points_days_and_excess_redness():
                for day, value in excess.items()]
     progress = course_progress("fractional_co2", [TREATED_ON], photos, skin_type="II")
     by_hand = assess_course("fractional_co2", days=[-1, *excess], redness_delta_a=[0.0, *excess.values()],
-                            ita_deg=[41.0, *(41.0 - d / 10 for d in excess)],
-                            melanin_index=[30.0, *(30.0 + d / 10 for d in excess)],
                             texture=[0.0, *(d / 100 for d in excess)], quality_ok=[True] * 5, skin_type="II")
     assert progress.status == "on_track" == by_hand.status
     assert progress.assessment.provider_reasons == by_hand.provider_reasons

@@ -971,10 +971,6 @@ def assess_course(
     session_starts: Sequence[float] | None = None,
     before_session: Sequence[bool | None] | None = None,
     taken_on: Sequence[date | datetime] | None = None,
-    ita_deg: Sequence[float] | None = None,
-    melanin_index: Sequence[float] | None = None,
-    baseline_ita_deg: float | None = None,
-    baseline_melanin_index: float | None = None,
 ) -> Assessment:
     """Assess a patient's recovery from their photos' metrics.
 
@@ -1010,10 +1006,6 @@ def assess_course(
         said and the provider is asked to confirm it).
     taken_on : sequence of date, optional
         When each photo was taken, to name photos in sentences (else "day N").
-    ita_deg, melanin_index, baseline_ita_deg, baseline_melanin_index : optional
-        Accepted from callers that still pass them and not used by any rule: redness alone
-        lowers ITA° and raises log-red melanin indices (ΔL* ≈ -0.74 Δa*), so they would call
-        redness darkening.
 
     Returns
     -------
