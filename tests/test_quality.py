@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import cv2
 import numpy as np
 import pytest
 
 from series import CONTROL, ROI, make_followup
+from tracker.analysis import quality
 from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
-from tracker.analysis.quality import QualityMeasurements, QualityThresholds, judge_quality
+from tracker.analysis.quality import QUALITY_CODES, QualityMeasurements, QualityThresholds, judge_quality
 from tracker.analysis.quality import blockiness, blur_score, detail_band, exposure_stats, noise_level, sharpness
 
 
@@ -35,6 +39,8 @@ def _ok_measurements(**changes) -> QualityMeasurements:
     (dict(distance_scale=2.0), "too_far", "50% as large"),
     (dict(mean_lightness=30.0, baseline_lightness=60.0), "underexposed", "Too dark"),
     (dict(noise_level=9.0, baseline_noise_level=3.0), "noisy", "3 times as grainy"),
+    (dict(mean_lightness=97.0), "too_bright", "Too bright overall"),
+    (dict(colour_issue="Colour could not be normalised: add the colour card."), "colour_not_normalised", "card"),
 ])
 def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     report = judge_quality(_ok_measurements(**changes))
@@ -42,6 +48,12 @@ def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     assert code in report.codes
     sentence = report.issues[report.codes.index(code)]
     assert words in sentence and sentence.endswith(".") and "\n" not in sentence
+
+
+def test_every_code_the_gate_can_give_is_defined_for_the_data_dictionary():
+    cases = test_each_rule_fires_with_an_actionable_sentence.pytestmark[0].args[1]
+    emitted = set(re.findall(r'issues\.append\(\("(\w+)"', inspect.getsource(quality)))
+    assert {code for _, code, _ in cases} == emitted == set(QUALITY_CODES)
 
 
 def test_measurements_within_limits_pass():

@@ -34,6 +34,7 @@ from tracker.analysis._checks import check_gray, check_mask, check_rgb8, check_s
 from tracker.analysis.colour import srgb8_to_lab
 
 __all__ = [
+    "QUALITY_CODES",
     "QualityThresholds",
     "QualityMeasurements",
     "QualityReport",
@@ -45,6 +46,25 @@ __all__ = [
     "noise_level",
     "judge_quality",
 ]
+
+
+QUALITY_CODES = {
+    "compressed": "heavily compressed (JPEG blocks beyond the baseline's)",
+    "overexposed": "washed out (two or more channels at 251-255)",
+    "glare": "shine reflecting the light",
+    "too_bright": "too bright overall",
+    "colour_clipped": "one channel clipped, so colour is not true",
+    "underexposed": "too dark, or darker than the baseline",
+    "noisy": "grainier than the baseline",
+    "control_exposure": "the untreated comparison area is badly lit",
+    "blurred": "out of focus, or less sharp than the baseline",
+    "framing": "the region is not (wholly) in the photo",
+    "colour_not_normalised": "colour could not be normalised to the baseline",
+    "low_resolution": "the region is too small in the photo",
+    "too_far": "taken from further away than the baseline",
+}
+"""Every code :func:`judge_quality` can report, with its meaning in a few words (the export's
+data dictionary is generated from it)."""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from tracker.analysis import METRICS
+from tracker.analysis.quality import QUALITY_CODES
 from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 from tracker.services.access import Actor, require
 from tracker.services.audit import audited_refusals, record_event
@@ -80,9 +81,8 @@ LEADING_COLUMNS: tuple[Column, ...] = (
            "Chardon et al. 1991; Del Bino & Bernerd 2013"),
     Column("analysis_ok", "Whether the photo could be measured (read and aligned to the baseline)", "boolean"),
     Column("quality_ok", "Whether the photo passed the quality gate", "boolean"),
-    Column("quality_issues", "Quality problems found, as codes separated by ';' (overexposed, underexposed, "
-           "noisy, glare, too_bright, colour_clipped, blurred, low_resolution, too_far, compressed, framing, "
-           "control_exposure, colour_not_normalised)", "text"),
+    Column("quality_issues", "Quality problems found, as codes separated by ';' ("
+           + "; ".join(f"{code}: {meaning}" for code, meaning in QUALITY_CODES.items()) + ")", "text"),
     Column("alignment_ok", "Whether alignment to the baseline was trusted", "boolean"),
     Column("alignment_rmse_px", "Root-mean-square reprojection error of the alignment inliers", "baseline pixels"),
     Column("alignment_inliers", "Correspondences consistent with the alignment", "count"),
