@@ -5,7 +5,7 @@ import streamlit as st
 from tracker import services as sv
 from tracker.web.errors import errors_shown
 from tracker.web.panels import consent_panel
-from tracker.web.session import get_store, require_actor
+from tracker.web.session import current_browser_key, get_store, require_actor
 
 actor = require_actor()
 st.title("My account")
@@ -18,7 +18,8 @@ with st.form("password", clear_on_submit=True):
         with errors_shown():
             if new != again:
                 raise sv.InputError("The two new passwords differ; type the same one twice.")
-            sv.change_password(get_store(), actor, current, new, keep_token=st.session_state.get("token"))
+            sv.change_password(get_store(), actor, current, new, keep_token=st.session_state.get("token"),
+                               keep_browser_key=current_browser_key())
             st.success("Your password is changed; your other sessions have ended.")
 
 if actor.role == "patient" and actor.patient_id is not None:

@@ -782,6 +782,7 @@ REFUSALS = {DENIED: sv.AccessDenied, HIDDEN: sv.NotFound}
 NOT_IN_MATRIX = {
     "sign_in": "takes no actor: it makes one (test_accounts.py)",
     "actor_from_token": "takes no actor: it makes one (test_accounts.py)",
+    "actor_from_browser": "takes no actor: it makes one from a browser's key (test_accounts.py)",
     "sign_out": "takes no actor: ends the session of the token it is given (test_accounts.py)",
     "record_event": "appends an audit row inside its caller's transaction; reads nothing",
     "parse_region": "parses text; touches no store",

@@ -242,6 +242,58 @@ def test_everyone_changes_their_own_password_with_the_current_one(store):
 
 # --- sessions ----------------------------------------------------------------------------------------
 
+def test_a_browsers_key_finds_its_session_on_any_replica_until_it_signs_out_anywhere(store):
+    """Two stores on one database stand for two app replicas; the browser's cookie key finds the session on both."""
+    name, password = "maria.jansen", PASSWORDS["maria.jansen"][1]
+    create_clinic(store)
+    url = None if store.dialect == "sqlite" else store.engine.url.render_as_string(hide_password=False)
+    replica = open_store(store.data_dir, url)
+    try:
+        browser, other_browser = "key-of-marias-laptop", "key-of-a-stranger"
+        assert sv.actor_from_browser(replica, browser) is None  # nothing bound yet: not signed in, no complaint
+        token, actor = sv.sign_in(store, name, password, browser_key=browser)
+        assert sv.actor_from_browser(replica, browser) == actor == sv.actor_from_token(replica, token)
+        assert sv.actor_from_browser(replica, other_browser) is None
+        with store.session() as s:
+            assert browser not in {row.browser_key_hash for row in s.scalars(select(AuthSession))}  # only its hash
+
+        again, _ = sv.sign_in(replica, name, password, browser_key=browser)  # one session per browser
+        with pytest.raises(sv.AccessDenied):
+            sv.actor_from_token(store, token)
+        assert sv.actor_from_browser(store, browser) == actor
+
+        sv.sign_out(replica, None, browser)
+        assert sv.actor_from_browser(store, browser) is None
+        with pytest.raises(sv.AccessDenied):
+            sv.actor_from_token(store, again)
+    finally:
+        replica.close()
+
+
+def test_a_browsers_session_ends_when_idle_and_says_so(store):
+    name, password = "maria.jansen", PASSWORDS["maria.jansen"][1]
+    create_clinic(store)
+    _, actor = sv.sign_in(store, name, password, browser_key="laptop")
+    late = session_start(store, actor.user_id) + sv.SESSION_IDLE + timedelta(seconds=1)
+    with pytest.raises(sv.AccessDenied, match="session has ended"):
+        sv.actor_from_browser(store, "laptop", now=late)
+    assert sv.actor_from_browser(store, "laptop") is None  # deleted, not merely refused once
+
+
+def test_changing_the_password_keeps_this_browsers_session_and_ends_the_others(store):
+    create_clinic(store)
+    name, password = "maria.jansen", PASSWORDS["maria.jansen"][1]
+    _, actor = sv.sign_in(store, name, password, browser_key="laptop")
+    phone, _ = sv.sign_in(store, name, password, browser_key="phone")
+    tablet, _ = sv.sign_in(store, name, password)
+    sv.change_password(store, actor, password, "Daffodils-in-March-88", keep_browser_key="laptop")
+    assert sv.actor_from_browser(store, "laptop") == actor
+    for token in (phone, tablet):
+        with pytest.raises(sv.AccessDenied):
+            sv.actor_from_token(store, token)
+    assert sv.actor_from_browser(store, "phone") is None
+
+
 def session_start(store: Store, token_owner: int) -> datetime:
     with store.session() as s:
         return max(s.scalars(select(AuthSession.created_at).where(AuthSession.user_id == token_owner)))

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,14 +104,10 @@ def _ben_figures(data_dir: Path) -> dict:
             "latest_excess_redness": f"{latest.excess_redness:.1f}"}
 
 
-@pytest.fixture(scope="module")
-def app(chromium, demo_dir):
-    """The demo app served by ``streamlit run app.py`` on a free port; stopped after the module."""
-    data_dir = demo_dir
-    passwords = demo_passwords(data_dir)
-    ben = _ben_figures(data_dir)
+@contextmanager
+def _served(data_dir: Path, log_path: Path):
+    """The app on ``data_dir`` served by ``streamlit run serve.py`` on a free port, as ``tracker app`` does; its URL."""
     port = _free_port()
-    log_path = data_dir.parent / "streamlit.log"
     env = dict(os.environ, TRACKER_DATA_DIR=str(data_dir))
     env.pop("TRACKER_DATABASE_URL", None)
     command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"),  # as `tracker app` serves it
@@ -140,13 +137,24 @@ def app(chromium, demo_dir):
         server.wait(10)
         print(f"\n--- streamlit log ({log_path}) ---\n{log_path.read_text(errors='replace')}")
         pytest.fail(f"could not start the app: {exc}")
-    yield App(base_url, data_dir, passwords, ben)
-    server.terminate()
     try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(10)
+        yield base_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def app(chromium, demo_dir):
+    """The demo app served on a free port; stopped after the module."""
+    passwords = demo_passwords(demo_dir)
+    ben = _ben_figures(demo_dir)
+    with _served(demo_dir, demo_dir.parent / "streamlit.log") as base_url:
+        yield App(base_url, demo_dir, passwords, ben)
 
 
 @pytest.fixture(scope="module")
@@ -464,8 +472,8 @@ def test_patient_cannot_reach_provider_pages(app, page, shot):
         shows_only_her_pages()
         shot(f"patient_follows_{path}")
 
-    # Typing the address starts a new session: Streamlit finds no such page for a visitor who is
-    # not signed in, and after signing in there the patient lands on her own first page.
+    # Typing the address starts a new Streamlit session, still signed in as the patient (the
+    # browser's key cookie): Streamlit finds no such page among hers, and she stays on her own.
     for path in ("patients", "patient_detail"):
         page.goto(f"{app.base_url}/{path}")
         dialog = page.get_by_role("dialog")
@@ -475,9 +483,8 @@ def test_patient_cannot_reach_provider_pages(app, page, shot):
         shot(f"typed_{path}")
         page.keyboard.press("Escape")
         expect(dialog).to_have_count(0)
-        sign_in(page, "ana", app.passwords["ana"], "My progress")
         shows_only_her_pages()
-        shot(f"signed_in_at_{path}")
+        shot(f"still_hers_at_{path}")
 
 
 # --- attacks from the browser (issue #13, findings 4 and 7) -----------------------------------
@@ -623,3 +630,42 @@ def test_a_batch_is_capped_and_a_photo_of_a_treatment_day_asks_before_or_after(a
     expect_text(page, "treatment-day-00.jpg was taken on a treatment day: before or after the treatment?")
     expect(page.get_by_text("treatment-day-12.jpg", exact=False).filter(has_text="Date taken")).to_have_count(0)
     shot("capped_batch")
+
+
+def test_a_sign_in_holds_on_reload_and_on_another_replica_until_signed_out_on_either(app, browser, page, shot,
+                                                                                      tmp_path):
+    """Two app processes on one store stand for replicas behind a proxy (cookies are shared across ports)."""
+    from playwright.sync_api import expect
+
+    def signed_in_as_ana(url: str) -> None:
+        page.goto(url)
+        shown(page, page.get_by_role("heading", name="My progress", exact=True))
+        expect(page.get_by_text("Signed in as ana")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+
+    with _served(app.data_dir, tmp_path / "replica.log") as replica:
+        sign_in(page, "ana", app.passwords["ana"], "My progress", url=app.base_url)
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        assert cookies["tracker_browser"]["httpOnly"], "the key must be out of reach of the page's scripts"
+        page.reload()
+        signed_in_as_ana(app.base_url)
+        shot("reloaded")
+        signed_in_as_ana(replica)
+        shot("on_the_replica")
+
+        stranger = browser.new_context(viewport=VIEWPORT)
+        try:
+            other = stranger.new_page()
+            other.goto(replica)
+            expect(other.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT)
+            expect(other.get_by_text("Signed in as ana")).to_have_count(0)
+        finally:
+            stranger.close()
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT)
+        page.goto(app.base_url)  # signed out on the replica: signed out here too
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT)
+        settle(page)
+        expect(page.get_by_text("Signed in as ana")).to_have_count(0)
+        shot("signed_out_everywhere")

@@ -238,7 +238,8 @@ def test_panels_of_a_course_without_photos_say_so():
 
 # --- the server around the app (issue #13, findings 4 and 7) ----------------------------------
 
-def _asgi(middleware, method: str, path: str) -> tuple[int, dict[str, str], bool]:
+def _asgi(middleware, method: str, path: str, headers: dict[str, str] | None = None,
+          scheme: str = "http") -> tuple[int, dict[str, str], bool]:
     """One HTTP request through ``middleware``: (status, headers, whether the app behind it was reached)."""
     import asyncio
 
@@ -256,7 +257,9 @@ def _asgi(middleware, method: str, path: str) -> tuple[int, dict[str, str], bool
         sent.append(message)
 
     guard = middleware(app)
-    asyncio.run(guard({"type": "http", "method": method, "path": path, "headers": []}, receive, send))
+    request_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    asyncio.run(guard({"type": "http", "method": method, "path": path, "scheme": scheme, "headers": request_headers},
+                      receive, send))
     start = sent[0]
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, bool(reached)
 
@@ -278,6 +281,34 @@ def test_uploads_pass_only_for_sessions_signed_in_to_a_role_that_adds_photos():
     status, headers, reached = _asgi(guard, "GET", "/")  # everything else passes, with the headers
     assert (status, reached) == (204, True)
     assert {k.lower(): v for k, v in SECURITY_HEADERS.items()}.items() <= headers.items()
+
+
+def test_a_browser_opening_a_page_without_a_key_gets_a_new_http_only_one_and_keeps_it(monkeypatch):
+    from http.cookies import SimpleCookie
+
+    from tracker.web.server import SecurityHeadersAndUploadGuard, browser_key
+
+    def key_cookie(path="/", headers=None, scheme="http", method="GET"):
+        sent = _asgi(SecurityHeadersAndUploadGuard, method, path, headers, scheme)[1]
+        cookie = SimpleCookie(sent.get("set-cookie", ""))
+        return next(iter(cookie.values()), None)
+
+    first, second = key_cookie(), key_cookie("/patients")
+    assert first.key == "tracker_browser" and len(first.value) >= 40 and first.value != second.value
+    assert first["httponly"] and first["samesite"] == "Lax" and first["path"] == "/" and not first["secure"]
+    assert key_cookie(headers={"Cookie": f"theme=dark; tracker_browser={first.value}"}) is None  # kept, not replaced
+    assert browser_key({"theme": "dark", "tracker_browser": first.value}) == first.value
+    for path in ("/_stcore/health", "/static/js/main.js", "/media/abc.png"):  # only pages hand out keys
+        assert key_cookie(path) is None
+    assert key_cookie(method="POST") is None
+
+    secure = key_cookie(scheme="https")  # a prefix no other host can set, sent over HTTPS only
+    assert secure.key == "__Host-tracker_browser" and secure["secure"]
+    assert browser_key({"tracker_browser": "planted", "__Host-tracker_browser": secure.value}) == secure.value
+    assert key_cookie(headers={"Cookie": "tracker_browser=planted"}, scheme="https").key == "__Host-tracker_browser"
+    assert not key_cookie(headers={"X-Forwarded-Proto": "https"})["secure"]  # a header alone is not trusted
+    monkeypatch.setenv("TRACKER_BEHIND_PROXY", "1")
+    assert key_cookie(headers={"X-Forwarded-Proto": "https"})["secure"]
 
 
 def test_the_policy_lets_the_page_load_nothing_from_elsewhere_and_be_framed_nowhere():

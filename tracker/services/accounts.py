@@ -22,6 +22,12 @@ Administrators (and the command line) unlock an account from every source at onc
 (:func:`unlock_user`; enabling an account unlocks it too) and reset its password
 (:func:`reset_password`); everyone changes their own with the current one
 (:func:`change_password`). Names and sources are kept only as keyed hashes.
+
+Sessions live in the database (``auth_sessions``, hashed tokens), so every app replica can
+check them. A browser carries a random key of its own in an HttpOnly cookie (set by
+:mod:`tracker.web.server`); a sign-in from that browser is bound to the key's hash, so a page
+reload, or the proxy moving the browser to another replica, finds the session
+(:func:`actor_from_browser`) and signing out anywhere ends it everywhere.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,7 +51,7 @@ from tracker.store.models import ROLES, AuthSession, Patient, ProviderAssignment
 
 __all__ = ["ROLES", "SIGN_IN_FAILED", "MAX_FAILED_SIGN_INS", "MAX_SOURCE_FAILURES", "BACKOFF_START",
            "BACKOFF_MAX", "FAILURE_MEMORY", "SESSION_IDLE", "SESSION_MAX", "MIN_PASSWORD", "MAX_PASSWORD",
-           "create_user", "sign_in", "actor_from_token", "sign_out", "list_users", "set_user_active",
+           "create_user", "sign_in", "actor_from_token", "actor_from_browser", "sign_out", "list_users", "set_user_active",
            "unlock_user", "reset_password", "change_password", "assign_patient", "unassign_patient"]
 
 #: Every failed sign-in, whatever the cause.
@@ -75,10 +81,13 @@ def _check_password(password: str) -> None:
         raise InputError(f"A password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
 
 
-def _end_sessions(s: Session, user_id: int, keep_token: str | None = None) -> None:
+def _end_sessions(s: Session, user_id: int, keep_token: str | None = None, keep_browser_key: str | None = None) -> None:
     query = delete(AuthSession).where(AuthSession.user_id == user_id)
     if keep_token:
         query = query.where(AuthSession.token_hash != _token_hash(keep_token))
+    if keep_browser_key:
+        query = query.where(or_(AuthSession.browser_key_hash.is_(None),
+                                AuthSession.browser_key_hash != _token_hash(keep_browser_key)))
     s.execute(query)
 
 
@@ -150,7 +159,8 @@ def _count_failure(s: Session, account_key: str, source_key: str, now: datetime)
             row.blocked_until = now + min(BACKOFF_START * 2 ** (row.failures - limit), BACKOFF_MAX)
 
 
-def sign_in(store: Store, username: str, password: str, source: str | None = None) -> tuple[str, Actor]:
+def sign_in(store: Store, username: str, password: str, source: str | None = None,
+            browser_key: str | None = None) -> tuple[str, Actor]:
     """Check a password; returns a session token and the actor.
 
     Parameters
@@ -161,6 +171,9 @@ def sign_in(store: Store, username: str, password: str, source: str | None = Non
     source : str, optional
         Where the attempt comes from (the client's address); throttling is per source. The
         command line and tests leave it out and share one source.
+    browser_key : str, optional
+        The browser's cookie key: the session is bound to it (and any earlier session of that
+        browser ends), so :func:`actor_from_browser` finds it on every replica.
 
     Raises
     ------
@@ -183,8 +196,11 @@ def sign_in(store: Store, username: str, password: str, source: str | None = Non
             s.execute(delete(SignInThrottle).where(SignInThrottle.account_key == account_key,
                                                    SignInThrottle.source_key == source_key))
             token = secrets.token_urlsafe(32)
+            browser_hash = _token_hash(browser_key) if browser_key else None
+            if browser_hash:
+                s.execute(delete(AuthSession).where(AuthSession.browser_key_hash == browser_hash))
             s.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                              expires_at=now + SESSION_MAX, last_seen_at=now))
+                              expires_at=now + SESSION_MAX, last_seen_at=now, browser_key_hash=browser_hash))
             actor = Actor(role=user.role, user_id=user.id, patient_id=user.patient_id, username=user.username)
             record_event(s, actor, "sign_in")
         else:
@@ -219,28 +235,57 @@ def _password_matches(password_hash: str, password: str) -> bool:
 
 def actor_from_token(store: Store, token: str | None, *, now: datetime | None = None) -> Actor:
     """The actor of a live session; sessions end after :data:`SESSION_IDLE` idle or :data:`SESSION_MAX`."""
-    expired = AccessDenied("Your session has ended; please sign in again.")
     if not token:
-        raise expired
-    now = now or current_time()
-    actor = None
+        raise AccessDenied(_SESSION_ENDED)
     with store.session() as s:
-        auth = s.get(AuthSession, _token_hash(token))
-        user = s.get(User, auth.user_id) if auth is not None else None
-        if auth is not None and (auth.expires_at <= now or auth.last_seen_at + SESSION_IDLE <= now):
-            s.delete(auth)
-        elif user is not None and user.active:
-            auth.last_seen_at = now
-            actor = Actor(role=user.role, user_id=user.id, patient_id=user.patient_id, username=user.username)
+        actor = _live_actor(s, s.get(AuthSession, _token_hash(token)), now or current_time())
     if actor is None:
-        raise expired
+        raise AccessDenied(_SESSION_ENDED)
     return actor
 
 
-def sign_out(store: Store, token: str) -> None:
-    """End a session."""
+def actor_from_browser(store: Store, browser_key: str | None, *, now: datetime | None = None) -> Actor | None:
+    """The actor of the live session bound to a browser's cookie key, or None if none is bound.
+
+    Raises
+    ------
+    AccessDenied
+        If the browser's session has ended (idle or too old): it is deleted, and the person is
+        told to sign in again.
+    """
+    if not browser_key:
+        return None
     with store.session() as s:
-        s.execute(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
+        auth = s.scalar(select(AuthSession).where(AuthSession.browser_key_hash == _token_hash(browser_key)))
+        if auth is None:
+            return None
+        actor = _live_actor(s, auth, now or current_time())
+    if actor is None:
+        raise AccessDenied(_SESSION_ENDED)
+    return actor
+
+
+_SESSION_ENDED = "Your session has ended; please sign in again."
+
+
+def _live_actor(s: Session, auth: AuthSession | None, now: datetime) -> Actor | None:
+    """The actor of ``auth`` if it is live (touching it), else None (deleting it when it has ended)."""
+    user = s.get(User, auth.user_id) if auth is not None else None
+    if auth is not None and (auth.expires_at <= now or auth.last_seen_at + SESSION_IDLE <= now):
+        s.delete(auth)
+    elif user is not None and user.active:
+        auth.last_seen_at = now
+        return Actor(role=user.role, user_id=user.id, patient_id=user.patient_id, username=user.username)
+    return None
+
+
+def sign_out(store: Store, token: str | None, browser_key: str | None = None) -> None:
+    """End a session, found by its token or by the browser it is bound to (on every replica)."""
+    with store.session() as s:
+        if token:
+            s.execute(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
+        if browser_key:
+            s.execute(delete(AuthSession).where(AuthSession.browser_key_hash == _token_hash(browser_key)))
 
 
 # --- administration and passwords --------------------------------------------------------------
@@ -310,8 +355,11 @@ def reset_password(store: Store, actor: Actor, user_id: int, new_password: str) 
 
 @audited_refusals
 def change_password(store: Store, actor: Actor, current_password: str, new_password: str,
-                    keep_token: str | None = None) -> None:
-    """Change one's own password, given the current one; ends one's other sessions (all but ``keep_token``)."""
+                    keep_token: str | None = None, keep_browser_key: str | None = None) -> None:
+    """Change one's own password, given the current one; ends one's other sessions.
+
+    The session of ``keep_token``, or the one bound to ``keep_browser_key``, is kept.
+    """
     require(actor, "patient", "provider", "researcher", "admin")
     if actor.user_id is None:
         raise AccessDenied("Only a signed-in account has a password of its own to change.")
@@ -323,7 +371,7 @@ def change_password(store: Store, actor: Actor, current_password: str, new_passw
         if new_password == current_password:
             raise InputError("The new password must differ from the current one.")
         user.password_hash = _HASHER.hash(new_password)
-        _end_sessions(s, user.id, keep_token)
+        _end_sessions(s, user.id, keep_token, keep_browser_key)
         record_event(s, actor, "password_change", None, f"user {user.id}")
 
 

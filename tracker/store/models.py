@@ -207,6 +207,8 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    # The browser's cookie (hashed), so any app replica, and a reload, finds the session.
+    browser_key_hash: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
 
 
 class AuditEvent(Base):

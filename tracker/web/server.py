@@ -11,7 +11,11 @@
 * refuses file uploads (``/_stcore/upload_file/...``) from a browser session that is not
   signed in to an account that may add photos: Streamlit itself accepts an upload from any
   connected session, before sign-in too. The pages register signed-in sessions
-  (:data:`UPLOAD_SESSIONS`, in :mod:`tracker.web.session`).
+  (:data:`UPLOAD_SESSIONS`, in :mod:`tracker.web.session`);
+* gives every browser that opens a page without one a random key in an HttpOnly cookie
+  (:data:`BROWSER_COOKIE`; ``__Host-`` prefixed and ``Secure`` over HTTPS). A sign-in is bound
+  to it in the database (:func:`tracker.services.actor_from_browser`), so a reload, or a
+  proxy sending the browser to another replica, keeps the person signed in.
 
 The app's own inline script (one line in Streamlit's ``index.html``) is allowed by its hash,
 read from the installed Streamlit at start, so no other inline script can run.
@@ -21,19 +25,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import secrets
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import streamlit
 from starlette.middleware import Middleware
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "UPLOAD_SESSIONS", "UploadSessions",
-           "SecurityHeadersAndUploadGuard", "middleware"]
+__all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "UPLOAD_SESSIONS", "BROWSER_COOKIE", "UploadSessions",
+           "SecurityHeadersAndUploadGuard", "browser_key", "middleware"]
 
 _INDEX = Path(streamlit.__file__).parent / "static" / "index.html"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 _UPLOAD_PATH = re.compile(r"^/_stcore/upload_file/(?P<session>[^/]+)/")
+_NOT_A_PAGE = ("/_stcore/", "/static/", "/media/", "/component/")
+
+#: The browser's key cookie; over HTTPS its ``__Host-`` form, which no other host can set.
+BROWSER_COOKIE = "tracker_browser"
+_SECURE_BROWSER_COOKIE = "__Host-" + BROWSER_COOKIE
 
 
 def _inline_script_hashes() -> list[str]:
@@ -95,8 +107,48 @@ class UploadSessions:
 UPLOAD_SESSIONS = UploadSessions()
 
 
+def browser_key(cookies: Mapping[str, str]) -> str | None:
+    """The browser's key from its cookies (the ``__Host-`` form first), or None."""
+    for name in (_SECURE_BROWSER_COOKIE, BROWSER_COOKIE):
+        value = cookies.get(name)
+        if isinstance(value, str) and value:  # AppTest hands the page a stand-in, not text
+            return value
+    return None
+
+
+def _header(scope, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == name), "")
+
+
+def _cookies(scope) -> dict[str, str]:
+    pairs = (part.strip().partition("=") for part in _header(scope, b"cookie").split(";"))
+    return {name: value for name, _, value in pairs if name}
+
+
+def _over_https(scope) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    return (os.environ.get("TRACKER_BEHIND_PROXY") == "1"
+            and _header(scope, b"x-forwarded-proto").split(",")[-1].strip().lower() == "https")
+
+
+def _browser_cookie_header(scope) -> tuple[bytes, bytes] | None:
+    """A ``Set-Cookie`` with a new browser key, for a page request from a browser that has none."""
+    if scope.get("method") != "GET" or scope.get("path", "").startswith(_NOT_A_PAGE):
+        return None
+    # Lax, not Strict: a link followed from elsewhere must not arrive without the key and be given a new one.
+    name, attributes = BROWSER_COOKIE, "Path=/; HttpOnly; SameSite=Lax"
+    if _over_https(scope):
+        # Only the prefixed form counts here: a plain one may have been planted, and browser_key prefers this.
+        name, attributes = _SECURE_BROWSER_COOKIE, attributes + "; Secure"
+    if _cookies(scope).get(name):
+        return None
+    return b"set-cookie", f"{name}={secrets.token_urlsafe(32)}; {attributes}".encode()
+
+
 class SecurityHeadersAndUploadGuard:
-    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response; uploads only from :data:`UPLOAD_SESSIONS`."""
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response; uploads only from :data:`UPLOAD_SESSIONS`;
+    a browser key cookie for a page request without one."""
 
     def __init__(self, app, sessions: UploadSessions = UPLOAD_SESSIONS) -> None:
         self.app = app
@@ -108,11 +160,14 @@ class SecurityHeadersAndUploadGuard:
             await self.app(scope, receive, send)
             return
 
+        cookie = _browser_cookie_header(scope)
+
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
-                                      *((k, v) for k, v in self._headers if k not in present)]
+                                      *((k, v) for k, v in self._headers if k not in present),
+                                      *([cookie] if cookie else [])]
             await send(message)
 
         upload = _UPLOAD_PATH.match(scope.get("path", ""))

@@ -20,10 +20,10 @@ from tracker.analysis import decode_photo
 from tracker.recovery import CourseProgress
 from tracker.store.db import Store, open_store
 from tracker.web.errors import errors_shown
-from tracker.web.server import UPLOAD_SESSIONS
+from tracker.web.server import UPLOAD_SESSIONS, browser_key
 from tracker.web.views import fit_within, status_label, treatment_name
 
-__all__ = ["get_store", "current_actor", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
+__all__ = ["get_store", "current_actor", "current_browser_key", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
            "choose_course", "show_status", "client_source", "UPLOADING_ROLES", "MAX_PHOTOS_PER_BATCH"]
 
 #: Roles whose pages take photo uploads; only their signed-in sessions may send files.
@@ -46,20 +46,29 @@ def _session_id() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
+def current_browser_key() -> str | None:
+    """This browser's key cookie (:data:`tracker.web.server.BROWSER_COOKIE`), or None."""
+    return browser_key(st.context.cookies)
+
+
 def current_actor() -> sv.Actor | None:
     """The signed-in actor, or None (an ended session is cleared with a message).
 
+    The session is found by this Streamlit session's token, else by the browser's key cookie,
+    which every replica and a reloaded page share (:func:`tracker.services.actor_from_browser`).
     Keeps the upload guard (:data:`tracker.web.server.UPLOAD_SESSIONS`) in step: only a
     browser session signed in to a role that adds photos may send files.
     """
     token = st.session_state.get("token")
     actor = None
-    if token:
-        try:
+    try:
+        if token:
             actor = sv.actor_from_token(get_store(), token)
-        except sv.AccessDenied as exc:
-            st.session_state.pop("token", None)
-            st.session_state["notice"] = str(exc)
+        else:
+            actor = sv.actor_from_browser(get_store(), current_browser_key())
+    except sv.AccessDenied as exc:
+        st.session_state.pop("token", None)
+        st.session_state["notice"] = str(exc)
     session_id = _session_id()
     if session_id is not None:
         if actor is not None and actor.role in UPLOADING_ROLES:
@@ -108,16 +117,14 @@ def sign_in_page() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         with errors_shown():
-            token, _ = sv.sign_in(get_store(), username, password, client_source())
+            token, _ = sv.sign_in(get_store(), username, password, client_source(), current_browser_key())
             st.session_state["token"] = token
             st.rerun()
 
 
 def sign_out() -> None:
     """End the session and forget everything this browser session held."""
-    token = st.session_state.get("token")
-    if token:
-        sv.sign_out(get_store(), token)
+    sv.sign_out(get_store(), st.session_state.get("token"), current_browser_key())
     st.session_state.clear()
     session_id = _session_id()
     if session_id is not None:
