@@ -157,8 +157,10 @@ def check_patient_detail(at: AppTest) -> None:
     assert list(figures["day"]) == [photo_day(r) for r in manifest_rows("demo-ben")]
     assert len(charts(at)) == 2
     assert at.text_input[0].value == manifest_rows("demo-ben")[0]["roi"]
-    # Thumbnails, the aligned pair, the Δa* map, the regions, the photo chosen in the baseline tab.
-    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 5
+    # Thumbnails, the aligned pair, the Δa* map, the photo chosen in the baseline tab; the regions are a
+    # Plotly figure on which a box is drawn.
+    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 4
+    assert len(at.get("plotly_chart")) == 1
     assert [b.label for b in at.button if b.label == "Prepare PDF report"]
 
 
