@@ -20,8 +20,10 @@ from test_e2e import (  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
-#: Where the box is dragged, as fractions of the photo's width and height: left, top, right, bottom.
-DRAGGED = (0.30, 0.35, 0.55, 0.62)
+#: Where the boxes are dragged, as fractions of the photo's width and height: left, top, right, bottom.
+#: Ben's baseline is 900 x 1200 pixels; his treated area is 504,495,90,81 and his control 297,680,90,50.
+TREATED = (0.50, 0.38, 0.68, 0.50)  # 450,456,162,144
+CONTROL = (0.34, 0.53, 0.46, 0.60)  # 306,636,108,84
 
 
 def _ben_course(data_dir):
@@ -39,28 +41,23 @@ def _redness_by_photo(course) -> dict[int, float | None]:
     return {pt.photo_id: pt.result.metric("redness_a") for pt in course.progress.points}
 
 
-def test_provider_draws_the_treated_area_on_the_baseline(app, page, shot):
-    from playwright.sync_api import expect
+def _in_baseline_pixels(fractions, size) -> tuple[float, ...]:
+    (left, top, right, bottom), (width, height) = fractions, size
+    return left * width, top * height, (right - left) * width, (bottom - top) * height
 
-    before = _ben_course(app.data_dir)
-    width, height = before.baseline_size
-    left, top, right, bottom = DRAGGED
-    expected = (left * width, top * height, (right - left) * width, (bottom - top) * height)
-    assert before.roi is not None
-    assert max(abs(a - b) for a, b in zip(before.roi, expected)) > 0.05 * width  # the box moves the region
 
-    sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients", url=app.base_url)
-    follow_address(page, "patient_detail")  # opens the first patient of the list: Ben, the slow one
-    shown(page, page.get_by_role("heading", name=app.ben["name"], exact=True))
-    page.get_by_role("tab", name="Regions").click()
+def _drag_box(page, fractions) -> dict:
+    """Drag a box over the baseline with the mouse, from its top-left to its bottom-right corner.
+
+    The plot area is the photo (its axes are constrained to the photo's aspect). Returns the
+    plot area's place on the screen.
+    """
     plot = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
     shown(page, plot)
     plot.scroll_into_view_if_needed()
     settle(page)
-    shot("regions_tab")
-
-    # The plot area is the photo (its axes are constrained to the photo's aspect): drag across it.
     area = plot.bounding_box()
+    left, top, right, bottom = fractions
     start = (area["x"] + left * area["width"], area["y"] + top * area["height"])
     end = (area["x"] + right * area["width"], area["y"] + bottom * area["height"])
     page.mouse.move(*start)
@@ -68,19 +65,36 @@ def test_provider_draws_the_treated_area_on_the_baseline(app, page, shot):
     page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=8)
     page.mouse.move(*end, steps=8)
     page.mouse.up()
-    save = shown(page, page.get_by_role("button", name="Save the treated area and re-analyse"))
-    expect(page.get_by_role("radiogroup", name="The box marks")).to_be_visible()
-    expect(page.get_by_text("Preview: treated area")).to_be_visible()
-    shot("box_drawn")
+    return area
 
+
+def _off_by(box, expected) -> float:
+    return max(abs(a - b) for a, b in zip(box, expected))
+
+
+def test_provider_draws_the_treated_area_and_the_control_on_the_baseline(app, page, shot):
+    from playwright.sync_api import expect
+
+    before = _ben_course(app.data_dir)
+    treated, control = (_in_baseline_pixels(f, before.baseline_size) for f in (TREATED, CONTROL))
+    assert _off_by(before.roi, treated) > 40 and _off_by(before.control, control) > 40  # the boxes move the regions
+
+    sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients", url=app.base_url)
+    follow_address(page, "patient_detail")  # opens the first patient of the list: Ben, the slow one
+    shown(page, page.get_by_role("heading", name=app.ben["name"], exact=True))
+    page.get_by_role("tab", name="Regions").click()
+    shot("regions_tab")
+
+    area = _drag_box(page, TREATED)
+    save = shown(page, page.get_by_role("button", name="Save the treated area and re-analyse"))
+    expect(page.get_by_text("Preview: treated area")).to_be_visible()
+    shot("treated_area_drawn")
     save.click()
     settle(page)
-    shown(page, page.get_by_role("tab", name="Regions"))
     after = _ben_course(app.data_dir)
-    # One pixel of the mouse, three times over, in baseline pixels: the mouse lands on whole screen pixels.
-    tolerance = 3 * width / area["width"]
-    assert after.roi is not None and len(after.roi) == 4
-    assert max(abs(a - b) for a, b in zip(after.roi, expected)) <= tolerance, (after.roi, expected, tolerance)
+    # Three pixels of the mouse, in baseline pixels: the mouse lands on whole screen pixels.
+    tolerance = 3 * before.baseline_size[0] / area["width"]
+    assert _off_by(after.roi, treated) <= tolerance, (after.roi, treated, tolerance)
     assert after.control == before.control  # the control is left as it was
     # Every photo was measured again, in the drawn region: each measured value changed.
     redness_before, redness_after = _redness_by_photo(before), _redness_by_photo(after)
@@ -89,9 +103,22 @@ def test_provider_draws_the_treated_area_on_the_baseline(app, page, shot):
     assert measured and all(redness_after[p] is not None and redness_after[p] != redness_before[p]
                             for p in measured)
 
-    # The numbers, for precision, are the drawn box's.
+    # The next box, marked as the control, moves the control only.
+    page.get_by_role("tab", name="Regions").click()
+    _drag_box(page, CONTROL)
+    page.get_by_role("radiogroup", name="The box marks").get_by_text("Untreated control").click()
+    save = shown(page, page.get_by_role("button", name="Save the untreated control and re-analyse"))
+    expect(page.get_by_text("Preview: untreated control")).to_be_visible()
+    shot("control_drawn")
+    save.click()
+    settle(page)
+    last = _ben_course(app.data_dir)
+    assert _off_by(last.control, control) <= tolerance, (last.control, control, tolerance)
+    assert last.roi == after.roi
+
+    # The numbers, for precision, are the drawn boxes'.
     page.get_by_role("tab", name="Regions").click()
     page.get_by_text("Type the regions as numbers, for precision").click()
-    roi_field = page.get_by_role("textbox", name="Treated area", exact=True)
-    expect(roi_field).to_have_value(",".join(map(str, after.roi)), timeout=WAIT)
+    for label, box in (("Treated area", last.roi), ("Untreated control", last.control)):
+        expect(page.get_by_role("textbox", name=label, exact=True)).to_have_value(",".join(map(str, box)))
     shot("saved")

@@ -144,15 +144,16 @@ def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> No
                               config={"displaylogo": False})
     drawn = drawing.selection.box
     if drawn:
-        which = st.radio("The box marks", list(DRAWN_REGIONS), format_func=DRAWN_REGIONS.get, horizontal=True)
+        choice, preview = st.columns(2)
+        which = choice.radio("The box marks", list(DRAWN_REGIONS), format_func=DRAWN_REGIONS.get)
+        name = DRAWN_REGIONS[which].lower()
         with errors_shown():
             box = sv.drawn_region(drawn[-1]["x"], drawn[-1]["y"], (shown.shape[1], shown.shape[0]), (width, height),
-                                  DRAWN_REGIONS[which].lower())
+                                  name)
             roi, control = (box, course.control) if which == "roi" else (course.roi, box)
-            st.image(draw_regions(shown, roi, control, shown_scale),
-                     caption=f"Preview: {DRAWN_REGIONS[which].lower()} {','.join(map(str, box))} "
-                             "(X, Y, width, height in baseline pixels)")
-            if st.button(f"Save the {DRAWN_REGIONS[which].lower()} and re-analyse"):
+            preview.image(draw_regions(shown, roi, control, shown_scale),
+                          caption=f"Preview: {name} {','.join(map(str, box))} (X, Y, width, height in baseline pixels)")
+            if choice.button(f"Save the {name} and re-analyse", type="primary"):
                 _save_regions(store, actor, course, roi, control)
     with st.expander("Type the regions as numbers, for precision"):
         with st.form("regions"):
