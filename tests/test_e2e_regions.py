@@ -68,6 +68,20 @@ def _drag_box(page, fractions) -> dict:
     return area
 
 
+def _draw_and_save(page, shot, fractions, name: str) -> dict:
+    """Drag a box, mark it as the ``name`` region, check the preview and save; returns the plot area's place."""
+    from playwright.sync_api import expect
+
+    area = _drag_box(page, fractions)
+    page.get_by_role("radiogroup", name="The box marks").get_by_text(name, exact=True).click()
+    save = shown(page, page.get_by_role("button", name=f"Save the {name.lower()} and re-analyse"))
+    expect(page.get_by_text(f"Preview: {name.lower()}")).to_be_visible()
+    shot(f"{name.lower().replace(' ', '_')}_drawn")
+    save.click()
+    settle(page)
+    return area
+
+
 def _off_by(box, expected) -> float:
     return max(abs(a - b) for a, b in zip(box, expected))
 
@@ -85,12 +99,7 @@ def test_provider_draws_the_treated_area_and_the_control_on_the_baseline(app, pa
     page.get_by_role("tab", name="Regions").click()
     shot("regions_tab")
 
-    area = _drag_box(page, TREATED)
-    save = shown(page, page.get_by_role("button", name="Save the treated area and re-analyse"))
-    expect(page.get_by_text("Preview: treated area")).to_be_visible()
-    shot("treated_area_drawn")
-    save.click()
-    settle(page)
+    area = _draw_and_save(page, shot, TREATED, "Treated area")
     after = _ben_course(app.data_dir)
     # Three pixels of the mouse, in baseline pixels: the mouse lands on whole screen pixels.
     tolerance = 3 * before.baseline_size[0] / area["width"]
@@ -105,13 +114,7 @@ def test_provider_draws_the_treated_area_and_the_control_on_the_baseline(app, pa
 
     # The next box, marked as the control, moves the control only.
     page.get_by_role("tab", name="Regions").click()
-    _drag_box(page, CONTROL)
-    page.get_by_role("radiogroup", name="The box marks").get_by_text("Untreated control").click()
-    save = shown(page, page.get_by_role("button", name="Save the untreated control and re-analyse"))
-    expect(page.get_by_text("Preview: untreated control")).to_be_visible()
-    shot("control_drawn")
-    save.click()
-    settle(page)
+    _draw_and_save(page, shot, CONTROL, "Untreated control")
     last = _ben_course(app.data_dir)
     assert _off_by(last.control, control) <= tolerance, (last.control, control, tolerance)
     assert last.roi == after.roi
