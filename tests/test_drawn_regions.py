@@ -74,6 +74,19 @@ def test_a_box_that_is_not_two_finite_edges_per_axis_is_a_programming_error(xs, 
         sv.drawn_region(xs, ys, SHOWN, BASELINE)
 
 
+@pytest.mark.parametrize(("shown", "baseline"), [((0, 300), BASELINE), (SHOWN, (4000, -1))])
+def test_sizes_that_are_not_positive_are_a_programming_error(shown, baseline):
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        sv.drawn_region([10, 50], [20, 60], shown, baseline)
+
+
+@pytest.mark.parametrize("image", [np.zeros((30, 40), np.uint8), np.zeros((30, 40, 4), np.uint8),
+                                   np.zeros((30, 40, 3), np.float32)])
+def test_the_figure_takes_only_an_rgb8_image(image):
+    with pytest.raises(ValueError, match="H x W x 3 uint8 RGB"):
+        box_drawing_figure(image)
+
+
 def test_the_figure_counts_the_shown_photo_pixels_from_its_top_left_corner_and_drags_select():
     rgb = np.zeros((30, 40, 3), np.uint8)
     rgb[:10, :20] = (230, 159, 0)  # an orange top-left quarter

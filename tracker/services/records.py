@@ -155,6 +155,8 @@ def drawn_region(xs: Sequence[float], ys: Sequence[float], shown_size: tuple[int
     """
     if len(xs) != 2 or len(ys) != 2 or not all(math.isfinite(v) for v in (*xs, *ys)):
         raise ValueError(f"a drawn box has two finite x and two finite y edges; got x {xs!r}, y {ys!r}")
+    if min(*shown_size, *baseline_size) <= 0:
+        raise ValueError(f"the photo's sizes must be positive; got {shown_size!r} shown, {baseline_size!r} baseline")
     (width, height), (shown_width, shown_height) = baseline_size, shown_size
     x0, x1 = (min(max(round(v * width / shown_width), 0), width) for v in sorted(xs))
     y0, y1 = (min(max(round(v * height / shown_height), 0), height) for v in sorted(ys))

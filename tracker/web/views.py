@@ -320,6 +320,8 @@ def box_drawing_figure(rgb: np.ndarray) -> go.Figure:
     :func:`tracker.services.drawn_region` takes them. Dragging selects (no zoom); the image
     travels as a JPEG, far smaller than Plotly's array of numbers.
     """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"the image must be H x W x 3 uint8 RGB; got shape {rgb.shape}, dtype {rgb.dtype}")
     height, width = rgb.shape[:2]
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
