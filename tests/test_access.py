@@ -786,6 +786,7 @@ NOT_IN_MATRIX = {
     "sign_out": "takes no actor: ends the session of the token it is given (test_accounts.py)",
     "record_event": "appends an audit row inside its caller's transaction; reads nothing",
     "parse_region": "parses text; touches no store",
+    "drawn_region": "converts a box drawn on the photo as shown to baseline pixels; touches no store",
     "data_dictionary": "describes the export columns; touches no store",
     "column_order": "names the export columns; touches no store",
     "ita_category": "names a skin-tone category of a number; touches no store",

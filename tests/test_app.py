@@ -8,6 +8,7 @@ of their own, so the others see it as loaded. Paths given to AppTest are relativ
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import date
 
@@ -157,8 +158,10 @@ def check_patient_detail(at: AppTest) -> None:
     assert list(figures["day"]) == [photo_day(r) for r in manifest_rows("demo-ben")]
     assert len(charts(at)) == 2
     assert at.text_input[0].value == manifest_rows("demo-ben")[0]["roi"]
-    # Thumbnails, the aligned pair, the Δa* map, the regions, the photo chosen in the baseline tab.
-    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 5
+    # Thumbnails, the aligned pair, the Δa* map, the photo chosen in the baseline tab; the regions are a
+    # Plotly figure on which a box is drawn.
+    assert len(at.get("image")) == min(photos_of("demo-ben"), 8) + 4
+    assert len(at.get("plotly_chart")) == 1
     assert [b.label for b in at.button if b.label == "Prepare PDF report"]
 
 
@@ -271,6 +274,54 @@ def test_provider_adds_a_note_and_edits_regions(own_demo):
     after = {pt.photo_id: pt.result.metric("redness_a") for pt in course.progress.points}
     assert after.keys() == before.keys()
     assert all(after[p] is not None and after[p] != before[p] for p in before if before[p] is not None)
+
+
+def _drawn_box(at: AppTest, key: str, xs: list[float], ys: list[float]) -> None:
+    """Stand for the browser's box selection on a chart (test_e2e_regions.py drags one with the mouse)."""
+    from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
+
+    at.session_state[key] = PlotlyState(selection=PlotlySelectionState(
+        points=[], point_indices=[], box=[{"xref": "x", "yref": "y", "x": xs, "y": ys}], lasso=[]))
+
+
+def test_provider_draws_the_control_on_the_baseline(own_demo):
+    demo = own_demo
+    at = signed_in(demo, "dr.rivera")
+    at.session_state["patient_id"] = sv.find_patient_id(demo[0], sv.SYSTEM, "demo-ana")
+    at.switch_page("pages/patient_detail.py").run()
+    before = sv.get_patient(demo[0], sv.SYSTEM, at.session_state["patient_id"]).courses[0]
+    (chart,) = at.get("plotly_chart")
+    layout = json.loads(chart.proto.spec)["layout"]
+    assert layout["dragmode"] == "select"
+    shown_width, shown_height = layout["xaxis"]["range"][1], layout["yaxis"]["range"][0]
+    width, height = before.baseline_size
+    assert abs(shown_width / shown_height - width / height) < 0.01  # the photo as shown, in its proportions
+    assert [r.label for r in at.radio] == ["What was treated"]  # which region a box marks: once one is drawn
+
+    # A box too small to measure in: one sentence, nothing to save.
+    key = f"regions_drawing_{before.id}"
+    _drawn_box(at, key, [0.20 * shown_width, 0.20 * shown_width + 1], [0.5 * shown_height, 0.6 * shown_height])
+    at.run()
+    assert [e.value for e in at.error][-1].startswith("The treated area is too small (")
+    assert not [b for b in at.button if b.label.startswith("Save the")]
+
+    # Dragged up and to the left, marked as the control.
+    _drawn_box(at, key, [0.30 * shown_width, 0.10 * shown_width], [0.90 * shown_height, 0.75 * shown_height])
+    at.run()
+    marks = next(r for r in at.radio if r.label == "The box marks")
+    marks.set_value("control").run()
+    expected = (round(0.10 * width), round(0.75 * height), round(0.20 * width), round(0.15 * height))
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    (previewed,) = [re.fullmatch(r"Preview: untreated control (\d+),(\d+),(\d+),(\d+) "
+                                 r"\(X, Y, width, height in baseline pixels\)", c) for c in captions
+                    if c.startswith("Preview")]
+    assert max(abs(int(a) - b) for a, b in zip(previewed.groups(), expected)) <= 1, (previewed, expected)
+    next(b for b in at.button if b.label == "Save the untreated control and re-analyse").click().run()
+    assert not at.exception
+    after = sv.get_patient(demo[0], sv.SYSTEM, at.session_state["patient_id"]).courses[0]
+    assert after.control == tuple(int(v) for v in previewed.groups())
+    assert after.roi == before.roi
+    assert at.text_input[1].value == ",".join(map(str, after.control))  # the numbers, for precision
 
 
 def test_provider_pdf_report(demo):

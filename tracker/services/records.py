@@ -18,7 +18,8 @@ it back (:func:`hide_photo`, :func:`unhide_photo`); each is audited.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -64,7 +65,8 @@ from tracker.store.photostore import strip_metadata
 
 __all__ = [
     "FITZPATRICK_TYPES", "MAX_PHOTO_BYTES", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
-    "validate_skin_type", "validate_treatment", "validate_treated_extent", "validate_photo_size", "parse_region", "capture_time_of",
+    "validate_skin_type", "validate_treatment", "validate_treated_extent", "validate_photo_size", "parse_region",
+    "drawn_region", "capture_time_of",
     "create_patient", "find_patient_id", "add_course", "add_session", "add_photo", "record_photo",
     "photo_bytes", "set_regions", "refresh_analyses", "set_baseline", "hide_photo", "unhide_photo",
     "add_note", "list_notes",
@@ -130,6 +132,46 @@ def parse_region(text: str | None) -> Box | None:
         return parse_box(str(text))
     except ValueError as exc:
         raise InputError(f"Region {text!r}: {exc}.") from None
+
+
+def drawn_region(xs: Sequence[float], ys: Sequence[float], shown_size: tuple[int, int],
+                 baseline_size: tuple[int, int], name: str = "region") -> Box:
+    """The box a provider dragged over the baseline photo, in baseline pixels.
+
+    ``xs`` and ``ys`` are the box's two x and two y edges, in either order, in pixels of the
+    photo as shown (0 at its left and top edges), as a box selection on a chart reports them;
+    ``shown_size`` and ``baseline_size`` are the (width, height) of the photo as shown and of the
+    baseline. Each side is scaled by its own ratio, so a shown copy rounded to whole pixels
+    does not shift the far edges. The box is cut at the photo's edges; InputError with one
+    sentence (naming the ``name``) when nothing of it lies on the photo, or it is under
+    8 baseline pixels across.
+
+    Examples
+    --------
+    >>> drawn_region([50, 10], [60, 20], (400, 300), (4000, 3000), "treated area")
+    (100, 200, 400, 400)
+    >>> drawn_region([-20, 10], [280, 330], (400, 300), (4000, 3000))
+    (0, 2800, 100, 200)
+    """
+    if len(xs) != 2 or len(ys) != 2 or not all(math.isfinite(v) for v in (*xs, *ys)):
+        raise ValueError(f"a drawn box has two finite x and two finite y edges; got x {xs!r}, y {ys!r}")
+    if min(*shown_size, *baseline_size) <= 0:
+        raise ValueError(f"the photo's sizes must be positive; got {shown_size!r} shown, {baseline_size!r} baseline")
+    (width, height), (shown_width, shown_height) = baseline_size, shown_size
+    x0, x1 = (min(max(round(v * width / shown_width), 0), width) for v in sorted(xs))
+    y0, y1 = (min(max(round(v * height / shown_height), 0), height) for v in sorted(ys))
+    if x1 <= x0 or y1 <= y0:
+        raise InputError(f"The {name} was drawn outside the photo: drag the box over the photo.")
+    box = (x0, y0, x1 - x0, y1 - y0)
+    _check_region_on_baseline(box, (height, width), name)
+    return box
+
+
+def _check_region_on_baseline(box: Box | None, shape: tuple[int, int], name: str) -> None:
+    try:
+        check_box(box, shape, name)
+    except ValueError as exc:
+        raise InputError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
 
 
 def capture_time_of(photo: DecodedPhoto, given: datetime | None, given_source: str,
@@ -457,10 +499,7 @@ def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, con
         baseline = baseline_photo(s, course_id)
         if baseline is not None:
             for box, name in ((roi, "region of interest"), (control, "control region")):
-                try:
-                    check_box(box, (baseline.height, baseline.width), name)
-                except ValueError as exc:
-                    raise InputError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
+                _check_region_on_baseline(box, (baseline.height, baseline.width), name)
         course.roi = list(roi) if roi else None
         course.control = list(control) if control else None
         if treated_extent:

@@ -20,6 +20,7 @@ from tracker.web.markdown import literal
 from tracker.web.session import photo_rgb
 from tracker.web.views import (
     aligned_pair,
+    box_drawing_figure,
     course_frame,
     draw_regions,
     answers_text,
@@ -120,33 +121,63 @@ def grades_panel(store: Store, actor: sv.Actor, course: sv.CourseDetail, photo_i
 #: What a course's treatment covered, as the regions form offers it.
 TREATED_CHOICES = {"face": "The whole face", "region": "Only the treated area"}
 
+#: Which region a box drawn on the baseline sets.
+DRAWN_REGIONS = {"roi": "Treated area", "control": "Untreated control"}
+
+#: Longest side, in pixels, of the baseline on which regions are drawn.
+REGIONS_SIDE = 900
+
 
 def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:
-    """The baseline with its regions, and a form to change them (every photo is measured again)."""
+    """The baseline with its regions: drag a box over it to set the treated area or the control, or type the
+    numbers; every photo is measured again."""
     if course.baseline_photo_id is None:
         st.info("Regions are drawn on the baseline photo, which does not exist yet.")
         return
     base, base_scale = photo_rgb(actor, course.baseline_photo_id)
-    st.image(draw_regions(base, course.roi, course.control, base_scale),
-             caption="Treated area (orange) and untreated control (blue), in baseline pixels")
+    shown = fit_within(base, REGIONS_SIDE)
+    shown_scale = shown.shape[1] / base.shape[1] * base_scale  # pixels shown per baseline pixel
     width, height = course.baseline_size
-    with st.form("regions"):
-        st.write(f"Baseline photo: {width} × {height} pixels. Boxes are X, Y, width, height.")
-        roi_text = st.text_input("Treated area", ",".join(map(str, course.roi or [])))
-        control_text = st.text_input("Untreated control", ",".join(map(str, course.control or [])))
-        extents = list(TREATED_CHOICES)
-        treated = st.radio("What was treated", extents, index=extents.index(course.treated_extent),
-                           format_func=TREATED_CHOICES.get, horizontal=True,
-                           help="When the whole face was treated, skin outside the treated area is not taken as "
-                                "unchanged: colour is normalised on the surroundings, a control or the colour card.")
-        save = st.form_submit_button("Save and re-analyse")
+    st.caption("Treated area (orange) and untreated control (blue). Drag a box over the photo to draw a region.")
+    drawing = st.plotly_chart(box_drawing_figure(draw_regions(shown, course.roi, course.control, shown_scale)),
+                              on_select="rerun", selection_mode="box", key=f"regions_drawing_{course.id}",
+                              config={"displaylogo": False})
+    drawn = drawing.selection.box
+    if drawn:
+        choice, preview = st.columns(2)
+        which = choice.radio("The box marks", list(DRAWN_REGIONS), format_func=DRAWN_REGIONS.get)
+        name = DRAWN_REGIONS[which].lower()
+        with errors_shown():
+            box = sv.drawn_region(drawn[-1]["x"], drawn[-1]["y"], (shown.shape[1], shown.shape[0]), (width, height),
+                                  name)
+            roi, control = (box, course.control) if which == "roi" else (course.roi, box)
+            preview.image(draw_regions(shown, roi, control, shown_scale),
+                          caption=f"Preview: {name} {','.join(map(str, box))} (X, Y, width, height in baseline pixels)")
+            if choice.button(f"Save the {name} and re-analyse", type="primary"):
+                _save_regions(store, actor, course, roi, control)
+    with st.expander("Type the regions as numbers, for precision"):
+        with st.form("regions"):
+            st.write(f"Baseline photo: {width} × {height} pixels. Boxes are X, Y, width, height.")
+            roi_text = st.text_input("Treated area", ",".join(map(str, course.roi or [])))
+            control_text = st.text_input("Untreated control", ",".join(map(str, course.control or [])))
+            extents = list(TREATED_CHOICES)
+            treated = st.radio("What was treated", extents, index=extents.index(course.treated_extent),
+                               format_func=TREATED_CHOICES.get, horizontal=True,
+                               help="When the whole face was treated, skin outside the treated area is not taken "
+                                    "as unchanged: colour is normalised on the surroundings, a control or the "
+                                    "colour card.")
+            save = st.form_submit_button("Save and re-analyse")
     if save:
         with errors_shown():
-            with st.spinner("Re-analysing the photos…"):
-                sv.set_regions(store, actor, course.id, sv.parse_region(roi_text), sv.parse_region(control_text),
-                               treated)
-            st.success("Regions saved; every photo was measured again.")
-            st.rerun()
+            _save_regions(store, actor, course, sv.parse_region(roi_text), sv.parse_region(control_text), treated)
+
+
+def _save_regions(store: Store, actor: sv.Actor, course: sv.CourseDetail, roi, control,
+                  treated: str | None = None) -> None:
+    with st.spinner("Re-analysing the photos…"):
+        sv.set_regions(store, actor, course.id, roi, control, treated)
+    st.success("Regions saved; every photo was measured again.")
+    st.rerun()
 
 
 def baseline_panel(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:

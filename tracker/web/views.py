@@ -10,12 +10,14 @@ common forms of colour blindness (Okabe & Ito 2008, "Color Universal Design").
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime, time
 
 import altair as alt
 import cv2
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from tracker.analysis import AnalysisResult
 from tracker.analysis.align import RegionAlignment, rescale_homography, rescale_region, warp_to_baseline
@@ -27,8 +29,8 @@ from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
     "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
-    "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time", "upload_verdict",
-    "measured_points", "photo_figures", "focal_redness_note",
+    "box_drawing_figure", "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time",
+    "upload_verdict", "measured_points", "photo_figures", "focal_redness_note",
 ]
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -308,6 +310,29 @@ def draw_regions(rgb: np.ndarray, roi, control, scale: float = 1.0) -> np.ndarra
         cv2.putText(out, label, (x, max(12, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 + thickness * 0.1, colour,
                     max(1, thickness // 2), cv2.LINE_AA)
     return out
+
+
+def box_drawing_figure(rgb: np.ndarray) -> go.Figure:
+    """An image as a Plotly figure over which a box is dragged to select a region.
+
+    The axes count the image's pixels from its top-left corner (pixel edges, not centres), so
+    a box selection reports its edges in pixels of ``rgb``, as
+    :func:`tracker.services.drawn_region` takes them. Dragging selects (no zoom); the image
+    travels as a JPEG, far smaller than Plotly's array of numbers.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"the image must be H x W x 3 uint8 RGB; got shape {rgb.shape}, dtype {rgb.dtype}")
+    height, width = rgb.shape[:2]
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise ValueError("the image could not be encoded as JPEG")
+    source = "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii")
+    figure = go.Figure(go.Image(source=source, x0=0.5, y0=0.5, dx=1, dy=1, hoverinfo="skip"))
+    figure.update_xaxes(visible=False, range=[0, width], constrain="domain")
+    figure.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
+    figure.update_layout(dragmode="select", height=height, margin=dict(l=0, r=0, t=0, b=0),
+                         newselection=dict(line=dict(color=OKABE_ITO["vermillion"], width=2)))
+    return figure
 
 
 # --- cohorts -------------------------------------------------------------------------------
