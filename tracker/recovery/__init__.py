@@ -55,6 +55,7 @@ from .course import (
     session_relative_days,
 )
 from .fit import RednessFit, fit_redness_decay
+from .schedule import PhotoSchedule, PhotoSlot, photo_schedule, photo_window_days
 from .timeline import CoursePoint, CourseProgress, PhotoPoint, course_progress, days_between
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "DarkerSkin",
     "DurationStatistic",
     "PhotoPoint",
+    "PhotoSchedule",
+    "PhotoSlot",
     "RednessBand",
     "RednessFit",
     "Reference",
@@ -96,6 +99,8 @@ __all__ = [
     "fitzpatrick_type",
     "get_treatment",
     "melanin_change_threshold",
+    "photo_schedule",
+    "photo_window_days",
     "rebound_threshold",
     "texture_in_words",
     "session_relative_days",
