@@ -251,6 +251,10 @@ def test_provider_list_opens_the_patient_of_the_selected_row(demo, row, referenc
     assert not at.exception
     assert [t.value for t in at.title] == [reference]
     assert at.session_state["patient_id"] == sv.find_patient_id(demo[0], sv.SYSTEM, reference)
+    # Back on the list, the earlier click does not open the patient again.
+    at.switch_page("pages/patients.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Patients"]
 
 
 def test_provider_filters_by_status(demo):

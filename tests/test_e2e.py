@@ -422,6 +422,12 @@ def test_provider_opens_a_patient_by_clicking_her_row(app, page, shot):
     assert page.url.rstrip("/").endswith("patient_detail"), page.url
     assert app.ben["reference"] not in page_text(page)
     shot("opened_by_row")
+    # Back on the list, the earlier click does not open her again.
+    go_to(page, "Patients")
+    settle(page)
+    expect(page.get_by_role("heading", name="Patients", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="demo-ana", exact=True)).to_have_count(0)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
 
 
 def test_researcher_downloads_deidentified_csv(app, page, shot, tmp_path):
