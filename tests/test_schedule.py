@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from tracker.recovery import TREATMENTS, photo_schedule, photo_window_days
+from tracker.recovery import TREATMENTS, catalogue, describe_treatment, photo_schedule, photo_window_days
 
 START = date(2026, 3, 2)
 
@@ -131,3 +131,22 @@ def test_no_session_no_schedule():
 def test_unknown_treatment_is_refused():
     with pytest.raises(ValueError, match="Unknown treatment"):
         photo_schedule("laser_of_the_future", [START], [], today=START)
+
+
+def test_the_treatment_description_gives_the_photo_days_as_an_estimate():
+    text = describe_treatment("ipl")
+    assert "Photos are most useful on days 1, 3, 10, 28 after each session (the project's suggestion, an estimate)." \
+        in text
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"days": [1, 3], "sources": ["Weiss 2006"], "note": "where the course changes"}, "estimate"),
+    ({"days": [1, 3], "statistic": "estimate", "sources": ["Weiss 2006"]}, "note"),
+    ({"days": [3, 1], "statistic": "estimate", "sources": ["Weiss 2006"], "note": "n"}, "rising whole days"),
+    ({"days": [0, 3], "statistic": "estimate", "sources": ["Weiss 2006"], "note": "n"}, "from day 1"),
+    ({"days": [1, 2.5], "statistic": "estimate", "sources": ["Weiss 2006"], "note": "n"}, "whole days"),
+    ({"days": [1, 3], "statistic": "estimate", "note": "n"}, "no source"),
+])
+def test_the_loader_refuses_photo_days_that_are_unsourced_unexplained_or_out_of_order(entry, message):
+    with pytest.raises(ValueError, match=message):
+        catalogue._parse_photo_days(entry, "treatments.ipl.photo_days", catalogue.BIBLIOGRAPHY)

@@ -798,7 +798,7 @@ def describe_treatment(key: str) -> str:
     -------
     str
         The typical course (redness, wound milestones, texture, sessions, darkening risk),
-        when to contact the provider, and the sources.
+        the suggested photo days, when to contact the provider, and the sources.
 
     Examples
     --------
@@ -851,6 +851,9 @@ def describe_treatment(key: str) -> str:
     if t.darker_skin is not None:
         darker = _ROMAN_BY_NUMBER[t.darker_skin.from_fitzpatrick]
         parts.append(f"For Fitzpatrick {darker} and darker skin: {t.darker_skin.pih_risk}")
+    if t.photo_days:
+        parts.append(f"Photos are most useful on days {', '.join(map(str, t.photo_days))} after each session"
+                     " (the project's suggestion, an estimate).")
     contact = f"Contact your provider if redness is still clearly visible after day {t.review_after_day:g}"
     if t.is_estimate("review_after_day"):
         contact += " (an estimate)"
