@@ -156,6 +156,9 @@ def check_patient_detail(at: AppTest) -> None:
     last_day = photo_day(manifest_rows("demo-ben")[-1])
     assert [e.value for e in at.error] == [f"**needs review: redness beyond the outer limit on day {last_day}**"]
     assert "rule redness_beyond_outer_limit" in page_text(at)  # the provider's reasons, with rules
+    # Ben's photos stop at day 28; the suggested days 90 and 180 went by without one.
+    assert "Photos at the suggested days (the project's estimate): no more suggested days; missed" in page_text(at)
+    assert "day 90 after treatment" in page_text(at) and "day 180 after treatment" in page_text(at)
     assert [m.label for m in at.metric] == ["Redness above before (Δa*)", "ITA°", "Melanin index", "Texture vs before"]
     figures = at.dataframe[0].value
     assert len(figures) == photos_of("demo-ben")
@@ -282,6 +285,11 @@ def test_provider_filters_and_sorts_by_photo_overdue(own_demo):
     next(c for c in at.checkbox if c.label == "Photo overdue only").uncheck().run()
     next(s for s in at.selectbox if s.label == "Sort by").set_value("Patient").run()
     assert list(at.dataframe[0].value["patient"]) == sorted(table["patient"])
+    # His page names the overdue photo: day 7 after the new session.
+    at.session_state["patient_id"] = ben
+    at.switch_page("pages/patient_detail.py").run()
+    day7 = date.today() - timedelta(days=3)
+    assert f"photo overdue: day 7 after treatment 2 ({day7.day} {day7:%B})" in page_text(at)
 
 
 def test_provider_filters_by_days_since_treatment_and_last_photo(demo):

@@ -349,6 +349,21 @@ def test_schedule_sentences_say_what_is_next_and_what_was_missed():
     ]
 
 
+def test_provider_schedule_line_counts_what_was_missed_and_names_the_overdue_photo():
+    start = date(2026, 3, 2)
+    photos = [SimpleNamespace(taken_at=datetime(2026, 3, 3, 9), state="active")]
+    schedule = views.course_schedule(_course("ipl", [start], photos), today=date(2026, 3, 8))
+    assert views.provider_schedule_line(schedule) == (
+        "Photos at the suggested days (the project's estimate): photo overdue: day 3 after treatment (5 March); "
+        "next day 10 after treatment (12 March), counted 10 March to 14 March; "
+        "missed 1 of 4: day 3 after treatment (5 March).")
+    done = views.course_schedule(_course("ipl", [start], photos), today=date(2027, 1, 1))
+    assert views.provider_schedule_line(done) == (
+        "Photos at the suggested days (the project's estimate): no more suggested days; missed 3 of 4: "
+        "day 3 after treatment (5 March), day 10 after treatment (12 March), day 28 after treatment (30 March).")
+    assert views.provider_schedule_line(views.course_schedule(_course("ipl", [], []), date(2026, 3, 3))) is None
+
+
 def test_schedule_sentences_when_a_photo_is_due_today_and_after_the_schedule():
     start, second = date(2026, 3, 2), date(2026, 3, 30)
     due_now = views.course_schedule(_course("ipl", [start, second], []), today=date(2026, 3, 31))

@@ -39,7 +39,7 @@ from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "PROVIDER_STATUS", "status_label", "provider_status",
     "course_provider_status",
-    "course_schedule", "schedule_sentences", "filter_patient_list", "PATIENT_LIST_ORDERS", "sort_patient_list",
+    "course_schedule", "schedule_sentences", "provider_schedule_line", "filter_patient_list", "PATIENT_LIST_ORDERS", "sort_patient_list",
     "course_frame", "redness_band_frame",
     "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
     "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time", "upload_verdict",
@@ -320,6 +320,23 @@ def schedule_sentences(schedule: PhotoSchedule, today: date) -> list[str]:
         missed = ", ".join(_slot_words(slot, sessions) for slot in schedule.missed)
         out.append(f"Photos missed: {missed}. That is fine; the next ones still help.")
     return out
+
+
+def provider_schedule_line(schedule: PhotoSchedule) -> str | None:
+    """The suggested photos on one line for the provider (None without a session)."""
+    if not schedule.slots:
+        return None
+    sessions = schedule.slots[-1].session
+    parts = []
+    if schedule.overdue is not None:
+        parts.append(f"photo overdue: {_slot_words(schedule.overdue, sessions)}")
+    due = schedule.next_due
+    parts.append("no more suggested days" if due is None else
+                 f"next {_slot_words(due, sessions)}, counted {_day_month(due.earliest)} to {_day_month(due.latest)}")
+    if schedule.missed:
+        parts.append(f"missed {len(schedule.missed)} of {len(schedule.slots)}: "
+                     + ", ".join(_slot_words(slot, sessions) for slot in schedule.missed))
+    return "Photos at the suggested days (the project's estimate): " + "; ".join(parts) + "."
 
 
 # --- uploads -----------------------------------------------------------------------------
