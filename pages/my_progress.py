@@ -1,5 +1,7 @@
 """A patient's progress: latest photo against the first, redness map, charts and status."""
 
+from datetime import date
+
 import cv2
 import streamlit as st
 
@@ -9,10 +11,12 @@ from tracker.web.views import (
     STATUS_HELP,
     aligned_pair,
     course_frame,
+    course_schedule,
     measured_points,
     redness_band_frame,
     redness_chart,
     redness_heatmap,
+    schedule_sentences,
     texture_chart,
 )
 
@@ -28,6 +32,15 @@ progress = course.progress
 
 show_status(progress, for_provider=False)
 st.caption(STATUS_HELP)
+
+today = date.today()
+photo_plan = schedule_sentences(course_schedule(course, today), today)
+if photo_plan:
+    st.subheader("Your next photo")
+    for sentence in photo_plan:
+        st.write(sentence)
+    st.caption("The suggested days are our estimate of when photos show the most about healing after this "
+               "treatment, not a rule; a photo taken a little off the day still counts.")
 
 frame = course_frame(progress)
 measured = measured_points(progress)

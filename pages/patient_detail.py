@@ -1,5 +1,7 @@
 """One patient for their provider: aligned photo timeline, charts, regions, notes and a PDF report."""
 
+from datetime import date
+
 import streamlit as st
 
 from tracker import services as sv
@@ -15,6 +17,7 @@ from tracker.web.panels import (
     report_panel,
 )
 from tracker.web.session import choose_course, get_store, require_actor, show_status
+from tracker.web.views import course_schedule, provider_schedule_line
 
 actor = require_actor("provider")
 store = get_store()
@@ -36,6 +39,9 @@ if patient.courses:
     show_status(course.progress, for_provider=True)
     st.caption(f"Sessions: {', '.join(f'{d:%d %b %Y}' for d in course.sessions)}. The status compares "
                "measurements with the typical course; it is not a diagnosis.")
+    photo_plan = provider_schedule_line(course_schedule(course, date.today()))
+    if photo_plan:
+        st.caption(photo_plan)
     photos_tab, charts_tab, regions_tab, baseline_tab = st.tabs(["Photo timeline", "Charts", "Regions",
                                                                  "Baseline and photos"])
     with photos_tab:

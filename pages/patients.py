@@ -1,10 +1,17 @@
-"""A provider's patients, most concerning first."""
+"""A provider's patients, most concerning first: filter, sort, and click a row to open the patient."""
 
 import streamlit as st
 
 from tracker import services as sv
-from tracker.web.views import STATUS_LABEL, patient_list_frame, treatment_name
 from tracker.web.session import get_store, require_actor
+from tracker.web.views import (
+    PATIENT_LIST_ORDERS,
+    PROVIDER_STATUS,
+    filter_patient_list,
+    patient_list_frame,
+    sort_patient_list,
+    treatment_name,
+)
 
 actor = require_actor("provider")
 store = get_store()
@@ -15,24 +22,30 @@ if table.empty:
     st.stop()
 
 treatments = sorted({t for keys in table["treatment_keys"] for t in keys})
-left, right = st.columns(2)
-chosen_treatments = left.multiselect("Treatment", treatments, format_func=treatment_name)
-chosen_status = right.multiselect("Status", list(STATUS_LABEL), format_func=STATUS_LABEL.get)
-shown = table
-if chosen_treatments:
-    shown = shown[shown["treatment_keys"].apply(lambda keys: any(t in keys for t in chosen_treatments))]
-if chosen_status:
-    shown = shown[shown["status_key"].isin(chosen_status)]
+days = table["days since treatment"].dropna()
+left, middle, right = st.columns(3)
+chosen_status = left.multiselect("Status", list(PROVIDER_STATUS), format_func=PROVIDER_STATUS.get)
+chosen_treatments = middle.multiselect("Treatment", treatments, format_func=treatment_name)
+order = right.selectbox("Sort by", list(PATIENT_LIST_ORDERS))
+left, middle, right = st.columns(3)
+day_range = None
+if len(days) and days.min() < days.max():
+    every_day = (int(days.min()), int(days.max()))
+    chosen_days = left.slider("Days since treatment", *every_day, every_day)
+    day_range = None if chosen_days == every_day else chosen_days  # untouched, it keeps patients without one
+last_photo_before = middle.date_input("Last photo before", value=None)
+overdue_only = right.checkbox("Photo overdue only")
 
-st.caption(f"{len(shown)} of {len(table)} patients. Sorted by concern: review first, then slower than typical.")
+shown = sort_patient_list(filter_patient_list(
+    table, statuses=chosen_status, treatments=chosen_treatments, days_since_treatment=day_range,
+    overdue_only=overdue_only, last_photo_before=last_photo_before), order)
+st.caption(f"{len(shown)} of {len(table)} patients. Click a row to open the patient.")
 selection = st.dataframe(
     shown.drop(columns=["id", "status_key", "treatment_keys"]), hide_index=True, width="stretch",
     on_select="rerun", selection_mode="single-row", key="patient_table",
+    column_config={"photo overdue": st.column_config.CheckboxColumn("photo overdue")},
 )
 rows = selection.selection.rows if selection else []
-names = dict(zip(shown["id"], shown["patient"]))
-choice = st.selectbox("Open a patient", shown["id"].tolist(),
-                      index=rows[0] if rows else None, placeholder="Choose a patient", format_func=names.get)
-if st.button("Open", type="primary", disabled=choice is None):
-    st.session_state["patient_id"] = int(choice)
+if rows and rows[0] < len(shown):
+    st.session_state["patient_id"] = int(shown["id"].iloc[rows[0]])
     st.switch_page("pages/patient_detail.py")

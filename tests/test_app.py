@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -117,8 +117,8 @@ def sidebar_text(at: AppTest) -> str:
 # typical and on track, Ben's slow and for review; 8 and 9 photos), beside the page's title.
 def check_my_progress(at: AppTest) -> None:
     assert [i.value for i in at.info][0] == "**On track**"  # Ana's status, in words
-    assert [s.value for s in at.subheader] == ["Latest photo and your first photo", "Redness over time",
-                                               "Skin texture"]
+    assert [s.value for s in at.subheader] == ["Your next photo", "Latest photo and your first photo",
+                                               "Redness over time", "Skin texture"]
     assert "not a diagnosis" in page_text(at)
     assert len(charts(at)) == 2  # redness against the band, texture
     assert len(at.get("image")) == 4  # first photo, latest aligned, overlay, redness map
@@ -139,7 +139,11 @@ def check_add_photos(at: AppTest) -> None:
 def check_patients(at: AppTest) -> None:
     table = at.dataframe[0].value
     assert list(table["identifier"]) == ["demo-ben", "demo-ana"]  # most concerning first
-    assert list(table["status"]) == ["Ask your provider to review", "On track"]
+    # In the provider's words: the rule that fired on Ben's course, with the day (his last photo's).
+    last_day = photo_day(manifest_rows("demo-ben")[-1])
+    assert list(table["status"]) == [f"needs review: redness beyond the outer limit on day {last_day}",
+                                     "on track: redness fading within the expected band"]
+    assert list(table["photo overdue"]) == [False, False]  # both demo courses are past their photo days
     assert list(table["photos"]) == [photos_of("demo-ben"), photos_of("demo-ana")]
     today = date.today()
     assert list(table["days since treatment"]) == [(today - treated_on("demo-ben")).days,
@@ -150,8 +154,12 @@ def check_patients(at: AppTest) -> None:
 def check_patient_detail(at: AppTest) -> None:
     # The first patient on the list opens: Ben, whose redness is slow.
     assert "Identifier demo-ben · skin type III" in page_text(at)
-    assert [e.value for e in at.error] == ["**Ask your provider to review**"]
+    last_day = photo_day(manifest_rows("demo-ben")[-1])
+    assert [e.value for e in at.error] == [f"**needs review: redness beyond the outer limit on day {last_day}**"]
     assert "rule redness_beyond_outer_limit" in page_text(at)  # the provider's reasons, with rules
+    # Ben's photos stop at day 28; the suggested days 90 and 180 went by without one.
+    assert "Photos at the suggested days (the project's estimate): no more suggested days; missed" in page_text(at)
+    assert "day 90 after treatment" in page_text(at) and "day 180 after treatment" in page_text(at)
     assert [m.label for m in at.metric] == ["Redness above before (Δa*)", "ITA°", "Melanin index", "Texture vs before"]
     figures = at.dataframe[0].value
     assert len(figures) == photos_of("demo-ben")
@@ -232,23 +240,92 @@ def test_patient_add_photo_is_checked_and_reported(own_demo):
     assert outcome.analysis.ok is False and outcome.analysis.error
 
 
-def test_provider_list_puts_the_slow_patient_first_and_opens_detail(demo):
+def select_row(at: AppTest, row: int) -> AppTest:
+    """Select a row of the patient list, as a click on it does in the browser."""
+    at.session_state["patient_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    return at.run()
+
+
+@pytest.mark.parametrize(("row", "reference"), [(0, "demo-ben"), (1, "demo-ana")])
+def test_provider_list_opens_the_patient_of_the_selected_row(demo, row, reference):
     at = signed_in(demo, "dr.rivera").run()
-    table = at.dataframe[0].value
-    assert list(table["identifier"])[0] == "demo-ben"
-    assert list(table["status"])[0] == "Ask your provider to review"
-    opener = at.selectbox[-1]
-    opener.set_value(sv.find_patient_id(demo[0], sv.SYSTEM, "demo-ben")).run()
-    next(b for b in at.button if b.label == "Open").click().run()
+    assert list(at.dataframe[0].value["identifier"]) == ["demo-ben", "demo-ana"]
+    # No separate chooser and "Open" button: the row is the way in.
+    assert not [b for b in at.button if b.label == "Open"]
+    assert not [s for s in at.selectbox if s.label == "Open a patient"]
+    select_row(at, row)
     assert not at.exception
-    assert at.title[0].value == "demo-ben"
+    assert [t.value for t in at.title] == [reference]
+    assert at.session_state["patient_id"] == sv.find_patient_id(demo[0], sv.SYSTEM, reference)
+    # Back on the list, the earlier click does not open the patient again.
+    at.switch_page("pages/patients.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Patients"]
 
 
 def test_provider_filters_by_status(demo):
     at = signed_in(demo, "dr.rivera").run()
-    at.multiselect[1].select("on_track").run()
+    status = next(m for m in at.multiselect if m.label == "Status")
+    status.select("on_track").run()
     table = at.dataframe[0].value
     assert list(table["identifier"]) == ["demo-ana"]
+
+
+def test_provider_filters_and_sorts_by_photo_overdue(own_demo):
+    store, _ = own_demo
+    # A second session for Ben ten days ago: his day-7 photo after it was due three days ago, none since.
+    ben = sv.find_patient_id(store, sv.SYSTEM, "demo-ben")
+    _, provider = sv.sign_in(store, "dr.rivera", own_demo[1]["dr.rivera"])
+    course_id = sv.get_patient(store, provider, ben).courses[0].id
+    sv.add_session(store, provider, course_id, date.today() - timedelta(days=10))
+    at = signed_in(own_demo, "dr.rivera").run()
+    table = at.dataframe[0].value
+    assert dict(zip(table["identifier"], table["photo overdue"])) == {"demo-ben": True, "demo-ana": False}
+    next(c for c in at.checkbox if c.label == "Photo overdue only").check().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["identifier"]) == ["demo-ben"]
+    assert "1 of 2 patients." in page_text(at)
+    next(c for c in at.checkbox if c.label == "Photo overdue only").uncheck().run()
+    next(s for s in at.selectbox if s.label == "Sort by").set_value("Patient").run()
+    assert list(at.dataframe[0].value["patient"]) == sorted(table["patient"])
+    # His page names the overdue photo: day 7 after the new session.
+    at.session_state["patient_id"] = ben
+    at.switch_page("pages/patient_detail.py").run()
+    day7 = date.today() - timedelta(days=3)
+    assert f"photo overdue: day 7 after treatment 2 ({day7.day} {day7:%B})" in page_text(at)
+
+
+def test_provider_filters_by_days_since_treatment_and_last_photo(demo):
+    at = signed_in(demo, "dr.rivera").run()
+    days = {r: (date.today() - treated_on(r)).days for r in ("demo-ana", "demo-ben")}
+    slider = next(s for s in at.slider if s.label == "Days since treatment")
+    youngest = min(days, key=days.get)
+    slider.set_value((days[youngest], days[youngest])).run()
+    assert list(at.dataframe[0].value["identifier"]) == [youngest]
+    slider = next(s for s in at.slider if s.label == "Days since treatment")
+    slider.set_value((min(days.values()), max(days.values()))).run()
+    last = {r: date.fromisoformat(manifest_rows(r)[-1]["taken_on"]) for r in days}
+    earliest = min(last, key=last.get)
+    next(d for d in at.date_input if d.label == "Last photo before").set_value(max(last.values())).run()
+    assert list(at.dataframe[0].value["identifier"]) == [earliest]
+
+
+def test_patient_sees_the_next_photo_due_and_the_missed_ones(own_demo):
+    store, passwords = own_demo
+    # A second session for Ana five days ago: days 1 and 3 after it were missed, day 7 comes next.
+    second = date.today() - timedelta(days=5)
+    _, provider = sv.sign_in(store, "dr.rivera", passwords["dr.rivera"])
+    ana = sv.find_patient_id(store, sv.SYSTEM, "demo-ana")
+    sv.add_session(store, provider, sv.get_patient(store, provider, ana).courses[0].id, second)
+    at = signed_in(own_demo, "ana").run()
+    assert not at.exception
+    assert "Your next photo" in [s.value for s in at.subheader]
+    text = page_text(at)
+    day7, day3 = second + timedelta(days=7), second + timedelta(days=3)
+    assert f"Your next photo: day 7 after treatment 2 ({day7.day} {day7:%B})." in text
+    assert f"Your photo for day 3 after treatment 2 ({day3.day} {day3:%B}) has not come yet." in text
+    assert "day 1 after treatment 2" in text.split("Photos missed:")[1]
+    assert "our estimate" in text
 
 
 def test_provider_adds_a_note_and_edits_regions(own_demo):
@@ -336,7 +413,9 @@ def test_provider_pdf_report(demo):
     reader = PdfReader(io.BytesIO(pdf))
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
     assert "Patient demo-ben" in text and "Identifier demo-ben" in text and "Fitzpatrick III" in text
-    assert "Ask your provider to review" in text and "not a diagnosis" in text
+    last_day = photo_day(manifest_rows("demo-ben")[-1])
+    assert f"needs review: redness beyond the outer limit on day {last_day}" in text and "not a diagnosis" in text
+    assert "Ask your provider to review" not in text  # the patient's wording is not the provider's
     assert f"Page {len(reader.pages)} of {len(reader.pages)}" in text
     # Every photo has its row (date, day, session) in the figures; the latest's Δa* is the simulated
     # redness (sample_images/truth.csv) within the tolerance the sample photos are held to.

@@ -88,7 +88,7 @@ def _ben_figures(data_dir: Path) -> dict:
     """What the provider's report must show for demo-ben, computed from the store in-process."""
     from tracker import services as sv
     from tracker.store.db import open_store
-    from tracker.web.views import status_label
+    from tracker.web.views import course_provider_status
 
     store = open_store(data_dir)
     try:
@@ -99,7 +99,7 @@ def _ben_figures(data_dir: Path) -> dict:
     measured = [pt for pt in progress.points
                 if pt.ok and pt.day > 0 and pt.excess_redness is not None and pt.quality_ok is not False]
     latest = measured[-1]
-    return {"reference": patient.reference, "name": patient.display_name, "status": status_label(progress.status),
+    return {"reference": patient.reference, "name": patient.display_name, "status": course_provider_status(progress),
             "latest_date": f"{latest.taken_at:%Y-%m-%d}", "latest_day": latest.day,
             "latest_excess_redness": f"{latest.excess_redness:.1f}"}
 
@@ -245,6 +245,19 @@ def sign_in(page, user: str, password: str, first_page: str, url: str | None = N
     expect(page.get_by_text(f"Signed in as {user}")).to_be_visible()
 
 
+def click_row(page, row: int) -> None:
+    """Click the row marker of a body row of the first table (drawn on a canvas: clicked by position)."""
+    from playwright.sync_api import expect
+
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    expect(grid).to_be_visible(timeout=WAIT)
+    settle(page)
+    box = grid.bounding_box()
+    header = grid.locator('thead [role="columnheader"]').first.bounding_box()
+    height = header["height"] if header and header["height"] else 35
+    page.mouse.click(box["x"] + 15, box["y"] + height * (row + 1.5))
+
+
 def go_to(page, title: str) -> None:
     """Follow a link of the sidebar navigation and wait for the page's title."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
@@ -360,19 +373,11 @@ def test_provider_downloads_report_of_slow_patient(app, page, shot, tmp_path):
     expect(rows).to_have_count(2, timeout=WAIT)
     first = dict(zip(columns, rows.first.locator('[role="gridcell"]').all_inner_texts()))
     assert first["identifier"] == ben["reference"], f"first row of the patient list: {first}"
-    assert first["status"] == ben["status"] == "Ask your provider to review"
+    # The provider reads the rule that fired, not the patient's "Ask your provider to review".
+    assert first["status"] == ben["status"] and ben["status"].startswith("needs review: redness beyond the outer limit")
     shot("patient_list")
 
-    # The "Open a patient" choices follow the table's order too.
-    page.get_by_label("Open a patient").click()
-    options = page.get_by_role("option")
-    expect(options.first).to_be_visible(timeout=WAIT)
-    assert [o.strip() for o in options.all_inner_texts()] == [ben["name"], "demo-ana"]
-    options.first.click()
-    open_button = page.locator('[data-testid="stButton"]').get_by_role("button", name="Open", exact=True)
-    expect(open_button).to_be_enabled(timeout=WAIT)
-    settle(page)
-    open_button.click()
+    click_row(page, 0)
     shown(page, page.get_by_role("heading", name=ben["name"], exact=True))
     expect_text(page, f"Identifier {ben['reference']}")
     expect_text(page, ben["status"])
@@ -406,6 +411,31 @@ def test_provider_downloads_report_of_slow_patient(app, page, shot, tmp_path):
         f"demo-ben's latest excess redness (day {ben['latest_day']}: {ben['latest_excess_redness']}) "
         f"is not in the report's table:\n{text}")
     assert "demo-ana" not in text
+
+
+def test_provider_opens_a_patient_by_clicking_her_row(app, page, shot):
+    """A click on the second row (demo-ana, not the page's default first patient) opens her page."""
+    from playwright.sync_api import expect
+
+    sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients", url=app.base_url)
+    rows = page.locator('[data-testid="stDataFrame"] table[role="grid"] tbody [role="row"]')
+    expect(rows).to_have_count(2, timeout=WAIT)
+    expect(rows.nth(1)).to_contain_text("demo-ana")
+    # No chooser and "Open" button any more (the select boxes' own "Open" arrows are not buttons of the page).
+    assert not page.locator('[data-testid="stButton"]').get_by_role("button", name="Open", exact=True).count()
+    assert not page.get_by_label("Open a patient").count()
+    click_row(page, 1)
+    shown(page, page.get_by_role("heading", name="demo-ana", exact=True))
+    expect_text(page, "Identifier demo-ana")
+    assert page.url.rstrip("/").endswith("patient_detail"), page.url
+    assert app.ben["reference"] not in page_text(page)
+    shot("opened_by_row")
+    # Back on the list, the earlier click does not open her again.
+    go_to(page, "Patients")
+    settle(page)
+    expect(page.get_by_role("heading", name="Patients", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="demo-ana", exact=True)).to_have_count(0)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
 
 
 def test_researcher_downloads_deidentified_csv(app, page, shot, tmp_path):

@@ -219,26 +219,163 @@ def test_upload_verdict(outcome, verdict):
 
 # --- lists ---------------------------------------------------------------------------------
 
-def test_patient_list_frame_in_words_and_in_the_order_given():
-    summaries = [
+OUTER_LIMIT = ("rule redness_beyond_outer_limit: Δa* 6.0 on day 40 (median of 2 photos after day 30; clearly red "
+               "above 3.7); fractional_co2 review limit 30 d (an estimate) (Clinical timelines notes).")
+
+
+def list_rows():
+    return [
         SimpleNamespace(id=7, display_name="Ben Example", reference="demo-ben", status="review",
                         treatments=("non_ablative_fractional",), days_since_treatment=51,
-                        last_photo_at=datetime(2026, 3, 9, 10, 18), photos=9, trend=-0.8449),
+                        last_photo_at=datetime(2026, 3, 9, 10, 18), photos=9, trend=-0.8449,
+                        provider_reasons=(OUTER_LIMIT,), photo_overdue=False),
         SimpleNamespace(id=3, display_name="Ana Example", reference="demo-ana", status="on_track",
                         treatments=("fractional_co2", "made_up_key"), days_since_treatment=None, last_photo_at=None,
-                        photos=0, trend=None),
+                        photos=0, trend=None, provider_reasons=(), photo_overdue=True),
+        SimpleNamespace(id=5, display_name="Cy Example", reference="demo-cy", status="not_assessed",
+                        treatments=("ipl",), days_since_treatment=4, last_photo_at=datetime(2026, 3, 1, 9),
+                        photos=1, trend=None, provider_reasons=("No photo after treatment has been measured yet.",),
+                        photo_overdue=True),
     ]
-    frame = views.patient_list_frame(summaries)
-    assert frame["id"].tolist() == [7, 3] and frame["identifier"].tolist() == ["demo-ben", "demo-ana"]
-    assert frame["status"].tolist() == ["Ask your provider to review", "On track"]
-    assert frame["status_key"].tolist() == ["review", "on_track"]
-    assert frame["treatment"].tolist() == ["Non-ablative fractional laser (1,550 / 1,540 nm)",
-                                           "Fractional ablative CO2 laser (10,600 nm), made_up_key"]
+
+
+def test_patient_list_frame_in_the_providers_words_and_in_the_order_given():
+    frame = views.patient_list_frame(list_rows())
+    assert frame["id"].tolist() == [7, 3, 5] and frame["identifier"].tolist() == ["demo-ben", "demo-ana", "demo-cy"]
+    assert frame["status"].tolist() == ["needs review: redness beyond the outer limit on day 40", "on track",
+                                        "not assessed: no photo after treatment has been measured yet"]
+    assert frame["status_key"].tolist() == ["review", "on_track", "not_assessed"]
+    assert frame["treatment"].tolist()[:2] == ["Non-ablative fractional laser (1,550 / 1,540 nm)",
+                                               "Fractional ablative CO2 laser (10,600 nm), made_up_key"]
     assert frame["last photo"].tolist()[0] == date(2026, 3, 9) and frame["last photo"].tolist()[1] is None
     assert frame["trend (Δa*)"].tolist()[0] == -0.8 and pd.isna(frame["trend (Δa*)"][1])
-    assert frame["photos"].tolist() == [9, 0]
-    assert frame["treatment_keys"].tolist() == [("non_ablative_fractional",), ("fractional_co2", "made_up_key")]
+    assert frame["photos"].tolist() == [9, 0, 1]
+    assert frame["photo overdue"].tolist() == [False, True, True]
+    assert frame["treatment_keys"].tolist()[:2] == [("non_ablative_fractional",), ("fractional_co2", "made_up_key")]
     assert views.patient_list_frame([]).empty
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    ({}, ["demo-ben", "demo-ana", "demo-cy"]),
+    ({"statuses": ["review", "not_assessed"]}, ["demo-ben", "demo-cy"]),
+    ({"treatments": ["fractional_co2", "ipl"]}, ["demo-ana", "demo-cy"]),
+    ({"days_since_treatment": (0, 10)}, ["demo-cy"]),  # Ana has no session: left out of a range
+    ({"days_since_treatment": (4, 51)}, ["demo-ben", "demo-cy"]),
+    ({"overdue_only": True}, ["demo-ana", "demo-cy"]),
+    ({"last_photo_before": date(2026, 3, 5)}, ["demo-ana", "demo-cy"]),  # none yet counts as before
+    ({"overdue_only": True, "statuses": ["on_track"]}, ["demo-ana"]),
+])
+def test_filter_patient_list_keeps_the_rows_matching_every_filter(filters, expected):
+    frame = views.patient_list_frame(list_rows())
+    assert views.filter_patient_list(frame, **filters)["identifier"].tolist() == expected
+
+
+@pytest.mark.parametrize(("order", "expected"), [
+    ("Concern (review first)", ["demo-ben", "demo-ana", "demo-cy"]),
+    ("Photo overdue first", ["demo-ana", "demo-cy", "demo-ben"]),
+    ("Days since treatment, fewest first", ["demo-cy", "demo-ben", "demo-ana"]),
+    ("Last photo, oldest first", ["demo-cy", "demo-ben", "demo-ana"]),
+    ("Patient", ["demo-ana", "demo-ben", "demo-cy"]),
+])
+def test_sort_patient_list(order, expected):
+    assert order in views.PATIENT_LIST_ORDERS
+    frame = views.patient_list_frame(list_rows())
+    assert views.sort_patient_list(frame, order)["identifier"].tolist() == expected
+
+
+# --- statuses in the provider's words ---------------------------------------------------------
+
+def _assessed(treatment, days, delta_a, session_starts=None):
+    from tracker.recovery import assess_course
+
+    return assess_course(treatment, days=days, redness_delta_a=delta_a, session_starts=session_starts)
+
+
+@pytest.mark.parametrize(("course", "wording"), [
+    (("fractional_co2", [1, 3, 7, 14, 28, 35, 40], [9, 8, 7, 6.5, 6, 6, 6]),
+     "needs review: redness beyond the outer limit on day 40"),
+    (("fractional_co2", [1, 3, 7, 14, 60, 62, 64, 70, 95, 100], [9, 7, 3, 1, 9, 8, 7, 6.5, 6, 6], [56]),
+     "needs review: redness beyond the outer limit on day 44 after session 2"),
+    (("fractional_co2", [1, 3, 7, 10, 14, 18, 21], [9, 6, 2, 1, 1, 6, 7]),
+     "needs review: redness came back after fading on day 18"),
+    (("fully_ablative_co2", [1, 2, 3, 7], [0, 0, 0, 0]),
+     "check the photos and regions: no redness in the days every patient is red"),
+    (("fractional_co2", [1, 3, 7, 14, 21, 25], [9, 8.5, 8, 7.5, 7, 6.8]),
+     "slower than typical: redness fading slower than the expected band"),
+    (("fractional_co2", [1, 3, 7, 14], [9, 7.5, 3.1, 1.2]),
+     "on track: redness fading within the expected band"),
+])
+def test_provider_status_names_the_rule_that_fired_and_its_day(course, wording):
+    assessment = _assessed(*course)
+    assert views.provider_status(assessment.status, assessment.provider_reasons) == wording
+    # The patient reads the plain label, never the rule.
+    assert "rule" not in views.status_label(assessment.status)
+
+
+def test_provider_status_of_an_unknown_rule_and_of_no_reason():
+    assert views.provider_status("review", ["rule some_new_rule: Δa* 5 on day 9."]) == \
+        "needs review: some new rule on day 9"
+    assert views.provider_status("on_track", []) == "on track"
+
+
+def test_course_provider_status_of_a_course_not_assessed():
+    progress = CourseProgress("ipl", (), None, "No treatment date is recorded for this area.", ())
+    assert views.course_provider_status(progress) == "not assessed: no treatment date is recorded for this area"
+
+
+# --- photo schedule ---------------------------------------------------------------------------
+
+def _course(treatment, sessions, photos):
+    return SimpleNamespace(treatment=treatment, sessions=tuple(sessions), photos=tuple(photos))
+
+
+def test_course_schedule_counts_only_photos_in_use():
+    start = date(2026, 3, 2)
+    photos = [SimpleNamespace(taken_at=datetime(2026, 3, 3, 9), state="active"),
+              SimpleNamespace(taken_at=datetime(2026, 3, 5, 9), state="hidden")]
+    schedule = views.course_schedule(_course("ipl", [start], photos), today=date(2026, 3, 8))
+    assert [(s.day, s.taken) for s in schedule.slots] == [(1, True), (3, False), (10, False), (28, False)]
+
+
+def test_schedule_sentences_say_what_is_next_and_what_was_missed():
+    start = date(2026, 3, 2)
+    photos = [SimpleNamespace(taken_at=datetime(2026, 3, 3, 9), state="active")]
+    today = date(2026, 3, 8)  # day 6: day 3 (±1) missed and overdue; day 10 (±2) next
+    sentences = views.schedule_sentences(views.course_schedule(_course("ipl", [start], photos), today), today)
+    assert sentences == [
+        "Your photo for day 3 after treatment (5 March) has not come yet. Please take one as soon as you can.",
+        "Your next photo: day 10 after treatment (12 March). Any day from 10 March to 14 March is fine.",
+        "Photos missed: day 3 after treatment (5 March). That is fine; the next ones still help.",
+    ]
+
+
+def test_provider_schedule_line_counts_what_was_missed_and_names_the_overdue_photo():
+    start = date(2026, 3, 2)
+    photos = [SimpleNamespace(taken_at=datetime(2026, 3, 3, 9), state="active")]
+    schedule = views.course_schedule(_course("ipl", [start], photos), today=date(2026, 3, 8))
+    assert views.provider_schedule_line(schedule) == (
+        "Photos at the suggested days (the project's estimate): photo overdue: day 3 after treatment (5 March); "
+        "next day 10 after treatment (12 March), counted 10 March to 14 March; "
+        "missed 1 of 4: day 3 after treatment (5 March).")
+    done = views.course_schedule(_course("ipl", [start], photos), today=date(2027, 1, 1))
+    assert views.provider_schedule_line(done) == (
+        "Photos at the suggested days (the project's estimate): no more suggested days; missed 3 of 4: "
+        "day 3 after treatment (5 March), day 10 after treatment (12 March), day 28 after treatment (30 March).")
+    assert views.provider_schedule_line(views.course_schedule(_course("ipl", [], []), date(2026, 3, 3))) is None
+
+
+def test_schedule_sentences_when_a_photo_is_due_today_and_after_the_schedule():
+    start, second = date(2026, 3, 2), date(2026, 3, 30)
+    due_now = views.course_schedule(_course("ipl", [start, second], []), today=date(2026, 3, 31))
+    assert views.schedule_sentences(due_now, date(2026, 3, 31))[-2:] == [
+        "A photo is due now: day 1 after treatment 2 (31 March). It still counts until 1 April.",
+        "Photos missed: day 1 after treatment 1 (3 March), day 3 after treatment 1 (5 March), "
+        "day 10 after treatment 1 (12 March). That is fine; the next ones still help.",
+    ]
+    done = views.course_schedule(_course("ipl", [start], []), today=date(2027, 1, 1))
+    assert views.schedule_sentences(done, date(2027, 1, 1))[0].startswith("No more photos are suggested")
+    assert views.schedule_sentences(views.course_schedule(_course("ipl", [], []), date(2026, 3, 3)),
+                                    date(2026, 3, 3)) == []
 
 
 # --- images --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Pure functions over numbers the analysis engine measures per photo (Δa*, the re
 pigment measure ``melanin_takiwaki``, texture change); nothing here reads images.
 :mod:`~tracker.recovery.timeline` places a
 course's analysis results (:class:`tracker.analysis.AnalysisResult`) on its time line and
-assesses them, for the services, the app, the report and the exports alike.
+assesses them, for the services, the app, the report and the exports alike;
+:mod:`~tracker.recovery.schedule` says which photo is due next, which were missed and whether
+one is overdue, from each treatment's suggested photo days.
 
 >>> from tracker.recovery import TREATMENTS, expected_course, assess_course
 >>> band = expected_course("fractional_co2", days=range(0, 91))
@@ -55,6 +57,7 @@ from .course import (
     session_relative_days,
 )
 from .fit import RednessFit, fit_redness_decay
+from .schedule import PhotoSchedule, PhotoSlot, photo_schedule, photo_window_days
 from .timeline import CoursePoint, CourseProgress, PhotoPoint, course_progress, days_between
 
 __all__ = [
@@ -75,6 +78,8 @@ __all__ = [
     "DarkerSkin",
     "DurationStatistic",
     "PhotoPoint",
+    "PhotoSchedule",
+    "PhotoSlot",
     "RednessBand",
     "RednessFit",
     "Reference",
@@ -96,6 +101,8 @@ __all__ = [
     "fitzpatrick_type",
     "get_treatment",
     "melanin_change_threshold",
+    "photo_schedule",
+    "photo_window_days",
     "rebound_threshold",
     "texture_in_words",
     "session_relative_days",

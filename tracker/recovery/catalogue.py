@@ -239,6 +239,9 @@ class Treatment:
         When the texture gain plateaus, counted from the last session of a series.
     interval_weeks_low, interval_weeks_high : float or None
         Weeks between sessions; ``interval_weeks_high`` None means "at least".
+    photo_days : tuple of int
+        Days after each session on which a photo is most useful: the project's suggestion, set
+        where the expected course changes (:mod:`tracker.recovery.schedule`); an estimate.
     darker_skin : DarkerSkin or None
         Adjustment for darker skin types, where the sources describe one.
     texture_note : str or None
@@ -279,6 +282,7 @@ class Treatment:
     texture_plateau_day_high: float | None = None
     interval_weeks_low: float | None = None
     interval_weeks_high: float | None = None
+    photo_days: tuple[int, ...] = ()
     darker_skin: DarkerSkin | None = None
     texture_note: str | None = None
     sources: Mapping[str, tuple[str, ...]] = field(
@@ -332,7 +336,8 @@ _BAND_FIELDS = ("resolution_day_low", "resolution_day_typical", "resolution_day_
 _NUMBER_FIELDS = frozenset(
     f.name
     for f in fields(Treatment)
-    if f.name not in {"key", "name", "ablative", "darker_skin", "sources", "notes", "estimates", "redness_duration"}
+    if f.name not in {"key", "name", "ablative", "darker_skin", "sources", "notes", "estimates", "redness_duration",
+                      "photo_days"}
 ) - _TEXT_FIELDS - set(_BAND_FIELDS)
 _DARKER_SKIN_NUMBERS = frozenset({"from_fitzpatrick", "review_after_day"})
 # What a number says about its source, where that is not self-evident: a review limit is a
@@ -406,6 +411,20 @@ def _parse_durations(entries: Any, where: str, bibliography: Mapping[str, Refere
             proxy=bool(entry.get("proxy", False)), note=entry.get("note"),
         ))
     return tuple(out)
+
+
+def _parse_photo_days(
+    entry: Any, where: str, bibliography: Mapping[str, Reference]
+) -> tuple[tuple[int, ...], tuple[str, ...], str]:
+    """The suggested photo days: rising whole days after a session, sourced and explained."""
+    days, sources, note = _sourced_entry(entry, where, bibliography, "days")
+    if entry.get("statistic") != "estimate" or not note:
+        raise ValueError(f"{_CATALOGUE_FILE}: {where} is the project's suggestion: it needs statistic = \"estimate\""
+                         " and a note saying where the course changes.")
+    if (not isinstance(days, list) or not days or any(isinstance(d, bool) or not isinstance(d, int) for d in days)
+            or days[0] < 1 or any(b <= a for a, b in zip(days, days[1:]))):
+        raise ValueError(f"{_CATALOGUE_FILE}: {where} must be rising whole days from day 1, got {days!r}.")
+    return tuple(days), sources, note
 
 
 def _parse_darker_skin(
@@ -554,6 +573,9 @@ def _parse_treatment(key: str, table: dict, bibliography: Mapping[str, Reference
             values[name] = _parse_darker_skin(entry, f"{where}.darker_skin", bibliography, sources, notes, estimates)
         elif name == "redness_duration":
             values[name] = _parse_durations(entry, f"{where}.{name}", bibliography)
+        elif name == "photo_days":
+            values[name], sources[name], notes[name] = _parse_photo_days(entry, f"{where}.{name}", bibliography)
+            estimates.add(name)
         elif name in _NUMBER_FIELDS or name in _TEXT_FIELDS:
             kind = "text" if name in _TEXT_FIELDS else "value"
             value, cited, note = _sourced_entry(entry, f"{where}.{name}", bibliography, kind)
@@ -776,7 +798,7 @@ def describe_treatment(key: str) -> str:
     -------
     str
         The typical course (redness, wound milestones, texture, sessions, darkening risk),
-        when to contact the provider, and the sources.
+        the suggested photo days, when to contact the provider, and the sources.
 
     Examples
     --------
@@ -829,6 +851,9 @@ def describe_treatment(key: str) -> str:
     if t.darker_skin is not None:
         darker = _ROMAN_BY_NUMBER[t.darker_skin.from_fitzpatrick]
         parts.append(f"For Fitzpatrick {darker} and darker skin: {t.darker_skin.pih_risk}")
+    if t.photo_days:
+        parts.append(f"Photos are most useful on days {', '.join(map(str, t.photo_days))} after each session"
+                     " (the project's suggestion, an estimate).")
     contact = f"Contact your provider if redness is still clearly visible after day {t.review_after_day:g}"
     if t.is_estimate("review_after_day"):
         contact += " (an estimate)"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.analysis import Box
-from tracker.recovery import CourseProgress
+from tracker.recovery import CourseProgress, photo_schedule
 from tracker.services.access import Actor, check_patient, visible_patient_ids
 from tracker.services.analyses import confirmed_baseline, course_progress_of, store_summary
 from tracker.services.audit import audited_refusals, record_event
@@ -41,6 +41,8 @@ class PatientSummary:
     photos: int
     trend: float | None  # change of excess redness between the last two measured photos (a* units)
     reasons: tuple[str, ...] = ()
+    provider_reasons: tuple[str, ...] = ()  # the provider's sentences behind the status, one per course
+    photo_overdue: bool = False  # a suggested photo of one of the courses is overdue (tracker.recovery.schedule)
 
 
 STATUS_ORDER = {"review": 0, "check_photos": 1, "slower": 2, "not_assessed": 3, "on_track": 4, "ahead": 5}
@@ -139,9 +141,14 @@ def list_patients(store: Store, actor: Actor) -> list[PatientSummary]:
         if any(course is not None and summary is None for _, course, summary in rows):
             rows = s.execute(query).all()
         course_ids = [c.id for _, c, _ in rows if c is not None]
-        last_session = dict(s.execute(
-            select(TreatmentSession.course_id, func.max(TreatmentSession.treated_on))
-            .where(TreatmentSession.course_id.in_(course_ids)).group_by(TreatmentSession.course_id)).all())
+        sessions: dict[int, list[date]] = {}
+        for course_id, treated_on in s.execute(select(TreatmentSession.course_id, TreatmentSession.treated_on)
+                                               .where(TreatmentSession.course_id.in_(course_ids))):
+            sessions.setdefault(course_id, []).append(treated_on)
+        photos_taken: dict[int, list[datetime]] = {}
+        for course_id, taken_at in s.execute(select(Photo.course_id, Photo.taken_at)
+                                             .where(Photo.course_id.in_(course_ids), Photo.state == "active")):
+            photos_taken.setdefault(course_id, []).append(taken_at)
         grouped: dict[int, list] = {}
         patients = {}
         for patient, course, summary in rows:
@@ -149,21 +156,29 @@ def list_patients(store: Store, actor: Actor) -> list[PatientSummary]:
             grouped.setdefault(patient.id, [])
             if course is not None:
                 grouped[patient.id].append((course, summary))
-        summaries = [_patient_summary(patients[pid], courses, last_session) for pid, courses in grouped.items()]
+        today = date.today()
+        summaries = [_patient_summary(patients[pid], courses, sessions, photos_taken, today)
+                     for pid, courses in grouped.items()]
     return sorted(summaries, key=lambda p: (STATUS_ORDER.get(p.status, 9), -(p.trend or 0), p.reference))
 
 
-def _patient_summary(patient: Patient, courses: list, last_session: dict) -> PatientSummary:
+def _patient_summary(patient: Patient, courses: list, sessions: dict[int, list[date]],
+                     photos_taken: dict[int, list[datetime]], today: date) -> PatientSummary:
     statuses = [summary.status for _, summary in courses] or ["not_assessed"]
     status = min(statuses, key=lambda st: STATUS_ORDER.get(st, 9))
     latest = [summary for _, summary in courses if summary.last_photo_at is not None]
     newest = max(latest, key=lambda sm: sm.last_photo_at, default=None)
-    sessions = [last_session[c.id] for c, _ in courses if c.id in last_session]
+    last_sessions = [max(sessions[c.id]) for c, _ in courses if c.id in sessions]
+    worst = [summary for _, summary in courses if summary.status == status]
     return PatientSummary(
         id=patient.id, reference=patient.reference, display_name=patient.display_name, skin_type=patient.skin_type,
         status=status, treatments=tuple(c.treatment for c, _ in courses),
-        days_since_treatment=(date.today() - max(sessions)).days if sessions else None,
+        days_since_treatment=(today - max(last_sessions)).days if last_sessions else None,
         last_photo_at=newest.last_photo_at if newest else None,
         photos=sum(summary.photos for _, summary in courses), trend=newest.trend if newest else None,
-        reasons=tuple(r for _, summary in courses if summary.status == status for r in summary.reasons[:1]),
+        reasons=tuple(r for summary in worst for r in summary.reasons[:1]),
+        provider_reasons=tuple(r for summary in worst for r in summary.provider_reasons[:1]),
+        photo_overdue=any(
+            photo_schedule(c.treatment, sessions.get(c.id, []), photos_taken.get(c.id, []), today).overdue
+            is not None for c, _ in courses),
     )

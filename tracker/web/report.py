@@ -55,7 +55,7 @@ from tracker.web.views import (
     draw_regions,
     fit_within,
     redness_band_frame,
-    status_label,
+    course_provider_status,
     treatment_name,
 )
 
@@ -320,7 +320,7 @@ def _status(pdf: FPDF, progress: CourseProgress) -> None:
     pdf.cell(_LABEL_WIDTH, 6, "Status")
     pdf.set_text_color(*_hex_rgb(_STATUS_COLOUR.get(progress.status, "black")))
     pdf.set_font(_FONT, "B", 11)
-    pdf.cell(0, 6, status_label(progress.status), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 6, course_provider_status(progress), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0)
     if assessment is None:
         if progress.not_assessed_reason:

@@ -21,7 +21,7 @@ from tracker.recovery import CourseProgress
 from tracker.store.db import Store, open_store
 from tracker.web.errors import errors_shown
 from tracker.web.server import UPLOAD_SESSIONS, browser_key
-from tracker.web.views import fit_within, status_label, treatment_name
+from tracker.web.views import course_provider_status, fit_within, status_label, treatment_name
 
 __all__ = ["get_store", "current_actor", "current_browser_key", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
            "choose_course", "show_status", "client_source", "UPLOADING_ROLES", "MAX_PHOTOS_PER_BATCH"]
@@ -158,10 +158,10 @@ def choose_course(patient: sv.PatientDetail) -> sv.CourseDetail:
 def show_status(progress: CourseProgress, *, for_provider: bool) -> None:
     """The course's status in words, coloured by urgency, with its reasons (patient or provider wording)."""
     box = {"review": st.error, "check_photos": st.warning, "slower": st.warning}.get(progress.status, st.info)
-    box(f"**{status_label(progress.status)}**")
-    if progress.assessment:
-        reasons = progress.assessment.provider_reasons if for_provider else progress.assessment.reasons
-        for reason in reasons:
+    box(f"**{course_provider_status(progress) if for_provider else status_label(progress.status)}**")
+    assessment = progress.assessment
+    if assessment:
+        for reason in assessment.provider_reasons if for_provider else assessment.reasons:
             st.write(reason)
     else:
         st.write(progress.not_assessed_reason)

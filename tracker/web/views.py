@@ -11,7 +11,9 @@ common forms of colour blindness (Okabe & Ito 2008, "Color Universal Design").
 from __future__ import annotations
 
 import base64
+import re
 from datetime import date, datetime, time
+from typing import Sequence
 
 import altair as alt
 import cv2
@@ -23,11 +25,24 @@ from tracker.analysis import AnalysisResult
 from tracker.analysis.align import RegionAlignment, rescale_homography, rescale_region, warp_to_baseline
 from tracker.analysis.colour import ColourCorrection, srgb8_to_lab, srgb_to_lab
 from tracker.analysis.metrics import CHANGE_THRESHOLD_A, FOCAL_THRESHOLD_A
-from tracker.recovery import TREATMENTS, CoursePoint, CourseProgress, expected_course, get_treatment, texture_in_words
+from tracker.recovery import (
+    TREATMENTS,
+    CoursePoint,
+    CourseProgress,
+    PhotoSchedule,
+    PhotoSlot,
+    expected_course,
+    get_treatment,
+    photo_schedule,
+    texture_in_words,
+)
 from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 
 __all__ = [
-    "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "status_label", "course_frame", "redness_band_frame",
+    "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "PROVIDER_STATUS", "status_label", "provider_status",
+    "course_provider_status",
+    "course_schedule", "schedule_sentences", "provider_schedule_line", "filter_patient_list", "PATIENT_LIST_ORDERS", "sort_patient_list",
+    "course_frame", "redness_band_frame",
     "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
     "box_drawing_figure", "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time",
     "upload_verdict", "measured_points", "photo_figures", "focal_redness_note",
@@ -54,6 +69,72 @@ STATUS_HELP = (
 def status_label(status: str) -> str:
     """Plain words for a status key."""
     return STATUS_LABEL.get(status, status)
+
+
+PROVIDER_STATUS = {
+    "review": "needs review",
+    "check_photos": "check the photos and regions",
+    "slower": "slower than typical",
+    "on_track": "on track",
+    "ahead": "ahead of the typical course",
+    "not_assessed": "not assessed",
+}
+"""The status as the provider reads it: what to do, before the rule that says why."""
+
+_RULE_WORDS = {
+    "redness_beyond_outer_limit": "redness beyond the outer limit",
+    "redness_rebound": "redness came back after fading",
+    "new_darkening": "darker than before treatment",
+    "lightening_below_baseline": "lighter than before treatment",
+    "redness_below_control": "treated area less red than its control",
+    "no_redness_after_treatment": "no redness in the days every patient is red",
+    "redness_slower_than_band": "redness fading slower than the expected band",
+    "redness_not_fading": "redness not fading",
+    "redness_before_peak": "no photo from the redness peak on yet",
+    "redness_within_band": "redness fading within the expected band",
+    "redness_still_red_within_band": "still red, within the expected band",
+    "redness_resolved_early": "redness gone before the expected band",
+}
+_RULE = re.compile(r"^rule (\w+):")
+# The day a finding was seen on, as the provider sentences of tracker.recovery.assessment give
+# it ("on day 28", "on day 44 after session 2", "on 2 photos from day 18"); the last one is
+# the latest photo of the finding.
+_FINDING_DAY = re.compile(r"\bon (?:\d+ photos from )?(day \d+(?: after session \d+)?)")
+
+
+def provider_status(status: str, provider_reasons: Sequence[str]) -> str:
+    """The status worded for the provider: what to do, the rule that fired and the day it was seen.
+
+    Parameters
+    ----------
+    status : str
+        A status key (:data:`~tracker.recovery.STATUSES` or ``not_assessed``).
+    provider_reasons : sequence of str
+        The provider-facing sentences of the assessment, most important first; each starts with
+        ``"rule <name>:"`` (:class:`~tracker.recovery.Assessment`), or, for a course that is not
+        assessed, the reason why.
+
+    Returns
+    -------
+    str
+        For example ``"needs review: redness beyond the outer limit on day 28"``; the patient
+        reads :func:`status_label` instead.
+    """
+    words = PROVIDER_STATUS.get(status, status)
+    first = next((r for r in provider_reasons if r), "")
+    rule = _RULE.match(first)
+    if rule is None:
+        return f"{words}: {first[:1].lower()}{first[1:].rstrip('.')}" if first else words
+    finding = _RULE_WORDS.get(rule.group(1), rule.group(1).replace("_", " "))
+    days = _FINDING_DAY.findall(first)
+    return f"{words}: {finding}" + (f" on {days[-1]}" if days else "")
+
+
+def course_provider_status(progress: CourseProgress) -> str:
+    """:func:`provider_status` of a course's current assessment (or of why it is not assessed)."""
+    if progress.assessment is not None:
+        return provider_status(progress.status, progress.assessment.provider_reasons)
+    return provider_status(progress.status, [progress.not_assessed_reason or ""])
 
 
 def treatment_name(key: str) -> str:
@@ -198,6 +279,68 @@ def focal_redness_note(point: CoursePoint) -> str | None:
             "be an early sign of a hypertrophic scar: look at the map and the skin. A measurement, not a diagnosis.")
 
 
+# --- photo schedule ------------------------------------------------------------------------
+
+def course_schedule(course, today: date) -> PhotoSchedule:
+    """The suggested photos of a course (a :class:`tracker.services.CourseDetail`) as of ``today``.
+
+    Photos in use count; hidden ones, and ones held for being dated before the baseline, do not.
+    """
+    taken = [p.taken_at for p in course.photos if p.state == "active"]
+    return photo_schedule(course.treatment, course.sessions, taken, today)
+
+
+def _day_month(day: date) -> str:
+    return f"{day.day} {day:%B}"
+
+
+def _slot_words(slot: PhotoSlot, sessions: int) -> str:
+    after = "after treatment" if sessions == 1 else f"after treatment {slot.session}"
+    return f"day {slot.day} {after} ({slot.due_on:%-d %B})"
+
+
+def schedule_sentences(schedule: PhotoSchedule, today: date) -> list[str]:
+    """What the patient is told about their suggested photos, in plain words (none without a session)."""
+    if not schedule.slots:
+        return []
+    sessions = schedule.slots[-1].session
+    out = []
+    if schedule.overdue is not None:
+        out.append(f"Your photo for {_slot_words(schedule.overdue, sessions)} has not come yet. "
+                   "Please take one as soon as you can.")
+    due = schedule.next_due
+    if due is None:
+        out.append("No more photos are suggested for this treatment. You can still add one whenever the skin "
+                   "changes or something worries you.")
+    elif due.due_on <= today:
+        out.append(f"A photo is due now: {_slot_words(due, sessions)}. It still counts until "
+                   f"{_day_month(due.latest)}.")
+    else:
+        out.append(f"Your next photo: {_slot_words(due, sessions)}. Any day from {_day_month(due.earliest)} to "
+                   f"{_day_month(due.latest)} is fine.")
+    if schedule.missed:
+        missed = ", ".join(_slot_words(slot, sessions) for slot in schedule.missed)
+        out.append(f"Photos missed: {missed}. That is fine; the next ones still help.")
+    return out
+
+
+def provider_schedule_line(schedule: PhotoSchedule) -> str | None:
+    """The suggested photos on one line for the provider (None without a session)."""
+    if not schedule.slots:
+        return None
+    sessions = schedule.slots[-1].session
+    parts = []
+    if schedule.overdue is not None:
+        parts.append(f"photo overdue: {_slot_words(schedule.overdue, sessions)}")
+    due = schedule.next_due
+    parts.append("no more suggested days" if due is None else
+                 f"next {_slot_words(due, sessions)}, counted {_day_month(due.earliest)} to {_day_month(due.latest)}")
+    if schedule.missed:
+        parts.append(f"missed {len(schedule.missed)} of {len(schedule.slots)}: "
+                     + ", ".join(_slot_words(slot, sessions) for slot in schedule.missed))
+    return "Photos at the suggested days (the project's estimate): " + "; ".join(parts) + "."
+
+
 # --- uploads -----------------------------------------------------------------------------
 
 def upload_time(exif_time: datetime | None, chosen: date) -> tuple[datetime, str]:
@@ -230,14 +373,15 @@ def upload_verdict(name: str, outcome) -> tuple[str, str]:
 # --- lists ---------------------------------------------------------------------------------
 
 def patient_list_frame(summaries) -> pd.DataFrame:
-    """The provider's patient list: most concerning first, as given."""
+    """The provider's patient list, with the status in the provider's words: most concerning first, as given."""
     rows = [{
         "id": p.id,
         "patient": p.display_name,
         "identifier": p.reference,
-        "status": status_label(p.status),
+        "status": provider_status(p.status, p.provider_reasons),
         "treatment": ", ".join(treatment_name(t) for t in p.treatments),
         "days since treatment": p.days_since_treatment,
+        "photo overdue": p.photo_overdue,
         "last photo": p.last_photo_at.date() if p.last_photo_at else None,
         "photos": p.photos,
         "trend (Δa*)": None if p.trend is None else round(p.trend, 1),
@@ -245,7 +389,58 @@ def patient_list_frame(summaries) -> pd.DataFrame:
         "treatment_keys": tuple(p.treatments),
     } for p in summaries]
     return pd.DataFrame(rows, columns=["id", "patient", "identifier", "status", "treatment", "days since treatment",
-                                       "last photo", "photos", "trend (Δa*)", "status_key", "treatment_keys"])
+                                       "photo overdue", "last photo", "photos", "trend (Δa*)", "status_key",
+                                       "treatment_keys"])
+
+
+def filter_patient_list(table: pd.DataFrame, *, statuses: Sequence[str] = (), treatments: Sequence[str] = (),
+                        days_since_treatment: tuple[int, int] | None = None, overdue_only: bool = False,
+                        last_photo_before: date | None = None) -> pd.DataFrame:
+    """The rows of :func:`patient_list_frame` that match every filter given.
+
+    Parameters
+    ----------
+    statuses, treatments : sequence of str
+        Status and treatment keys; a patient matches any of them. Empty: no filter.
+    days_since_treatment : (int, int), optional
+        Inclusive range of days since the most recent session; patients without one are left out.
+    overdue_only : bool
+        Only patients with a suggested photo overdue.
+    last_photo_before : date, optional
+        Only patients whose latest photo is older than this date, or who have none.
+    """
+    keep = pd.Series(True, index=table.index)
+    if statuses:
+        keep &= table["status_key"].isin(list(statuses))
+    if treatments:
+        keep &= table["treatment_keys"].apply(lambda keys: any(t in keys for t in treatments))
+    if days_since_treatment is not None:
+        low, high = days_since_treatment
+        days = pd.to_numeric(table["days since treatment"], errors="coerce")
+        keep &= days.between(low, high)
+    if overdue_only:
+        keep &= table["photo overdue"].astype(bool)
+    if last_photo_before is not None:
+        keep &= table["last photo"].apply(lambda d: d is None or pd.isna(d) or d < last_photo_before)
+    return table[keep]
+
+
+PATIENT_LIST_ORDERS = {
+    "Concern (review first)": ([], []),
+    "Photo overdue first": (["photo overdue"], [False]),
+    "Days since treatment, fewest first": (["days since treatment"], [True]),
+    "Last photo, oldest first": (["last photo"], [True]),
+    "Patient": (["patient"], [True]),
+}
+"""How the provider may order the list: columns and ascending flags (none: as the service ranks it)."""
+
+
+def sort_patient_list(table: pd.DataFrame, order: str) -> pd.DataFrame:
+    """The list in one of :data:`PATIENT_LIST_ORDERS`; ties and missing values keep the concern order."""
+    columns, ascending = PATIENT_LIST_ORDERS[order]
+    if not columns:
+        return table
+    return table.sort_values(columns, ascending=ascending, kind="stable", na_position="last")
 
 
 # --- images --------------------------------------------------------------------------------
