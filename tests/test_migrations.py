@@ -226,3 +226,10 @@ def test_what_was_treated_is_part_of_the_analysis_key(store):
     assert len(_analyses(store)) == 6
     with pytest.raises(sv.InputError, match="'face'.*'region'"):
         sv.set_regions(store, sv.SYSTEM, course_id, roi, control, "cheek")
+    x, y, w, h = roi
+    touching = (x + w, y, 10, 10)  # shares an edge, no pixel: a control may sit right beside the area
+    sv.set_regions(store, sv.SYSTEM, course_id, roi, touching, "face")
+    with pytest.raises(sv.InputError, match="control overlaps the treated area"):
+        sv.set_regions(store, sv.SYSTEM, course_id, roi, (x + w - 1, y + h - 1, 10, 10), "face")
+    assert sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ana")).courses[0] \
+        .control == touching  # the refused one changed nothing

@@ -237,7 +237,7 @@ def test_darkening_months_after_the_last_of_three_sessions_is_seen():
 
 def test_melanin_threshold_comes_from_the_measured_pigment_noise():
     source = Path(course_module.__file__).read_text(encoding="utf-8")
-    assert PHOTO_NOISE_SD_MELANIN >= 3.83 and "3.83 in the same simulation" in source
+    assert PHOTO_NOISE_SD_MELANIN >= 3.89 and "3.89 in the same simulation" in source
     assert melanin_change_threshold(2) > melanin_change_threshold(3) > 2 * PHOTO_NOISE_SD_MELANIN
 
 
@@ -406,7 +406,9 @@ def test_the_loader_refuses_a_band_without_a_statistic():
 
 def test_photo_noise_is_the_measured_figure_not_the_optimistic_one():
     source = Path(course_module.__file__).read_text(encoding="utf-8")
-    assert PHOTO_NOISE_SD_DELTA_A >= 1.29 and "validation/photo_noise.py" in source
+    # The figure validation/photo_noise.py measured with metric version 2.0 (VALIDITY.md), rounded up.
+    assert PHOTO_NOISE_SD_DELTA_A >= 1.18 and "1.18 on 150 repeat photos" in source
+    assert "validation/photo_noise.py" in source
     assert (REPO / "validation" / "photo_noise.py").exists()
     assert clear_excess_delta_a(1) == pytest.approx(2.6 * PHOTO_NOISE_SD_DELTA_A * math.sqrt(2))
     assert clear_excess_delta_a(2) == pytest.approx(2.33 * PHOTO_NOISE_SD_DELTA_A * math.sqrt(1.5))
@@ -429,3 +431,4 @@ def test_small_seeded_monte_carlo_keeps_false_review_low_and_catches_rebounds():
     assert rates.rate("check_photos_end") <= 0.02
     assert rates.caught_rate(4.0, 2) >= 0.5  # ~68% in the full run: below the 95% asked for, see VALIDITY.md
     assert rates.caught_rate(6.0, 2) >= 0.9  # ~98% in the full run
+    assert rates.caught_rate(4.0, 3) <= rates.caught_rate(4.0, None) >= 0.75  # the rise persists: ~87% by the end

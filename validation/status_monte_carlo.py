@@ -18,7 +18,8 @@ would have seen it.
 Rebounds: the same courses, but from a random photo after the peak on (leaving at least three
 photos after it), redness rises to 4 a* units above its lowest true value so far and stays
 there; the same again for 6 units. "Caught after k" is the share of rebounds for which
-``redness_rebound`` has fired once k photos show the rise.
+``redness_rebound`` fires on the look at the k-th photo that shows the rise; "by the end" the
+share for which it fired at any look up to the last photo of the schedule, the rise persisting.
 
 ``--noise-sd`` simulates photos with another noise than the model assumes (its thresholds do
 not change). ``--model-noise-sd`` is a what-if: the model is run as if its photo noise constants
@@ -83,7 +84,7 @@ class Rates:
     false_review_ever: int = 0
     check_photos_end: int = 0
     rebounds: int = 0
-    caught: dict[float, list[int]] = field(default_factory=lambda: {size: [0, 0, 0] for size in REBOUND_SIZES})
+    caught: dict[float, list[int]] = field(default_factory=lambda: {size: [0, 0, 0, 0] for size in REBOUND_SIZES})
 
     def add(self, other: Rates) -> None:
         for name in ("courses", "late_red", "false_review_end", "false_review_ever", "check_photos_end", "rebounds"):
@@ -98,9 +99,9 @@ class Rates:
         denominator = self.typical if name.startswith("false") else self.courses
         return getattr(self, name) / max(denominator, 1)
 
-    def caught_rate(self, size: float, photos: int) -> float:
-        """Share of rebounds of ``size`` caught once ``photos`` photos show them."""
-        return self.caught[size][photos - 1] / max(self.rebounds, 1)
+    def caught_rate(self, size: float, photos: int | None) -> float:
+        """Share of rebounds of ``size`` caught once ``photos`` photos show them (None: by the schedule's end)."""
+        return self.caught[size][3 if photos is None else photos - 1] / max(self.rebounds, 1)
 
 
 def _true_course(key: str, skin_type: int, rng: np.random.Generator, days: np.ndarray) -> tuple[np.ndarray, object]:
@@ -183,10 +184,11 @@ def simulate_treatment(
         rates.rebounds += 1
         for size in REBOUND_SIZES:
             observed = np.where(np.arange(days.size) >= onset, np.maximum(truth, lowest + size), truth) + noise
+            fired = [_rebound_rule(_assess(key, skin_type, days[:n], observed[:n], melanin[: n + 1]))
+                     for n in range(onset + 1, days.size + 1)]
             for shown in range(3):
-                n = onset + shown + 1
-                caught = _rebound_rule(_assess(key, skin_type, days[:n], observed[:n], melanin[: n + 1]))
-                rates.caught[size][shown] += caught
+                rates.caught[size][shown] += fired[shown]
+            rates.caught[size][3] += any(fired)
     return rates
 
 
@@ -231,11 +233,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Simulated photo noise: Δa* SD {args.noise_sd:g}, melanin_takiwaki SD"
           f" {PHOTO_NOISE_SD_MELANIN * args.noise_sd / PHOTO_NOISE_SD_DELTA_A:.2g}; model noise"
           f" {args.model_noise_sd:g}; {args.courses} courses per treatment, seed {args.seed}.")
-    sizes = " | ".join(f"+{size:g} rebound caught after 1 / 2 / 3 photos" for size in REBOUND_SIZES)
+    sizes = " | ".join(f"+{size:g} rebound caught after 1 / 2 / 3 photos / by the end" for size in REBOUND_SIZES)
     print(f"| treatment | typical courses | false review (end) | false review (ever) | check_photos (end) | {sizes} |")
     print("|---|---|---|---|---|" + "---|" * len(REBOUND_SIZES))
     for key, r in rates.items():
-        caught = " | ".join(" / ".join(f"{r.caught_rate(size, k):.0%}" for k in (1, 2, 3)) for size in REBOUND_SIZES)
+        caught = " | ".join(" / ".join(f"{r.caught_rate(size, k):.0%}" for k in (1, 2, 3, None)) for size in REBOUND_SIZES)
         print(f"| {key} | {r.typical} (+{r.late_red} truly red past the review limit)"
               f" | {r.rate('false_review_end'):.1%} | {r.rate('false_review_ever'):.1%}"
               f" | {r.rate('check_photos_end'):.1%} | {caught} |")

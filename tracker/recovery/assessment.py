@@ -105,13 +105,13 @@ def rebound_threshold(photos: int, low_photos: int = 2) -> float:
     The lowest point is the lowest mean of ``low_photos`` photos in a row since the peak (one
     photo while only one precedes the run). The run's mean minus it has noise
     ``σ · sqrt(1/photos + 1/low_photos)``; the threshold is :data:`REBOUND_Z` times that (one
-    photo: :data:`REBOUND_Z_SINGLE`). Against a two-photo low: 3.8 a* units on one photo, 2.6 on
-    two, 2.4 on three.
+    photo: :data:`REBOUND_Z_SINGLE`). Against a two-photo low: 3.5 a* units on one photo, 2.4 on
+    two, 2.2 on three.
 
     Examples
     --------
     >>> [round(rebound_threshold(n), 1) for n in (1, 2, 3)]
-    [3.8, 2.6, 2.4]
+    [3.5, 2.4, 2.2]
     """
     z = REBOUND_Z_SINGLE if photos == 1 else REBOUND_Z
     return z * PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 / photos + 1.0 / low_photos))
@@ -1028,8 +1028,8 @@ def assess_course(
       treatment's review limit is above :func:`~tracker.recovery.course.clear_excess_delta_a`.
     * ``review`` (``redness_rebound``): from the peak day on, for every treatment, two or three
       photos in a row each above the lowest level before them (the lowest mean of two photos in
-      a row) and on average above it by more than :func:`rebound_threshold` (2.6 on two, 2.4 on
-      three), or the latest photo alone above it by more than 3.8 (later photos then confirm or
+      a row) and on average above it by more than :func:`rebound_threshold` (2.4 on two, 2.2 on
+      three), or the latest photo alone above it by more than 3.5 (later photos then confirm or
       undo it). The lowest level counts as no lower than the baseline: redness does not truly
       fall below untreated skin.
     * ``review`` (``new_darkening``): ``melanin_corrected`` above baseline by more than

@@ -167,6 +167,11 @@ def drawn_region(xs: Sequence[float], ys: Sequence[float], shown_size: tuple[int
     return box
 
 
+def _boxes_overlap(a: Box, b: Box) -> bool:
+    """Whether two ``(x, y, width, height)`` boxes share any pixel."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 def _check_region_on_baseline(box: Box | None, shape: tuple[int, int], name: str) -> None:
     try:
         check_box(box, shape, name)
@@ -500,6 +505,9 @@ def set_regions(store: Store, actor: Actor, course_id: int, roi: Box | None, con
         if baseline is not None:
             for box, name in ((roi, "region of interest"), (control, "control region")):
                 _check_region_on_baseline(box, (baseline.height, baseline.width), name)
+        if roi and control and _boxes_overlap(roi, control):
+            # Δa* is the treated area less its control: a control on treated skin cancels the redness.
+            raise InputError("The untreated control overlaps the treated area; mark it on untreated skin beside it.")
         course.roi = list(roi) if roi else None
         course.control = list(control) if control else None
         if treated_extent:
