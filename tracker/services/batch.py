@@ -9,14 +9,15 @@ Planning
 
 Claiming
     A worker claims a few jobs of one course at a time (:func:`claim_jobs`): it sets them
-    ``running`` with its name (``host:pid:token``) and a lease. It stays on its course while that
-    has work, then takes a course no other worker is on, so each prepares a baseline once. On PostgreSQL the rows are chosen with ``SELECT … FOR
-    UPDATE SKIP LOCKED``, so any number of processes on any number of machines claim disjoint
-    jobs; on SQLite every transaction of the store begins ``IMMEDIATE`` (one writer at a time),
-    which makes the select-then-update atomic. A lease that expired is claimed again, and so is,
-    at once, one whose owner is a process of this machine that no longer exists (a killed
-    worker); a job claimed :data:`MAX_ATTEMPTS` times without finishing (a photo that kills its
-    worker) is marked failed instead. Leases compare the machines' clocks: keep them in sync.
+    ``running`` with its name (``host:pid:token``) and a lease. It stays on its course while
+    that has work, then takes a course no other worker is on, so each course's baseline is
+    prepared by one worker. On PostgreSQL the rows are chosen with ``SELECT … FOR UPDATE SKIP
+    LOCKED``, so any number of processes on any number of machines claim disjoint jobs; on
+    SQLite every transaction of the store begins ``IMMEDIATE`` (one writer at a time), which
+    makes the select-then-update atomic. A lease that expired is claimed again, and so is, at
+    once, one whose owner is a process of this machine that no longer exists (a killed worker);
+    a job claimed :data:`MAX_ATTEMPTS` times without finishing (a photo that kills its worker) is
+    marked failed instead. Leases compare the machines' clocks: keep them in sync.
 
 Completing
     The worker analyses the photo (:func:`tracker.services.analyses.analyse_stored_photo`, the
@@ -26,9 +27,10 @@ Completing
     to be claimed again; after it, the job is done: nothing is lost or stored twice.
 
 Running
-    :func:`work_queue` is the one loop every worker runs: in this process, which with ``workers``
-    > 1 works beside ``workers - 1`` processes of a :class:`~concurrent.futures.ProcessPoolExecutor`
-    (``spawn``; each opens its own engine), or in each Dask worker (:func:`run_batch` with ``dask``). Workers read photos from the photo
+    :func:`work_queue` is the one loop every worker runs: in this process, which with
+    ``workers`` > 1 works beside ``workers - 1`` processes of a
+    :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine), or
+    in each Dask worker (:func:`run_batch` with ``dask``). Workers read photos from the photo
     store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
     the store's address, so every worker must reach the same data directory (README,
     Deployment). When the workers are done, the summaries of the courses whose results changed
