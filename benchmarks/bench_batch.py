@@ -122,7 +122,8 @@ def timed(store, total: int, **how) -> Run:
     with store.session() as s:
         finished = sorted(s.scalars(select(AnalysisJob.finished_at)))
     # Once every worker is running: photos per second between the 10th finished photo and the last.
-    steady = (len(finished) - 10) / (finished[-1] - finished[9]).total_seconds()
+    steady = ((len(finished) - 10) / (finished[-1] - finished[9]).total_seconds() if len(finished) > 10
+              else float("nan"))  # too short a batch to tell (the 12-MP memory run)
     return Run(seconds, total / seconds, steady, report.peak_worker_rss_mb, max(reads, default=0.0),
                getattr(report, "worker_cpu_seconds", float("nan")), cpu, total_cpu)
 
