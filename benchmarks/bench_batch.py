@@ -6,8 +6,14 @@ photos) is imported once without analysis, into ``benchmarks/_work/batch-*``. Th
 batch is re-analysed (``tracker.services.batch``, forced) by:
 
 - 1 worker: this process, with one OpenCV thread (what each pool worker has);
-- N workers: the process pool (``spawn``; start-up counted);
+- N workers: this process and N - 1 processes of a pool (``spawn``; start-up counted);
 - N Dask workers: a ``LocalCluster`` started for the run (start-up counted).
+
+Each configuration runs ``--repeat`` times, interleaved, and the medians are reported. The
+machine is shared, so the processor time is reported too: of this process and every process it
+started and reaped (workers, Dask nannies), which another job's load does not inflate the way it
+inflates the wall time; the parallel runs' extra CPU against the single worker's is the cost of
+parallelism itself (start-up, preparing a baseline in two processes, Dask's machinery).
 
 Photos per second are the batch's photos over the wall time of ``run_batch`` (planning excluded);
 scaling efficiency is rate(N) / (N x rate(1)); Dask overhead is time(Dask) / time(pool) - 1. The
@@ -19,6 +25,7 @@ responsiveness during a batch). Exits 1 when a target is
 missed (efficiency >= 85 %, Dask overhead <= 15 %), unless ``--no-check``.
 
     uv run python benchmarks/bench_batch.py                       # 200 photos of 2000 px, 2 workers
+    uv run python benchmarks/bench_batch.py --photos 60 --courses 6 --repeat 3   # shorter, repeated
     uv run python benchmarks/bench_batch.py --photos 16 --side 4000 --courses 2 --skip-dask   # 12-MP memory
 """
 
@@ -26,10 +33,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
 import shutil
 import sys
 import threading
 import time
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
 import cv2
@@ -64,8 +74,27 @@ def build_store(photos: int, courses: int, side: int):
     return store, len(rows)
 
 
-def timed(store, total: int, **how) -> tuple[float, float, object, float, float]:
-    """(seconds, photos/s, report, slowest app read in s, steady photos/s) of a forced re-analysis of the store."""
+@dataclass(frozen=True)
+class Run:
+    """One forced re-analysis of the store."""
+
+    seconds: float
+    rate: float  # photos/s, start-up included
+    steady: float  # photos/s between the 10th finished photo and the last
+    peak_rss_mb: float  # largest worker's VmHWM
+    slowest_read: float  # slowest patient list read meanwhile, s
+    worker_cpu: float  # processor seconds of the workers (started ones from their start)
+    parent_cpu: float  # processor seconds of this process during run_batch (its work, progress, reader, scheduler)
+    total_cpu: float  # this process and every process it started and reaped (workers, nannies), s
+
+
+def _cpu_with_children() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed(store, total: int, **how) -> Run:
+    """A forced re-analysis of the store, timed."""
     plan = plan_jobs(store, force=True)
     assert plan.queued == total, plan
     reads = []
@@ -82,19 +111,26 @@ def timed(store, total: int, **how) -> tuple[float, float, object, float, float]
 
     reader = threading.Thread(target=read_like_the_app)
     reader.start()
-    started = time.perf_counter()
+    started, cpu, total_cpu = time.perf_counter(), time.process_time(), _cpu_with_children()
     try:
         report = run_batch(store, **how)
     finally:
         stop.set()
         reader.join()
-    seconds = time.perf_counter() - started
+    seconds, cpu, total_cpu = time.perf_counter() - started, time.process_time() - cpu, _cpu_with_children() - total_cpu
     assert report.analysed + len(report.failed) == total, report
     with store.session() as s:
         finished = sorted(s.scalars(select(AnalysisJob.finished_at)))
     # Once every worker is running: photos per second between the 10th finished photo and the last.
-    steady = (len(finished) - 10) / (finished[-1] - finished[9]).total_seconds()
-    return seconds, total / seconds, report, max(reads, default=0.0), steady
+    steady = ((len(finished) - 10) / (finished[-1] - finished[9]).total_seconds() if len(finished) > 10
+              else float("nan"))  # too short a batch to tell (the 12-MP memory run)
+    return Run(seconds, total / seconds, steady, report.peak_worker_rss_mb, max(reads, default=0.0),
+               getattr(report, "worker_cpu_seconds", float("nan")), cpu, total_cpu)
+
+
+def median_run(runs: list[Run]) -> Run:
+    """Each figure's median over the repeats."""
+    return Run(*(statistics.median(getattr(r, f.name) for r in runs) for f in fields(Run)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-serial", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="rebuild the store")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration, interleaved; medians")
     parser.add_argument("--no-check", action="store_true")
     args = parser.parse_args(argv)
     if args.fresh:
@@ -115,31 +152,46 @@ def main(argv: list[str] | None = None) -> int:
     store, total = build_store(args.photos, args.courses, args.side)
     print(f"{total} photos in {args.courses} courses, {args.side} px long side")
     ok = True
-    rows = []
+    configs = []
     if not args.skip_serial:
-        cv2.setNumThreads(1)  # as each pool worker
-        s1, r1, rep1, app1, st1 = timed(store, total, workers=1)
-        rows.append(("1 worker (this process; its memory includes building the store)", s1, r1, st1,
-                     rep1.peak_worker_rss_mb, app1))
-    sn, rn, repn, appn, stn = timed(store, total, workers=args.workers)
-    rows.append((f"{args.workers} workers (process pool)", sn, rn, stn, repn.peak_worker_rss_mb, appn))
+        configs.append(("1 worker (this process)", dict(workers=1)))
+    configs.append((f"{args.workers} workers (process pool)", dict(workers=args.workers)))
     if not args.skip_dask:
-        sd, rd, repd, appd, std = timed(store, total, workers=args.workers, dask="local")
-        rows.append((f"{args.workers} workers (Dask LocalCluster)", sd, rd, std, repd.peak_worker_rss_mb, appd))
-    print("| run | s | photos/s | photos/s once started | peak memory per worker MB | slowest patient list "
-          "meanwhile s |")
-    print("|---|---|---|---|---|---|")
-    for name, seconds, rate, steady, rss, app_read in rows:
-        print(f"| {name} | {seconds:.1f} | {rate:.2f} | {steady:.2f} | {rss:.0f} | {app_read:.2f} |")
+        configs.append((f"{args.workers} workers (Dask LocalCluster)", dict(workers=args.workers, dask="local")))
+    cv2.setNumThreads(1)  # as each worker
+    runs: dict[str, list[Run]] = {name: [] for name, _ in configs}
+    for repeat in range(args.repeat):
+        for name, how in configs:
+            runs[name].append(timed(store, total, **how))
+            r = runs[name][-1]
+            print(f"  repeat {repeat + 1}: {name}: {r.seconds:.1f} s, {r.rate:.2f} photos/s "
+                  f"({r.steady:.2f} once started), CPU {r.total_cpu:.1f} s (workers {r.worker_cpu:.1f}, this process "
+                  f"{r.parent_cpu:.1f}), "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"\nmedians of {args.repeat} run(s) each:")
+    print("| run | s | photos/s | photos/s once started | CPU s, all processes | worker CPU s | this process CPU s "
+          "| peak memory per worker MB | slowest patient list meanwhile s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    med = {name: median_run(rs) for name, rs in runs.items()}
+    for name, r in med.items():
+        print(f"| {name} | {r.seconds:.1f} | {r.rate:.2f} | {r.steady:.2f} | {r.total_cpu:.1f} | {r.worker_cpu:.1f} "
+              f"| {r.parent_cpu:.1f} "
+              f"| {r.peak_rss_mb:.0f} | {r.slowest_read:.2f} |")
+    names = [name for name, _ in configs]
+    pool = med[names[0 if args.skip_serial else 1]]
     if not args.skip_serial:
-        efficiency = rn / (args.workers * r1)
+        one = med[names[0]]
+        efficiency = pool.rate / (args.workers * one.rate)
         print(f"scaling efficiency at {args.workers} workers: {efficiency:.0%} (target >= 85 %); once the "
-              f"workers run: {stn / (args.workers * st1):.0%}")
+              f"workers run: {pool.steady / (args.workers * one.steady):.0%}; CPU of all processes against "
+              f"one worker's: {pool.total_cpu / one.total_cpu - 1:+.0%}")
         ok &= efficiency >= 0.85
     if not args.skip_dask:
-        overhead = sd / sn - 1
+        dask_run = med[names[-1]]
+        overhead = dask_run.seconds / pool.seconds - 1
         print(f"Dask LocalCluster overhead against the process pool: {overhead:+.0%} (target <= 15 %); once the "
-              f"workers run: {stn / std - 1:+.0%}")
+              f"workers run: {pool.steady / dask_run.steady - 1:+.0%}; CPU of all processes: "
+              f"{dask_run.total_cpu / pool.total_cpu - 1:+.0%}")
         ok &= overhead <= 0.15
     print(f"load average after: {os.getloadavg()}")
     store.close()

@@ -63,11 +63,21 @@ def summary(stdout: str) -> tuple[int, int, int]:
     return tuple(int(g) for g in match.groups())
 
 
+@pytest.fixture(scope="module")
+def ana_template(tmp_path_factory) -> tuple[Path, dict[tuple, dict]]:
+    """The demo's first patient imported and analysed serially once: (data directory, those results)."""
+    data_dir = tmp_path_factory.mktemp("ana-template") / "data"
+    with closing(open_store(data_dir)) as store:
+        results = import_ana(store)
+    return data_dir, results
+
+
 @pytest.fixture
-def ana(tmp_path):
-    """An embedded store holding the demo's first patient, analysed serially, and those results."""
-    store = open_store(tmp_path / "data")
-    results = import_ana(store)
+def ana(ana_template, tmp_path):
+    """A copy of the template store (photos copied, not linked: a test may damage one), and its serial results."""
+    template, results = ana_template
+    store = open_store(shutil.copytree(template, tmp_path / "data"))
+    assert stored_results(store) == results
     yield store, results
     store.close()
 

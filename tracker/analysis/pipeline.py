@@ -42,6 +42,7 @@ from tracker.analysis.colour import (
     fit_reference_correction,
     frame_of_box,
     identity_correction,
+    restore_clipped,
     skin_mask,
     smooth_for_fit,
     srgb8_to_lab,
@@ -446,9 +447,19 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
                                                           _measure_scale(baseline.control), photo_scale, region)
 
     control_stats = exposure_stats(control_rgb, control_valid) if control_rgb is not None else None
-    roi_frame = (0.0, 0.0, 1.0, 1.0) if baseline.roi is None else frame_of_box(baseline.roi, baseline.shape)
-    corrected_roi = correct_region(correction, roi_rgb, roi_valid, roi_frame)
     corrected_work = correction.apply(work_photo)
+    if baseline.roi is None:
+        # The skin is part of the working frame: per-pixel colour work is done on its box
+        # (_measured_box), and the corrected frame is the corrected skin unless a clipped
+        # channel of the skin is restored first (correct_region).
+        crop = _measured_box(roi_valid)
+        restored = restore_clipped(roi_rgb[crop], roi_valid[crop])[0].size
+        corrected_roi = correct_region(correction, roi_rgb, roi_valid) if restored else corrected_work
+    else:
+        crop = (slice(None), slice(None))
+        corrected_roi = correct_region(correction, roi_rgb, roi_valid, frame_of_box(baseline.roi, baseline.shape))
+    full_valid, full_shape = roi_valid, roi_valid.shape
+    corrected_roi, roi_valid = corrected_roi[crop], roi_valid[crop]
     lab = srgb_to_lab(corrected_roi)
     is_baseline = correction.method == "baseline"
     # Focus is compared with the baseline over the whole overlap at the working
@@ -461,7 +472,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         sharpness(_gray01(corrected_work), work_valid)
         / max(_baseline_sharpness(baseline, work_valid, upsampling), 1e-9))
     quality = judge_quality(QualityMeasurements.of_region(
-        roi_rgb, exposure_valid,
+        roi_rgb[crop], exposure_valid[crop],
         baseline_glare_fraction=None if is_baseline else baseline.glare_fraction,
         baseline_lightness=None if is_baseline else baseline.lightness,
         blockiness=blockiness(rgb), baseline_blockiness=None if is_baseline else baseline.blockiness,
@@ -494,7 +505,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         values["redness_delta_a"] = m.redness_delta_a(lab, control_lab, roi_valid, control_valid)
     else:
         values["redness_delta_a"] = None
-    change = m.redness_change_map(lab, baseline.region_lab, roi_valid)
+    change = np.full(full_shape, np.nan, np.float32)
+    change[crop] = m.redness_change_map(lab, baseline.region_lab[crop], roi_valid)
     values["erythema_area_fraction"] = m.erythema_area_fraction(change)
     mm2 = baseline.mm2_per_px
     # A pixel of the measured grid covers 1 / scale² baseline pixels.
@@ -502,11 +514,30 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     values["erythema_area_cm2"] = m.erythema_area_cm2(change, None if mm2 is None else mm2 / grid_scale**2)
     values["redness_change_p90"] = m.redness_change_p90(change)
     values["redness_focal_a"] = m.redness_focal_a(change)
-    texture = m.texture_metrics(lab[..., 0], roi_valid)
+    lightness = np.zeros(full_shape, lab.dtype)
+    lightness[crop] = lab[..., 0]
+    texture = m.texture_metrics(lightness, full_valid)
     values.update({k: None for k in texture} if quality.texture_withheld else texture)
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
     return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,
                          change_map=change, skin=skin_info)
+
+
+def _measured_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of ``mask``'s bounding box widened by what the measurements' filters reach.
+
+    The texture reduces the frame to :data:`~tracker.analysis.metrics.TEXTURE_MAX_SIDE` and
+    filters it with a Gaussian of sigma 2 px (radius 8 px) and 3 x 3 patterns; the change map's
+    Gaussian reaches 4 sigma. Beyond the widened box no pixel enters a value measured on the
+    mask, so measuring the box gives what measuring the frame gives, bit for bit.
+    """
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return slice(0, 0), slice(0, 0)
+    reduction = max(1.0, max(mask.shape) / m.TEXTURE_MAX_SIDE)
+    reach = int(np.ceil(reduction * (4 * max(2.0, m.CHANGE_MAP_SIGMA_PX) + 3))) + 2
+    return (slice(max(0, rows[0] - reach), rows[-1] + 1 + reach),
+            slice(max(0, cols[0] - reach), cols[-1] + 1 + reach))
 
 
 def _judged_mask(work_skin: np.ndarray, roi: Box | None, work_scale: float) -> np.ndarray:

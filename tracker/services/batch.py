@@ -8,14 +8,16 @@ Planning
     twice (one job per photo and key, inserted with ``ON CONFLICT DO NOTHING``).
 
 Claiming
-    A worker claims a few jobs at a time (:func:`claim_jobs`): it sets them ``running`` with its
-    name (``host:pid:token``) and a lease. On PostgreSQL the rows are chosen with ``SELECT … FOR
-    UPDATE SKIP LOCKED``, so any number of processes on any number of machines claim disjoint
-    jobs; on SQLite every transaction of the store begins ``IMMEDIATE`` (one writer at a time),
-    which makes the select-then-update atomic. A lease that expired is claimed again, and so is,
-    at once, one whose owner is a process of this machine that no longer exists (a killed
-    worker); a job claimed :data:`MAX_ATTEMPTS` times without finishing (a photo that kills its
-    worker) is marked failed instead. Leases compare the machines' clocks: keep them in sync.
+    A worker claims a few jobs of one course at a time (:func:`claim_jobs`): it sets them
+    ``running`` with its name (``host:pid:token``) and a lease. It stays on its course while
+    that has work, then takes a course no other worker is on, so each course's baseline is
+    prepared by one worker. On PostgreSQL the rows are chosen with ``SELECT … FOR UPDATE SKIP
+    LOCKED``, so any number of processes on any number of machines claim disjoint jobs; on
+    SQLite every transaction of the store begins ``IMMEDIATE`` (one writer at a time), which
+    makes the select-then-update atomic. A lease that expired is claimed again, and so is, at
+    once, one whose owner is a process of this machine that no longer exists (a killed worker);
+    a job claimed :data:`MAX_ATTEMPTS` times without finishing (a photo that kills its worker) is
+    marked failed instead. Leases compare the machines' clocks: keep them in sync.
 
 Completing
     The worker analyses the photo (:func:`tracker.services.analyses.analyse_stored_photo`, the
@@ -25,8 +27,9 @@ Completing
     to be claimed again; after it, the job is done: nothing is lost or stored twice.
 
 Running
-    :func:`work_queue` is the one loop every worker runs, in this process, in each process of a
-    :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine) or
+    :func:`work_queue` is the one loop every worker runs: in this process, which with
+    ``workers`` > 1 works beside ``workers - 1`` processes of a
+    :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine), or
     in each Dask worker (:func:`run_batch` with ``dask``). Workers read photos from the photo
     store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
     the store's address, so every worker must reach the same data directory (README,
@@ -43,6 +46,7 @@ import resource
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -110,22 +114,29 @@ class PlanCounts:
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """A job this worker holds: the photo, and its cache key (None: the course's key changed since)."""
+    """A job this worker holds: the photo, its cache key (None: the course's key changed since), its course."""
 
     job_id: int
     photo_id: int
     content_hash: str
     key: AnalysisKey | None
+    course_id: int
 
 
 @dataclass
 class WorkerTally:
-    """What one worker did, and the most memory its process held (MB, peak resident set)."""
+    """What one worker did, the most memory its process held (MB, peak resident set) and its CPU time.
+
+    ``cpu_seconds`` is the processor time (user + system) the worker's process spent on the
+    batch: a process started for it counts from its start (imports, opening the store), this
+    process from the first claim.
+    """
 
     analysed: int = 0
     lost_leases: int = 0
     dropped: int = 0
     peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -138,6 +149,7 @@ class BatchReport:
     elsewhere: int = 0  # jobs still held by live processes elsewhere (another machine's run)
     seconds: float = 0.0
     peak_worker_rss_mb: float = 0.0
+    worker_cpu_seconds: float = 0.0  # processor time of all workers (WorkerTally.cpu_seconds)
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -224,12 +236,32 @@ def release_dead_claims(store: Store, scope: Sequence[int] | None = None) -> int
     return len(dead)
 
 
-def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, limit: int = _CLAIM_SIZE,
-               lease_seconds: float = LEASE_SECONDS) -> list[ClaimedJob]:
-    """Claim up to ``limit`` jobs for ``owner`` (pending ones, or ones whose lease expired).
+def _claimable(now: datetime):
+    expired = and_(AnalysisJob.state == "running", AnalysisJob.lease_expires_at < now)
+    return and_(or_(AnalysisJob.state == "pending", expired), AnalysisJob.attempts < MAX_ATTEMPTS)
 
-    Jobs are taken in course order, so a worker keeps its prepared baseline from one photo
-    to the next.
+
+def _course_to_claim(s: Session, scope: Sequence[int] | None, now: datetime, prefer: int | None) -> int | None:
+    """The course to claim from: ``prefer`` while it has work, else one nobody works on, else any.
+
+    A worker that stays on one course prepares its baseline once; two workers on one course
+    would each prepare it. Only when every course with work is taken do workers share one.
+    """
+    claimable = _in_scope(select(AnalysisJob.course_id), scope).where(_claimable(now))
+    if prefer is not None and s.scalar(claimable.where(AnalysisJob.course_id == prefer).limit(1)) is not None:
+        return prefer
+    taken = select(AnalysisJob.course_id).where(AnalysisJob.state == "running", AnalysisJob.lease_expires_at >= now)
+    free = s.scalar(claimable.where(AnalysisJob.course_id.not_in(taken)).order_by(AnalysisJob.course_id).limit(1))
+    return free if free is not None else s.scalar(claimable.order_by(AnalysisJob.course_id).limit(1))
+
+
+def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, limit: int = _CLAIM_SIZE,
+               lease_seconds: float = LEASE_SECONDS, prefer: int | None = None) -> list[ClaimedJob]:
+    """Claim up to ``limit`` jobs of one course for ``owner`` (pending ones, or ones whose lease expired).
+
+    The course is ``prefer`` (the owner's last) while it has jobs, else one no other worker
+    holds jobs of, so that each worker prepares a baseline once and keeps it from one photo to
+    the next; only at the end of a batch do workers share a course.
     """
     now = _now()
     expired = and_(AnalysisJob.state == "running", AnalysisJob.lease_expires_at < now)
@@ -237,10 +269,15 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
         s.execute(_in_scope(update(AnalysisJob), scope).where(expired, AnalysisJob.attempts >= MAX_ATTEMPTS)
                   .values(state="failed", error=WORKER_STOPPED, finished_at=now, lease_owner=None,
                           lease_expires_at=None).execution_options(synchronize_session=False))
-        ids = list(s.scalars(_in_scope(select(AnalysisJob.id), scope)
-                             .where(or_(AnalysisJob.state == "pending", expired), AnalysisJob.attempts < MAX_ATTEMPTS)
-                             .order_by(AnalysisJob.course_id, AnalysisJob.photo_id).limit(limit)
-                             .with_for_update(skip_locked=True)))
+        course_id = _course_to_claim(s, scope, now, prefer)
+        if course_id is None:
+            return []
+        claimable = _in_scope(select(AnalysisJob.id), scope).where(_claimable(now))
+        ids = list(s.scalars(claimable.where(AnalysisJob.course_id == course_id).order_by(AnalysisJob.photo_id)
+                             .limit(limit).with_for_update(skip_locked=True)))
+        if not ids:  # another machine's claim holds that course's rows this instant: take any
+            ids = list(s.scalars(claimable.order_by(AnalysisJob.course_id, AnalysisJob.photo_id).limit(limit)
+                                 .with_for_update(skip_locked=True)))
         if not ids:
             return []
         s.execute(update(AnalysisJob).where(AnalysisJob.id.in_(ids)).values(
@@ -252,12 +289,11 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
         claimed = []
         for job, content_hash in rows:
             if job.course_id not in keys:
-                course = s.get(Course, job.course_id)
-                keys[job.course_id] = analysis_key(s, course)
+                keys[job.course_id] = analysis_key(s, s.get(Course, job.course_id))
             key = keys[job.course_id]
             current = key is not None and _key_columns(key) == (job.baseline_hash, job.metric_version,
                                                                  job.regions_key)
-            claimed.append(ClaimedJob(job.id, job.photo_id, content_hash, key if current else None))
+            claimed.append(ClaimedJob(job.id, job.photo_id, content_hash, key if current else None, job.course_id))
         return claimed
 
 
@@ -298,14 +334,17 @@ def _analysed(store: Store, job: ClaimedJob) -> AnalysisResult:
 def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                lease_seconds: float = LEASE_SECONDS) -> WorkerTally:
     """Claim, analyse and complete jobs until none is left to claim: what every worker runs."""
+    cpu_at_start = time.process_time()
     owner = _owner_name()
     tally = WorkerTally()
+    course_id = None
     while True:
-        jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds)
+        jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
         if not jobs:
             if release_dead_claims(store, scope):
                 continue
             break
+        course_id = jobs[-1].course_id
         for job in jobs:
             if job.key is None:
                 _drop_job(store, job, owner)
@@ -315,6 +354,7 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
             else:
                 tally.lost_leases += 1
     tally.peak_rss_mb = _peak_rss_mb()
+    tally.cpu_seconds = time.process_time() - cpu_at_start
     return tally
 
 
@@ -346,9 +386,14 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     import cv2
 
     cv2.setNumThreads(1)
-    if address not in _OPENED:
+    started = address not in _OPENED  # the first batch of this process: its start-up is the batch's
+    if started:
         _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False)
-    return work_queue(_OPENED[address], scope, lease_seconds=lease_seconds)
+    cpu_before = time.process_time()
+    tally = work_queue(_OPENED[address], scope, lease_seconds=lease_seconds)
+    if started:
+        tally.cpu_seconds += cpu_before
+    return tally
 
 
 # --- running a batch ---------------------------------------------------------------------------
@@ -359,25 +404,80 @@ def _remaining(store: Store, scope: Sequence[int] | None) -> int:
                         .where(AnalysisJob.state.in_(("pending", "running")))) or 0
 
 
-def _run_in_pool(address: StoreAddress, scope, workers: int, lease_seconds: float) -> list[WorkerTally]:
+def _run_in_pool(store: Store, scope, workers: int, lease_seconds: float) -> list[WorkerTally]:
+    """This process and ``workers - 1`` started processes work the queue.
+
+    This process has its imports done and its store open, so it analyses from the first
+    second while the others start (spawn and imports take about 2 s of a core each); it
+    would otherwise only wait for them.
+    """
+    started: list[WorkerTally] = []
+    stop = threading.Event()
+    others = threading.Thread(target=lambda: started.extend(
+        _run_processes(StoreAddress.of(store), scope, workers - 1, lease_seconds, stop)))
+    others.start()
+    try:
+        here = _work_here(store, scope, lease_seconds)
+    except BaseException:
+        stop.set()  # no new processes for a batch that is being stopped
+        raise
+    finally:
+        others.join()
+    return [here, *started]
+
+
+def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: float,
+                   stop: threading.Event) -> list[WorkerTally]:
     tallies = []
     for _ in range(MAX_ATTEMPTS + 1):  # a killed pool worker breaks the pool: start another on what is left
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(work_at, address, scope, lease_seconds) for _ in range(workers)]
+            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(work_at, address, scope, lease_seconds) for _ in range(processes)]
                 tallies += [f.result() for f in futures]
             return tallies
         except BrokenProcessPool:
             _log.warning("a worker process of the batch stopped; its photos are claimed again")
+            if stop.is_set():
+                break
     return tallies
 
 
+def _work_here(store: Store, scope, lease_seconds: float) -> WorkerTally:
+    """:func:`work_queue` in this process with one OpenCV thread, as every started worker has."""
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return work_queue(store, scope, lease_seconds=lease_seconds)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _local_cluster_settings() -> dict:
+    """Dask settings of a ``LocalCluster`` started for a batch, where they cost analysis time.
+
+    Each worker's statistical profiler (a stack sample every 10 ms) is off: no dashboard shows
+    it. The ``MALLOC_TRIM_THRESHOLD_`` Dask sets in its workers is left out: setting it turns
+    off glibc's adaptive mmap threshold, so every large image array is mapped and zeroed
+    afresh; the plain process pool's workers do without it too. A cluster started elsewhere
+    keeps its own settings (README, Deployment).
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
+
+
 def _run_on_dask(address: StoreAddress, scope, dask: str, workers: int, lease_seconds: float) -> list[WorkerTally]:
+    from dask import config as dask_config
     from distributed import Client, LocalCluster
 
     if dask == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        with dask_config.set(_local_cluster_settings()):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
         cluster, client = None, Client(dask)
@@ -427,8 +527,8 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     Parameters
     ----------
     workers : int
-        Processes on this machine (1: in this process); with ``dask="local"``, the
-        ``LocalCluster``'s worker processes.
+        Processes analysing on this machine: this one and ``workers - 1`` started for the
+        batch; with ``dask="local"``, the ``LocalCluster``'s worker processes.
     dask : str, optional
         ``"local"`` to start a Dask ``LocalCluster``, or the address of a running Dask
         scheduler (``tcp://host:8786``) whose workers reach the same store.
@@ -458,8 +558,8 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
             tallies = []
         elif dask is not None:
             tallies = _run_on_dask(StoreAddress.of(store), scope, dask, workers, lease_seconds)
-        elif min(workers, total) > 1:  # no more processes than photos: one photo is analysed here
-            tallies = _run_in_pool(StoreAddress.of(store), scope, min(workers, total), lease_seconds)
+        elif min(workers, total) > 1:  # no more processes than photos
+            tallies = _run_in_pool(store, scope, min(workers, total), lease_seconds)
         else:
             tallies = [work_queue(store, scope, lease_seconds=lease_seconds)]
     finally:
@@ -471,6 +571,7 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     report = _report(store, scope, started, current)
     report.seconds = seconds
     report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
+    report.worker_cpu_seconds = sum(t.cpu_seconds for t in tallies)
     if progress and total:
         progress(max(0, total - report.elsewhere), total)
     return report
