@@ -83,7 +83,17 @@ def test_the_bundle_holds_what_the_table_holds_for_consenting_patients_only(expo
     assert found.keys() == expected.keys()
     assert all(found[k] == pytest.approx(v) for k, v in expected.items())
     (procedure,) = by_type["Procedure"]
-    assert procedure["code"] == {"text": TREATMENTS["fractional_co2"].name}  # text only: no SNOMED CT code
+    assert procedure["code"] == {"text": TREATMENTS["fractional_co2"].name, "coding": [
+        {"system": "http://snomed.info/sct", "code": "445907001", "display": "Laser procedure on skin"}]}
     text = json.dumps(bundle)
     for secret in ("demo-ana", "demo-ben", "2026-"):
         assert secret not in text
+
+
+def test_only_laser_treatments_carry_the_snomed_laser_procedure_code():
+    from tracker.services.fhir import SNOMED_PROCEDURE
+
+    assert set(SNOMED_PROCEDURE) <= set(TREATMENTS)
+    for key, treatment in TREATMENTS.items():
+        laser_only = "laser" in treatment.name.lower() and "radiofrequency" not in treatment.name.lower()
+        assert (key in SNOMED_PROCEDURE) == laser_only, key

@@ -6,9 +6,11 @@ exactly what the CSV holds: consenting patients only, pseudonyms, days instead o
 
 * ``Patient``: the pseudonym only (no name, identifier, birth date or gender);
 * ``Procedure``: the treatment of each treated area, ``completed``, "performed" as day 0 of the
-  follow-up. Its code is **text only** (the catalogue's name): no SNOMED CT code is given,
-  because none was checked against the SNOMED CT browser for these laser procedures, and a
-  wrong code is worse than none;
+  follow-up. Its code is the catalogue's name, with the SNOMED CT concept 445907001 "Laser
+  procedure on skin" for the laser treatments (:data:`SNOMED_PROCEDURE`; the concept is listed in
+  DICOM PS3.16 CID 4409 "Skin Procedure"). More specific concepts (resurfacing, fractional)
+  could not be checked against a SNOMED CT release here, and a wrong code is worse than a
+  general one; IPL (not a laser) and "laser or radiofrequency" tightening get the name only;
 * ``Media``: each photo, as a reference (``urn:healing-tracker:photo:…``), never its pixels,
   with the days since treatment;
 * ``ObservationDefinition``: each metric's definition (formula, colour space, units, source),
@@ -31,7 +33,7 @@ import pandas as pd
 from tracker.analysis import METRICS
 from tracker.recovery import TREATMENTS
 
-__all__ = ["METRIC_SYSTEM", "UCUM", "fhir_bundle"]
+__all__ = ["METRIC_SYSTEM", "SNOMED_PROCEDURE", "UCUM", "fhir_bundle"]
 
 METRIC_SYSTEM = "urn:healing-tracker:metric"
 _PSEUDONYM_SYSTEM = "urn:healing-tracker:pseudonym"
@@ -46,6 +48,14 @@ UCUM = {
     "hf_energy": "1", "erythema_area_cm2": "cm2", "redness_change_p90": "1", "redness_focal_a": "1",
     "haemoglobin_takiwaki": "1", "melanin_takiwaki": "1",
 }
+
+_LASER_PROCEDURE_ON_SKIN = {"system": "http://snomed.info/sct", "code": "445907001",
+                            "display": "Laser procedure on skin"}
+
+SNOMED_PROCEDURE = {key: _LASER_PROCEDURE_ON_SKIN for key in (
+    "fully_ablative_co2", "fractional_co2", "fully_ablative_erbium", "fractional_erbium", "non_ablative_fractional",
+    "thulium_1927")}
+"""SNOMED CT coding of each catalogue treatment that has one (module notes)."""
 
 
 def _id(*parts: str) -> str:
@@ -93,7 +103,9 @@ def fhir_bundle(table: pd.DataFrame) -> dict:
         treatment = TREATMENTS.get(first["treatment"])
         entries.append(_entry({
             "resourceType": "Procedure", "id": procedure_id, "status": "completed", "subject": patient,
-            "code": {"text": treatment.name if treatment else str(first["treatment"])},
+            "code": {"text": treatment.name if treatment else str(first["treatment"]),
+                     **({"coding": [SNOMED_PROCEDURE[first["treatment"]]]}
+                        if first["treatment"] in SNOMED_PROCEDURE else {})},
             "performedString": "day 0 of the follow-up (dates are not exported)",
         }))
         for n, (_, row) in enumerate(rows.iterrows()):
