@@ -345,6 +345,7 @@ def test_provider_adds_a_note_and_edits_regions(own_demo):
     roi_input.input(f"{x + 2},{y + 2},{w},{h}")
     at.button(key="FormSubmitter:regions-Save and re-analyse").click().run()
     assert not at.exception
+    assert "Regions saved; every photo was measured again." in [m.value for m in at.success]  # after the rerun
     course = sv.get_patient(demo[0], sv.SYSTEM, at.session_state["patient_id"]).courses[0]
     assert course.roi == (x + 2, y + 2, w, h)
     # Every photo was measured again, in the moved region: each measured value changed.

@@ -699,3 +699,38 @@ def test_a_sign_in_holds_on_reload_and_on_another_replica_until_signed_out_on_ei
         settle(page)
         expect(page.get_by_text("Signed in as ana")).to_have_count(0)
         shot("signed_out_everywhere")
+
+
+def test_the_patient_sees_her_next_photo_and_the_provider_filters_by_photo_overdue(app, page, shot):
+    """What each is shown is worked out in-process from the same store (other tests of this module add photos)."""
+    from playwright.sync_api import expect
+
+    from tracker import services as sv
+    from tracker.store.db import open_store
+    from tracker.web.views import course_schedule, schedule_sentences
+
+    store = open_store(app.data_dir)
+    try:
+        today = datetime.now().date()
+        ana = sv.get_patient(store, sv.SYSTEM, sv.find_patient_id(store, sv.SYSTEM, "demo-ana"))
+        told = schedule_sentences(course_schedule(ana.courses[0], today), today)
+        _, provider = sv.sign_in(store, "dr.rivera", app.passwords["dr.rivera"])
+        listed = sv.list_patients(store, provider)
+    finally:
+        store.close()
+    assert told, "a course with a treatment session always has a photo plan to tell"
+
+    sign_in(page, "ana", app.passwords["ana"], "My progress", url=app.base_url)
+    expect(page.get_by_role("heading", name="Your next photo")).to_be_visible()
+    for sentence in told:
+        expect(page.get_by_text(sentence, exact=True)).to_be_visible()
+    shot("patient_next_photo")
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, "dr.rivera", app.passwords["dr.rivera"], "Patients")
+    total, overdue = len(listed), sum(p.photo_overdue for p in listed)
+    assert overdue < total, "the filter must leave someone out for this to test it"
+    expect(page.get_by_text(f"{total} of {total} patients.")).to_be_visible()
+    page.get_by_text("Photo overdue only").click()
+    expect(page.get_by_text(f"{overdue} of {total} patients.")).to_be_visible(timeout=WAIT)
+    shot("provider_overdue_only")

@@ -20,6 +20,7 @@ from PIL import Image, ImageCms, PngImagePlugin
 from PIL.ExifTags import GPS, IFD, Base
 
 from tracker.analysis.io import PhotoError, decode_photo
+from tracker.store import photostore
 from tracker.store.photostore import PhotoStore, StoredPhoto, SweepReport, strip_metadata
 
 REPO = Path(__file__).resolve().parents[1]
@@ -492,18 +493,24 @@ def test_sweep(store, astronaut):
     for photo in (referenced_old, unreferenced_old):
         os.utime(photo.path, (long_ago, long_ago))
     folder = referenced_old.path.parent
-    dead_writer = folder / f".tmp-{dead_pid()}-0123abcd"
-    live_writer = folder / f".tmp-{os.getpid()}-4567cdef"
-    stalled_writer = folder / f".tmp-{os.getpid()}-89abcdef"
-    for temp in (dead_writer, live_writer, stalled_writer):
+    here = photostore._HOST
+    dead_writer = folder / f".tmp-{here}_{dead_pid()}-0123abcd"
+    dead_writer_of_old = folder / f".tmp-{dead_pid()}-0123abce"  # named before temporary files named the host
+    live_writer = folder / f".tmp-{here}_{os.getpid()}-4567cdef"
+    stalled_writer = folder / f".tmp-{here}_{os.getpid()}-89abcdef"
+    # Another machine sharing the store: its writer's process id means nothing here, so only age counts.
+    elsewhere_writing = folder / f".tmp-other-host.example_{dead_pid()}-13579bdf"
+    elsewhere_stalled = folder / f".tmp-other-host.example_{dead_pid()}-2468ace0"
+    for temp in (dead_writer, dead_writer_of_old, live_writer, stalled_writer, elsewhere_writing, elsewhere_stalled):
         temp.write_bytes(b"half a photo")
-    os.utime(stalled_writer, (long_ago, long_ago))
+    for temp in (stalled_writer, elsewhere_stalled):
+        os.utime(temp, (long_ago, long_ago))
 
     report = store.sweep({referenced_old.content_hash}, grace_seconds=3600)
 
-    assert report == SweepReport(temp_files_removed=2, unreferenced_removed=1)
+    assert report == SweepReport(temp_files_removed=4, unreferenced_removed=1)
     assert store.hashes() == {referenced_old.content_hash, unreferenced_fresh.content_hash}
-    assert [path.name for path in folder.glob(".tmp-*")] == [live_writer.name]
+    assert sorted(path.name for path in folder.glob(".tmp-*")) == sorted([live_writer.name, elsewhere_writing.name])
 
 
 def test_put_of_a_present_photo_protects_it_from_sweep(store, astronaut):

@@ -57,7 +57,10 @@ Concurrency
     there; a put of an existing photo refreshes its modification time, so the
     sweep's grace period also covers the moment between the put and the
     database commit.  File locks and process-liveness checks make the store
-    POSIX-only (Linux, macOS); it belongs on a local file system.
+    POSIX-only (Linux, macOS).  Shared by several machines over a network file
+    system, ``flock`` must reach across them (NFS v4 on Linux does); temporary
+    files carry their machine's name, so no machine sweeps another's writes in
+    progress.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ import hashlib
 import io
 import os
 import re
+import socket
 import secrets
 import time
 import zlib
@@ -86,7 +90,8 @@ _EXTENSIONS = ("jpg", "png")
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 _STORED_NAME = re.compile(rf"([0-9a-f]{{64}})\.(?:{'|'.join(_EXTENSIONS)})")
-_TEMP_NAME = re.compile(r"\.tmp-(\d+)-[0-9a-f]+")
+# ``.tmp-<host>_<pid>-<random>``; files of earlier versions have no host.
+_TEMP_NAME = re.compile(r"\.tmp-(?:(?P<host>[A-Za-z0-9.-]{1,64})_)?(?P<pid>\d+)-[0-9a-f]+")
 _FAN_OUT = re.compile(r"[0-9a-f]{2}")
 
 _FILE_MODE = 0o600
@@ -413,9 +418,11 @@ class PhotoStore:
 
         Notes
         -----
-        Temporary files are named ``.tmp-<pid>-<random>`` after the process
-        writing them; one whose process no longer exists can never be renamed
-        into place.  Safe to run while other processes import: removal happens
+        Temporary files are named ``.tmp-<host>_<pid>-<random>`` after the
+        machine and process writing them; one whose process no longer exists
+        on this machine can never be renamed into place. Another machine's
+        (the store shared over a network file system) is removed only after the
+        grace period: its process cannot be checked from here.  Safe to run while other processes import: removal happens
         under the store's exclusive lock, after checking the modification time
         again, so a photo that a put has just found present is kept.
         """
@@ -428,7 +435,7 @@ class PhotoStore:
                     continue
                 temp = _TEMP_NAME.fullmatch(entry.name)
                 stored = _STORED_NAME.fullmatch(entry.name)
-                if temp and (not _process_exists(int(temp[1])) or entry.stat().st_mtime < cutoff):
+                if temp and (_writer_gone(temp) or entry.stat().st_mtime < cutoff):
                     stale_temps.append(entry.path)
                 elif stored and stored[1] not in referenced and entry.stat().st_mtime < cutoff:
                     unreferenced.append(entry.path)
@@ -655,7 +662,7 @@ def _upright_srgb_png(data: bytes) -> bytes:
 
 def _write_atomically(folder: Path, name: str, content: bytes) -> None:
     """Write a file so that, under its final name, it is complete or absent."""
-    temp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+    temp = folder / f".tmp-{_HOST}_{os.getpid()}-{secrets.token_hex(8)}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
     try:
         with open(fd, "wb") as file:
@@ -705,6 +712,16 @@ def _unlink(path: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+#: This machine's name as temporary files carry it (letters, digits, dots and hyphens).
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _writer_gone(temp: re.Match[str]) -> bool:
+    """Whether the process that wrote a temporary file is known to have ended (on this machine only)."""
+    host = temp["host"]
+    return (host is None or host == _HOST) and not _process_exists(int(temp["pid"]))
 
 
 def _process_exists(pid: int) -> bool:

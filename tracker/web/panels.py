@@ -126,6 +126,7 @@ DRAWN_REGIONS = {"roi": "Treated area", "control": "Untreated control"}
 
 #: Longest side, in pixels, of the baseline on which regions are drawn.
 REGIONS_SIDE = 900
+_REGIONS_SAVED = "regions_saved_course"
 
 
 def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> None:
@@ -134,6 +135,8 @@ def regions_editor(store: Store, actor: sv.Actor, course: sv.CourseDetail) -> No
     if course.baseline_photo_id is None:
         st.info("Regions are drawn on the baseline photo, which does not exist yet.")
         return
+    if st.session_state.pop(_REGIONS_SAVED, None) == course.id:  # said after the rerun that shows the new regions
+        st.success("Regions saved; every photo was measured again.")
     base, base_scale = photo_rgb(actor, course.baseline_photo_id)
     shown = fit_within(base, REGIONS_SIDE)
     shown_scale = shown.shape[1] / base.shape[1] * base_scale  # pixels shown per baseline pixel
@@ -176,7 +179,7 @@ def _save_regions(store: Store, actor: sv.Actor, course: sv.CourseDetail, roi, c
                   treated: str | None = None) -> None:
     with st.spinner("Re-analysing the photos…"):
         sv.set_regions(store, actor, course.id, roi, control, treated)
-    st.success("Regions saved; every photo was measured again.")
+    st.session_state[_REGIONS_SAVED] = course.id
     st.rerun()
 
 
