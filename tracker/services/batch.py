@@ -476,8 +476,10 @@ def _run_on_dask(address: StoreAddress, scope, dask: str, workers: int, lease_se
 
     if dask == "local":
         with dask_config.set(_local_cluster_settings()):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            # None does not turn the scheduler's HTTP server off (dask/distributed#8136): bind it to a free
+            # port of this machine only, so it neither collides with another cluster's 8787 nor listens outside.
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
         cluster, client = None, Client(dask)
