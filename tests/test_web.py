@@ -311,6 +311,17 @@ def test_a_browser_opening_a_page_without_a_key_gets_a_new_http_only_one_and_kee
     assert key_cookie(headers={"X-Forwarded-Proto": "https"})["secure"]
 
 
+def test_forwarded_headers_count_only_behind_a_proxy_and_only_as_the_proxy_added_them(monkeypatch):
+    from tracker.web.server import proxy_forwarded
+
+    monkeypatch.delenv("TRACKER_BEHIND_PROXY", raising=False)
+    assert proxy_forwarded("203.0.113.9") is None  # reached directly: anyone can send the header
+    monkeypatch.setenv("TRACKER_BEHIND_PROXY", "1")
+    assert proxy_forwarded("10.0.0.1, 203.0.113.9 ") == "203.0.113.9"  # the client's own claim comes first
+    assert proxy_forwarded("https") == "https"
+    assert proxy_forwarded("  ") is None and proxy_forwarded(None) is None
+
+
 def test_the_policy_lets_the_page_load_nothing_from_elsewhere_and_be_framed_nowhere():
     from tracker.web.server import CONTENT_SECURITY_POLICY
 

@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| treatment | typical courses | false review (end) | false review (ever) | check_photos (end) | {sizes} |")
     print("|---|---|---|---|---|" + "---|" * len(REBOUND_SIZES))
     for key, r in rates.items():
-        caught = " | ".join(" / ".join(f"{r.caught_rate(size, k):.0%}" for k in (1, 2, 3, None)) for size in REBOUND_SIZES)
+        caught = " | ".join(" / ".join(f"{r.caught_rate(size, k):.0%}" for k in (1, 2, 3, None))
+                            for size in REBOUND_SIZES)
         print(f"| {key} | {r.typical} (+{r.late_red} truly red past the review limit)"
               f" | {r.rate('false_review_end'):.1%} | {r.rate('false_review_ever'):.1%}"
               f" | {r.rate('check_photos_end'):.1%} | {caught} |")

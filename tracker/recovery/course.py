@@ -54,8 +54,8 @@ changes, plus local light across the face whose amplitude is set so that the med
 difference between repeat measurements of unchanged skin matches the published reproducibility
 of calibrated clinical photos, 3.43 ΔE (Van Poucke et al. 2010), run through the real engine.
 It measured 1.18 on 150 repeat photos with metric version 2.0 (rounded up here; 1.29 before the
-smooth light model of 2.0); pose and global light alone, which the engine corrects, leave 0.09. The earlier value of 1 read the ~2-3 ΔE noise as 2-3 SD, which is
-optimistic."""
+smooth light model of 2.0); pose and global light alone, which the engine corrects, leave
+0.09. The earlier value of 1 read the ~2-3 ΔE noise as 2-3 SD, which is optimistic."""
 
 PHOTO_NOISE_SD_MELANIN = 3.9
 """Standard deviation of ``melanin_takiwaki`` (``-1.06 a* - 1.44 L*`` of the treated region,

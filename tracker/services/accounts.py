@@ -51,8 +51,8 @@ from tracker.store.models import ROLES, AuthSession, Patient, ProviderAssignment
 
 __all__ = ["ROLES", "SIGN_IN_FAILED", "MAX_FAILED_SIGN_INS", "MAX_SOURCE_FAILURES", "BACKOFF_START",
            "BACKOFF_MAX", "FAILURE_MEMORY", "SESSION_IDLE", "SESSION_MAX", "MIN_PASSWORD", "MAX_PASSWORD",
-           "create_user", "sign_in", "actor_from_token", "actor_from_browser", "sign_out", "list_users", "set_user_active",
-           "unlock_user", "reset_password", "change_password", "assign_patient", "unassign_patient"]
+           "create_user", "sign_in", "actor_from_token", "actor_from_browser", "sign_out", "list_users",
+           "set_user_active", "unlock_user", "reset_password", "change_password", "assign_patient", "unassign_patient"]
 
 #: Every failed sign-in, whatever the cause.
 SIGN_IN_FAILED = ("Wrong user name or password (after several failed attempts, wait a few minutes before "
@@ -81,7 +81,8 @@ def _check_password(password: str) -> None:
         raise InputError(f"A password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
 
 
-def _end_sessions(s: Session, user_id: int, keep_token: str | None = None, keep_browser_key: str | None = None) -> None:
+def _end_sessions(s: Session, user_id: int, keep_token: str | None = None,
+                  keep_browser_key: str | None = None) -> None:
     query = delete(AuthSession).where(AuthSession.user_id == user_id)
     if keep_token:
         query = query.where(AuthSession.token_hash != _token_hash(keep_token))

@@ -422,9 +422,10 @@ class PhotoStore:
         machine and process writing them; one whose process no longer exists
         on this machine can never be renamed into place. Another machine's
         (the store shared over a network file system) is removed only after the
-        grace period: its process cannot be checked from here.  Safe to run while other processes import: removal happens
-        under the store's exclusive lock, after checking the modification time
-        again, so a photo that a put has just found present is kept.
+        grace period: its process cannot be checked from here.  Safe to run
+        while other processes import: removal happens under the store's
+        exclusive lock, after checking the modification time again, so a
+        photo that a put has just found present is kept.
         """
         cutoff = time.time() - grace_seconds
         stale_temps: list[str] = []

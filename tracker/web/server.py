@@ -36,7 +36,7 @@ import streamlit
 from starlette.middleware import Middleware
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "UPLOAD_SESSIONS", "BROWSER_COOKIE", "UploadSessions",
-           "SecurityHeadersAndUploadGuard", "browser_key", "middleware"]
+           "SecurityHeadersAndUploadGuard", "browser_key", "proxy_forwarded", "middleware"]
 
 _INDEX = Path(streamlit.__file__).parent / "static" / "index.html"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -116,6 +116,17 @@ def browser_key(cookies: Mapping[str, str]) -> str | None:
     return None
 
 
+def proxy_forwarded(value: str | None) -> str | None:
+    """What the reverse proxy put last in an ``X-Forwarded-*`` header, or None.
+
+    Only behind a proxy (``TRACKER_BEHIND_PROXY=1``) is the header the proxy's; it appends to
+    what the client sent, so the last value is the one it saw. Anywhere else anyone can set it.
+    """
+    if os.environ.get("TRACKER_BEHIND_PROXY") != "1" or not value or not value.strip():
+        return None
+    return value.split(",")[-1].strip()
+
+
 def _header(scope, name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == name), "")
 
@@ -126,10 +137,8 @@ def _cookies(scope) -> dict[str, str]:
 
 
 def _over_https(scope) -> bool:
-    if scope.get("scheme") == "https":
-        return True
-    return (os.environ.get("TRACKER_BEHIND_PROXY") == "1"
-            and _header(scope, b"x-forwarded-proto").split(",")[-1].strip().lower() == "https")
+    forwarded = proxy_forwarded(_header(scope, b"x-forwarded-proto")) or ""
+    return scope.get("scheme") == "https" or forwarded.lower() == "https"
 
 
 def _browser_cookie_header(scope) -> tuple[bytes, bytes] | None:

@@ -10,7 +10,6 @@ access and audits the view each time; only the decoding is cached, by the file's
 
 from __future__ import annotations
 
-import os
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -20,11 +19,12 @@ from tracker.analysis import decode_photo
 from tracker.recovery import CourseProgress
 from tracker.store.db import Store, open_store
 from tracker.web.errors import errors_shown
-from tracker.web.server import UPLOAD_SESSIONS, browser_key
+from tracker.web.server import UPLOAD_SESSIONS, browser_key, proxy_forwarded
 from tracker.web.views import course_provider_status, fit_within, status_label, treatment_name
 
-__all__ = ["get_store", "current_actor", "current_browser_key", "require_actor", "sign_in_page", "sign_out", "photo_rgb", "ROLE_LABEL",
-           "choose_course", "show_status", "client_source", "UPLOADING_ROLES", "MAX_PHOTOS_PER_BATCH"]
+__all__ = ["get_store", "current_actor", "current_browser_key", "require_actor", "sign_in_page", "sign_out",
+           "photo_rgb", "ROLE_LABEL", "choose_course", "show_status", "client_source", "UPLOADING_ROLES",
+           "MAX_PHOTOS_PER_BATCH"]
 
 #: Roles whose pages take photo uploads; only their signed-in sessions may send files.
 UPLOADING_ROLES = frozenset({"patient", "provider"})
@@ -85,11 +85,7 @@ def client_source() -> str | None:
     (``TRACKER_BEHIND_PROXY=1``), the address the proxy saw, which is the last one it added.
     Without either (the app reached on this machine), None: one source for all.
     """
-    if os.environ.get("TRACKER_BEHIND_PROXY") == "1":
-        forwarded = st.context.headers.get("X-Forwarded-For", "")
-        if forwarded.strip():
-            return forwarded.split(",")[-1].strip()
-    return st.context.ip_address
+    return proxy_forwarded(st.context.headers.get("X-Forwarded-For")) or st.context.ip_address
 
 
 def require_actor(*roles: str) -> sv.Actor:

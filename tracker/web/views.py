@@ -40,9 +40,8 @@ from tracker.recovery.scales import QUESTIONNAIRE, SCALES
 
 __all__ = [
     "OKABE_ITO", "STATUS_LABEL", "STATUS_HELP", "PROVIDER_STATUS", "status_label", "provider_status",
-    "course_provider_status",
-    "course_schedule", "schedule_sentences", "provider_schedule_line", "filter_patient_list", "PATIENT_LIST_ORDERS", "sort_patient_list",
-    "course_frame", "redness_band_frame",
+    "course_provider_status", "course_schedule", "schedule_sentences", "provider_schedule_line",
+    "filter_patient_list", "PATIENT_LIST_ORDERS", "sort_patient_list", "course_frame", "redness_band_frame",
     "redness_chart", "texture_chart", "patient_list_frame", "aligned_pair", "redness_heatmap", "draw_regions",
     "box_drawing_figure", "cohort_curves", "cohort_chart", "fit_within", "treatment_name", "upload_time",
     "upload_verdict", "measured_points", "photo_figures", "focal_redness_note",
