@@ -415,19 +415,43 @@ def _run_in_pool(store: Store, scope, workers: int, lease_seconds: float) -> lis
     second while the others start (spawn and imports take about 2 s of a core each); it
     would otherwise only wait for them.
     """
-    started: list[WorkerTally] = []
-    stop = threading.Event()
-    others = threading.Thread(target=lambda: started.extend(
-        _run_processes(StoreAddress.of(store), scope, workers - 1, lease_seconds, stop)))
-    others.start()
+    address = StoreAddress.of(store)
+    return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_processes(
+        address, scope, workers - 1, lease_seconds, stop))
+
+
+def _work_here_beside(store: Store, scope, lease_seconds: float,
+                      others: Callable[[threading.Event, threading.Event], list[WorkerTally]]) -> list[WorkerTally]:
+    """This process works the queue while ``others(done_here, stop)`` runs the batch's other workers in a thread.
+
+    ``done_here`` is set once this process has found nothing left to claim, ``stop`` when it is
+    being stopped (Ctrl-C, an error): ``others`` then starts nothing more and ends what it
+    started. The tallies are this process's and those ``others`` returns; an exception of
+    ``others`` is raised here once both are done (a worker that cannot open the store).
+    """
+    from_others: list[WorkerTally] = []
+    failure: list[BaseException] = []
+    done_here, stop = threading.Event(), threading.Event()
+
+    def run_others() -> None:
+        try:
+            from_others.extend(others(done_here, stop))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the batch's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run_others, name="tracker-batch-workers")
+    thread.start()
     try:
         here = _work_here(store, scope, lease_seconds)
     except BaseException:
-        stop.set()  # no new processes for a batch that is being stopped
+        stop.set()
         raise
     finally:
-        others.join()
-    return [here, *started]
+        done_here.set()
+        thread.join()
+    if failure:
+        raise failure[0]
+    return [here, *from_others]
 
 
 def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: float,
@@ -494,30 +518,8 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
         with Client(dask) as client:
             slots = max(1, sum(client.nthreads().values()))
             return client.gather(_submit_work(client, address, scope, slots, lease_seconds))
-    on_cluster: list[WorkerTally] = []
-    failure: list[BaseException] = []
-    done_here, stop = threading.Event(), threading.Event()
-
-    def run_cluster() -> None:
-        try:
-            on_cluster.extend(_run_on_local_cluster(address, scope, max(1, workers - 1), lease_seconds,
-                                                    done_here, stop))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the batch's thread below
-            failure.append(exc)
-
-    cluster = threading.Thread(target=run_cluster, name="tracker-dask-local-cluster")
-    cluster.start()
-    try:
-        here = _work_here(store, scope, lease_seconds)
-    except BaseException:
-        stop.set()  # a batch being stopped: its cluster is closed, its tasks cancelled
-        raise
-    finally:
-        done_here.set()
-        cluster.join()
-    if failure:
-        raise failure[0]
-    return [here, *on_cluster]
+    return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
+        address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
 
 
 def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds: float) -> list:
