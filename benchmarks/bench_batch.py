@@ -7,7 +7,7 @@ batch is re-analysed (``tracker.services.batch``, forced) by:
 
 - 1 worker: this process, with one OpenCV thread (what each pool worker has);
 - N workers: this process and N - 1 processes of a pool (``spawn``; start-up counted);
-- N Dask workers: a ``LocalCluster`` started for the run (start-up counted).
+- N Dask workers: this process and a ``LocalCluster`` of N - 1 workers started meanwhile (start-up counted).
 
 Each configuration runs ``--repeat`` times, interleaved, and the medians are reported. The
 machine is shared, so the processor time is reported too: of this process and every process it

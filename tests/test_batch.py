@@ -6,6 +6,7 @@ process first: those results are the serial run every other run must reproduce e
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shutil
@@ -168,6 +169,10 @@ def test_a_process_pool_stores_exactly_the_serial_results(ana):
 
 
 def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(ana):
+    # A running cluster, reached at its address, does the whole batch: with --dask local this process
+    # would analyse too and could empty the queue of 8 small photos before a Dask worker had started.
+    from distributed import LocalCluster
+
     store, serial = ana
     batch.plan_jobs(store, force=True)
     killed: list[int] = []
@@ -185,18 +190,33 @@ def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(a
                 killed.append(pid)
             time.sleep(0.02)
 
-    killer = threading.Thread(target=kill_a_worker_mid_photo)
-    killer.start()
-    try:
-        report = batch.run_batch(store, dask="local", workers=2)
-    finally:
-        stop.set()
-        killer.join()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        killer = threading.Thread(target=kill_a_worker_mid_photo)
+        killer.start()
+        try:
+            report = batch.run_batch(store, dask=cluster.scheduler_address, workers=2)
+        finally:
+            stop.set()
+            killer.join()
     assert killed, "no worker was killed: the batch ended first"
     assert killed[0] != os.getpid()
     assert job_states(store) == {"done": PHOTOS}
     assert report.failed == [] and report.elsewhere == 0
+    assert all(int(t.owner.split(":")[1]) != os.getpid() for t in report.workers)  # this process only waited
     assert stored_results(store) == serial
+
+
+def test_with_dask_local_this_process_analyses_while_the_cluster_starts(ana):
+    store, serial = ana
+    plan = batch.plan_jobs(store, force=True)
+    report = batch.run_batch(store, dask="local", workers=2, current=plan.current)
+    assert (report.analysed, report.current, report.failed, report.elsewhere) == (PHOTOS, 0, [], 0)
+    [here] = [t for t in report.workers if int(t.owner.split(":")[1]) == os.getpid()]
+    assert here.analysed > 0
+    assert sum(t.analysed for t in report.workers) == PHOTOS and len(report.workers) <= 2
+    assert job_states(store) == {"done": PHOTOS}
+    assert stored_results(store) == serial
+    assert multiprocessing.active_children() == []  # the cluster's processes are gone
 
 
 # --- failures and interruptions --------------------------------------------------------------------

@@ -172,7 +172,8 @@ def user(
         _fail_usage(str(exc))
 
 
-_WORKERS_HELP = "Processes analysing photos at once (default: every core; with --dask local, its workers)."
+_WORKERS_HELP = ("Processes analysing photos at once (default: every core); with --dask local, this one and a "
+                 "LocalCluster of the others (at least one worker).")
 _DASK_HELP = ("Run the analysis on a Dask cluster: the scheduler's address (tcp://host:8786), or `local` to "
               "start a LocalCluster here. Its workers must reach the same store (README, Deployment).")
 

@@ -30,7 +30,9 @@ Running
     :func:`work_queue` is the one loop every worker runs: in this process, which with
     ``workers`` > 1 works beside ``workers - 1`` processes of a
     :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine), or
-    in each Dask worker (:func:`run_batch` with ``dask``). Workers read photos from the photo
+    beside a Dask ``LocalCluster`` of ``workers - 1`` (at least one) that starts meanwhile
+    (:func:`run_batch` with ``dask="local"``), and in each Dask worker; a Dask cluster at an
+    address is left to do the batch alone. Workers read photos from the photo
     store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
     the store's address, so every worker must reach the same data directory (README,
     Deployment). When the workers are done, the summaries of the courses whose results changed
@@ -129,7 +131,7 @@ class WorkerTally:
 
     ``cpu_seconds`` is the processor time (user + system) the worker's process spent on the
     batch: a process started for it counts from its start (imports, opening the store), this
-    process from the first claim.
+    process from the first claim. ``owner`` is the worker's name in the queue (``host:pid:token``).
     """
 
     analysed: int = 0
@@ -137,6 +139,7 @@ class WorkerTally:
     dropped: int = 0
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
+    owner: str = ""
 
 
 @dataclass
@@ -150,6 +153,7 @@ class BatchReport:
     seconds: float = 0.0
     peak_worker_rss_mb: float = 0.0
     worker_cpu_seconds: float = 0.0  # processor time of all workers (WorkerTally.cpu_seconds)
+    workers: list[WorkerTally] = field(default_factory=list)  # what each worker of this run did
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -336,7 +340,7 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
     """Claim, analyse and complete jobs until none is left to claim: what every worker runs."""
     cpu_at_start = time.process_time()
     owner = _owner_name()
-    tally = WorkerTally()
+    tally = WorkerTally(owner=owner)
     course_id = None
     while True:
         jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
@@ -411,19 +415,43 @@ def _run_in_pool(store: Store, scope, workers: int, lease_seconds: float) -> lis
     second while the others start (spawn and imports take about 2 s of a core each); it
     would otherwise only wait for them.
     """
-    started: list[WorkerTally] = []
-    stop = threading.Event()
-    others = threading.Thread(target=lambda: started.extend(
-        _run_processes(StoreAddress.of(store), scope, workers - 1, lease_seconds, stop)))
-    others.start()
+    address = StoreAddress.of(store)
+    return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_processes(
+        address, scope, workers - 1, lease_seconds, stop))
+
+
+def _work_here_beside(store: Store, scope, lease_seconds: float,
+                      others: Callable[[threading.Event, threading.Event], list[WorkerTally]]) -> list[WorkerTally]:
+    """This process works the queue while ``others(done_here, stop)`` runs the batch's other workers in a thread.
+
+    ``done_here`` is set once this process has found nothing left to claim, ``stop`` when it is
+    being stopped (Ctrl-C, an error): ``others`` then starts nothing more and ends what it
+    started. The tallies are this process's and those ``others`` returns; an exception of
+    ``others`` is raised here once both are done (a worker that cannot open the store).
+    """
+    from_others: list[WorkerTally] = []
+    failure: list[BaseException] = []
+    done_here, stop = threading.Event(), threading.Event()
+
+    def run_others() -> None:
+        try:
+            from_others.extend(others(done_here, stop))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the batch's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run_others, name="tracker-batch-workers")
+    thread.start()
     try:
         here = _work_here(store, scope, lease_seconds)
     except BaseException:
-        stop.set()  # no new processes for a batch that is being stopped
+        stop.set()
         raise
     finally:
-        others.join()
-    return [here, *started]
+        done_here.set()
+        thread.join()
+    if failure:
+        raise failure[0]
+    return [here, *from_others]
 
 
 def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: float,
@@ -470,29 +498,64 @@ def _local_cluster_settings() -> dict:
     return {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
 
 
-def _run_on_dask(address: StoreAddress, scope, dask: str, workers: int, lease_seconds: float) -> list[WorkerTally]:
+def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: float) -> list[WorkerTally]:
+    """The batch on a Dask cluster: this process beside a ``LocalCluster``, or a running cluster's workers.
+
+    With ``"local"``, as in :func:`_run_in_pool`, this process works the queue from the first
+    second while a ``LocalCluster`` of ``workers - 1`` worker processes starts in a thread (a
+    scheduler and fresh workers importing ``distributed`` and the analysis: 5-10 s, when
+    nothing would otherwise be analysed); its workers join in once it is up. With ``workers``
+    1 the cluster still has one worker, so that ``--dask local`` always runs on Dask: up to two
+    processes analyse then. Should this process empty the queue before the cluster is up, the
+    cluster is closed without work, once its workers have started (closing a half-started one
+    waits for them). A cluster at an address does the whole batch and this process only waits:
+    the machine a batch is sent from (a login node, say) need not be one meant to analyse.
+    """
+    address = StoreAddress.of(store)
+    if dask != "local":
+        from distributed import Client
+
+        with Client(dask) as client:
+            slots = max(1, sum(client.nthreads().values()))
+            return client.gather(_submit_work(client, address, scope, slots, lease_seconds))
+    return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
+        address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
+
+
+def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds: float) -> list:
+    """One :func:`work_at` task a worker slot (each loops over the queue), retried on a worker that died."""
+    token = secrets.token_hex(4)
+    return [client.submit(work_at, address, scope, lease_seconds, key=f"tracker-analyse-{token}-{i}",
+                          pure=False, retries=MAX_ATTEMPTS) for i in range(slots)]
+
+
+def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_seconds: float,
+                          done_here: threading.Event, stop: threading.Event) -> list[WorkerTally]:
+    """Start a ``LocalCluster`` of ``processes`` workers, work the queue on it, close it; [] if not needed.
+
+    Not needed: the batch's own process finished the queue (``done_here``) before the cluster
+    was up, or the batch is being stopped (``stop``: its tasks are cancelled at once).
+    """
     from dask import config as dask_config
     from distributed import Client, LocalCluster
 
-    if dask == "local":
-        with dask_config.set(_local_cluster_settings()):
-            # None does not turn the scheduler's HTTP server off (dask/distributed#8136): bind it to a free
-            # port of this machine only, so it neither collides with another cluster's 8787 nor listens outside.
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(dask)
+    with dask_config.set(_local_cluster_settings()):
+        # None does not turn the scheduler's HTTP server off (dask/distributed#8136): bind it to a free
+        # port of this machine only, so it neither collides with another cluster's 8787 nor listens outside.
+        cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     try:
-        slots = workers if cluster is not None else max(1, sum(client.nthreads().values()))
-        token = secrets.token_hex(4)
-        futures = [client.submit(work_at, address, scope, lease_seconds, key=f"tracker-analyse-{token}-{i}",
-                                 pure=False, retries=MAX_ATTEMPTS) for i in range(slots)]
-        return client.gather(futures)
+        if done_here.is_set():
+            return []
+        with Client(cluster) as client:
+            futures = _submit_work(client, address, scope, processes, lease_seconds)
+            while not stop.wait(0.05):  # often: the batch ends when the last of them does
+                if all(future.done() for future in futures):
+                    return client.gather(futures)
+            client.cancel(futures)
+            return []
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        cluster.close()
 
 
 def refresh_summaries(store: Store, scope: Sequence[int] | None = None) -> int:
@@ -530,7 +593,8 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     ----------
     workers : int
         Processes analysing on this machine: this one and ``workers - 1`` started for the
-        batch; with ``dask="local"``, the ``LocalCluster``'s worker processes.
+        batch (no more than there are photos), with ``dask="local"`` the ``LocalCluster``'s
+        workers (at least one).
     dask : str, optional
         ``"local"`` to start a Dask ``LocalCluster``, or the address of a running Dask
         scheduler (``tcp://host:8786``) whose workers reach the same store.
@@ -559,7 +623,7 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
         if total == 0:
             tallies = []
         elif dask is not None:
-            tallies = _run_on_dask(StoreAddress.of(store), scope, dask, workers, lease_seconds)
+            tallies = _run_on_dask(store, scope, dask, min(workers, total), lease_seconds)
         elif min(workers, total) > 1:  # no more processes than photos
             tallies = _run_in_pool(store, scope, min(workers, total), lease_seconds)
         else:
@@ -574,6 +638,7 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     report.seconds = seconds
     report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
     report.worker_cpu_seconds = sum(t.cpu_seconds for t in tallies)
+    report.workers = tallies
     if progress and total:
         progress(max(0, total - report.elsewhere), total)
     return report
