@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from tracker import services as sv
 from tracker.analysis.io import decode_photo
+from tracker.recovery import photo_schedule
 from tracker.store.db import open_store
 from tracker.store.models import Course, Patient, Photo
 from tracker.web.report import NOTICE, ReportError, patient_report_pdf, photos_needed
@@ -296,3 +297,22 @@ def test_every_status_the_list_can_show_has_its_own_colour_in_the_report():
     colours = [_STATUS_COLOUR[s] for s in STATUS_ORDER]
     assert len(set(colours)) == len(colours)
     assert all(c in OKABE_ITO for c in colours)
+
+
+@pytest.mark.parametrize("reference", ["demo-ben", "demo-ana"])
+def test_report_gives_the_photo_schedule_as_of_its_own_date(clinic, reference):
+    store, provider, ids = clinic
+    pdf, detail = _report(store, provider, ids[reference])
+    _, text = _read(pdf)
+    (course,) = detail.courses
+    taken = [p.taken_at for p in course.photos if p.state == "active"]
+    schedule = photo_schedule(course.treatment, course.sessions, taken, GENERATED_AT.date())
+    # Worked out from the catalogue's days: the report's date, not the day the test runs, sets what is due.
+    assert "Photo schedule Photos at the suggested days (the project's estimate):" in text
+    if schedule.next_due is None:
+        assert "no more suggested days" in text
+    else:
+        assert f"next day {schedule.next_due.day} after treatment ({schedule.next_due.due_on:%-d %B})" in text
+    missed = f"missed {len(schedule.missed)} of {len(schedule.slots)}"
+    assert (missed in text) == bool(schedule.missed)
+    assert ("photo overdue" in text) == (schedule.overdue is not None)

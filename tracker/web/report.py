@@ -56,6 +56,8 @@ from tracker.web.views import (
     fit_within,
     redness_band_frame,
     course_provider_status,
+    course_schedule,
+    provider_schedule_line,
     treatment_name,
 )
 
@@ -290,6 +292,9 @@ def _course_section(pdf: FPDF, course: CourseDetail, skin_type: str | None, phot
     if course.sessions:
         days = (generated_at.date() - max(course.sessions)).days
         _label_value(pdf, "Days since latest session", str(days))
+    photo_plan = provider_schedule_line(course_schedule(course, generated_at.date()))
+    if photo_plan:
+        _label_value(pdf, "Photo schedule", photo_plan)
     _status(pdf, progress)
     if not progress.points:
         _paragraph(pdf, "No photos yet.")
