@@ -15,9 +15,10 @@ import sqlite3
 import subprocess
 import threading
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import func, select
 
@@ -241,18 +242,37 @@ def test_a_broken_photo_is_reported_and_the_batch_goes_on(ana):
     assert [v["ok"] for k, v in results.items() if k[0] == victim.id] == [False]
 
 
+def _start_batch(store) -> subprocess.Popen:
+    """`tracker reanalyze --workers 2` of every photo of the store, started in a process group of its own."""
+    batch.plan_jobs(store, force=True)
+    return subprocess.Popen([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _rerun(data_dir: Path) -> subprocess.CompletedProcess:
+    """`tracker reanalyze --workers 1` after a killed batch; it must succeed."""
+    rerun = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "reanalyze", "--workers", "1"],
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    return rerun
+
+
+def _wait_for(run: subprocess.Popen, condition, what: str):
+    """Poll ``condition`` until it is true while the batch ``run`` goes on; returns its value."""
+    deadline = time.monotonic() + 240
+    while not (found := condition()):
+        assert run.poll() is None, f"the batch ended before it {what}: {run.communicate()}"
+        assert time.monotonic() < deadline, f"the batch never {what}"
+        time.sleep(0.02)
+    return found
+
+
 def test_a_killed_batch_loses_and_repeats_nothing_and_the_rerun_completes_it(ana):
     store, serial = ana
     data_dir = store.data_dir
-    batch.plan_jobs(store, force=True)
-    run = subprocess.Popen([*tracker_command(), "--data-dir", str(data_dir), "reanalyze", "--workers", "2"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = _start_batch(store)
     try:
-        deadline = time.monotonic() + 240
-        while job_states(store).get("done", 0) < 2:
-            assert run.poll() is None, f"the batch ended before it was killed: {run.communicate()}"
-            assert time.monotonic() < deadline, "the batch never finished 2 photos"
-            time.sleep(0.02)
+        _wait_for(run, lambda: job_states(store).get("done", 0) >= 2, "finished 2 photos")
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the command and its worker processes
         run.communicate(timeout=30)
@@ -262,14 +282,44 @@ def test_a_killed_batch_loses_and_repeats_nothing_and_the_rerun_completes_it(ana
     finished = states.pop("done")
     assert 2 <= finished < PHOTOS and set(states) <= {"pending", "running"}
 
-    rerun = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "reanalyze", "--workers", "1"],
-                           capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    rerun = _rerun(data_dir)
     assert summary(rerun.stdout) == (PHOTOS - finished, finished, 0)
     assert job_states(store) == {"done": PHOTOS}
     with store.session() as s:
         assert max(s.scalars(select(AnalysisJob.attempts))) <= 2
     assert stored_results(store) == serial
+
+
+def test_a_worker_whose_batch_has_ended_claims_nothing_more(ana):
+    """A pool worker is told its batch's process id: handed to another parent, it leaves the queue alone."""
+    store, serial = ana
+    batch.plan_jobs(store, force=True)
+    orphan = batch.work_queue(store, parent=os.getpid())  # a process is never its own parent
+    assert (orphan.analysed, orphan.dropped) == (0, 0) and job_states(store) == {"pending": PHOTOS}
+    worker = batch.work_queue(store, parent=os.getppid())
+    assert worker.analysed == PHOTOS and job_states(store) == {"done": PHOTOS}
+    assert stored_results(store) == serial
+
+
+def test_workers_of_a_batch_killed_alone_end_and_the_rerun_completes_it(ana):
+    """Only the command is killed (not its process group): its pool worker ends by itself, nothing is lost."""
+    store, serial = ana
+    data_dir = store.data_dir
+    run = _start_batch(store)
+    try:
+        workers = _wait_for(run, lambda: [p for p in psutil.Process(run.pid).children(recursive=True)
+                                          if "spawn_main" in " ".join(p.cmdline())], "started a worker process")
+        os.kill(run.pid, signal.SIGKILL)  # the command alone; its worker is handed to the system
+        run.communicate(timeout=30)
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, "a worker of the killed batch is still running"
+    finally:
+        with suppress(ProcessLookupError):  # nothing of the batch is left when the test passes
+            os.killpg(run.pid, signal.SIGKILL)
+    states = job_states(store)
+    assert set(states) <= {"done", "pending", "running"}
+    _rerun(data_dir)
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 
 def test_import_analyses_what_it_adds_with_workers_and_reports_it(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from skimage import data
 
 import iec_srgb
 from series import CONTROL, ROI, make_followup, roi_mask
@@ -20,6 +21,7 @@ from tracker.analysis.colour import (
     lab_to_srgb8,
     linear_to_srgb,
     restore_clipped,
+    single_clipped,
     skin_mask,
     srgb8_to_lab,
     srgb_to_lab,
@@ -371,6 +373,18 @@ def test_clipped_mask_takes_images_and_pixel_lists(rgb):
 def test_clipped_mask_refuses_non_8bit_values_and_limits(kwargs, name):
     with pytest.raises(ValueError, match=rf"^{name} must be "):
         clipped_mask(**kwargs)
+
+
+def test_single_clipped_is_what_restore_clipped_restores():
+    """A brightened real photo clips its red channel first; the one-pass check finds those pixels exactly."""
+    bright = np.clip(data.astronaut().astype(np.float32) * 1.6, 0, 255).astype(np.uint8)
+    mask = np.zeros(bright.shape[:2], bool)
+    mask[100:400, 150:350] = True
+    for m in (None, mask):
+        linear, where = restore_clipped(bright, m)
+        found = single_clipped(bright, m)
+        assert found.any() and np.array_equal(found, where) and linear.shape == (int(found.sum()), 3)
+    assert not single_clipped(data.astronaut() // 2).any()  # nothing near the limit
 
 
 @pytest.mark.parametrize("limit", [0, 256, 250.5, None], ids=["0", "256", "fraction", "None"])

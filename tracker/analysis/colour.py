@@ -71,6 +71,7 @@ __all__ = [
     "skin_mask",
     "clipped_mask",
     "restore_clipped",
+    "single_clipped",
     "correct_region",
     "ColourCorrection",
     "identity_correction",
@@ -209,6 +210,27 @@ def _linear_levels() -> np.ndarray:
     return _LINEAR_OF_8BIT
 
 
+def single_clipped(rgb: np.ndarray, mask: np.ndarray | None = None, limit: int = 251) -> np.ndarray:
+    """Boolean H x W mask of the pixels (within ``mask``) that :func:`restore_clipped` would restore.
+
+    Those with exactly one channel at ``limit`` or above: a check that costs one pass, for a
+    caller that must know whether restoring changes anything before it does the work.
+    """
+    check_number(limit, "limit", integer=True, minimum=1, maximum=255)
+    return _clipped(rgb, mask, limit)[1]
+
+
+def _clipped(rgb: np.ndarray, mask: np.ndarray | None, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel clipping (H x W x 3) and the single-clipped pixels within ``mask`` (H x W)."""
+    check_rgb8(rgb, "rgb")
+    check_mask(mask, rgb.shape[:2], "mask")
+    clipped = rgb >= limit
+    single = clipped.sum(axis=-1) == 1
+    if mask is not None:
+        single &= mask
+    return clipped, single
+
+
 def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None,
                     limit: int = 251) -> tuple[np.ndarray, np.ndarray]:
     """Linear values of pixels with one clipped channel, that channel estimated.
@@ -243,13 +265,8 @@ def restore_clipped(rgb: np.ndarray, mask: np.ndarray | None = None,
     chromaticity of the region's brightest unclipped ones, which holds for
     shading, not for specular glare (flagged separately by the quality gate).
     """
-    check_rgb8(rgb, "rgb")
-    check_mask(mask, rgb.shape[:2], "mask")
     check_number(limit, "limit", integer=True, minimum=1, maximum=255)
-    clipped = rgb >= limit
-    single = clipped.sum(axis=-1) == 1
-    if mask is not None:
-        single &= mask
+    clipped, single = _clipped(rgb, mask, limit)
     if not single.any():
         return np.empty((0, 3), np.float32), single
     levels = _linear_levels()

@@ -42,7 +42,7 @@ from tracker.analysis.colour import (
     fit_reference_correction,
     frame_of_box,
     identity_correction,
-    restore_clipped,
+    single_clipped,
     skin_mask,
     smooth_for_fit,
     srgb8_to_lab,
@@ -453,8 +453,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         # (_measured_box), and the corrected frame is the corrected skin unless a clipped
         # channel of the skin is restored first (correct_region).
         crop = _measured_box(roi_valid)
-        restored = restore_clipped(roi_rgb[crop], roi_valid[crop])[0].size
-        corrected_roi = correct_region(correction, roi_rgb, roi_valid) if restored else corrected_work
+        restores = single_clipped(roi_rgb[crop], roi_valid[crop]).any()
+        corrected_roi = correct_region(correction, roi_rgb, roi_valid) if restores else corrected_work
     else:
         crop = (slice(None), slice(None))
         corrected_roi = correct_region(correction, roi_rgb, roi_valid, frame_of_box(baseline.roi, baseline.shape))

@@ -336,30 +336,63 @@ def _analysed(store: Store, job: ClaimedJob) -> AnalysisResult:
 
 
 def work_queue(store: Store, scope: Sequence[int] | None = None, *,
-               lease_seconds: float = LEASE_SECONDS) -> WorkerTally:
-    """Claim, analyse and complete jobs until none is left to claim: what every worker runs."""
+               lease_seconds: float = LEASE_SECONDS, parent: int | None = None) -> WorkerTally:
+    """Claim, analyse and complete jobs until none is left to claim: what every worker runs.
+
+    ``parent``: the process id of the batch that started this worker. Once this process's
+    parent is another (the batch was killed alone, and this process was handed to the
+    system), nothing more is claimed: what it holds is finished, the rest is left for the next
+    run, instead of working on for a batch nobody is waiting for.
+    """
     cpu_at_start = time.process_time()
     owner = _owner_name()
     tally = WorkerTally(owner=owner)
     course_id = None
-    while True:
-        jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
-        if not jobs:
-            if release_dead_claims(store, scope):
-                continue
-            break
-        course_id = jobs[-1].course_id
-        for job in jobs:
-            if job.key is None:
-                _drop_job(store, job, owner)
-                tally.dropped += 1
-            elif complete_job(store, job, owner, _analysed(store, job)):
-                tally.analysed += 1
-            else:
-                tally.lost_leases += 1
+    try:
+        while True:
+            if parent is not None and os.getppid() != parent:
+                _log.warning("the batch that started this worker has ended; it stops claiming photos")
+                break
+            _IN_QUEUE.set()
+            jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
+            if not jobs:
+                if release_dead_claims(store, scope):
+                    continue
+                break
+            course_id = jobs[-1].course_id
+            for job in jobs:
+                if job.key is None:
+                    _drop_job(store, job, owner)
+                    tally.dropped += 1
+                elif complete_job(store, job, owner, _analysed(store, job)):
+                    tally.analysed += 1
+                else:
+                    tally.lost_leases += 1
+    finally:
+        _IN_QUEUE.clear()
     tally.peak_rss_mb = _peak_rss_mb()
     tally.cpu_seconds = time.process_time() - cpu_at_start
     return tally
+
+
+_IN_QUEUE = threading.Event()  # set while work_queue holds or claims jobs in this process
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Initializer of the pool's workers: end this process once the batch ``parent`` has ended.
+
+    Killed alone, a batch leaves its pool's workers to the system. One that was between photos,
+    or still waiting for its task (which a dead parent never sends: it would wait for ever),
+    ends within a second; one in :func:`work_queue` first finishes the photos it holds (they
+    are claimed: cutting them short would leave them to wait for their lease to expire).
+    """
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent and not _IN_QUEUE.is_set():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="tracker-parent-watch", daemon=True).start()
 
 
 def _peak_rss_mb() -> float:
@@ -382,10 +415,12 @@ _OPENED: dict[StoreAddress, Store] = {}
 
 
 def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
-            lease_seconds: float = LEASE_SECONDS) -> WorkerTally:
+            lease_seconds: float = LEASE_SECONDS, parent: int | None = None) -> WorkerTally:
     """:func:`work_queue` in a worker process (pool or Dask), with its own engine on the store at ``address``.
 
-    One OpenCV thread per worker: the workers are the parallelism.
+    One OpenCV thread per worker: the workers are the parallelism. ``parent`` as in
+    :func:`work_queue` (the pool's workers get the batch's process id; a Dask worker's parent
+    is its nanny, which Dask looks after).
     """
     import cv2
 
@@ -394,7 +429,7 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     if started:
         _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False)
     cpu_before = time.process_time()
-    tally = work_queue(_OPENED[address], scope, lease_seconds=lease_seconds)
+    tally = work_queue(_OPENED[address], scope, lease_seconds=lease_seconds, parent=parent)
     if started:
         tally.cpu_seconds += cpu_before
     return tally
@@ -459,8 +494,9 @@ def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: 
     tallies = []
     for _ in range(MAX_ATTEMPTS + 1):  # a killed pool worker breaks the pool: start another on what is left
         try:
-            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(work_at, address, scope, lease_seconds) for _ in range(processes)]
+            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
+                futures = [pool.submit(work_at, address, scope, lease_seconds, os.getpid()) for _ in range(processes)]
                 tallies += [f.result() for f in futures]
             return tallies
         except BrokenProcessPool:
