@@ -78,3 +78,29 @@ def test_every_subpackage_declares_its_public_api():
         module = importlib.import_module(f"tracker.{name}")
         assert module.__all__, name
         assert all(hasattr(module, item) for item in module.__all__), name
+
+
+def test_a_batch_worker_imports_what_it_needs_only():
+    """What a started worker imports is start-up time on every worker: not the recovery model, not the faces."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tracker.services.batch; print(' '.join(sorted(m for m in sys.modules if m.startswith("
+            "('tracker.', 'scipy.stats', 'scipy.optimize', 'fpdf', 'plotly', 'streamlit', 'pandas')))))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                cwd=REPO).stdout.split())
+    assert {"tracker.services.batch", "tracker.services.analyses", "tracker.analysis"} <= loaded
+    unneeded = sorted(m for m in loaded if m.startswith(("tracker.recovery", "tracker.web", "scipy.stats",
+                                                          "scipy.optimize", "fpdf", "plotly", "streamlit", "pandas"))
+                      or m in {"tracker.services.records", "tracker.services.read_models", "tracker.services.grades"})
+    assert unneeded == []
+
+
+def test_the_services_package_gives_every_name_it_lists():
+    from tracker import services
+
+    for name in services.__all__:
+        assert getattr(services, name) is getattr(__import__(f"tracker.services.{services._MODULE_OF[name]}",
+                                                             fromlist=[name]), name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        services.nothing_here  # noqa: B018

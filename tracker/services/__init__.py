@@ -20,91 +20,40 @@ page or command can bypass the rules. Errors are one sentence, all :class:`Servi
 Nothing here logs personal data.
 """
 
-from tracker.services.access import (
-    SYSTEM,
-    AccessDenied,
-    Actor,
-    InputError,
-    NotFound,
-    ServiceError,
-)
-from tracker.services.accounts import (
-    BACKOFF_MAX,
-    BACKOFF_START,
-    MAX_FAILED_SIGN_INS,
-    MAX_PASSWORD,
-    MAX_SOURCE_FAILURES,
-    MIN_PASSWORD,
-    ROLES,
-    SESSION_IDLE,
-    SESSION_MAX,
-    SIGN_IN_FAILED,
-    actor_from_browser,
-    actor_from_token,
-    assign_patient,
-    change_password,
-    create_user,
-    list_users,
-    reset_password,
-    set_user_active,
-    sign_in,
-    sign_out,
-    unassign_patient,
-    unlock_user,
-)
-from tracker.services.audit import audit_log, record_event
-from tracker.services.consent import (
-    ConsentStatus,
-    Erasure,
-    consent_status,
-    erase_patient,
-    record_consent,
-    withdraw_consent,
-)
-from tracker.services.grades import Grade, PhotoGrades, answer_questionnaire, grade_photo
-from tracker.services.read_models import (
-    CourseDetail,
-    CoursePhoto,
-    PatientDetail,
-    PatientSummary,
-    get_patient,
-    list_patients,
-)
-from tracker.services.records import (
-    MAX_PHOTO_BYTES,
-    PhotoOutcome,
-    PhotoRecord,
-    RecordOutcome,
-    add_course,
-    add_note,
-    add_photo,
-    add_session,
-    create_patient,
-    drawn_region,
-    find_patient_id,
-    hide_photo,
-    list_notes,
-    parse_region,
-    photo_bytes,
-    record_photo,
-    refresh_analyses,
-    set_baseline,
-    set_regions,
-    unhide_photo,
-)
+# Names are loaded from their module on first use (PEP 562), so that a process that needs one
+# service (a batch worker: ``batch``, ``analyses``, ``access``) does not import every other one
+# and what they import (the recovery model's SciPy, the report's fonts): seconds of a core at
+# the start of every worker.
+import importlib
 
-__all__ = [
-    "BACKOFF_MAX", "BACKOFF_START", "MAX_FAILED_SIGN_INS", "MAX_PASSWORD", "MAX_PHOTO_BYTES", "MAX_SOURCE_FAILURES",
-    "MIN_PASSWORD", "ROLES",
-    "SESSION_IDLE", "SESSION_MAX", "SIGN_IN_FAILED", "SYSTEM",
-    "AccessDenied", "Actor", "ConsentStatus", "CourseDetail", "CoursePhoto", "Erasure", "Grade", "InputError",
-    "NotFound", "PatientDetail", "PatientSummary", "PhotoGrades", "PhotoOutcome", "PhotoRecord", "RecordOutcome",
-    "ServiceError", "actor_from_browser", "actor_from_token", "add_course", "add_note", "add_photo", "add_session",
-    "answer_questionnaire", "assign_patient", "audit_log",
-    "change_password", "consent_status", "create_patient", "create_user", "drawn_region", "erase_patient",
-    "find_patient_id", "get_patient", "grade_photo", "hide_photo", "list_notes", "list_patients", "list_users",
-    "parse_region", "photo_bytes",
-    "record_consent", "record_event", "record_photo", "refresh_analyses", "reset_password", "set_baseline",
-    "set_regions", "set_user_active", "sign_in", "sign_out", "unassign_patient", "unhide_photo", "unlock_user",
-    "withdraw_consent",
-]
+_EXPORTS = {
+    "access": ("SYSTEM", "AccessDenied", "Actor", "InputError", "NotFound", "ServiceError"),
+    "accounts": ("BACKOFF_MAX", "BACKOFF_START", "MAX_FAILED_SIGN_INS", "MAX_PASSWORD", "MAX_SOURCE_FAILURES",
+        "MIN_PASSWORD", "ROLES", "SESSION_IDLE", "SESSION_MAX", "SIGN_IN_FAILED", "actor_from_browser",
+        "actor_from_token", "assign_patient", "change_password", "create_user", "list_users", "reset_password",
+        "set_user_active", "sign_in", "sign_out", "unassign_patient", "unlock_user"),
+    "audit": ("audit_log", "record_event"),
+    "consent": ("ConsentStatus", "Erasure", "consent_status", "erase_patient", "record_consent", "withdraw_consent"),
+    "grades": ("Grade", "PhotoGrades", "answer_questionnaire", "grade_photo"),
+    "read_models": ("CourseDetail", "CoursePhoto", "PatientDetail", "PatientSummary", "get_patient", "list_patients"),
+    "records": ("MAX_PHOTO_BYTES", "PhotoOutcome", "PhotoRecord", "RecordOutcome", "add_course", "add_note",
+        "add_photo", "add_session", "create_patient", "drawn_region", "find_patient_id", "hide_photo", "list_notes",
+        "parse_region", "photo_bytes", "record_photo", "refresh_analyses", "set_baseline", "set_regions",
+        "unhide_photo"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later uses do not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,11 +39,13 @@ from tracker.analysis import (
     prepare_baseline,
 )
 from tracker.analysis import metrics
-from tracker.recovery import CourseProgress, PhotoPoint, course_progress
 from tracker.services.access import current_time
 from tracker.store.db import Store
 from tracker.store.photostore import PhotoStore
 from tracker.store.models import Analysis, Course, CourseBaseline, CourseSummary, Patient, Photo, TreatmentSession
+
+if TYPE_CHECKING:  # the recovery model (SciPy) is loaded where a course summary is made, not by batch workers
+    from tracker.recovery import CourseProgress
 
 _log = logging.getLogger(__name__)
 
@@ -232,6 +235,8 @@ def course_progress_of(s: Session, course: Course,
     results = current_results(s, key, [p.id for p in photos])
     sessions = sorted(t.treated_on for t in s.scalars(
         select(TreatmentSession).where(TreatmentSession.course_id == course.id)))
+    from tracker.recovery import PhotoPoint, course_progress
+
     points = [PhotoPoint(p.id, p.taken_at, results.get(p.id), before_session=p.before_session) for p in photos]
     progress = course_progress(course.treatment, sessions, points, skin_type)
     mismatch = baseline_mismatch(baseline, results)
