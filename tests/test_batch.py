@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from conftest import tracker_command
 from tracker import services as sv
 from tracker.analysis import AnalysisResult, metrics
+from tracker.cli import INTERRUPTED
 from tracker.services import batch
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import open_store
@@ -319,6 +320,20 @@ def test_workers_of_a_batch_killed_alone_end_and_the_rerun_completes_it(ana):
     states = job_states(store)
     assert set(states) <= {"done", "pending", "running"}
     _rerun(data_dir)
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+
+
+def test_ctrl_c_stops_a_batch_with_one_line_and_the_rerun_completes_it(ana):
+    store, serial = ana
+    run = _start_batch(store)
+    try:
+        _wait_for(run, lambda: job_states(store).get("done", 0) >= 1, "finished a photo")
+    finally:
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the command and its workers
+        _, err = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert err.strip().splitlines() == [f"tracker: {INTERRUPTED}"]
+    _rerun(store.data_dir)
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 

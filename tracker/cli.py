@@ -567,9 +567,20 @@ def main() -> None:
     warnings.simplefilter("ignore")
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo("tracker: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # outside a command (Typer turns one inside into exit status 130, silently)
+        _interrupted()
+    except SystemExit as exit_:
+        if exit_.code == 130:
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    typer.echo(f"tracker: {INTERRUPTED}", err=True)
+    sys.exit(130)
+
+
+INTERRUPTED = "interrupted; what was finished is kept, and running the same command again completes the rest."
 
 
 if __name__ == "__main__":

@@ -46,11 +46,12 @@ import logging
 import os
 import resource
 import secrets
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -353,6 +354,8 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
             if parent is not None and os.getppid() != parent:
                 _log.warning("the batch that started this worker has ended; it stops claiming photos")
                 break
+            if _STOPPING is not None and _STOPPING.is_set():
+                break  # the batch is being stopped (Ctrl-C): what this worker held is done
             _IN_QUEUE.set()
             jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
             if not jobs:
@@ -376,16 +379,25 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
 
 
 _IN_QUEUE = threading.Event()  # set while work_queue holds or claims jobs in this process
+_STOPPING = None  # in a pool worker, the batch's event for "stop claiming" (_start_pool_worker)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Initializer of the pool's workers: end this process once the batch ``parent`` has ended.
+def _start_pool_worker(parent: int, stopping) -> None:
+    """Initializer of the pool's workers: stop with the batch ``parent``, however it stops.
 
-    Killed alone, a batch leaves its pool's workers to the system. One that was between photos,
-    or still waiting for its task (which a dead parent never sends: it would wait for ever),
-    ends within a second; one in :func:`work_queue` first finishes the photos it holds (they
-    are claimed: cutting them short would leave them to wait for their lease to expire).
+    *Stopped* (Ctrl-C): the batch sets ``stopping``; :func:`work_queue` finishes the photos
+    it holds and claims no more. The workers do not take the terminal's interrupt themselves
+    (:func:`_run_processes` starts them with it blocked): one still importing would print a
+    traceback, and one mid-photo would leave it to wait for its lease.
+
+    *Killed alone*, a batch leaves its workers to the system. One that was between photos, or
+    still waiting for its task (which a dead parent never sends: it would wait for ever), ends
+    within a second; one in :func:`work_queue` first finishes the photos it holds (they are
+    claimed: cutting them short would leave them to wait for their lease to expire).
     """
+    global _STOPPING
+    _STOPPING = stopping
+
     def watch() -> None:
         while True:
             time.sleep(1.0)
@@ -483,7 +495,12 @@ def _work_here_beside(store: Store, scope, lease_seconds: float,
         raise
     finally:
         done_here.set()
-        thread.join()
+        try:
+            thread.join()
+        except BaseException:  # Ctrl-C while this process waits for the others: stop them too
+            stop.set()
+            thread.join()
+            raise
     if failure:
         raise failure[0]
     return [here, *from_others]
@@ -491,12 +508,23 @@ def _work_here_beside(store: Store, scope, lease_seconds: float,
 
 def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: float,
                    stop: threading.Event) -> list[WorkerTally]:
+    """``processes`` spawned workers on the queue, run from a thread of their own; stopped with ``stop``."""
+    context = multiprocessing.get_context("spawn")
+    stopping = context.Event()
+    if hasattr(signal, "pthread_sigmask"):
+        # Blocked in this thread, the interrupt stays blocked in the processes it starts (as
+        # multiprocessing's own resource tracker is started): Ctrl-C reaches this process alone,
+        # which stops them through `stopping` (_start_pool_worker).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     tallies = []
     for _ in range(MAX_ATTEMPTS + 1):  # a killed pool worker breaks the pool: start another on what is left
         try:
-            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
+            with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_pool_worker,
+                                     initargs=(os.getpid(), stopping)) as pool:
                 futures = [pool.submit(work_at, address, scope, lease_seconds, os.getpid()) for _ in range(processes)]
+                while wait(futures, timeout=0.2).not_done:
+                    if stop.is_set():
+                        stopping.set()
                 tallies += [f.result() for f in futures]
             return tallies
         except BrokenProcessPool:
