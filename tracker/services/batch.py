@@ -241,9 +241,13 @@ def release_dead_claims(store: Store, scope: Sequence[int] | None = None) -> int
     return len(dead)
 
 
+def _expired(now: datetime):
+    """Jobs whose worker's lease has run out."""
+    return and_(AnalysisJob.state == "running", AnalysisJob.lease_expires_at < now)
+
+
 def _claimable(now: datetime):
-    expired = and_(AnalysisJob.state == "running", AnalysisJob.lease_expires_at < now)
-    return and_(or_(AnalysisJob.state == "pending", expired), AnalysisJob.attempts < MAX_ATTEMPTS)
+    return and_(or_(AnalysisJob.state == "pending", _expired(now)), AnalysisJob.attempts < MAX_ATTEMPTS)
 
 
 def _course_to_claim(s: Session, scope: Sequence[int] | None, now: datetime, prefer: int | None) -> int | None:
@@ -269,9 +273,8 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
     the next; only at the end of a batch do workers share a course.
     """
     now = _now()
-    expired = and_(AnalysisJob.state == "running", AnalysisJob.lease_expires_at < now)
     with store.session() as s:
-        s.execute(_in_scope(update(AnalysisJob), scope).where(expired, AnalysisJob.attempts >= MAX_ATTEMPTS)
+        s.execute(_in_scope(update(AnalysisJob), scope).where(_expired(now), AnalysisJob.attempts >= MAX_ATTEMPTS)
                   .values(state="failed", error=WORKER_STOPPED, finished_at=now, lease_owner=None,
                           lease_expires_at=None).execution_options(synchronize_session=False))
         course_id = _course_to_claim(s, scope, now, prefer)

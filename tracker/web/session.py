@@ -10,7 +10,6 @@ access and audits the view each time; only the decoding is cached, by the file's
 
 from __future__ import annotations
 
-
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 

@@ -295,7 +295,7 @@ def _day_month(day: date) -> str:
 
 def _slot_words(slot: PhotoSlot, sessions: int) -> str:
     after = "after treatment" if sessions == 1 else f"after treatment {slot.session}"
-    return f"day {slot.day} {after} ({slot.due_on:%-d %B})"
+    return f"day {slot.day} {after} ({_day_month(slot.due_on)})"
 
 
 def schedule_sentences(schedule: PhotoSchedule, today: date) -> list[str]:
