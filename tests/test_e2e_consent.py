@@ -14,7 +14,7 @@ import io
 import pandas as pd
 import pytest
 
-from test_e2e import WAIT, app, browser, chromium, go_to, page, shot, shown, sign_in  # noqa: F401 (fixtures)
+from test_e2e import WAIT, app, browser, chromium, go_to, page, settle, shot, shown, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +53,7 @@ def test_withdrawn_consent_leaves_the_cohort_and_an_erased_patient_leaves_the_st
     admin.get_by_role("tab", name="Consent and erasure").click()
     admin.get_by_label("Patient", exact=True).click()
     admin.get_by_role("option", name="demo-ben (demo-ben)").click()
+    settle(admin)
     erase = admin.get_by_role("button", name="Erase the patient for good")
     expect(erase).to_be_disabled()
     admin.get_by_label("Type the patient's identifier, demo-ben, to confirm").fill("demo-ben")
@@ -85,7 +86,12 @@ def test_patient_answers_with_a_photo_and_the_provider_grades_it(app, browser, p
     pain = page.get_by_label("Pain today (0 none, 10 the worst imaginable)")
     pain.fill("3")
     pain.press("Enter")
-    page.get_by_role("radiogroup", name="Could you go out as usual today?").get_by_text("Yes").click()
+    settle(page)  # each answer reruns the script: the next must not land in the middle of a run and be lost
+    went_out = page.get_by_role("radiogroup", name="Could you go out as usual today?")
+    went_out.get_by_text("Yes").click()
+    settle(page)
+    expect(pain).to_have_value("3")
+    expect(went_out.get_by_role("radio", name="Yes")).to_be_checked()
     shot("answered")
     page.get_by_role("button", name="Check and add").click()
     shown(page, page.get_by_text(f"{photo.name} is usable and has been added to your progress chart."))
@@ -97,10 +103,12 @@ def test_patient_answers_with_a_photo_and_the_provider_grades_it(app, browser, p
     shown(provider, provider.get_by_role("heading", name="Grades and the patient's answers"))
     provider.get_by_label("Patient", exact=True).click()
     provider.get_by_role("option", name="demo-ana (demo-ana)").click()
+    settle(provider)
     shown(provider, provider.get_by_text("Patient's answers: pain 3/10, could go out as usual yes"))
     expect(provider.get_by_text("0: clear skin with no signs of erythema")).to_be_visible()
     provider.get_by_label("Erythema", exact=True).click()
     provider.get_by_role("option", name="2", exact=True).click()
+    settle(provider)
     provider.get_by_role("button", name="Record the grade").click()
     shown(provider, provider.get_by_text("Clinician's Erythema Assessment (CEA) 2: mild erythema; definite redness "
                                          "(version 1)"))
