@@ -165,6 +165,22 @@ def test_a_treated_area_less_red_than_its_control_is_checked_never_ahead():
     plain(a)
 
 
+def test_a_region_that_slips_part_way_through_a_course_is_checked_though_the_session_median_is_not_low():
+    """Two clear photos, then two far below the control: the session's median (0.5) says nothing, the latest do."""
+    a = assess_course("fractional_co2", days=[1, 3, 7, 10], redness_delta_a=[8, 5, -4, -4.5])
+    assert a.status == "check_photos"
+    detail = next(s.detail for s in a.signals if s.rule == "redness_below_control")
+    assert "median Δa* -4.0 on the latest 3 photos after session 1, below -3.5" in detail
+    assert a.projected_resolution_day is None
+    plain(a)
+
+
+def test_one_odd_low_photo_at_the_end_of_a_course_is_not_checked():
+    a = assess_course("fractional_co2", days=[1, 3, 7, 10, 14], redness_delta_a=[9, 6, 3, 2, -4.6])
+    assert a.status != "check_photos"
+    assert "redness_below_control" not in rules(a)
+
+
 def test_no_redness_on_day_1_after_ablative_treatment_is_checked():
     a = assess_course("fully_ablative_co2", days=[-1, 1, 2], redness_delta_a=[0.0, 0.4, 0.9])
     assert a.status == "check_photos" and "no_redness_after_treatment" in rules(a)

@@ -73,6 +73,8 @@ def rows() -> list[str]:
                  days=[100, 130], redness_delta_a=[7, 6]),
         assessed("fractional CO2 -3.5, -4.2, -4.8, -3.9 on days 1-14", "fractional_co2",
                  days=[1, 3, 7, 14], redness_delta_a=[-3.5, -4.2, -4.8, -3.9]),
+        assessed("fractional CO2 8, 5, then -4, -4.5 on days 7-10 (the region slipped)", "fractional_co2",
+                 days=[1, 3, 7, 10], redness_delta_a=[8, 5, -4, -4.5]),
         assessed("fully ablative CO2 0.4, 0.9 on days 1-2", "fully_ablative_co2",
                  days=[-1, 1, 2], redness_delta_a=[0, 0.4, 0.9]),
         assessed("non-ablative 1.5, 0.8, 0.3 on days 1-3", "non_ablative_fractional",

@@ -591,14 +591,20 @@ def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray
 def _implausible_signals(
     entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray
 ) -> list[Signal]:
-    """Flag redness below the control, or none where every patient is red, for checking."""
+    """Flag redness below the control, or none where every patient is red, for checking.
+
+    Below the control: the median of a session's photos, or of its latest two or three (a
+    region that slipped, or a control that moved onto redder skin, part-way through), below minus
+    the clear-excess threshold for that many photos.
+    """
     signals = []
     for index in np.unique(session):
         mine = session == index
         label = int(index)
-        median = float(np.median(delta_a[mine]))
-        threshold = clear_excess_delta_a(int(mine.sum()))
-        if median < -threshold:
+        below = _below_control(delta_a[mine][np.argsort(relative[mine], kind="stable")])
+        if below is not None:
+            median, count, which = below
+            threshold = clear_excess_delta_a(count)
             signals.append(
                 Signal(
                     rule="redness_below_control",
@@ -608,15 +614,13 @@ def _implausible_signals(
                         f" which treatment does not do. {_CHECK_PHOTOS}"
                     ),
                     detail=(
-                        f"rule redness_below_control: median Δa* {median:.1f} on {_photos(int(mine.sum()))} after"
+                        f"rule redness_below_control: median Δa* {median:.1f} on {which} after"
                         f" session {label + 1}, below -{threshold:.1f} ({CLEAR_Z:g} × photo noise"
                         f" {PHOTO_NOISE_SD_DELTA_A:g} against the baseline):"
                         " the treated region is less red than its control beyond noise, more likely a misplaced"
                         " region or control, or a failed measurement, than healing; check the regions and photos."
                     ),
-                    figures=MappingProxyType(
-                        {"delta_a_median": median, "threshold": -threshold, "photos": int(mine.sum())}
-                    ),
+                    figures=MappingProxyType({"delta_a_median": median, "threshold": -threshold, "photos": count}),
                 )
             )
         if entry.universal_redness_until_day is None:
@@ -650,6 +654,19 @@ def _implausible_signals(
             )
         )
     return signals
+
+
+def _below_control(values: np.ndarray) -> tuple[float, int, str] | None:
+    """``(median, photos, which)`` when a session's photos (``values`` in time order), or its latest
+    three or two, have a median Δa* below minus the clear-excess threshold; else None. The latest
+    photo alone does not count: one odd photo is more often an odd photo than a moved region."""
+    runs = [(values, _photos(values.size))]
+    runs += [(values[-k:], f"the latest {k} photos") for k in (3, 2) if k < values.size]
+    for run, which in runs:
+        median = float(np.median(run))
+        if median < -clear_excess_delta_a(int(run.size)):
+            return median, int(run.size), which
+    return None
 
 
 def _pigment_run(
