@@ -242,6 +242,28 @@ def test_darkening_in_darker_skin_says_the_risk_and_uses_absolute_units():
     assert re.search(r"threshold \d+\.\d = 2\.8 × photo noise 3\.9", detail)
 
 
+def test_one_darker_photo_asks_for_the_next_and_two_in_a_row_are_reviewed():
+    days, redness = [0, 1, 14, 30, 60], [0, 9, 2, 1, 0.5]
+    one = melanin_change_threshold(1)
+    alone = assess_course("fractional_co2", days=days, redness_delta_a=redness,
+                          melanin_corrected=[0, 0, 0, 0, one + 1])
+    assert alone.status == "on_track" and "new_darkening" not in rules(alone)
+    note = next(s for s in alone.signals if s.rule == "darkening_one_photo")
+    assert note.status == "info" and "take another in about a week" in note.message
+    assert f"above the one-photo threshold {one:.1f}" in note.detail
+    just_under = assess_course("fractional_co2", days=days, redness_delta_a=redness,
+                               melanin_corrected=[0, 0, 0, 0, one - 0.5])
+    assert "darkening_one_photo" not in rules(just_under)
+    back = assess_course("fractional_co2", days=[*days, 67], redness_delta_a=[*redness, 0.5],
+                         melanin_corrected=[0, 0, 0, 0, one + 1, 1])
+    assert "darkening_one_photo" not in rules(back) and back.status == "on_track"
+    again = assess_course("fractional_co2", days=[*days, 67], redness_delta_a=[*redness, 0.5],
+                          melanin_corrected=[0, 0, 0, 0, one + 1, one - 1])
+    assert again.status == "review" and "new_darkening" in rules(again, "review")
+    assert "darkening_one_photo" not in rules(again)
+    plain(alone)
+
+
 def test_darkening_months_after_the_last_of_three_sessions_is_seen():
     threshold = melanin_change_threshold(2)
     days = [-1, 1, 60, 61, 120, 121, 240, 280]

@@ -16,6 +16,7 @@ from tracker.analysis.result import AnalysisResult
 from tracker.recovery import TREATMENTS, PhotoPoint, assess_course, course_progress, melanin_change_threshold
 
 PIGMENT = melanin_change_threshold(2)
+ONE_PHOTO = melanin_change_threshold(1)
 
 
 def _row(case: str, status: str, rules: str, projection: str, notes: list[str]) -> str:
@@ -88,6 +89,9 @@ def rows() -> list[str]:
         assessed("the same, back to +1 on day 35 (darkening faded)", "fractional_co2",
                  days=[0, 1, 7, 14, 21, 28, 35], redness_delta_a=[0, 9, 4, 2, 1, 1, 1],
                  melanin_corrected=[-120, -121, -120.5, -120, -120 + PIGMENT + 2, -120 + PIGMENT + 3, -119]),
+        assessed(f"fractional CO2, pigment +{ONE_PHOTO + 1:.1f} on day 60 alone", "fractional_co2",
+                 days=[0, 1, 14, 30, 60], redness_delta_a=[0, 9, 2, 1, 0.5],
+                 melanin_corrected=[0, 0, 0, 0, ONE_PHOTO + 1]),
         assessed("3 fractional CO2 sessions, pigment up on days 240, 280", "fractional_co2",
                  days=[-1, 1, 60, 61, 120, 121, 240, 280], redness_delta_a=[0, 9, 0, 8, 0, 8, 0.5, 0.2],
                  melanin_corrected=[0] * 6 + [PIGMENT + 1] * 2, session_starts=[60, 120]),

@@ -755,6 +755,9 @@ def _pigment_signals(
         order = np.argsort(days[finite], kind="stable")
         run = _pigment_run(days[finite][order], melanin[finite][order] - baseline, direction, baseline_photos)
         if run is None:
+            if rule == "new_darkening" and finite.any():
+                signals.extend(_one_darker_photo(days[finite][order], melanin[finite][order] - baseline,
+                                                 baseline_photos))
             continue
         run["baseline"] = baseline
         photos = (
@@ -795,6 +798,34 @@ def _pigment_signals(
             )
         )
     return signals
+
+
+def _one_darker_photo(days: np.ndarray, change: np.ndarray, baseline_photos: int) -> list[Signal]:
+    """An ``info`` note when the latest photo alone reads darker beyond the one-photo threshold.
+
+    Two photos in a row are needed for ``new_darkening`` (one may be a bad photo); a single one
+    asks for the next photo soon rather than changing the status.
+    """
+    threshold = melanin_change_threshold(1, baseline_photos)
+    if change[-1] <= threshold:
+        return []
+    return [
+        Signal(
+            rule="darkening_one_photo",
+            status="info",
+            message=(
+                "Your latest photo looks darker than before treatment. One photo can mislead (the light, the"
+                " camera), so please take another in about a week, in the same light and place; if it looks"
+                " darker too, your provider will want to see it."
+            ),
+            detail=(
+                f"rule darkening_one_photo: melanin_takiwaki {change[-1]:+.1f} against the pre-treatment baseline"
+                f" on day {days[-1]:.0f}, above the one-photo threshold {threshold:.1f}; new_darkening needs two"
+                " photos in a row, so the status is unchanged until the next photo."
+            ),
+            figures=MappingProxyType({"change": float(change[-1]), "threshold": threshold, "day": float(days[-1])}),
+        )
+    ]
 
 
 def texture_in_words(change: float) -> str:
