@@ -150,6 +150,23 @@ def test_unreadable_reference_is_a_usage_error(photos):
     assert run("analyze", "day03.jpg", cwd=folder).returncode == 2  # --reference missing
 
 
+def test_a_black_and_white_photo_is_checked_and_a_black_and_white_reference_refused(tmp_path, baseline_rgb):
+    grey = np.repeat(np.asarray(Image.fromarray(baseline_rgb).convert("L"))[..., None], 3, axis=2)
+    _save_jpeg(baseline_rgb, tmp_path / "baseline.jpg")
+    Image.fromarray(grey).convert("L").save(tmp_path / "mono.jpg", quality=90)  # a one-channel JPEG
+    result = run("analyze", "--reference", "baseline.jpg", "--roi", _box(ROI), "--control", _box(CONTROL), "--json",
+                 "mono.jpg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["ok"] is True and record["quality"]["ok"] is False and record["quality"]["codes"] == ["no_colour"]
+    assert record["metrics"]["redness_delta_a"] is None and record["metrics"]["ita_deg"] is None
+    refused = run("analyze", "--reference", "mono.jpg", "baseline.jpg", cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == ("tracker: error: The baseline photo has no colour (black and white, or a filter"
+                                      " took it out), so redness and pigment cannot be measured against it: choose a"
+                                      " colour photo as the baseline.")
+
+
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("tracker ")

@@ -41,6 +41,7 @@ def _ok_measurements(**changes) -> QualityMeasurements:
     (dict(noise_level=9.0, baseline_noise_level=3.0), "noisy", "3 times as grainy"),
     (dict(mean_lightness=97.0), "too_bright", "Too bright overall"),
     (dict(colour_issue="Colour could not be normalised: add the colour card."), "colour_not_normalised", "card"),
+    (dict(colourless=True), "no_colour", "black and white"),
 ])
 def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     report = judge_quality(_ok_measurements(**changes))
@@ -313,3 +314,45 @@ def test_a_defocused_photo_reports_no_texture_and_says_why(astronaut):
     assert all(blurred.metrics[k] is None for k in ("texture_contrast", "texture_homogeneity", "texture_energy",
                                                     "texture_entropy", "lbp_uniformity", "hf_energy"))
     assert blurred.to_result().texture_withheld == blurred.quality.texture_withheld
+
+
+def _jpeg_round_trip(rgb: np.ndarray, quality_level: int = 85) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality_level])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _desaturated(rgb: np.ndarray, keep: float) -> np.ndarray:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None].astype(np.float64)
+    return np.clip(grey + (rgb - grey) * keep, 0, 255).astype(np.uint8)
+
+
+def test_a_black_and_white_photo_is_colourless_and_a_faint_colour_one_is_not(baseline_rgb):
+    """A real face in black and white (also through a colour JPEG's chroma subsampling) has no colour to
+    measure; with a tenth of its colour left it still has."""
+    assert not quality.colourless(baseline_rgb)
+    assert quality.colourless(_desaturated(baseline_rgb, 0.0))
+    assert quality.colourless(_jpeg_round_trip(_desaturated(baseline_rgb, 0.0)))
+    assert not quality.colourless(_jpeg_round_trip(_desaturated(baseline_rgb, 0.1)))
+    # A small face in a grey frame: 2 % of the picture is enough colour.
+    frame = np.full((700, 700, 3), 128, np.uint8)
+    frame[:100, :100] = cv2.resize(baseline_rgb, (100, 100), interpolation=cv2.INTER_AREA)
+    assert not quality.colourless(frame)
+
+
+def test_a_black_and_white_follow_up_fails_the_gate_and_gives_no_colour_measures(baseline_rgb):
+    baseline = prepare_baseline(baseline_rgb, ROI, CONTROL)
+    colour = analyse_photo(_jpeg_round_trip(baseline_rgb, 92), baseline)
+    assert colour.quality.ok and colour.metrics["redness_a"] is not None
+    grey = analyse_photo(_jpeg_round_trip(_desaturated(baseline_rgb, 0.0), 92), baseline)
+    assert grey.ok and not grey.quality.ok and grey.quality.codes == ("no_colour",)
+    for key in ("redness_a", "redness_delta_a", "erythema_index", "melanin_index", "ita_deg", "melanin_takiwaki",
+                "erythema_area_fraction"):
+        assert grey.metrics[key] is None, key
+    assert grey.metrics["hf_energy"] is not None  # texture is of lightness, which it has
+
+
+def test_a_black_and_white_baseline_is_refused_with_one_line(baseline_rgb):
+    with pytest.raises(ValueError, match=r"^The baseline photo has no colour .* choose a colour photo as the "
+                                         r"baseline\.$"):
+        prepare_baseline(_desaturated(baseline_rgb, 0.0), ROI, CONTROL)

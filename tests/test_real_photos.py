@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wheel_photos import FACE, NOT_SKIN, PORTRAITS, box_mask, load
+from wheel_photos import FACE, NOT_SKIN, PHOTOS, PORTRAITS, box_mask, load
 from tracker.analysis import simulate as sim
 from tracker.analysis.colour_card import COLORCHECKER_SRGB
 from tracker.analysis.pipeline import analyse_photo, prepare_baseline
@@ -143,3 +143,20 @@ def test_without_a_face_the_largest_skin_coloured_area_is_measured_and_said_so()
 
     region = find_skin(load("coffee"))
     assert region.source == "largest_skin_area" and region.face is None and "No face" in region.note
+
+
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+def test_a_black_and_white_photo_is_refused_and_the_colour_one_is_not(name):
+    """Pillow's one-channel JPEG of each real photo: no colour to measure; the colour original has colour."""
+    from tracker.analysis.quality import colourless
+
+    rgb = load(name)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert("L").save(buffer, "JPEG", quality=90)
+    mono = np.asarray(Image.open(buffer).convert("RGB"))
+    assert not colourless(rgb) and colourless(mono)
+    with pytest.raises(ValueError, match="^The baseline photo has no colour"):
+        prepare_baseline(mono)
+    if name in PORTRAITS:
+        result = analyse_photo(mono, prepare_baseline(rgb))
+        assert result.quality.codes == ("no_colour",) and result.metrics["redness_a"] is None

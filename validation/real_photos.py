@@ -37,6 +37,7 @@ from tracker.analysis import simulate as sim  # noqa: E402
 from tracker.analysis.colour import fit_colour_card_correction, linear_to_srgb, skin_mask, srgb_to_linear  # noqa: E402
 from tracker.analysis.colour_card import COLORCHECKER_SRGB, find_colour_card  # noqa: E402
 from tracker.analysis.pipeline import analyse_photo, prepare_baseline  # noqa: E402
+from tracker.analysis.quality import colourless  # noqa: E402
 from tracker.analysis.skin import find_skin  # noqa: E402
 
 
@@ -133,6 +134,29 @@ def other_scenes(baselines: dict) -> None:
         row(name, *cells)
 
 
+def black_and_white(baselines: dict) -> None:
+    print("\n### Black and white (Pillow's one-channel JPEG, q90)\n")
+    row("photo", "colour photo: colourless?", "black and white: as a follow-up", "black and white: as the baseline")
+    row(*["---"] * 4)
+    for name in PHOTOS:
+        rgb = load(name)
+        mono = np.asarray(Image.open(_mono_jpeg(rgb)).convert("RGB"))
+        follow = codes(analyse_photo(mono, baselines[name])) if name in baselines else ""
+        try:
+            prepare_baseline(mono)
+            as_baseline = "accepted"
+        except ValueError as exc:
+            as_baseline = "refused: " + str(exc).split(" (")[0]
+        row(name, "yes" if colourless(rgb) else "no", follow, as_baseline)
+
+
+def _mono_jpeg(rgb: np.ndarray) -> io.BytesIO:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert("L").save(buffer, "JPEG", quality=90)
+    buffer.seek(0)
+    return buffer
+
+
 def skin() -> None:
     print("\n### Skin measured without a region\n")
     row("photo", "source", "measured, % of photo", "chroma box: % of not-skin boxes taken",
@@ -190,6 +214,7 @@ def main() -> None:
     exposure(baselines)
     grain(baselines)
     other_scenes(baselines)
+    black_and_white(baselines)
     skin()
     charts()
 

@@ -55,6 +55,7 @@ from tracker.analysis.quality import (
     QualityThresholds,
     blockiness,
     blur_score,
+    colourless,
     noise_level,
     detail_band,
     exposure_stats,
@@ -225,6 +226,10 @@ def _resize_to(rgb: np.ndarray, scale: float) -> np.ndarray:
     return shrink(rgb, scale)[0]
 
 
+NO_COLOUR_BASELINE = ("The baseline photo has no colour (black and white, or a filter took it out), so redness and "
+                      "pigment cannot be measured against it: choose a colour photo as the baseline.")
+
+
 def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | None = None,
                      config: AnalysisConfig = AnalysisConfig()) -> Baseline:
     """Pre-compute what analysing photos against this baseline needs.
@@ -244,8 +249,8 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     Raises
     ------
     ValueError
-        When ``rgb`` is not an H x W x 3 uint8 image, or a region lies outside
-        the photo or is degenerate.
+        When ``rgb`` is not an H x W x 3 uint8 image, has no colour
+        (:data:`NO_COLOUR_BASELINE`), or a region lies outside the photo or is degenerate.
     """
     check_rgb8(rgb, "rgb")
     check_type(config, AnalysisConfig, "config", "an AnalysisConfig")
@@ -253,6 +258,8 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     check_box(control, rgb.shape[:2], "control region")
     s = min(1.0, config.work_side / max(rgb.shape[:2]))
     work = _resize_to(rgb, s) if s < 1 else rgb
+    if colourless(work):
+        raise ValueError(NO_COLOUR_BASELINE)
     # Without a drawn region, what is measured is the face and the skin connected to it,
     # not whatever else has a skin-like colour (curtains, flags, orange clothes).
     found = None if roi is not None else find_skin(work)
@@ -487,6 +494,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         blur_effect=blur_score(base_gray) if is_baseline else None,
         region_px=region_px, region_label=region_label,
         colour_issue=correction.note if correction.method == "none" else None,
+        colourless=colourless(work_photo),
     ), cfg.quality)
 
     values: dict[str, float | None] = {
@@ -517,6 +525,8 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     lightness = np.zeros(full_shape, lab.dtype)
     lightness[crop] = lab[..., 0]
     texture = m.texture_metrics(lightness, full_valid)
+    if quality.measurements.colourless:  # every measure but texture is of colour, which this photo does not have
+        values = dict.fromkeys(values)
     values.update({k: None for k in texture} if quality.texture_withheld else texture)
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
     return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,

@@ -44,11 +44,13 @@ __all__ = [
     "blur_score",
     "blockiness",
     "noise_level",
+    "colourless",
     "judge_quality",
 ]
 
 
 QUALITY_CODES = {
+    "no_colour": "black and white, or a filter took the colour out",
     "compressed": "heavily compressed (JPEG blocks beyond the baseline's)",
     "overexposed": "washed out (two or more channels at 251-255)",
     "glare": "shine reflecting the light",
@@ -175,6 +177,7 @@ class QualityMeasurements:
     distance_scale: float | None = None
     noise_level: float | None = None
     baseline_noise_level: float | None = None
+    colourless: bool = False
 
     @classmethod
     def of_region(cls, rgb: np.ndarray, mask: np.ndarray | None = None, **others) -> QualityMeasurements:
@@ -351,6 +354,30 @@ def noise_level(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(1.4826 * np.median(np.abs(sel - np.median(sel))) / np.sqrt(1.25))
 
 
+COLOURLESS_CHROMA = 4
+"""Largest spread of a pixel's three 8-bit channels (max - min) that the 99th percentile of a
+photo may reach and still count as colourless: a black-and-white JPEG decodes to equal channels,
+or to a level or two apart after chroma subsampling, while skin in any light spreads them by tens."""
+
+
+def colourless(rgb: np.ndarray) -> bool:
+    """Whether an 8-bit RGB photo has no colour to measure (black and white, or a filter took it out).
+
+    The 99th percentile of ``max(R, G, B) - min(R, G, B)`` over every 4th pixel each way is at
+    most :data:`COLOURLESS_CHROMA`: even skin covering 1 % of the picture lifts it far above.
+
+    Examples
+    --------
+    >>> grey = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    >>> colourless(grey), colourless(np.dstack([grey[..., 0], grey[..., 1] // 2, grey[..., 2] // 3]))
+    (True, False)
+    """
+    check_rgb8(rgb, "rgb")
+    sample = rgb[::4, ::4]
+    spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2)
+    return bool(np.percentile(spread, 99) <= COLOURLESS_CHROMA)
+
+
 def blur_score(gray: np.ndarray) -> float:
     """No-reference perceptual blur (0 sharp - 1 blurred) of an H x W grey image, by Crété-Roffet et al. [2]_."""
     check_gray(gray, "gray")
@@ -375,6 +402,10 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
     issues: list[tuple[str, str]] = []
     where = m.region_label
     known = lambda v: v is not None and bool(np.isfinite(v))  # noqa: E731
+    if m.colourless:
+        issues.append(("no_colour", "No colour: the photo is black and white (or a filter took its colour out), so "
+                       "redness and pigment cannot be measured. Turn off any filter or black-and-white mode and take "
+                       "it again in colour."))
 
     compressed = known(m.blockiness) and m.blockiness > t.max_blockiness and (
         not known(m.baseline_blockiness) or m.blockiness > m.baseline_blockiness + t.max_blockiness_increase)
