@@ -42,6 +42,7 @@ def _ok_measurements(**changes) -> QualityMeasurements:
     (dict(mean_lightness=97.0), "too_bright", "Too bright overall"),
     (dict(colour_issue="Colour could not be normalised: add the colour card."), "colour_not_normalised", "card"),
     (dict(colourless=True), "no_colour", "black and white"),
+    (dict(distance_scale=2.0, size_ratio=1.8), "downscaled", "Send the original"),
 ])
 def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     report = judge_quality(_ok_measurements(**changes))
@@ -356,3 +357,25 @@ def test_a_black_and_white_baseline_is_refused_with_one_line(baseline_rgb):
     with pytest.raises(ValueError, match=r"^The baseline photo has no colour .* choose a colour photo as the "
                                          r"baseline\.$"):
         prepare_baseline(_desaturated(baseline_rgb, 0.0), ROI, CONTROL)
+
+
+def test_a_photo_further_away_is_told_to_come_closer_and_a_reduced_copy_to_send_the_original():
+    """The same too-small skin: with as many pixels as the baseline it was taken from further away; with as
+    many fewer pixels as the skin is smaller, it is a reduced copy."""
+    further = judge_quality(_ok_measurements(distance_scale=2.0, size_ratio=1.0))
+    assert further.codes == ("too_far",)
+    copy = judge_quality(_ok_measurements(distance_scale=2.0, size_ratio=2.0))
+    assert copy.codes == ("downscaled",) and "50% as wide in pixels" in copy.issues[0]
+    assert judge_quality(_ok_measurements(distance_scale=1.2, size_ratio=2.0)).ok  # fewer pixels, but closer
+
+
+@pytest.mark.parametrize("side", [1024, 512, 256])
+def test_a_reduced_copy_of_a_real_photo_is_told_to_send_the_original(baseline_rgb, side):
+    """The baseline face itself reduced, as a messaging app sends it: matched or not, the reason is the copy."""
+    baseline = prepare_baseline(baseline_rgb, ROI, CONTROL)
+    small = cv2.resize(baseline_rgb, (side, side), interpolation=cv2.INTER_AREA)
+    result = analyse_photo(_jpeg_round_trip(small, 85), baseline)
+    assert result.quality.codes == ("downscaled",), (result.quality.codes, result.error)
+    assert f"{side / baseline_rgb.shape[1]:.0%} as wide in pixels" in result.quality.issues[0]
+    if not result.ok:
+        assert result.error == result.quality.issues[0]

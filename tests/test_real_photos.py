@@ -75,6 +75,15 @@ def test_a_photo_from_twice_as_far_is_told_to_come_closer_not_to_focus(portrait)
     assert "Come closer" in report.issues[0]
 
 
+def test_a_reduced_copy_of_the_same_photo_is_told_to_send_the_original_not_to_come_closer(portrait):
+    rgb, baseline = portrait
+    h, w = rgb.shape[:2]
+    report = analyse_photo(_pil_jpeg(cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA), 85),
+                           baseline).quality
+    assert report.codes == ("downscaled",)
+    assert "Send the original" in report.issues[0] and "closer" not in report.issues[0]
+
+
 def test_the_same_photo_out_of_focus_is_still_called_blurred(portrait):
     rgb, baseline = portrait
     assert "blurred" in analyse_photo(cv2.GaussianBlur(rgb, (0, 0), 2.5), baseline).quality.codes

@@ -69,7 +69,7 @@ def compression(baselines: dict) -> None:
 
 
 def distance(baselines: dict) -> None:
-    print("\n### Further away (reduced and padded) and out of focus\n")
+    print("\n### Further away (reduced and padded), a reduced copy, and out of focus\n")
     row("photo", "change", "distance_scale", "relative_sharpness", "verdict")
     row(*["---"] * 5)
     for name, baseline in baselines.items():
@@ -83,6 +83,12 @@ def distance(baselines: dict) -> None:
             r = analyse_photo(far, baseline)
             m = r.quality.measurements
             row(name, f"reduced to {f:.2f}", f"{m.distance_scale:.2f}", f"{m.relative_sharpness:.2f}", codes(r))
+        for f in (1 / 2, 1 / 4):  # a reduced copy, not padded: fewer pixels, the same framing
+            r = analyse_photo(jpeg(cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA), 85),
+                              baseline)
+            m = r.quality.measurements
+            shown = (f"{m.distance_scale:.2f}", f"{m.relative_sharpness:.2f}") if r.ok else ("not matched", "")
+            row(name, f"a copy reduced to {f:.2f} (JPEG q85)", *shown, codes(r))
         for sigma in (1.5, 2.5):
             r = analyse_photo(cv2.GaussianBlur(rgb, (0, 0), sigma), baseline)
             m = r.quality.measurements

@@ -226,6 +226,10 @@ def _resize_to(rgb: np.ndarray, scale: float) -> np.ndarray:
     return shrink(rgb, scale)[0]
 
 
+UNMATCHED_COPY_RATIO = 2.0
+"""A photo that cannot be matched to the baseline and whose long side is at most 1/this of the
+baseline's is taken for a reduced copy (``downscaled``) rather than another scene."""
+
 NO_COLOUR_BASELINE = ("The baseline photo has no colour (black and white, or a filter took it out), so redness and "
                       "pigment cannot be measured against it: choose a colour photo as the baseline.")
 
@@ -391,13 +395,18 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
                                   preview=None if preview is None else (preview[0], 0.5 * (preview[1] + preview[2])))
     if not alignment.ok:
         # Another person or another place: the reason is the framing, and what the
-        # photo's light or focus is like says nothing about the skin to measure.
+        # photo's light or focus is like says nothing about the skin to measure. A photo
+        # with far fewer pixels than the baseline is most likely a reduced copy of one
+        # framed alike (a messaging app's): that is the reason given.
+        size_ratio = max(baseline.shape[:2]) / max(rgb.shape[:2])
+        copy = size_ratio >= UNMATCHED_COPY_RATIO
         quality = judge_quality(QualityMeasurements.without_exposure(
-            region_label="the photo", framing_issue=alignment.reason, blockiness=blockiness(rgb),
-            baseline_blockiness=baseline.blockiness,
+            region_label="the photo", framing_issue=None if copy else alignment.reason, blockiness=blockiness(rgb),
+            baseline_blockiness=baseline.blockiness, distance_scale=size_ratio if copy else None,
+            size_ratio=size_ratio,
         ), cfg.quality)
         return PhotoAnalysis(ok=False, quality=quality, alignment=alignment, colour=None, metrics=None,
-                             error=alignment.reason)
+                             error=quality.issues[0] if copy and quality.issues else alignment.reason)
     return _measure(rgb, baseline, alignment, None, preview)
 
 
@@ -484,6 +493,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         baseline_lightness=None if is_baseline else baseline.lightness,
         blockiness=blockiness(rgb), baseline_blockiness=None if is_baseline else baseline.blockiness,
         distance_scale=None if is_baseline else photo_scale,
+        size_ratio=None if is_baseline else max(baseline.shape[:2]) / max(rgb.shape[:2]),
         # Grain over the judged region in the working frame, where the baseline's was measured.
         noise_level=noise_level(luminance(work_photo), work_valid & _judged_mask(baseline.work_skin, baseline.roi,
                                                                                          baseline.work_scale)),

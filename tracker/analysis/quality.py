@@ -45,6 +45,7 @@ __all__ = [
     "blockiness",
     "noise_level",
     "colourless",
+    "downscaled_issue",
     "judge_quality",
 ]
 
@@ -64,6 +65,7 @@ QUALITY_CODES = {
     "colour_not_normalised": "colour could not be normalised to the baseline",
     "low_resolution": "the region is too small in the photo",
     "too_far": "taken from further away than the baseline",
+    "downscaled": "a reduced copy with fewer pixels than the baseline (messaging app, screenshot)",
 }
 """Every code :func:`judge_quality` can report, with its meaning in a few words (the export's
 data dictionary is generated from it)."""
@@ -120,6 +122,11 @@ class QualityThresholds:
         Largest size of the baseline's detail relative to the photo's (the
         alignment's scale): above it the skin is seen from too far away to
         show the baseline's detail.
+    max_copy_distance : float
+        When the skin has too few pixels (``max_distance_scale``) but the photo
+        shows it at most this much smaller than its own reduction in size from
+        the baseline explains (``distance_scale / size_ratio``), the photo is a
+        reduced copy (``downscaled``), not taken from further away.
     max_noise_ratio, max_noise : float
         A photo whose grain (:func:`noise_level`, same region and scale as the
         baseline's) is above both this multiple of the baseline's and this many
@@ -144,6 +151,7 @@ class QualityThresholds:
     max_blockiness: float = 2.5
     max_blockiness_increase: float = 0.5
     max_distance_scale: float = 1.6
+    max_copy_distance: float = 1.25
     max_noise_ratio: float = 2.0
     max_noise: float = 6.0
 
@@ -178,6 +186,7 @@ class QualityMeasurements:
     noise_level: float | None = None
     baseline_noise_level: float | None = None
     colourless: bool = False
+    size_ratio: float | None = None  # the baseline's long side over the photo's, in pixels
 
     @classmethod
     def of_region(cls, rgb: np.ndarray, mask: np.ndarray | None = None, **others) -> QualityMeasurements:
@@ -458,12 +467,22 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
     if m.region_px is not None and m.region_px < t.min_region_px:
         issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
                        f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))
+    elif (known(m.distance_scale) and m.distance_scale > t.max_distance_scale and known(m.size_ratio)
+          and m.distance_scale / m.size_ratio <= t.max_copy_distance):
+        issues.append(("downscaled", downscaled_issue(m.size_ratio)))
     elif known(m.distance_scale) and m.distance_scale > t.max_distance_scale:
         issues.append(("too_far", f"Too far away: the skin looks {1 / m.distance_scale:.0%} as large as in your "
                        "first photo. Come closer, to the distance of your first photo."))
     return QualityReport(ok=not issues, issues=tuple(msg for _, msg in issues),
                          codes=tuple(code for code, _ in issues), measurements=m,
                          texture_withheld=_texture_withheld(m, t))
+
+
+def downscaled_issue(size_ratio: float) -> str:
+    """What to do about a reduced copy of a photo, ``size_ratio`` times narrower than the baseline."""
+    return (f"A reduced copy: this photo is {1 / size_ratio:.0%} as wide in pixels as your first photo, as messaging "
+            "apps and screenshots make them, so it lacks the detail to measure. Send the original from your phone's "
+            "photo gallery or the camera.")
 
 
 def _texture_withheld(m: QualityMeasurements, t: QualityThresholds) -> str | None:
