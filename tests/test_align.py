@@ -399,3 +399,41 @@ def test_a_homography_fit_recovers_a_known_one_from_points_with_outliers():
     matrix, keep = _fit_homography(src, dst, 1.0)
     assert not keep[:10].any() and keep[10:].all()
     np.testing.assert_allclose(map_points(matrix, src[10:]), dst[10:], atol=1e-3)
+
+
+def test_a_mirrored_selfie_is_matched_flipped_back_and_measured_as_the_photo_itself(baseline_rgb):
+    """The same follow-up (known camera move, +6 a* in the region) stored mirrored, as some front cameras
+    save selfies: the maps take the mirrored photo's own pixels to the baseline's within a pixel of the
+    truth, and redness reads as on the photo as taken."""
+    from tracker.analysis import analyse_photo, prepare_baseline
+    from tracker.analysis.align import flip_matrix, map_points
+
+    follow = make_followup(baseline_rgb, np.random.default_rng(8), delta_a=6.0)
+    mirrored = np.ascontiguousarray(follow.rgb[:, ::-1])
+    truth = follow.photo_to_baseline @ flip_matrix(mirrored.shape[1])
+    baseline = prepare_baseline(baseline_rgb, ROI, CONTROL)
+    as_taken, flipped = analyse_photo(follow.rgb, baseline), analyse_photo(mirrored, baseline)
+    assert not as_taken.alignment.mirrored and flipped.alignment.mirrored
+    assert flipped.ok and flipped.quality.ok, flipped.quality.issues
+    x, y, w, h = ROI
+    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], float)
+    in_photo = map_points(np.linalg.inv(truth), corners)
+    error = np.hypot(*(map_points(flipped.alignment.matrix, in_photo) - corners).T)
+    assert error.max() < 1.0, error
+    assert flipped.metrics["redness_delta_a"] == pytest.approx(as_taken.metrics["redness_delta_a"], abs=0.2)
+    assert flipped.metrics["redness_a"] - baseline_analysis_a(baseline) == pytest.approx(follow.true_delta_a, abs=1.0)
+    assert flipped.to_result().to_dict()["alignment"]["mirrored"] is True
+
+
+def baseline_analysis_a(baseline) -> float:
+    from tracker.analysis import analyse_baseline
+
+    return analyse_baseline(baseline).metrics["redness_a"]
+
+
+def test_a_photo_of_another_scene_is_not_matched_by_flipping_it(baseline_rgb):
+    from tracker.analysis import analyse_photo, prepare_baseline
+
+    coffee = sim.enlarge(data.coffee(), baseline_rgb.shape[1])
+    result = analyse_photo(coffee, prepare_baseline(baseline_rgb, ROI, CONTROL))
+    assert not result.ok and not result.alignment.mirrored

@@ -167,6 +167,17 @@ def test_a_black_and_white_photo_is_checked_and_a_black_and_white_reference_refu
                                       " colour photo as the baseline.")
 
 
+def test_a_mirrored_selfie_is_measured_and_the_table_says_it_was_flipped_back(photos):
+    folder, _ = photos
+    day = np.asarray(Image.open(folder / "day03.jpg"))
+    Image.fromarray(np.ascontiguousarray(day[:, ::-1])).save(folder / "selfie.jpg", quality=92)
+    result = run("analyze", "--reference", "baseline.jpg", "selfie.jpg", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("selfie.jpg"))
+    assert row.split()[1] == "ok"
+    assert "This photo was mirrored (as some front cameras save selfies); it was measured flipped back." in row
+
+
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("tracker ")

@@ -74,6 +74,9 @@ __all__ = [
     "rescale_homography",
     "rescale_region",
     "shrink",
+    "flip_matrix",
+    "unmirrored",
+    "MIRRORED_NOTE",
 ]
 
 
@@ -318,6 +321,10 @@ class Alignment:
     region : RegionAlignment or None
         The registration of the measured region, when the reference was prepared with boxes
         to measure; it is what measurements use (``matrix`` elsewhere).
+    mirrored : bool
+        The photo is the baseline's scene mirrored left to right (as some front cameras save
+        selfies); ``matrix`` and the region's then include the flip, so they still map the
+        photo's own pixels to the baseline's (see :func:`unmirrored`).
     """
 
     ok: bool
@@ -333,6 +340,7 @@ class Alignment:
     detector: str | None = None
     refined: bool = False
     region: RegionAlignment | None = None
+    mirrored: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready form used by the CLI contract."""
@@ -350,6 +358,7 @@ class Alignment:
             "detector": self.detector,
             "refined": self.refined,
             "region": None if self.region is None else self.region.to_dict(),
+            "mirrored": self.mirrored,
         }
 
 
@@ -1414,3 +1423,34 @@ def _warp_region(photo: np.ndarray, matrix: np.ndarray, region: RegionAlignment,
     warped[v0:v1, u0:u1] = cv2.remap(photo, qx, qy, interpolation, borderMode=cv2.BORDER_CONSTANT,
                                      borderValue=0).reshape(warped[v0:v1, u0:u1].shape)
     valid[v0:v1, u0:u1] = (qx >= 0) & (qx <= pw - 1) & (qy >= 0) & (qy <= ph - 1)
+
+
+MIRRORED_NOTE = "This photo was mirrored (as some front cameras save selfies); it was measured flipped back."
+
+
+def flip_matrix(width: int) -> np.ndarray:
+    """The homography of a left-right flip of an image ``width`` pixels wide (pixel centres at integers)."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def unmirrored(alignment: Alignment, width: int) -> Alignment:
+    """An alignment of the left-right flipped photo re-expressed for the photo as it is.
+
+    Every map (the global homography, the region's) is composed with the flip, so it takes the
+    photo's own pixels to the baseline's; the region's displacement is in baseline pixels and
+    does not change.
+
+    Examples
+    --------
+    >>> a = Alignment(ok=True, matrix=np.eye(3), inliers=50, matches=80, rmse_px=0.2, overlap=1.0)
+    >>> m = unmirrored(a, 100)
+    >>> m.mirrored, map_points(m.matrix, np.array([[0.0, 5.0], [99.0, 5.0]])).tolist()
+    (True, [[99.0, 5.0], [0.0, 5.0]])
+    """
+    check_type(alignment, Alignment, "alignment", "an Alignment")
+    flip = flip_matrix(width)
+    region = alignment.region
+    if region is not None and region.matrix is not None:
+        region = replace(region, matrix=region.matrix @ flip)
+    matrix = None if alignment.matrix is None else alignment.matrix @ flip
+    return replace(alignment, matrix=matrix, region=region, mirrored=True)

@@ -32,6 +32,7 @@ from tracker.analysis.align import (
     rescale_homography,
     rescale_region,
     shrink,
+    unmirrored,
 )
 from tracker.analysis.colour_card import ColourCardReading, chart_mm2_per_pixel, find_colour_card
 from tracker.analysis.skin import SkinRegion, find_skin
@@ -393,6 +394,14 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
         preview = (small, sx, sy)
     alignment = align_to_baseline(rgb, baseline.reference, baseline.roi, cfg.alignment,
                                   preview=None if preview is None else (preview[0], 0.5 * (preview[1] + preview[2])))
+    if not alignment.ok:
+        # A selfie some front cameras save mirrored: keypoints do not match a mirror image, its
+        # flip back matches as well as any photo. The flip is folded into the maps, so the photo
+        # itself is measured through them.
+        flipped = align_to_baseline(np.ascontiguousarray(rgb[:, ::-1]), baseline.reference, baseline.roi,
+                                    cfg.alignment)
+        if flipped.ok:
+            alignment = unmirrored(flipped, rgb.shape[1])
     if not alignment.ok:
         # Another person or another place: the reason is the framing, and what the
         # photo's light or focus is like says nothing about the skin to measure. A photo

@@ -13,6 +13,7 @@ import streamlit as st
 
 from tracker import services as sv
 from tracker.analysis import decode_photo
+from tracker.analysis.align import MIRRORED_NOTE
 from tracker.recovery import CourseProgress
 from tracker.store.db import Store
 from tracker.web.errors import errors_shown
@@ -82,6 +83,8 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail):
         note = focal_redness_note(point)
         if note:
             st.warning(note)
+        if (point.result.alignment or {}).get("mirrored"):
+            st.caption(MIRRORED_NOTE)
     else:
         st.image(fit_within(photo, 900), caption=f"Day {point.day} (could not be aligned)")
     if not point.ok:
