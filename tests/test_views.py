@@ -205,6 +205,15 @@ def test_upload_time_is_noon_of_the_chosen_date_otherwise():
 @pytest.mark.parametrize("outcome,verdict", [
     (PhotoOutcome(1, False, None, False), ("info", "day7.jpg was added before.")),
     (PhotoOutcome(1, True, None, True), ("success", "day7.jpg is now your first (reference) photo.")),
+    (PhotoOutcome(1, True, measured(), True), ("success", "day7.jpg is now your first (reference) photo.")),
+    (PhotoOutcome(1, True, AnalysisResult.failed("The baseline photo has no colour."), True),
+     ("warning", "day7.jpg is now your first (reference) photo, but it is not good enough to measure your later "
+                 "photos against. The baseline photo has no colour. Add a better photo from before treatment, or "
+                 "ask your provider to choose another first photo.")),
+    (PhotoOutcome(1, True, measured(quality_ok=False, issues=("Out of focus.",)), True),
+     ("warning", "day7.jpg is now your first (reference) photo, but it is not good enough to measure your later "
+                 "photos against. Out of focus. Add a better photo from before treatment, or ask your provider to "
+                 "choose another first photo.")),
     (PhotoOutcome(1, True, measured(), False),
      ("success", "day7.jpg is usable and has been added to your progress chart.")),
     (PhotoOutcome(1, True, measured(quality_ok=False, issues=("The photo is blurred.", "Hold still.")), False),
@@ -586,3 +595,30 @@ def test_focal_redness_is_flagged_for_the_provider_only_above_its_threshold():
     assert note.startswith("Focal redness on day 30") and "5.4 a* units" in note and "27% of the area" in note
     assert "not a diagnosis" in note and "cm²" not in note
     assert "(2.3 cm²)" in views.focal_redness_note(with_focal(5.4, area=2.31))
+
+
+def test_a_black_and_white_first_photo_is_saved_with_a_warning_and_a_colour_follow_up_with_the_reason(tmp_path):
+    """Through the services on a real SQLite store: the patient learns at once that her first photo cannot
+    serve as the reference, and a later colour photo says why it cannot be measured."""
+    import io as _io
+    from pathlib import Path
+
+    from PIL import Image
+
+    from tracker import services as sv
+    from tracker.store.db import open_store
+
+    sample = Path(__file__).resolve().parent.parent / "sample_images" / "demo-ana"
+    colour = (sample / "day-01_baseline.jpg").read_bytes()
+    mono = _io.BytesIO()
+    Image.open(_io.BytesIO(colour)).convert("L").save(mono, "JPEG", quality=90)
+    store = open_store(tmp_path / "data", None)
+    patient = sv.create_patient(store, sv.SYSTEM, "bw-1", "B. W.", "III")
+    course = sv.add_course(store, sv.SYSTEM, patient, "fractional_co2", date(2026, 3, 2))
+    first = sv.add_photo(store, sv.SYSTEM, course, mono.getvalue(), datetime(2026, 3, 1, 9))
+    kind, text = views.upload_verdict("first.jpg", first)
+    assert first.is_baseline and kind == "warning"
+    assert "is now your first (reference) photo, but it is not good enough" in text and "no colour" in text
+    later = sv.add_photo(store, sv.SYSTEM, course, colour, datetime(2026, 3, 4, 9))
+    kind, text = views.upload_verdict("later.jpg", later)
+    assert kind == "warning" and "The baseline photo has no colour" in text

@@ -362,7 +362,12 @@ def upload_verdict(name: str, outcome) -> tuple[str, str]:
     if not outcome.created:
         return "info", f"{name} was added before."
     if outcome.is_baseline:
-        return "success", f"{name} is now your first (reference) photo."
+        if result is None or (result.ok and result.quality_ok is not False):
+            return "success", f"{name} is now your first (reference) photo."
+        # Every later photo is measured against this one: say now what is wrong with it.
+        return "warning", (f"{name} is now your first (reference) photo, but it is not good enough to measure your "
+                           f"later photos against. {result.problem} Add a better photo from before treatment, or ask "
+                           "your provider to choose another first photo.")
     if result is not None and result.ok and result.quality_ok:
         return "success", f"{name} is usable and has been added to your progress chart."
     problem = "" if result is None else result.problem
