@@ -42,7 +42,7 @@ def _ok_measurements(**changes) -> QualityMeasurements:
     (dict(mean_lightness=97.0), "too_bright", "Too bright overall"),
     (dict(colour_issue="Colour could not be normalised: add the colour card."), "colour_not_normalised", "card"),
     (dict(colourless=True), "no_colour", "black and white"),
-    (dict(distance_scale=2.0, size_ratio=1.8), "downscaled", "Send the original"),
+    (dict(distance_scale=2.0, size_ratio=1.8), "downscaled", "send the original"),
 ])
 def test_each_rule_fires_with_an_actionable_sentence(changes, code, words):
     report = judge_quality(_ok_measurements(**changes))

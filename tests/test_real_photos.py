@@ -81,7 +81,7 @@ def test_a_reduced_copy_of_the_same_photo_is_told_to_send_the_original_not_to_co
     report = analyse_photo(_pil_jpeg(cv2.resize(rgb, (w // 2, h // 2), interpolation=cv2.INTER_AREA), 85),
                            baseline).quality
     assert report.codes == ("downscaled",)
-    assert "Send the original" in report.issues[0] and "closer" not in report.issues[0]
+    assert "If it is a copy (sent by a messaging app, or a screenshot), send the original" in report.issues[0]
 
 
 def test_the_same_photo_out_of_focus_is_still_called_blurred(portrait):

@@ -65,7 +65,7 @@ QUALITY_CODES = {
     "colour_not_normalised": "colour could not be normalised to the baseline",
     "low_resolution": "the region is too small in the photo",
     "too_far": "taken from further away than the baseline",
-    "downscaled": "a reduced copy with fewer pixels than the baseline (messaging app, screenshot)",
+    "downscaled": "fewer pixels than the baseline at the same framing (a reduced copy, or a lower-resolution camera)",
 }
 """Every code :func:`judge_quality` can report, with its meaning in a few words (the export's
 data dictionary is generated from it)."""
@@ -480,9 +480,9 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
 
 def downscaled_issue(size_ratio: float) -> str:
     """What to do about a reduced copy of a photo, ``size_ratio`` times narrower than the baseline."""
-    return (f"A reduced copy: this photo is {1 / size_ratio:.0%} as wide in pixels as your first photo, as messaging "
-            "apps and screenshots make them, so it lacks the detail to measure. Send the original from your phone's "
-            "photo gallery or the camera.")
+    return (f"Too few pixels: this photo is {1 / size_ratio:.0%} as wide in pixels as your first photo, so it lacks "
+            "the detail to measure. If it is a copy (sent by a messaging app, or a screenshot), send the original "
+            "from your phone's photo gallery; if it is the camera's own photo, come closer.")
 
 
 def _texture_withheld(m: QualityMeasurements, t: QualityThresholds) -> str | None:
