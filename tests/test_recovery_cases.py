@@ -152,6 +152,29 @@ def test_a_projection_never_lies_before_a_photo_that_is_still_clearly_red(key, d
         assert a.projected_resolution_day >= max(clearly_red, default=0.0) - 1e-6
 
 
+def test_photos_of_one_day_count_as_one_so_a_burst_in_odd_light_is_not_a_rebound():
+    """Three photos on day 14 share that day's light: together they read like one photo, 2.5 above the low,
+    under the one-photo threshold; the same values on three different days are a rebound."""
+    burst = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 14, 14], redness_delta_a=[9, 6, 4, 3, 6, 6, 6])
+    assert "redness_rebound" not in rules(burst) and burst.status != "review"
+    spread = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 21, 28], redness_delta_a=[9, 6, 4, 3, 6, 6, 6])
+    assert spread.status == "review" and "redness_rebound" in rules(spread, "review")
+    # A clear rise on one day is still seen from that day's photos together.
+    clear = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 14], redness_delta_a=[9, 6, 4, 3, 8, 8.4])
+    assert "redness_rebound" in rules(clear, "review")
+
+
+def test_two_darker_photos_of_one_day_are_one_photo_for_darkening():
+    one = melanin_change_threshold(1)
+    days, redness = [0, 1, 14, 30, 60, 60], [0, 9, 2, 1, 0.5, 0.5]
+    same_day = assess_course("fractional_co2", days=days, redness_delta_a=redness,
+                             melanin_corrected=[0, 0, 0, 0, one - 1, one])
+    assert "new_darkening" not in rules(same_day) and "darkening_one_photo" not in rules(same_day)
+    a_week_apart = assess_course("fractional_co2", days=[*days[:5], 67], redness_delta_a=redness,
+                                 melanin_corrected=[0, 0, 0, 0, one - 1, one])
+    assert "new_darkening" in rules(a_week_apart, "review")
+
+
 # --- 3. implausible data -------------------------------------------------------------------------
 
 

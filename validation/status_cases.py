@@ -60,6 +60,12 @@ def rows() -> list[str]:
         peak = TREATMENTS[key].peak_day
         out.append(assessed(f"{key}: 8, 5, 3, 1.5 → 7, 7.5", key, days=[peak + d for d in (1, 2, 3, 5, 7, 9)],
                             redness_delta_a=[8, 5, 3, 1.5, 7, 7.5]))
+    out += [
+        assessed("fractional CO2 9, 6, 4, 3, then 6, 6, 6 all on day 14 (one day's light)", "fractional_co2",
+                 days=[1, 3, 7, 10, 14, 14, 14], redness_delta_a=[9, 6, 4, 3, 6, 6, 6]),
+        assessed("the same 6, 6, 6 on days 14, 21, 28", "fractional_co2",
+                 days=[1, 3, 7, 10, 14, 21, 28], redness_delta_a=[9, 6, 4, 3, 6, 6, 6]),
+    ]
     redness = np.array([0, 10, 9, 8, 7, 6, 5, 4.0])
     a_star, l_star = 12 + redness, 62 - 0.74 * redness  # erythema alone (Takiwaki)
     out += [

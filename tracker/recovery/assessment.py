@@ -541,6 +541,33 @@ def _strongest_rise(days: np.ndarray, values: np.ndarray) -> dict[str, float] | 
     return best
 
 
+def _one_per_day(
+    relative: np.ndarray, session: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Photos of the same session and day as one photo: their median, on their first (time-ordered) day.
+
+    Photos taken together share their light, so several of one day agree with each other far
+    better than photos of different days: counted apart, a burst of three photos in one odd light
+    would pass for three photos in a row. The review rules therefore see one value per day.
+
+    Examples
+    --------
+    >>> _one_per_day(np.array([1.0, 14.0, 14.2, 14.5]), np.zeros(4, int), np.array([9.0, 6.0, 7.0, 5.0]))
+    (array([ 1., 14.]), array([0, 0]), array([9., 6.]))
+    """
+    whole = np.floor(relative)
+    keys = sorted(set(zip(session.tolist(), whole.tolist())))
+    if len(keys) == relative.size:
+        return relative, session, values
+    out_relative, out_session, out_values = [], [], []
+    for index, day in keys:
+        mine = (session == index) & (whole == day)
+        out_relative.append(float(relative[mine].min()))
+        out_session.append(index)
+        out_values.append(float(np.median(values[mine])))
+    return np.array(out_relative), np.array(out_session, dtype=session.dtype), np.array(out_values)
+
+
 def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray) -> list[Signal]:
     """Review when redness rises again above its lowest point since the peak, beyond photo noise."""
     signals = []
@@ -753,11 +780,12 @@ def _pigment_signals(
     for rule, window, direction, from_day, until_day, window_source in checks:
         finite = window & np.isfinite(melanin)
         order = np.argsort(days[finite], kind="stable")
-        run = _pigment_run(days[finite][order], melanin[finite][order] - baseline, direction, baseline_photos)
+        seen, _, change = _one_per_day(days[finite][order], np.zeros(int(finite.sum()), int),
+                                       melanin[finite][order] - baseline)
+        run = _pigment_run(seen, change, direction, baseline_photos)
         if run is None:
             if rule == "new_darkening" and finite.any():
-                signals.extend(_one_darker_photo(days[finite][order], melanin[finite][order] - baseline,
-                                                 baseline_photos))
+                signals.extend(_one_darker_photo(seen, change, baseline_photos))
             continue
         run["baseline"] = baseline
         photos = (
@@ -1170,12 +1198,13 @@ def assess_course(
         entry, days, quality & placed.after, melanin, melanin_baseline, baseline_photos, starts[-1], fitzpatrick
     )
     info.extend(s for s in pigment if s.status == "info")
+    daily = _one_per_day(relative[in_course], session[in_course], delta_a[in_course])
     review = [
-        *_outer_limit_signals(entry, relative[in_course], session[in_course], delta_a[in_course]),
-        *_rebound_signals(entry, relative[in_course], session[in_course], delta_a[in_course]),
+        *_outer_limit_signals(entry, *daily),
+        *_rebound_signals(entry, *daily),
         *(s for s in pigment if s.status == "review"),
     ]
-    implausible = _implausible_signals(entry, relative[in_course], session[in_course], delta_a[in_course])
+    implausible = _implausible_signals(entry, *daily)
     review_fired = bool(review)
     if implausible:
         course_signal = _not_compared_signal()
