@@ -422,7 +422,7 @@ def test_a_mirrored_selfie_is_matched_flipped_back_and_measured_as_the_photo_its
     assert error.max() < 1.0, error
     assert flipped.metrics["redness_delta_a"] == pytest.approx(as_taken.metrics["redness_delta_a"], abs=0.2)
     assert flipped.metrics["redness_a"] - baseline_analysis_a(baseline) == pytest.approx(follow.true_delta_a, abs=1.0)
-    assert flipped.to_result().to_dict()["alignment"]["mirrored"] is True
+    assert flipped.to_result().mirrored and not as_taken.to_result().mirrored
 
 
 def baseline_analysis_a(baseline) -> float:

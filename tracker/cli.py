@@ -553,7 +553,7 @@ class _TablePrinter:
         status = "failed" if not r.ok else ("ok" if r.quality_ok else "check")
         align_cell = "-" if not r.alignment_ok else f"{r.alignment_rmse_px:.2f}px/{r.alignment_inliers}"
         notes = r.error or "; ".join(r.quality_issues)
-        if (r.alignment or {}).get("mirrored"):
+        if r.mirrored:
             from tracker.analysis.align import MIRRORED_NOTE
 
             notes = " ".join(filter(None, [MIRRORED_NOTE, notes]))

@@ -324,7 +324,9 @@ class Alignment:
     mirrored : bool
         The photo is the baseline's scene mirrored left to right (as some front cameras save
         selfies); ``matrix`` and the region's then include the flip, so they still map the
-        photo's own pixels to the baseline's (see :func:`unmirrored`).
+        photo's own pixels to the baseline's (see :func:`unmirrored`). Not a key of
+        :meth:`to_dict` (the CLI contract's keys stay as they are): the matrix says it, its
+        determinant being negative (``AnalysisResult.mirrored``).
     """
 
     ok: bool
@@ -358,7 +360,6 @@ class Alignment:
             "detector": self.detector,
             "refined": self.refined,
             "region": None if self.region is None else self.region.to_dict(),
-            "mirrored": self.mirrored,
         }
 
 

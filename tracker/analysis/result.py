@@ -129,6 +129,12 @@ class AnalysisResult:
         return None if values is None else np.asarray(values, dtype=np.float64)
 
     @property
+    def mirrored(self) -> bool:
+        """Whether the photo was matched flipped back (a mirrored selfie): its homography flips, det < 0."""
+        matrix = self.matrix
+        return matrix is not None and bool(np.linalg.det(matrix[:2, :2]) < 0)
+
+    @property
     def region(self) -> RegionAlignment | None:
         """The registration of the measured region (``alignment.region``), when one was made.
 

@@ -83,7 +83,7 @@ def photo_timeline(actor: sv.Actor, course: sv.CourseDetail):
         note = focal_redness_note(point)
         if note:
             st.warning(note)
-        if (point.result.alignment or {}).get("mirrored"):
+        if point.result.mirrored:
             st.caption(MIRRORED_NOTE)
     else:
         st.image(fit_within(photo, 900), caption=f"Day {point.day} (could not be aligned)")
