@@ -76,6 +76,7 @@ __all__ = [
     "shrink",
     "flip_matrix",
     "unmirrored",
+    "flips",
     "MIRRORED_NOTE",
 ]
 
@@ -321,12 +322,11 @@ class Alignment:
     region : RegionAlignment or None
         The registration of the measured region, when the reference was prepared with boxes
         to measure; it is what measurements use (``matrix`` elsewhere).
-    mirrored : bool
-        The photo is the baseline's scene mirrored left to right (as some front cameras save
-        selfies); ``matrix`` and the region's then include the flip, so they still map the
-        photo's own pixels to the baseline's (see :func:`unmirrored`). Not a key of
-        :meth:`to_dict` (the CLI contract's keys stay as they are): the matrix says it, its
-        determinant being negative (``AnalysisResult.mirrored``).
+
+    For a photo that is the baseline's scene mirrored left to right (as some front cameras save
+    selfies), ``matrix`` and the region's include the flip (see :func:`unmirrored`), so they
+    still map the photo's own pixels to the baseline's; :attr:`mirrored` reads it from ``matrix``,
+    and the CLI contract's keys stay as they are.
     """
 
     ok: bool
@@ -342,7 +342,11 @@ class Alignment:
     detector: str | None = None
     refined: bool = False
     region: RegionAlignment | None = None
-    mirrored: bool = False
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the photo was matched flipped back: ``matrix`` flips (:func:`flips`)."""
+        return flips(self.matrix)
 
     def to_dict(self) -> dict:
         """JSON-ready form used by the CLI contract."""
@@ -1454,4 +1458,12 @@ def unmirrored(alignment: Alignment, width: int) -> Alignment:
     if region is not None and region.matrix is not None:
         region = replace(region, matrix=region.matrix @ flip)
     matrix = None if alignment.matrix is None else alignment.matrix @ flip
-    return replace(alignment, matrix=matrix, region=region, mirrored=True)
+    return replace(alignment, matrix=matrix, region=region)
+
+
+def flips(matrix: np.ndarray | None) -> bool:
+    """Whether a photo-to-baseline homography mirrors the photo (its linear part's determinant is negative).
+
+    A plausible match never does (:func:`align_to_baseline` refuses it); only :func:`unmirrored` makes one.
+    """
+    return matrix is not None and bool(np.linalg.det(np.asarray(matrix, dtype=np.float64)[:2, :2]) < 0)

@@ -43,6 +43,11 @@ METRIC_VERSION = "2.1"
 # 2.0: erythema_area_fraction is redefined on the per-pixel Δa* map against the baseline
 #      (it compared each pixel with the control's median a*, and read 0.14-0.25 on untreated
 #      skin); erythema_area_cm2, redness_change_p90 and redness_focal_a added.
+# 2.1: no measure is redefined. A black-and-white photo fails the quality gate (no_colour) and
+#      gets no colour measures (the colour fit made them up); a photo with far fewer pixels than
+#      the baseline is told so (downscaled) instead of "too far" or "an impossible camera move";
+#      a mirrored selfie is measured flipped back instead of failing. Stored results are
+#      recomputed so that those photos get the new verdicts.
 
 #: Gaussian sigma (px of the measurement grid) by which the per-pixel Δa* map is smoothed.
 CHANGE_MAP_SIGMA_PX = 2.0

@@ -407,7 +407,7 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
         # photo's light or focus is like says nothing about the skin to measure. A photo
         # with far fewer pixels than the baseline is most likely a reduced copy of one
         # framed alike (a messaging app's): that is the reason given.
-        size_ratio = max(baseline.shape[:2]) / max(rgb.shape[:2])
+        size_ratio = _size_ratio(baseline, rgb)
         copy = size_ratio >= UNMATCHED_COPY_RATIO
         quality = judge_quality(QualityMeasurements.without_exposure(
             region_label="the photo", framing_issue=None if copy else alignment.reason, blockiness=blockiness(rgb),
@@ -502,7 +502,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
         baseline_lightness=None if is_baseline else baseline.lightness,
         blockiness=blockiness(rgb), baseline_blockiness=None if is_baseline else baseline.blockiness,
         distance_scale=None if is_baseline else photo_scale,
-        size_ratio=None if is_baseline else max(baseline.shape[:2]) / max(rgb.shape[:2]),
+        size_ratio=None if is_baseline else _size_ratio(baseline, rgb),
         # Grain over the judged region in the working frame, where the baseline's was measured.
         noise_level=noise_level(luminance(work_photo), work_valid & _judged_mask(baseline.work_skin, baseline.roi,
                                                                                          baseline.work_scale)),
@@ -550,6 +550,11 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     metrics_out = {k: (None if v is None or not np.isfinite(v) else round(float(v), 5)) for k, v in values.items()}
     return PhotoAnalysis(ok=True, quality=quality, alignment=alignment, colour=correction, metrics=metrics_out,
                          change_map=change, skin=skin_info)
+
+
+def _size_ratio(baseline: Baseline, rgb: np.ndarray) -> float:
+    """The baseline's long side over the photo's, in pixels (2: a photo half as wide)."""
+    return max(baseline.shape[:2]) / max(rgb.shape[:2])
 
 
 def _measured_box(mask: np.ndarray) -> tuple[slice, slice]:

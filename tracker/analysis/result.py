@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.analysis.align import RegionAlignment
+from tracker.analysis.align import RegionAlignment, flips
 from tracker.analysis.metrics import METRIC_VERSION
 
 __all__ = ["AnalysisResult"]
@@ -131,8 +131,7 @@ class AnalysisResult:
     @property
     def mirrored(self) -> bool:
         """Whether the photo was matched flipped back (a mirrored selfie): its homography flips, det < 0."""
-        matrix = self.matrix
-        return matrix is not None and bool(np.linalg.det(matrix[:2, :2]) < 0)
+        return flips(self.matrix)
 
     @property
     def region(self) -> RegionAlignment | None:
