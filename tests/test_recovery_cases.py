@@ -164,6 +164,16 @@ def test_photos_of_one_day_count_as_one_so_a_burst_in_odd_light_is_not_a_rebound
     assert "redness_rebound" in rules(clear, "review")
 
 
+def test_a_finding_on_days_with_several_photos_says_days_not_photos():
+    """The review rules count days; the provider's sentence must not call two days' five photos "2 photos"."""
+    a = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 14, 14, 18, 18],
+                      redness_delta_a=[9, 6, 4, 3, 7, 7.5, 8, 8, 8.5])
+    detail = next(s.detail for s in a.signals if s.rule == "redness_rebound")
+    assert "on 2 days' photos (5 photos, one median a day) from day 14 to day 18" in detail
+    plain = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 18], redness_delta_a=[9, 6, 4, 3, 7.5, 8.5])
+    assert "on 2 photos from day 14 to day 18" in next(s.detail for s in plain.signals if s.rule == "redness_rebound")
+
+
 def test_two_darker_photos_of_one_day_are_one_photo_for_darkening():
     one = melanin_change_threshold(1)
     days, redness = [0, 1, 14, 30, 60, 60], [0, 9, 2, 1, 0.5, 0.5]

@@ -220,6 +220,15 @@ def _photos(count: int) -> str:
     return "1 photo" if count == 1 else f"{count} photos"
 
 
+def _days_photos(per_day: np.ndarray | None, days: int) -> str:
+    """``days`` values of :func:`_one_per_day` in words: "3 photos", or, when a day had several,
+    "3 days' photos (5 photos, one median a day)"."""
+    photos = days if per_day is None else int(per_day.sum())
+    if photos == days:
+        return _photos(days)
+    return f"{days} days' photos ({photos} photos, one median a day)" if days > 1 else f"{photos} photos of 1 day (median)"
+
+
 def _estimate(entry: Treatment, *field_names: str) -> str:
     return " (an estimate)" if entry.is_estimate(*field_names) else ""
 
@@ -454,7 +463,7 @@ def _unprojected_signal(
 
 
 def _outer_limit_signals(
-    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray | None = None
 ) -> list[Signal]:
     """Review when redness is still clearly visible past the treatment's review limit."""
     signals = []
@@ -478,7 +487,8 @@ def _outer_limit_signals(
                 ),
                 detail=(
                     f"rule redness_beyond_outer_limit: Δa* {median:.1f} on {_day_label(last, int(index))} (median of"
-                    f" {_photos(int(late.sum()))} after day {entry.review_after_day:g}; clearly red above"
+                    f" {_days_photos(None if per_day is None else per_day[late], int(late.sum()))} after day"
+                    f" {entry.review_after_day:g}; clearly red above"
                     f" {threshold:.1f}); {entry.key} review limit {entry.review_after_day:g} d"
                     f"{_estimate(entry, 'review_after_day')} ({cite(entry, 'review_after_day')})."
                 ),
@@ -543,8 +553,9 @@ def _strongest_rise(days: np.ndarray, values: np.ndarray) -> dict[str, float] | 
 
 def _one_per_day(
     relative: np.ndarray, session: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Photos of the same session and day as one photo: their median, on their first (time-ordered) day.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Photos of the same session and day as one photo: their median, on their first (time-ordered) day,
+    with how many photos each value stands for.
 
     Photos taken together share their light, so several of one day agree with each other far
     better than photos of different days: counted apart, a burst of three photos in one odd light
@@ -553,22 +564,26 @@ def _one_per_day(
     Examples
     --------
     >>> _one_per_day(np.array([1.0, 14.0, 14.2, 14.5]), np.zeros(4, int), np.array([9.0, 6.0, 7.0, 5.0]))
-    (array([ 1., 14.]), array([0, 0]), array([9., 6.]))
+    (array([ 1., 14.]), array([0, 0]), array([9., 6.]), array([1, 3]))
     """
     whole = np.floor(relative)
     keys = sorted(set(zip(session.tolist(), whole.tolist())))
     if len(keys) == relative.size:
-        return relative, session, values
-    out_relative, out_session, out_values = [], [], []
+        return relative, session, values, np.ones(relative.size, dtype=int)
+    out_relative, out_session, out_values, out_photos = [], [], [], []
     for index, day in keys:
         mine = (session == index) & (whole == day)
         out_relative.append(float(relative[mine].min()))
         out_session.append(index)
         out_values.append(float(np.median(values[mine])))
-    return np.array(out_relative), np.array(out_session, dtype=session.dtype), np.array(out_values)
+        out_photos.append(int(mine.sum()))
+    return (np.array(out_relative), np.array(out_session, dtype=session.dtype), np.array(out_values),
+            np.array(out_photos, dtype=int))
 
 
-def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray) -> list[Signal]:
+def _rebound_signals(
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray | None = None
+) -> list[Signal]:
     """Review when redness rises again above its lowest point since the peak, beyond photo noise."""
     signals = []
     for index in np.unique(session):
@@ -578,10 +593,12 @@ def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray
         if rise is None:
             continue
         label = int(index)
+        in_run = mine & (relative >= rise["first_day"]) & (relative <= rise["last_day"])
         run_days = (
             _day_label(rise["first_day"], label)
             if rise["photos"] == 1
-            else f"{_photos(int(rise['photos']))} from {_day_label(rise['first_day'], label)}"
+            else f"{_days_photos(None if per_day is None else per_day[in_run], int(rise['photos']))}"
+            f" from {_day_label(rise['first_day'], label)}"
             f" to day {rise['last_day']:.0f} (mean)"
         )
         clamped = (
@@ -616,7 +633,7 @@ def _rebound_signals(entry: Treatment, relative: np.ndarray, session: np.ndarray
 
 
 def _implausible_signals(
-    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray | None = None
 ) -> list[Signal]:
     """Flag redness below the control, or none where every patient is red, for checking.
 
@@ -628,7 +645,8 @@ def _implausible_signals(
     for index in np.unique(session):
         mine = session == index
         label = int(index)
-        below = _below_control(delta_a[mine][np.argsort(relative[mine], kind="stable")])
+        order = np.argsort(relative[mine], kind="stable")
+        below = _below_control(delta_a[mine][order], None if per_day is None else per_day[mine][order])
         if below is not None:
             median, count, which = below
             threshold = clear_excess_delta_a(count)
@@ -668,7 +686,8 @@ def _implausible_signals(
                     f" skin of everyone treated for the first days. {_CHECK_PHOTOS}"
                 ),
                 detail=(
-                    f"rule no_redness_after_treatment: Δa* {early_median:.1f} (median of {_photos(int(early.sum()))}"
+                    f"rule no_redness_after_treatment: Δa* {early_median:.1f} (median of"
+                    f" {_days_photos(None if per_day is None else per_day[early], int(early.sum()))}"
                     f" on days 0-{entry.universal_redness_until_day:g} after session {label + 1}) at or below the"
                     f" resolved level {RESOLVED_DELTA_A:g}, while every patient is red until day"
                     f" {entry.universal_redness_until_day:g} ({cite(entry, 'universal_redness_until_day')}): more"
@@ -683,12 +702,15 @@ def _implausible_signals(
     return signals
 
 
-def _below_control(values: np.ndarray) -> tuple[float, int, str] | None:
+def _below_control(values: np.ndarray, per_day: np.ndarray | None = None) -> tuple[float, int, str] | None:
     """``(median, photos, which)`` when a session's photos (``values`` in time order), or its latest
     three or two, have a median Δa* below minus the clear-excess threshold; else None. The latest
     photo alone does not count: one odd photo is more often an odd photo than a moved region."""
-    runs = [(values, _photos(values.size))]
-    runs += [(values[-k:], f"the latest {k} photos") for k in (3, 2) if k < values.size]
+    runs = [(values, _days_photos(per_day, values.size))]
+    runs += [
+        (values[-k:], f"the latest {_days_photos(None if per_day is None else per_day[-k:], k)}")
+        for k in (3, 2) if k < values.size
+    ]
     for run, which in runs:
         median = float(np.median(run))
         if median < -clear_excess_delta_a(int(run.size)):
@@ -780,7 +802,7 @@ def _pigment_signals(
     for rule, window, direction, from_day, until_day, window_source in checks:
         finite = window & np.isfinite(melanin)
         order = np.argsort(days[finite], kind="stable")
-        seen, _, change = _one_per_day(days[finite][order], np.zeros(int(finite.sum()), int),
+        seen, _, change, per_day = _one_per_day(days[finite][order], np.zeros(int(finite.sum()), int),
                                        melanin[finite][order] - baseline)
         run = _pigment_run(seen, change, direction, baseline_photos)
         if run is None:
@@ -791,7 +813,8 @@ def _pigment_signals(
         photos = (
             f"on day {run['first_day']:.0f}"
             if run["photos"] == 1
-            else f"on {_photos(int(run['photos']))} from day {run['first_day']:.0f} to day {run['last_day']:.0f}"
+            else f"on {_days_photos(per_day[-int(run['photos']):], int(run['photos']))} from day"
+            f" {run['first_day']:.0f} to day {run['last_day']:.0f}"
         )
         if rule == "new_darkening":
             message = (

@@ -98,7 +98,10 @@ _RULE = re.compile(r"^rule (\w+):")
 # The day a finding was seen on, as the provider sentences of tracker.recovery.assessment give
 # it ("on day 28", "on day 44 after session 2", "on 2 photos from day 18"); the last one is
 # the latest photo of the finding.
-_FINDING_DAY = re.compile(r"\bon (?:\d+ photos from )?(day \d+(?: after session \d+)?)")
+_FINDING_DAY = re.compile(
+    r"\bon (?:(?:the latest )?\d+ (?:days' )?photos(?: \([^)]*\))?(?: of 1 day \(median\))? from )?"
+    r"(day \d+(?: after session \d+)?)"
+)
 
 
 def provider_status(status: str, provider_reasons: Sequence[str]) -> str:
