@@ -467,12 +467,12 @@ def judge_quality(m: QualityMeasurements, t: QualityThresholds = QualityThreshol
     if m.region_px is not None and m.region_px < t.min_region_px:
         issues.append(("low_resolution", f"{where[0].upper() + where[1:]} is too small in the photo "
                        f"({m.region_px:.0f} pixels across): move closer, about 20 cm from the skin."))
-    elif (known(m.distance_scale) and m.distance_scale > t.max_distance_scale and known(m.size_ratio)
-          and m.distance_scale / m.size_ratio <= t.max_copy_distance):
-        issues.append(("downscaled", downscaled_issue(m.size_ratio)))
     elif known(m.distance_scale) and m.distance_scale > t.max_distance_scale:
-        issues.append(("too_far", f"Too far away: the skin looks {1 / m.distance_scale:.0%} as large as in your "
-                       "first photo. Come closer, to the distance of your first photo."))
+        if known(m.size_ratio) and m.distance_scale / m.size_ratio <= t.max_copy_distance:
+            issues.append(("downscaled", downscaled_issue(m.size_ratio)))
+        else:
+            issues.append(("too_far", f"Too far away: the skin looks {1 / m.distance_scale:.0%} as large as in "
+                           "your first photo. Come closer, to the distance of your first photo."))
     return QualityReport(ok=not issues, issues=tuple(msg for _, msg in issues),
                          codes=tuple(code for code, _ in issues), measurements=m,
                          texture_withheld=_texture_withheld(m, t))

@@ -220,10 +220,10 @@ def _photos(count: int) -> str:
     return "1 photo" if count == 1 else f"{count} photos"
 
 
-def _days_photos(per_day: np.ndarray | None, days: int) -> str:
-    """``days`` values of :func:`_one_per_day` in words: "3 photos", or, when a day had several,
-    "3 days' photos (5 photos, one median a day)"."""
-    photos = days if per_day is None else int(per_day.sum())
+def _days_photos(per_day: np.ndarray) -> str:
+    """Values of :func:`_one_per_day`, given by how many photos each stands for, in words: "3 photos",
+    or, when a day had several, "3 days' photos (5 photos, one median a day)"."""
+    days, photos = int(per_day.size), int(per_day.sum())
     if photos == days:
         return _photos(days)
     return f"{days} days' photos ({photos} photos, one median a day)" if days > 1 else f"{photos} photos of 1 day (median)"
@@ -463,7 +463,7 @@ def _unprojected_signal(
 
 
 def _outer_limit_signals(
-    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray | None = None
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray
 ) -> list[Signal]:
     """Review when redness is still clearly visible past the treatment's review limit."""
     signals = []
@@ -487,7 +487,7 @@ def _outer_limit_signals(
                 ),
                 detail=(
                     f"rule redness_beyond_outer_limit: Δa* {median:.1f} on {_day_label(last, int(index))} (median of"
-                    f" {_days_photos(None if per_day is None else per_day[late], int(late.sum()))} after day"
+                    f" {_days_photos(per_day[late])} after day"
                     f" {entry.review_after_day:g}; clearly red above"
                     f" {threshold:.1f}); {entry.key} review limit {entry.review_after_day:g} d"
                     f"{_estimate(entry, 'review_after_day')} ({cite(entry, 'review_after_day')})."
@@ -582,7 +582,7 @@ def _one_per_day(
 
 
 def _rebound_signals(
-    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray | None = None
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray
 ) -> list[Signal]:
     """Review when redness rises again above its lowest point since the peak, beyond photo noise."""
     signals = []
@@ -597,7 +597,7 @@ def _rebound_signals(
         run_days = (
             _day_label(rise["first_day"], label)
             if rise["photos"] == 1
-            else f"{_days_photos(None if per_day is None else per_day[in_run], int(rise['photos']))}"
+            else f"{_days_photos(per_day[in_run])}"
             f" from {_day_label(rise['first_day'], label)}"
             f" to day {rise['last_day']:.0f} (mean)"
         )
@@ -633,7 +633,7 @@ def _rebound_signals(
 
 
 def _implausible_signals(
-    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray | None = None
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray
 ) -> list[Signal]:
     """Flag redness below the control, or none where every patient is red, for checking.
 
@@ -646,7 +646,7 @@ def _implausible_signals(
         mine = session == index
         label = int(index)
         order = np.argsort(relative[mine], kind="stable")
-        below = _below_control(delta_a[mine][order], None if per_day is None else per_day[mine][order])
+        below = _below_control(delta_a[mine][order], per_day[mine][order])
         if below is not None:
             median, count, which = below
             threshold = clear_excess_delta_a(count)
@@ -687,7 +687,7 @@ def _implausible_signals(
                 ),
                 detail=(
                     f"rule no_redness_after_treatment: Δa* {early_median:.1f} (median of"
-                    f" {_days_photos(None if per_day is None else per_day[early], int(early.sum()))}"
+                    f" {_days_photos(per_day[early])}"
                     f" on days 0-{entry.universal_redness_until_day:g} after session {label + 1}) at or below the"
                     f" resolved level {RESOLVED_DELTA_A:g}, while every patient is red until day"
                     f" {entry.universal_redness_until_day:g} ({cite(entry, 'universal_redness_until_day')}): more"
@@ -702,15 +702,12 @@ def _implausible_signals(
     return signals
 
 
-def _below_control(values: np.ndarray, per_day: np.ndarray | None = None) -> tuple[float, int, str] | None:
+def _below_control(values: np.ndarray, per_day: np.ndarray) -> tuple[float, int, str] | None:
     """``(median, photos, which)`` when a session's photos (``values`` in time order), or its latest
     three or two, have a median Δa* below minus the clear-excess threshold; else None. The latest
     photo alone does not count: one odd photo is more often an odd photo than a moved region."""
-    runs = [(values, _days_photos(per_day, values.size))]
-    runs += [
-        (values[-k:], f"the latest {_days_photos(None if per_day is None else per_day[-k:], k)}")
-        for k in (3, 2) if k < values.size
-    ]
+    runs = [(values, _days_photos(per_day))]
+    runs += [(values[-k:], f"the latest {_days_photos(per_day[-k:])}") for k in (3, 2) if k < values.size]
     for run, which in runs:
         median = float(np.median(run))
         if median < -clear_excess_delta_a(int(run.size)):
@@ -813,7 +810,7 @@ def _pigment_signals(
         photos = (
             f"on day {run['first_day']:.0f}"
             if run["photos"] == 1
-            else f"on {_days_photos(per_day[-int(run['photos']):], int(run['photos']))} from day"
+            else f"on {_days_photos(per_day[-int(run['photos']):])} from day"
             f" {run['first_day']:.0f} to day {run['last_day']:.0f}"
         )
         if rule == "new_darkening":
