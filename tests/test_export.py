@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 import pytest
 from sqlalchemy import func, select
 
@@ -282,3 +283,27 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_a_mirrored_selfie_is_marked_in_the_export(sqlite_store, tmp_path):
+    """A photo matched flipped back says so in its row, so a researcher can leave such photos out."""
+    rows = [r for r in DEMO if r["patient"] == "demo-ben"][:3]
+    names = []
+    for i, row in enumerate(rows):
+        name = f"photo{i}.jpg"
+        image = Image.open(SAMPLES / row["photo"])
+        if i == 2:  # the day's photo saved mirrored, as a front camera does
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        image.save(tmp_path / name, quality=92)
+        names.append(name)
+    manifest = tmp_path / "selfie.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "photo": name} for row, name in zip(rows, names))
+    assert {o.status for o in run_import(sqlite_store, read_manifest(manifest))} == {"imported"}
+    sv.record_consent(sqlite_store, sv.Actor(role="admin"), sv.find_patient_id(sqlite_store, sv.SYSTEM, "demo-ben"))
+    table = export_table(sqlite_store, sv.SYSTEM).sort_values("days_since_treatment")
+    assert table["analysis_ok"].tolist() == [True, True, True]
+    assert table["alignment_mirrored"].tolist() == [False, False, True]
+    assert "alignment_mirrored" in data_dictionary()["column"].tolist()

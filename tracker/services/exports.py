@@ -86,6 +86,8 @@ LEADING_COLUMNS: tuple[Column, ...] = (
     Column("alignment_ok", "Whether alignment to the baseline was trusted", "boolean"),
     Column("alignment_rmse_px", "Root-mean-square reprojection error of the alignment inliers", "baseline pixels"),
     Column("alignment_inliers", "Correspondences consistent with the alignment", "count"),
+    Column("alignment_mirrored", "Whether the photo was a mirror image of the baseline's scene (as some front "
+           "cameras save selfies) and was measured flipped back; empty when it was not aligned", "boolean"),
     Column("colour_method", "How colour was normalised to the baseline: baseline, colorchecker, "
            "reference_skin, surroundings or none", "text"),
     Column("colour_residual_delta_e", "Median colour difference left after normalisation over the reference "
@@ -212,6 +214,7 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
             "alignment_ok": result.alignment_ok,
             "alignment_rmse_px": result.alignment_rmse_px,
             "alignment_inliers": result.alignment_inliers,
+            "alignment_mirrored": result.mirrored if result.matrix is not None else None,
             "colour_method": result.colour_method,
             "colour_residual_delta_e": result.colour_residual_delta_e,
             "excess_redness": pt.excess_redness,
