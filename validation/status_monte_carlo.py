@@ -13,7 +13,9 @@ with the photo noise of ``validation/photo_noise.py``: Δa* and the redness-corr
 Typical courses: a ``review`` is false unless the truth warrants it, i.e. true redness above
 the resolved level on a photo after the review limit (such courses are counted apart). The
 status is read at the end of the schedule and, for "ever", after every photo as the patient
-would have seen it.
+would have seen it. The pigment of these courses never changes, so every ``darkening_one_photo``
+note on them (one photo darker than before treatment: "take another in about a week") is a
+false one; its rate is counted the same two ways.
 
 Rebounds: the same courses, but from a random photo after the peak on (leaving at least three
 photos after it), redness rises to 4 a* units above its lowest true value so far and stays
@@ -83,11 +85,14 @@ class Rates:
     false_review_end: int = 0
     false_review_ever: int = 0
     check_photos_end: int = 0
+    darkening_note_end: int = 0
+    darkening_note_ever: int = 0
     rebounds: int = 0
     caught: dict[float, list[int]] = field(default_factory=lambda: {size: [0, 0, 0, 0] for size in REBOUND_SIZES})
 
     def add(self, other: Rates) -> None:
-        for name in ("courses", "late_red", "false_review_end", "false_review_ever", "check_photos_end", "rebounds"):
+        for name in ("courses", "late_red", "false_review_end", "false_review_ever", "check_photos_end",
+                     "darkening_note_end", "darkening_note_ever", "rebounds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.caught = {size: [a + b for a, b in zip(self.caught[size], other.caught[size])] for size in REBOUND_SIZES}
 
@@ -96,7 +101,7 @@ class Rates:
         return self.courses - self.late_red
 
     def rate(self, name: str) -> float:
-        denominator = self.typical if name.startswith("false") else self.courses
+        denominator = self.typical if name.startswith(("false", "darkening")) else self.courses
         return getattr(self, name) / max(denominator, 1)
 
     def caught_rate(self, size: float, photos: int | None) -> float:
@@ -128,8 +133,12 @@ def _assess(key: str, skin_type: int, days: np.ndarray, excess: np.ndarray, mela
     )
 
 
+def _fired(assessment, rule: str) -> bool:
+    return any(s.rule == rule for s in assessment.signals)
+
+
 def _rebound_rule(assessment) -> bool:
-    return any(s.rule == "redness_rebound" for s in assessment.signals)
+    return _fired(assessment, "redness_rebound")
 
 
 def _use_model_noise(sd: float) -> None:
@@ -170,9 +179,13 @@ def simulate_treatment(
             rates.late_red += 1
         else:
             ends = range(1, days.size + 1) if track_ever else [days.size]
-            statuses = [_assess(key, skin_type, days[:n], excess[:n], melanin[: n + 1]).status for n in ends]
+            looks = [_assess(key, skin_type, days[:n], excess[:n], melanin[: n + 1]) for n in ends]
+            statuses = [a.status for a in looks]
             rates.false_review_end += statuses[-1] == "review"
             rates.false_review_ever += "review" in statuses
+            notes = [_fired(a, "darkening_one_photo") for a in looks]
+            rates.darkening_note_end += notes[-1]
+            rates.darkening_note_ever += any(notes)
         final = _assess(key, skin_type, days, excess, melanin)
         rates.check_photos_end += final.status == "check_photos"
 
@@ -234,14 +247,16 @@ def main(argv: list[str] | None = None) -> None:
           f" {PHOTO_NOISE_SD_MELANIN * args.noise_sd / PHOTO_NOISE_SD_DELTA_A:.2g}; model noise"
           f" {args.model_noise_sd:g}; {args.courses} courses per treatment, seed {args.seed}.")
     sizes = " | ".join(f"+{size:g} rebound caught after 1 / 2 / 3 photos / by the end" for size in REBOUND_SIZES)
-    print(f"| treatment | typical courses | false review (end) | false review (ever) | check_photos (end) | {sizes} |")
-    print("|---|---|---|---|---|" + "---|" * len(REBOUND_SIZES))
+    print(f"| treatment | typical courses | false review (end) | false review (ever) | check_photos (end)"
+          f" | darkening note, none true (end / ever) | {sizes} |")
+    print("|---|---|---|---|---|---|" + "---|" * len(REBOUND_SIZES))
     for key, r in rates.items():
         caught = " | ".join(" / ".join(f"{r.caught_rate(size, k):.0%}" for k in (1, 2, 3, None))
                             for size in REBOUND_SIZES)
         print(f"| {key} | {r.typical} (+{r.late_red} truly red past the review limit)"
               f" | {r.rate('false_review_end'):.1%} | {r.rate('false_review_ever'):.1%}"
-              f" | {r.rate('check_photos_end'):.1%} | {caught} |")
+              f" | {r.rate('check_photos_end'):.1%}"
+              f" | {r.rate('darkening_note_end'):.1%} / {r.rate('darkening_note_ever'):.1%} | {caught} |")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.analysis import Box
-from tracker.recovery import CourseProgress, photo_schedule
+from tracker.recovery import STATUSES, CourseProgress, photo_schedule
 from tracker.services.access import Actor, check_patient, visible_patient_ids
 from tracker.services.analyses import confirmed_baseline, course_progress_of, store_summary
 from tracker.services.audit import audited_refusals, record_event
@@ -45,7 +45,10 @@ class PatientSummary:
     photo_overdue: bool = False  # a suggested photo of one of the courses is overdue (tracker.recovery.schedule)
 
 
-STATUS_ORDER = {"review": 0, "check_photos": 1, "slower": 2, "not_assessed": 3, "on_track": 4, "ahead": 5}
+_URGENT_FIRST = STATUSES[::-1]  # review, check_photos, slower, on_track, ahead
+STATUS_ORDER = {status: rank for rank, status in enumerate((*_URGENT_FIRST[:3], "not_assessed", *_URGENT_FIRST[3:]))}
+"""Patients sort by the most urgent status of their courses: the recovery model's order, most urgent
+first, with a course that cannot be assessed after those that need a look or are slower."""
 
 
 @dataclass(frozen=True)
