@@ -26,7 +26,7 @@ from conftest import demo_passwords
 
 from tracker import services as sv
 from tracker.services.demo import load_demo
-from tracker.services.exports import column_order, data_dictionary, export_table, write_export
+from tracker.services.exports import NULLABLE_BOOLEANS, column_order, data_dictionary, export_table, write_export
 from tracker.services.importer import read_manifest, run_import
 from tracker.analysis.metrics import METRIC_VERSION, METRICS
 from tracker.store.db import open_store
@@ -89,6 +89,8 @@ def exported(demo_store, tmp_path_factory):
     assert dictionary_parquet == folder / "metrics.dictionary.csv"
     # Text columns that pandas would otherwise guess to be numbers ("1.0", an all-digit pseudonym).
     text = {name: str for name in ("patient_pseudonym", "course_pseudonym", "metric_version")}
+    # Yes/no columns that may be empty are read as such, as the dictionary's "boolean" says.
+    text.update(dict.fromkeys(NULLABLE_BOOLEANS, "boolean"))
     return pd.read_csv(folder / "metrics.csv", dtype=text), pd.read_parquet(folder / "metrics.parquet"), folder
 
 
@@ -305,5 +307,6 @@ def test_a_mirrored_selfie_is_marked_in_the_export(sqlite_store, tmp_path):
     sv.record_consent(sqlite_store, sv.Actor(role="admin"), sv.find_patient_id(sqlite_store, sv.SYSTEM, "demo-ben"))
     table = export_table(sqlite_store, sv.SYSTEM).sort_values("days_since_treatment")
     assert table["analysis_ok"].tolist() == [True, True, True]
+    assert table["alignment_mirrored"].dtype == "boolean"
     assert table["alignment_mirrored"].tolist() == [False, False, True]
     assert "alignment_mirrored" in data_dictionary()["column"].tolist()

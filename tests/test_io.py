@@ -72,14 +72,14 @@ def refusal(data: bytes, **kwargs) -> str:
 
 
 def exif_with(tags: dict[int, object]) -> bytes:
-    """Encoded EXIF; DateTime and Orientation go in IFD0, every other tag in the Exif IFD.
+    """Encoded EXIF; DateTime, Orientation, Make and Model go in IFD0, every other tag in the Exif IFD.
 
     Bytes rather than an ``Image.Exif``: Pillow's PNG writer skips an Exif
     object whose IFD0 is empty, even when its Exif IFD is not.
     """
     exif = Image.Exif()
     for number, value in tags.items():
-        if number in (Base.DateTime, Base.Orientation):
+        if number in (Base.DateTime, Base.Orientation, Base.Make, Base.Model):
             exif[number] = value
         else:
             exif.get_ifd(IFD.Exif)[number] = value
@@ -424,7 +424,18 @@ def test_mpo_is_reported_as_jpeg(astronaut):
     assert mean_abs_diff(photo.rgb, astronaut) <= LOSSY_TOLERANCE
 
 
-# --- capture time ------------------------------------------------------------
+# --- capture time and camera ---------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_the_camera_is_read_from_exif_maker_and_model(astronaut, fmt):
+    tagged = encode(astronaut, fmt, exif=exif_with({Base.Make: "Apple", Base.Model: "iPhone 12",
+                                                   Base.DateTimeOriginal: TAKEN}))
+    assert decode_photo(tagged).camera == "Apple iPhone 12"
+    named_twice = encode(astronaut, fmt, exif=exif_with({Base.Make: "Canon", Base.Model: "Canon EOS 5D Mark IV"}))
+    assert decode_photo(named_twice).camera == "Canon EOS 5D Mark IV"
+    assert decode_photo(encode(astronaut, fmt, exif=exif_with({Base.DateTimeOriginal: TAKEN}))).camera is None
+    assert decode_photo(encode(astronaut, fmt)).camera is None
 
 
 def test_capture_time_from_datetime_original(astronaut):

@@ -503,3 +503,21 @@ def test_small_seeded_monte_carlo_keeps_false_review_low_and_catches_rebounds():
     assert rates.caught_rate(4.0, 2) >= 0.5  # ~68% in the full run: below the 95% asked for, see VALIDITY.md
     assert rates.caught_rate(6.0, 2) >= 0.9  # ~98% in the full run
     assert rates.caught_rate(4.0, 3) <= rates.caught_rate(4.0, None) >= 0.75  # the rise persists: ~87% by the end
+
+
+def test_photos_of_another_camera_are_said_and_change_nothing_else():
+    days, redness = [-1, 1, 3, 7, 14, 21], [0, 9, 7, 4, 2, 1]
+    plain = assess_course("fractional_co2", days=days, redness_delta_a=redness)
+    camera = [None, False, False, False, True, None]
+    said = assess_course("fractional_co2", days=days, redness_delta_a=redness, other_camera=camera)
+    assert (said.status, said.projected_resolution_day) == (plain.status, plain.projected_resolution_day)
+    note = {s.rule: s for s in said.signals}["other_camera"]
+    assert note.status == "info" and dict(note.figures) == {"photos": 1, "day": 14.0}
+    assert note.message.startswith("Your photo from day 14 on was taken with another camera than your first photo.")
+    assert note.detail.startswith("rule other_camera: 1 of 5 photos after treatment, from day 14,")
+    # A photo that failed the quality gate is not used, so it is not counted either.
+    failed = assess_course("fractional_co2", days=days, redness_delta_a=redness, other_camera=camera,
+                           quality_ok=[True, True, True, True, False, True])
+    assert "other_camera" not in {s.rule for s in failed.signals}
+    with pytest.raises(ValueError, match="other_camera needs one value per photo"):
+        assess_course("fractional_co2", days=days, redness_delta_a=redness, other_camera=[True])

@@ -53,6 +53,7 @@ __all__ = [
     "MIN_SIDE",
     "Photo",
     "PhotoError",
+    "camera_of",
     "capture_time",
     "decode_photo",
     "read_photo",
@@ -165,6 +166,11 @@ class Photo:
         ``"sRGB (assumed)"`` (no usable profile), ``"sRGB"`` (embedded sRGB, no
         conversion), or the description of the ICC profile that was converted
         from, e.g. ``"Display P3"``.
+    camera : str or None
+        The camera's maker and model from EXIF (``"Apple iPhone 12"``), None when
+        the file does not say. Another camera renders colours differently, so a
+        course compares photos taken with one camera best; the store keeps only a
+        keyed digest of it, to tell cameras apart.
     """
 
     rgb: np.ndarray
@@ -172,6 +178,7 @@ class Photo:
     format: str
     source_bit_depth: int
     colour_profile: str
+    camera: str | None = None
 
     @property
     def width(self) -> int:
@@ -243,6 +250,7 @@ def decode_photo(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Photo:
         format=fmt,
         source_bit_depth=depth,
         colour_profile=profile_name,
+        camera=camera_of(exif),
     )
 
 
@@ -577,6 +585,30 @@ def _capture_time_from_exif(exif: Image.Exif) -> datetime | None:
         if stamp is not None:
             return _apply_offset(stamp, tag(offset_tag))
     return None
+
+
+CAMERA_MAX_CHARS = 80
+"""The longest camera name kept; EXIF's maker and model are free text a file may fill at will."""
+
+
+def camera_of(exif: Image.Exif) -> str | None:
+    """The camera's maker and model (EXIF ``Make`` and ``Model``) in one line, or None.
+
+    The model is given alone when it already names the maker (``"Canon EOS 5D"``),
+    spaces are collapsed and control characters dropped.
+
+    >>> exif = Image.Exif()
+    >>> exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "Apple", "iPhone 12"
+    >>> camera_of(exif)
+    'Apple iPhone 12'
+    >>> exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "Canon", "Canon  EOS 5D\\x00"
+    >>> camera_of(exif), camera_of(Image.Exif())
+    ('Canon EOS 5D', None)
+    """
+    make, model = (" ".join("".join(c for c in (_exif_text(exif.get(tag)) or "") if c.isprintable()).split())
+                   for tag in (ExifTags.Base.Make, ExifTags.Base.Model))
+    name = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
+    return name[:CAMERA_MAX_CHARS] or None
 
 
 def _exif_text(value: object) -> str | None:

@@ -1001,6 +1001,42 @@ def _timing_signals(
     return signals
 
 
+OTHER_CAMERA_DELTA_A = 1.0
+"""About how far another camera's colour rendering moves Δa* (a* units): a follow-up 20 % less
+colourful than the baseline reads a +6 rise 1.0 low, one 25 % more colourful 1.1 high (medians
+of 6 draws), after the colour normalisation (VALIDITY.md, "Another camera";
+``validation/other_camera.py``)."""
+
+
+def _other_camera_signals(days: np.ndarray, used: np.ndarray, other_camera: Sequence[bool | None],
+                          taken_on: Sequence | None) -> list[Signal]:
+    """Say which photos were taken with another camera than the baseline photo, from when."""
+    other = used & np.array([flag is True for flag in other_camera], dtype=bool)
+    if not other.any():
+        return []
+    first = int(np.flatnonzero(other)[0])
+    when = (f"{taken_on[first]:%Y-%m-%d}" if taken_on is not None and isinstance(taken_on[first], (date, datetime))
+            else f"day {days[first]:.0f}")
+    count, total = int(other.sum()), int(used.sum())
+    return [Signal(
+        rule="other_camera",
+        status="info",
+        message=(
+            f"{'Your photo' if count == 1 else f'{count} of your photos'} from {when} on {'was' if count == 1 else 'were'}"
+            " taken with another camera than your first photo. Cameras show colours differently, so please take every"
+            " photo with the same phone or camera."
+        ),
+        detail=(
+            f"rule other_camera: {count} of {total} photos after treatment, from {when}, were taken with another"
+            " camera than the baseline photo (EXIF maker and model differ). The colour normalisation matches each"
+            " channel's gain and tone curve, not a camera's colourfulness, which can move Δa* by about"
+            f" {OTHER_CAMERA_DELTA_A:g} a* unit (a 20 % difference); read a change of redness that starts with them"
+            " with care."
+        ),
+        figures=MappingProxyType({"photos": count, "day": float(days[first])}),
+    )]
+
+
 def _projection_uncertain_signal(fit: RednessFit) -> Signal:
     """Warn that a projection from one or two photos mostly restates the catalogue band."""
     return Signal(
@@ -1067,6 +1103,7 @@ def assess_course(
     session_starts: Sequence[float] | None = None,
     before_session: Sequence[bool | None] | None = None,
     taken_on: Sequence[date | datetime] | None = None,
+    other_camera: Sequence[bool | None] | None = None,
 ) -> Assessment:
     """Assess a patient's recovery from their photos' metrics.
 
@@ -1102,6 +1139,10 @@ def assess_course(
         said and the provider is asked to confirm it).
     taken_on : sequence of date, optional
         When each photo was taken, to name photos in sentences (else "day N").
+    other_camera : sequence of bool or None, optional
+        Per photo, True when it was taken with another camera than the baseline photo (None: not
+        known). Such photos are used, and said (``other_camera``): another camera's colour
+        rendering can move Δa* by about 1 a* unit, which the colour normalisation does not undo.
 
     Returns
     -------
@@ -1173,6 +1214,8 @@ def assess_course(
     texture_change = _values(texture, "texture", count)
     if taken_on is not None and len(taken_on) != count:
         raise ValueError(f"taken_on needs one value per photo ({count}), got {len(taken_on)}.")
+    if other_camera is not None and len(other_camera) != count:
+        raise ValueError(f"other_camera needs one value per photo ({count}), got {len(other_camera)}.")
 
     measured = np.isfinite(delta_a)
     usable = quality & measured
@@ -1204,6 +1247,8 @@ def assess_course(
         reference_peak = fit.amplitude_delta_a
 
     info.extend(_timing_signals(days, placed.after, placed.assumed & quality, session, taken_on))
+    if other_camera is not None:
+        info.extend(_other_camera_signals(days, usable & placed.after, other_camera, taken_on))
     if fit is not None and fit.measurable and fit.identifiable and fit.photos_used <= 2:
         info.append(_projection_uncertain_signal(fit))
     if entry is not base:

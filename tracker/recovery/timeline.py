@@ -51,13 +51,16 @@ class PhotoPoint:
     """One photo of a course with its analysis result.
 
     ``before_session`` matters only for a photo taken on a session's day: True if taken before
-    that treatment, False if after, None if not known (module notes).
+    that treatment, False if after, None if not known (module notes). ``camera`` tells cameras
+    apart (any value equal for photos of one camera, such as a digest of EXIF's maker and model),
+    None when not known.
     """
 
     photo_id: int
     taken_at: datetime
     result: AnalysisResult | None  # None: not analysed yet
     before_session: bool | None = None
+    camera: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class CoursePoint:
     texture_change: float | None  # relative change of texture contrast against the baseline
     result: AnalysisResult = field(repr=False, default=_NOT_ANALYSED)
     timing_assumed: bool = False  # on a session's day, before or after the treatment not known
+    other_camera: bool | None = None  # taken with another camera than the baseline; None: not known
 
     @property
     def ok(self) -> bool:
@@ -174,6 +178,7 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
             photo_id=p.photo_id, taken_at=p.taken_at, day=days[i], session=int(placed.session[i]) + 1 if after else 0,
             days_since_session=int(placed.relative[i]), excess_redness=excess, texture_change=texture_change,
             result=result, timing_assumed=bool(placed.assumed[i]),
+            other_camera=None if baseline.camera is None or p.camera is None else p.camera != baseline.camera,
         ))
 
     usable = [(pt, flag) for pt, flag in zip(points, flags) if pt.ok and pt.excess_redness is not None]
@@ -197,6 +202,7 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
                 session_starts=list(session_days[1:]) or None,
                 before_session=[flag for _, flag in usable],
                 taken_on=[pt.taken_at for pt, _ in usable],
+                other_camera=[pt.other_camera for pt, _ in usable],
             )
         except ValueError as exc:  # e.g. every post-treatment photo failed the quality gate
             reason = str(exc).splitlines()[0]

@@ -237,7 +237,8 @@ def course_progress_of(s: Session, course: Course,
         select(TreatmentSession).where(TreatmentSession.course_id == course.id)))
     from tracker.recovery import PhotoPoint, course_progress
 
-    points = [PhotoPoint(p.id, p.taken_at, results.get(p.id), before_session=p.before_session) for p in photos]
+    points = [PhotoPoint(p.id, p.taken_at, results.get(p.id), before_session=p.before_session, camera=p.camera_key)
+              for p in photos]
     progress = course_progress(course.treatment, sessions, points, skin_type)
     mismatch = baseline_mismatch(baseline, results)
     if mismatch is not None:

@@ -88,6 +88,9 @@ LEADING_COLUMNS: tuple[Column, ...] = (
     Column("alignment_inliers", "Correspondences consistent with the alignment", "count"),
     Column("alignment_mirrored", "Whether the photo was a mirror image of the baseline's scene (as some front "
            "cameras save selfies) and was measured flipped back; empty when it was not aligned", "boolean"),
+    Column("other_camera", "Whether the photo was taken with another camera than the course baseline (EXIF "
+           "maker and model differ; their colour rendering differs too); empty when either file did not say",
+           "boolean"),
     Column("colour_method", "How colour was normalised to the baseline: baseline, colorchecker, "
            "reference_skin, surroundings or none", "text"),
     Column("colour_residual_delta_e", "Median colour difference left after normalisation over the reference "
@@ -119,6 +122,9 @@ OUTCOME_COLUMNS: tuple[Column, ...] = tuple(
     for q in QUESTIONNAIRE)
 
 COLUMNS = LEADING_COLUMNS + TRAILING_COLUMNS + OUTCOME_COLUMNS
+
+#: Yes/no columns that are empty where not known (:func:`research_export` gives them as nullable booleans).
+NULLABLE_BOOLEANS = ("alignment_mirrored", "other_camera")
 
 
 def column_order() -> list[str]:
@@ -179,7 +185,10 @@ def research_export(store: Store, actor: Actor) -> ResearchExport:
     # Metrics, grades and answers as numbers (yes 1, no 0), missing ones NaN, even in a column
     # that holds none (an area in cm² without a colour chart): CSV and Parquet then read alike.
     numeric = [*METRICS, *(c.name for c in OUTCOME_COLUMNS)]
-    table = pd.DataFrame(rows, columns=column_order()).astype(dict.fromkeys(numeric, float))
+    # Yes/no columns that may be unknown are nullable booleans: Parquet keeps them as booleans with
+    # nulls (a column of object would not say what it holds).
+    table = pd.DataFrame(rows, columns=column_order()).astype(
+        {**dict.fromkeys(numeric, float), **dict.fromkeys(NULLABLE_BOOLEANS, "boolean")})
     return ResearchExport(neutralise_formulas(table), left_out)
 
 
@@ -215,6 +224,7 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
             "alignment_rmse_px": result.alignment_rmse_px,
             "alignment_inliers": result.alignment_inliers,
             "alignment_mirrored": result.mirrored if result.matrix is not None else None,
+            "other_camera": pt.other_camera,
             "colour_method": result.colour_method,
             "colour_residual_delta_e": result.colour_residual_delta_e,
             "excess_redness": pt.excess_redness,

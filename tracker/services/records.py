@@ -50,6 +50,7 @@ from tracker.services.access import (
 )
 from tracker.services.analyses import analyse_course, baseline_photo, confirmed_baseline, store_summary
 from tracker.services.audit import audited_refusals, record_event
+from tracker.services.consent import pseudonym
 from tracker.store.db import Store
 from tracker.store.models import (
     Course,
@@ -285,12 +286,18 @@ def add_session(store: Store, actor: Actor, course_id: int, treated_on: date) ->
 
 # --- photos ----------------------------------------------------------------------------------
 
+def camera_key(store: Store, photo: DecodedPhoto) -> str | None:
+    """The keyed digest a photo's camera is stored as (:attr:`Photo.camera_key`); None when EXIF does not say."""
+    return None if photo.camera is None else pseudonym(store.secret_key, "camera", photo.camera)
+
+
 def _insert_photo(s: Session, actor: Actor, course: Course, content_hash: str, photo: DecodedPhoto,
-                  taken_at: datetime, source: str, before_session: bool | None,
+                  taken_at: datetime, source: str, before_session: bool | None, camera: str | None,
                   detail: str = "") -> tuple[int, bool]:
     """The photo's row in the course (created unless the same photo is there); (id, created).
 
     A patient's photo dated before the course's baseline is held for the provider's review.
+    ``camera`` is :func:`camera_key` of the photo.
     """
     existing = s.scalar(select(Photo.id).where(Photo.course_id == course.id, Photo.content_hash == content_hash))
     if existing is not None:
@@ -301,7 +308,7 @@ def _insert_photo(s: Session, actor: Actor, course: Course, content_hash: str, p
         with s.begin_nested():
             row = Photo(course_id=course.id, content_hash=content_hash, width=photo.width, height=photo.height,
                         taken_at=taken_at, taken_at_source=source, uploaded_at=current_time(),
-                        before_session=before_session, state=state)
+                        before_session=before_session, state=state, camera_key=camera)
             s.add(row)
             s.flush()
     except IntegrityError:  # the same photo, added twice at once, was recorded by the other writer
@@ -350,7 +357,8 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
     when, source = capture_time_of(photo, taken_at, taken_at_source or "entered", current_time(), "upload")
     with store.session() as s:
         course = check_course(s, actor, course_id)
-        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source, before_session)
+        photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source, before_session,
+                                          camera_key(store, photo))
         held = s.get(Photo, photo_id).state == "held"
     analysis = None
     is_baseline = False
@@ -472,7 +480,7 @@ def record_photo(store: Store, actor: Actor, record: PhotoRecord) -> RecordOutco
             course.control = list(record.control)
         _add_session(s, course, record.treated_on)
         photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source,
-                                          record.before_session, " import")
+                                          record.before_session, camera_key(store, photo), " import")
         return RecordOutcome("imported" if created else "already", None, photo_id, course.id)
 
 

@@ -117,6 +117,9 @@ class Photo(Base):
     # Taken on a session's day: before (True) or after (False) that treatment; None when not known.
     before_session: Mapped[bool | None] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(10), default="active")  # one of PHOTO_STATES
+    # Which camera took it: a keyed digest of EXIF's maker and model (never the name itself), to
+    # tell photos of another camera than the baseline's; None when the file did not say.
+    camera_key: Mapped[str | None] = mapped_column(String(16))
 
 
 class CourseBaseline(Base):
