@@ -106,6 +106,10 @@ def test_a_photo_added_in_the_app_keeps_its_camera_digest_too(imported, tmp_path
     with store.session() as s:
         keys = {p.id: p.camera_key for p in s.scalars(select(Photo))}
     later = next(pt.photo_id for pt in course.progress.points if pt.other_camera)
-    assert added.created and keys[added.photo_id] == keys[later]
+    assert added.created and added.other_camera and keys[added.photo_id] == keys[later]
     after = sv.get_patient(store, sv.SYSTEM, ana).courses[0].progress
     assert {s.rule: s for s in after.assessment.signals}["other_camera"].figures["photos"] == 4
+    exif[Base.Make], exif[Base.Model] = FIRST  # the baseline's phone again: nothing to say at upload
+    Image.open(SAMPLES / "demo-ana" / "day21.jpg").rotate(2).save(upload, quality=90, exif=exif.tobytes())
+    same = sv.add_photo(store, sv.SYSTEM, course.id, upload.read_bytes(), datetime(2026, 3, 25, 9))
+    assert same.created and not same.other_camera

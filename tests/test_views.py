@@ -216,6 +216,10 @@ def test_upload_time_is_noon_of_the_chosen_date_otherwise():
                  "choose another first photo.")),
     (PhotoOutcome(1, True, measured(), False),
      ("success", "day7.jpg is usable and has been added to your progress chart.")),
+    (PhotoOutcome(1, True, measured(), False, other_camera=True),
+     ("info", "day7.jpg is usable and has been added to your progress chart. It was taken with another camera than"
+              " your first photo: cameras show colours differently, so please take every photo with the same phone"
+              " or camera.")),
     (PhotoOutcome(1, True, measured(quality_ok=False, issues=("The photo is blurred.", "Hold still.")), False),
      ("warning", "day7.jpg was saved but cannot be used for your chart. The photo is blurred. Hold still.")),
     (PhotoOutcome(1, True, AnalysisResult.failed("It does not show the same area."), False),

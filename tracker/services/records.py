@@ -328,6 +328,7 @@ class PhotoOutcome:
     analysis: AnalysisResult | None  # against the course baseline; None when held or not analysed
     is_baseline: bool
     held: bool = False  # dated before the course's baseline: kept for the provider, not used
+    other_camera: bool = False  # taken with another camera than the baseline photo (both known from EXIF)
 
 
 @audited_refusals
@@ -355,18 +356,22 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
         check_course(s, actor, course_id)
     stored = store.photos.put(data, validated=True)
     when, source = capture_time_of(photo, taken_at, taken_at_source or "entered", current_time(), "upload")
+    camera = camera_key(store, photo)
     with store.session() as s:
         course = check_course(s, actor, course_id)
         photo_id, created = _insert_photo(s, actor, course, stored.content_hash, photo, when, source, before_session,
-                                          camera_key(store, photo))
+                                          camera)
         held = s.get(Photo, photo_id).state == "held"
     analysis = None
     is_baseline = False
+    other_camera = False
     if analyse:
         analysis = analyse_course(store, course_id).get(photo_id)
         with store.session() as s:
-            is_baseline = baseline_photo(s, course_id).id == photo_id
-    return PhotoOutcome(photo_id, created, analysis, is_baseline, held)
+            baseline = baseline_photo(s, course_id)
+            is_baseline = baseline.id == photo_id
+            other_camera = None not in (camera, baseline.camera_key) and camera != baseline.camera_key
+    return PhotoOutcome(photo_id, created, analysis, is_baseline, held, other_camera)
 
 
 @dataclass(frozen=True)

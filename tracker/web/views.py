@@ -372,6 +372,10 @@ def upload_verdict(name: str, outcome) -> tuple[str, str]:
                            f"later photos against. {result.problem} Add a better photo from before treatment, or ask "
                            "your provider to choose another first photo.")
     if result is not None and result.ok and result.quality_ok:
+        if outcome.other_camera:
+            return "info", (f"{name} is usable and has been added to your progress chart. It was taken with another "
+                            "camera than your first photo: cameras show colours differently, so please take every "
+                            "photo with the same phone or camera.")
         return "success", f"{name} is usable and has been added to your progress chart."
     problem = "" if result is None else result.problem
     return "warning", f"{name} was saved but cannot be used for your chart. {problem}".rstrip()
