@@ -16,6 +16,20 @@ from series import SIDE
 from tracker.analysis import simulate as sim
 
 
+#: Modules whose tests each take 10-35 s (a browser, a batch of processes, a Dask cluster, the
+#: Monte Carlo). They are run first, so that the two test workers end together on short tests
+#: instead of one of them finishing a long one alone (about a minute of the suite's wall time).
+SLOW_FIRST = ("test_e2e", "test_batch", "test_import", "test_recovery_cases", "test_consent", "test_cli")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow modules (:data:`SLOW_FIRST`) first, every module's own order kept (a stable sort)."""
+    def slow(item: pytest.Item) -> bool:
+        return item.path.name.startswith(SLOW_FIRST)
+
+    items.sort(key=lambda item: not slow(item))
+
+
 @pytest.fixture(scope="session")
 def baseline_rgb() -> np.ndarray:
     """The astronaut portrait enlarged to a 2048-px 'phone photo' with fine grain."""
