@@ -183,13 +183,15 @@ def test_every_failure_reads_and_takes_the_same(sqlite_store):
     fail(store, "held.user", sv.MAX_FAILED_SIGN_INS, STRANGER)
     cases = {"unknown": ("nobody.here", "Correct-password-1"), "disabled": ("disabled.user", "Correct-password-1"),
              "wrong": ("active.user", WRONG), "held back": ("held.user", "Correct-password-1")}
+    # The work is compared as this process's processor time: wall time also holds whatever else
+    # the machine runs meanwhile (the other test worker's browser), which made this test flaky.
     timings = {case: [] for case in cases}
     for _ in range(5):
         for case, (name, password) in cases.items():
-            started = time.perf_counter()
+            started = time.process_time()
             with pytest.raises(sv.AccessDenied) as refused:
                 sv.sign_in(store, name, password, OWNER if case != "held back" else STRANGER)
-            timings[case].append(time.perf_counter() - started)
+            timings[case].append(time.process_time() - started)
             assert str(refused.value) == WRONG_OR_UNKNOWN
     fastest = {case: min(times) for case, times in timings.items()}
     assert max(fastest.values()) < 1.5 * min(fastest.values()), fastest
