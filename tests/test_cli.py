@@ -178,6 +178,26 @@ def test_a_mirrored_selfie_is_measured_and_the_table_says_it_was_flipped_back(ph
     assert "This photo was mirrored (as some front cameras save selfies); it was measured flipped back." in row
 
 
+def test_a_photo_from_another_camera_than_the_reference_is_said_in_the_table(photos, tmp_path):
+    folder, _ = photos
+    for name, source, camera in (("ref.jpg", "baseline.jpg", ("Apple", "iPhone 12")),
+                                 ("other.jpg", "day03.jpg", ("Google", "Pixel 7")),
+                                 ("same.jpg", "day07.jpg", ("Apple", "iPhone 12"))):
+        exif = Image.Exif()
+        exif[0x010F], exif[0x0110] = camera  # Make, Model
+        Image.open(folder / source).save(tmp_path / name, quality=92, exif=exif.tobytes())
+    shutil.copy(folder / "day03.jpg", tmp_path / "unknown.jpg")  # no camera in its EXIF
+    result = run("analyze", "--reference", "ref.jpg", "other.jpg", "same.jpg", "unknown.jpg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.endswith(".jpg") or ".jpg " in line}
+    note = "Taken with another camera than the reference photo"
+    assert note in rows["other.jpg"] and rows["other.jpg"].split()[1] == "ok"
+    assert note not in rows["same.jpg"] and note not in rows["unknown.jpg"]
+    as_json = run("analyze", "--reference", "ref.jpg", "--json", "other.jpg", cwd=tmp_path)
+    assert set(json.loads(as_json.stdout)) == set(json.loads(run("analyze", "--reference", "ref.jpg", "--json",
+                                                                 "same.jpg", cwd=tmp_path).stdout))
+
+
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("tracker ")

@@ -85,7 +85,7 @@ def analyze(
     control_box = _box_option(control, "--control")
     if treated not in TREATED_EXTENTS:
         _fail_usage(f"--treated must be one of {', '.join(TREATED_EXTENTS)}, got {treated!r}")
-    printer = _JsonPrinter() if as_json else _TablePrinter()
+    printer = _JsonPrinter() if as_json else _TablePrinter(_file_camera(reference))
     failures = 0
     try:
         for name, result in analyse_files(reference, photos, roi_box, control_box,
@@ -529,14 +529,33 @@ class _JsonPrinter:
         pass
 
 
+OTHER_CAMERA_NOTE = ("Taken with another camera than the reference photo: cameras show colours differently, so its"
+                     " redness can differ by about 1 a* unit (VALIDITY.md, 'Another camera').")
+
+
+def _file_camera(path: Path) -> str | None:
+    """The camera a photo file names in its EXIF (header only), or None; never raises."""
+    from tracker.analysis.io import photo_camera
+
+    try:
+        return photo_camera(Path(path).read_bytes())
+    except OSError:
+        return None
+
+
 class _TablePrinter:
-    """A readable table, printed row by row as photos are analysed."""
+    """A readable table, printed row by row as photos are analysed.
+
+    ``reference_camera`` is the reference photo's camera (EXIF): a photo that names another one
+    gets :data:`OTHER_CAMERA_NOTE` (the JSON Lines output keeps its keys).
+    """
 
     _COLUMNS = (("photo", 28), ("status", 9), ("align", 12), ("colour", 15), ("a*", 7), ("Δa*", 7),
                 ("EI", 7), ("ITA°", 7), ("notes", 0))
 
-    def __init__(self) -> None:
+    def __init__(self, reference_camera: str | None = None) -> None:
         self._started = False
+        self._reference_camera = reference_camera
 
     def _header(self) -> None:
         if not self._started:
@@ -548,6 +567,7 @@ class _TablePrinter:
 
     def row(self, name: str, r) -> None:
         self._header()
+        camera = _file_camera(Path(name)) if self._reference_camera and r.ok else None
         name = name if len(name) <= 28 else "…" + name[-27:]
         fmt = lambda k: "-" if r.metric(k) is None else f"{r.metric(k):.1f}"  # noqa: E731
         status = "failed" if not r.ok else ("ok" if r.quality_ok else "check")
@@ -557,6 +577,8 @@ class _TablePrinter:
             from tracker.analysis.align import MIRRORED_NOTE
 
             notes = " ".join(filter(None, [MIRRORED_NOTE, notes]))
+        if camera is not None and camera != self._reference_camera:
+            notes = " ".join(filter(None, [OTHER_CAMERA_NOTE, notes]))
         typer.echo(self._line([name, status, align_cell, r.colour_method or "-", fmt("redness_a"),
                                fmt("redness_delta_a"), fmt("erythema_index"), fmt("ita_deg"), notes]))
 

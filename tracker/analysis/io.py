@@ -55,6 +55,7 @@ __all__ = [
     "PhotoError",
     "camera_of",
     "capture_time",
+    "photo_camera",
     "decode_photo",
     "read_photo",
     "to_bgr",
@@ -318,12 +319,27 @@ def capture_time(data: bytes) -> datetime | None:
     data therefore reports ``None`` here, while :func:`decode_photo`, which
     decodes the pixels anyway, does find it.
     """
+    exif = _header_exif(data)
+    return None if exif is None else _capture_time_from_exif(exif)
+
+
+def photo_camera(data: bytes) -> str | None:
+    """The camera that took a photo (:func:`camera_of` of its EXIF), without decoding pixels.
+
+    ``None`` when the file does not say, and for anything that is not a readable image: this
+    function never raises. Only the header is parsed, as for :func:`capture_time`.
+    """
+    exif = _header_exif(data)
+    return None if exif is None else camera_of(exif)
+
+
+def _header_exif(data: bytes) -> Image.Exif | None:
+    """The EXIF of a file's header, or None for anything that is not a readable image."""
     try:
         with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as img:
-            exif = _read_exif(img)
-    except Exception:  # any unreadable input simply has no capture time
+            return _read_exif(img)
+    except Exception:  # any unreadable input simply has no EXIF
         return None
-    return _capture_time_from_exif(exif)
 
 
 def to_bgr(rgb: np.ndarray) -> np.ndarray:
