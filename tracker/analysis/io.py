@@ -55,8 +55,8 @@ __all__ = [
     "PhotoError",
     "camera_of",
     "capture_time",
-    "photo_camera",
     "decode_photo",
+    "photo_camera",
     "read_photo",
     "to_bgr",
 ]
