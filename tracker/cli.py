@@ -80,12 +80,13 @@ def analyze(
 ) -> None:
     """Align photos to a baseline, check their quality, normalise colour and measure the skin."""
     from tracker.analysis import TREATED_EXTENTS, AnalysisConfig, PhotoError, analyse_files
+    from tracker.analysis.io import photo_camera
 
     roi_box = _box_option(roi, "--roi")
     control_box = _box_option(control, "--control")
     if treated not in TREATED_EXTENTS:
         _fail_usage(f"--treated must be one of {', '.join(TREATED_EXTENTS)}, got {treated!r}")
-    printer = _JsonPrinter() if as_json else _TablePrinter(_file_camera(reference))
+    printer = _JsonPrinter() if as_json else _TablePrinter(photo_camera(reference))
     failures = 0
     try:
         for name, result in analyse_files(reference, photos, roi_box, control_box,
@@ -533,16 +534,6 @@ OTHER_CAMERA_NOTE = ("Taken with another camera than the reference photo: camera
                      " redness can differ by about 1 a* unit (VALIDITY.md, 'Another camera').")
 
 
-def _file_camera(path: Path) -> str | None:
-    """The camera a photo file names in its EXIF (header only), or None; never raises."""
-    from tracker.analysis.io import photo_camera
-
-    try:
-        return photo_camera(Path(path).read_bytes())
-    except OSError:
-        return None
-
-
 class _TablePrinter:
     """A readable table, printed row by row as photos are analysed.
 
@@ -567,7 +558,11 @@ class _TablePrinter:
 
     def row(self, name: str, r) -> None:
         self._header()
-        camera = _file_camera(Path(name)) if self._reference_camera and r.ok else None
+        camera = None
+        if self._reference_camera and r.ok:
+            from tracker.analysis.io import photo_camera
+
+            camera = photo_camera(name)
         name = name if len(name) <= 28 else "…" + name[-27:]
         fmt = lambda k: "-" if r.metric(k) is None else f"{r.metric(k):.1f}"  # noqa: E731
         status = "failed" if not r.ok else ("ok" if r.quality_ok else "check")

@@ -40,7 +40,7 @@ from __future__ import annotations
 import argparse
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -91,8 +91,7 @@ class Rates:
     caught: dict[float, list[int]] = field(default_factory=lambda: {size: [0, 0, 0, 0] for size in REBOUND_SIZES})
 
     def add(self, other: Rates) -> None:
-        for name in ("courses", "late_red", "false_review_end", "false_review_ever", "check_photos_end",
-                     "darkening_note_end", "darkening_note_ever", "rebounds"):
+        for name in (f.name for f in fields(self) if f.type == "int"):  # every count
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.caught = {size: [a + b for a, b in zip(self.caught[size], other.caught[size])] for size in REBOUND_SIZES}
 

@@ -323,20 +323,22 @@ def capture_time(data: bytes) -> datetime | None:
     return None if exif is None else _capture_time_from_exif(exif)
 
 
-def photo_camera(data: bytes) -> str | None:
+def photo_camera(source: bytes | str | os.PathLike) -> str | None:
     """The camera that took a photo (:func:`camera_of` of its EXIF), without decoding pixels.
 
-    ``None`` when the file does not say, and for anything that is not a readable image: this
+    ``source`` is the file's content or its path (then only its header is read). ``None``
+    when the file does not say, and for anything that is not a readable image or file: this
     function never raises. Only the header is parsed, as for :func:`capture_time`.
     """
-    exif = _header_exif(data)
+    exif = _header_exif(source)
     return None if exif is None else camera_of(exif)
 
 
-def _header_exif(data: bytes) -> Image.Exif | None:
-    """The EXIF of a file's header, or None for anything that is not a readable image."""
+def _header_exif(source: bytes | str | os.PathLike) -> Image.Exif | None:
+    """The EXIF of a file's header (content or path), or None for anything that is not a readable image."""
     try:
-        with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as img:
+        opened = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+        with Image.open(opened, formats=_OPEN_FORMATS) as img:
             return _read_exif(img)
     except Exception:  # any unreadable input simply has no EXIF
         return None

@@ -964,16 +964,20 @@ def _exclusion_signals(quality: np.ndarray, measured: np.ndarray) -> list[Signal
     return signals
 
 
+def _photo_when(days: np.ndarray, taken_on: Sequence | None, i: int) -> str:
+    """Photo ``i`` named in a sentence: its date when known, else its day ("day 14")."""
+    if taken_on is not None and isinstance(taken_on[i], (date, datetime)):
+        return f"{taken_on[i]:%Y-%m-%d}"
+    return f"day {days[i]:.0f}"
+
+
 def _timing_signals(
     days: np.ndarray, placed_after: np.ndarray, assumed: np.ndarray, session: np.ndarray, taken_on: Sequence | None
 ) -> list[Signal]:
     """Say which photos on a treatment day were placed by assumption, and ask to confirm."""
     signals = []
     for i in np.flatnonzero(assumed):
-        when = (
-            f"{taken_on[i]:%Y-%m-%d}" if taken_on is not None and isinstance(taken_on[i], (date, datetime))
-            else f"day {days[i]:.0f}"
-        )
+        when = _photo_when(days, taken_on, i)
         if not placed_after[i]:
             counted = "before the treatment"
             reading = "before the treatment, as the course's baseline (its first photo)"
@@ -1015,8 +1019,7 @@ def _other_camera_signals(days: np.ndarray, used: np.ndarray, other_camera: Sequ
     if not other.any():
         return []
     first = int(np.flatnonzero(other)[0])
-    when = (f"{taken_on[first]:%Y-%m-%d}" if taken_on is not None and isinstance(taken_on[first], (date, datetime))
-            else f"day {days[first]:.0f}")
+    when = _photo_when(days, taken_on, first)
     count, total = int(other.sum()), int(used.sum())
     return [Signal(
         rule="other_camera",

@@ -120,6 +120,11 @@ def days_between(later: datetime | date, earlier: date) -> int:
     return (later_date - earlier_date).days
 
 
+def camera_differs(camera: str | None, baseline_camera: str | None) -> bool | None:
+    """Whether a photo's camera is another than the baseline photo's; None when either is not known."""
+    return None if camera is None or baseline_camera is None else camera != baseline_camera
+
+
 def _before_session(photo: PhotoPoint, sessions: list[date]) -> bool | None:
     """The photo's own flag, else what a session's time says about a photo on that day."""
     if photo.before_session is not None:
@@ -178,7 +183,7 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
             photo_id=p.photo_id, taken_at=p.taken_at, day=days[i], session=int(placed.session[i]) + 1 if after else 0,
             days_since_session=int(placed.relative[i]), excess_redness=excess, texture_change=texture_change,
             result=result, timing_assumed=bool(placed.assumed[i]),
-            other_camera=None if baseline.camera is None or p.camera is None else p.camera != baseline.camera,
+            other_camera=camera_differs(p.camera, baseline.camera),
         ))
 
     usable = [(pt, flag) for pt, flag in zip(points, flags) if pt.ok and pt.excess_redness is not None]

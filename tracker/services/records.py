@@ -37,6 +37,7 @@ from tracker.analysis import (
     parse_box,
 )
 from tracker.recovery import TREATMENTS
+from tracker.recovery.timeline import camera_differs
 from tracker.services.access import (
     HIDDEN,
     Actor,
@@ -370,7 +371,7 @@ def add_photo(store: Store, actor: Actor, course_id: int, data: bytes, taken_at:
         with store.session() as s:
             baseline = baseline_photo(s, course_id)
             is_baseline = baseline.id == photo_id
-            other_camera = None not in (camera, baseline.camera_key) and camera != baseline.camera_key
+            other_camera = camera_differs(camera, baseline.camera_key) is True
     return PhotoOutcome(photo_id, created, analysis, is_baseline, held, other_camera)
 
 
