@@ -35,6 +35,7 @@ from tracker.recovery import (
     clear_excess_delta_a,
     course_progress,
     describe_treatment,
+    early_below_control_delta_a,
     melanin_change_threshold,
     rebound_threshold,
     session_relative_days,
@@ -230,6 +231,54 @@ def test_faint_redness_after_non_ablative_treatment_is_not_implausible():
 def test_a_slightly_negative_course_within_noise_is_not_checked():
     a = assess_course("ipl", days=[1, 2, 5], redness_delta_a=[0.5, -1.5, -2.0])
     assert a.status != "check_photos"
+
+
+@pytest.mark.parametrize("key", sorted(TREATMENTS))
+def test_readings_below_the_control_while_everyone_is_still_red_are_checked_never_ahead(key):
+    """Before the band's early edge nearly every patient is still red: -3 there is implausible, not fast healing.
+
+    Before this rule such readings read `ahead` after fractional Er:YAG, non-ablative and thulium
+    (-3.5 to -2.6 on days 1-14) and after fully ablative Er:YAG (-3.5 alone on day 7).
+    """
+    entry = TREATMENTS[key]
+    early = entry.resolution_day_low
+    days = [d for d in (entry.peak_day + early * f for f in (0.2, 0.5, 0.9)) if d < early] or [early * 0.9]
+    a = assess_course(key, days=days, redness_delta_a=[-3.0] * len(days))
+    assert a.status == "check_photos", (key, days, a.status)
+    signal = next(s for s in a.signals if s.rule == "redness_below_control")
+    assert f"before day {early:g} (the band's early edge" in signal.detail
+    days_seen = len({int(d) for d in days})  # photos of one day count as one
+    assert signal.figures["photos"] == days_seen
+    assert f"below -{early_below_control_delta_a(days_seen):.1f} (1.645 × photo noise" in signal.detail
+    assert a.projected_resolution_day is None
+    plain(a)
+
+
+def test_the_same_readings_once_redness_may_be_gone_are_within_noise():
+    """Long after the band's late edge Δa* is 0 for everyone and -3 on two photos is photo noise (threshold 3.4)."""
+    a = assess_course("fractional_co2", days=[1, 3, 60, 70], redness_delta_a=[9, 7, -3.0, -3.0])
+    assert a.status != "check_photos"
+    assert "redness_below_control" not in rules(a)
+
+
+def test_early_threshold_is_the_one_sided_95_percent_multiple_of_the_same_noise():
+    for n in (1, 2, 3, 4):
+        assert early_below_control_delta_a(n) == pytest.approx(
+            1.645 / 2.33 * clear_excess_delta_a(n) if n > 1 else 1.645 / 2.6 * clear_excess_delta_a(1), rel=0.02)
+        assert early_below_control_delta_a(n) < clear_excess_delta_a(n)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    key=st.sampled_from(sorted(TREATMENTS)),
+    days=st.lists(st.floats(0.5, 60), min_size=1, max_size=5, unique=True).map(sorted),
+    values=st.lists(st.floats(-6.0, 3.0), min_size=5, max_size=5),
+)
+def test_a_course_reading_below_its_control_is_never_ahead(key, days, values):
+    values = values[: len(days)]
+    a = assess_course(key, days=days, redness_delta_a=values)
+    if float(np.median(values)) < -early_below_control_delta_a(len(values)):
+        assert a.status != "ahead", (key, days, values, [s.rule for s in a.signals])
 
 
 def test_check_photos_is_ranked_between_review_and_slower_everywhere():

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -61,6 +61,7 @@ from .course import (
 from .fit import RednessFit, fit_redness_decay
 
 __all__ = [
+    "EARLY_BELOW_Z",
     "MELANIN_Z",
     "REBOUND_Z",
     "REBOUND_Z_SINGLE",
@@ -68,6 +69,7 @@ __all__ = [
     "Assessment",
     "Signal",
     "assess_course",
+    "early_below_control_delta_a",
     "melanin_change_threshold",
     "rebound_threshold",
     "texture_in_words",
@@ -87,6 +89,28 @@ one bad photo looks like."""
 MELANIN_Z = 2.8
 """Multiple of the noise of a change of ``melanin_takiwaki`` against the baseline that counts as
 darkening or lightening (:func:`melanin_change_threshold`)."""
+
+EARLY_BELOW_Z = 1.645
+"""Multiple of the noise below the control that photos taken before the band's early edge (when
+nearly every patient is still red) may read before they are flagged for checking
+(:func:`early_below_control_delta_a`): one-sided 5 % for skin whose excess is exactly 0, far less
+for skin that is still red, as it then is."""
+
+
+def early_below_control_delta_a(photos: int) -> float:
+    """How far below the control (a* units) ``photos`` photos taken before the band's early edge may read.
+
+    ``EARLY_BELOW_Z · σ · sqrt(1 + m(n))``, the noise of :func:`~tracker.recovery.course.clear_excess_delta_a`
+    with the one-sided 95 % multiple and no floor: 2.8 a* units for one photo, 2.4 for two or
+    three, 2.3 for four. Later, when redness may truly be gone, the clear-excess threshold applies.
+
+    Examples
+    --------
+    >>> [round(early_below_control_delta_a(n), 1) for n in (1, 2, 3, 4)]
+    [2.8, 2.4, 2.4, 2.3]
+    """
+    return EARLY_BELOW_Z * PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 + median_noise_factor(photos)))
+
 
 _SEVERITY = {"info": -1, "ahead": 0, "on_track": 0, "slower": 1, "check_photos": 2, "review": 3}
 _NOT_A_DIAGNOSIS = "This is a measurement from photos, not a diagnosis;"
@@ -647,9 +671,18 @@ def _implausible_signals(
         label = int(index)
         order = np.argsort(relative[mine], kind="stable")
         below = _below_control(delta_a[mine][order], per_day[mine][order])
+        when, z = "", CLEAR_Z
+        early = mine & (relative < entry.resolution_day_low)
+        if below is None and early.any():
+            # While nearly every patient is still red, a reading below the control is implausible
+            # at a weaker multiple: the true excess is then positive, not 0.
+            order = np.argsort(relative[early], kind="stable")
+            below = _below_control(delta_a[early][order], per_day[early][order], early_below_control_delta_a)
+            when = (f" before day {entry.resolution_day_low:g} (the band's early edge, when nearly every patient is"
+                    " still red)")
+            z = EARLY_BELOW_Z
         if below is not None:
-            median, count, which = below
-            threshold = clear_excess_delta_a(count)
+            median, count, which, threshold = below
             signals.append(
                 Signal(
                     rule="redness_below_control",
@@ -660,7 +693,7 @@ def _implausible_signals(
                     ),
                     detail=(
                         f"rule redness_below_control: median Δa* {median:.1f} on {which} after"
-                        f" session {label + 1}, below -{threshold:.1f} ({CLEAR_Z:g} × photo noise"
+                        f" session {label + 1}{when}, below -{threshold:.1f} ({z:g} × photo noise"
                         f" {PHOTO_NOISE_SD_DELTA_A:g} against the baseline):"
                         " the treated region is less red than its control beyond noise, more likely a misplaced"
                         " region or control, or a failed measurement, than healing; check the regions and photos."
@@ -702,16 +735,19 @@ def _implausible_signals(
     return signals
 
 
-def _below_control(values: np.ndarray, per_day: np.ndarray) -> tuple[float, int, str] | None:
-    """``(median, photos, which)`` when a session's photos (``values`` in time order), or its latest
-    three or two, have a median Δa* below minus the clear-excess threshold; else None. The latest
-    photo alone does not count: one odd photo is more often an odd photo than a moved region."""
+def _below_control(
+    values: np.ndarray, per_day: np.ndarray, threshold: Callable[[int], float] = clear_excess_delta_a
+) -> tuple[float, int, str, float] | None:
+    """``(median, photos, which, threshold)`` when a session's photos (``values`` in time order), or
+    its latest three or two, have a median Δa* below minus ``threshold(photos)`` (by default the
+    clear-excess threshold); else None. The latest photo alone does not count (unless it is the
+    only one): one odd photo is more often an odd photo than a moved region."""
     runs = [(values, _days_photos(per_day))]
     runs += [(values[-k:], f"the latest {_days_photos(per_day[-k:])}") for k in (3, 2) if k < values.size]
     for run, which in runs:
-        median = float(np.median(run))
-        if median < -clear_excess_delta_a(int(run.size)):
-            return median, int(run.size), which
+        median, limit = float(np.median(run)), threshold(int(run.size))
+        if median < -limit:
+            return median, int(run.size), which, limit
     return None
 
 
@@ -1177,8 +1213,10 @@ def assess_course(
       first session to 180 days after the last; after ablative treatment, the reverse change
       in months 3-12 (``lightening_below_baseline``). Lightening is not checked after
       non-ablative treatments, which often target pigment on purpose.
-    * ``check_photos`` (``redness_below_control``): a session's median Δa* below minus the
-      clear threshold: the treated area is less red than its control beyond noise.
+    * ``check_photos`` (``redness_below_control``): a session's median Δa* (or that of its
+      latest two or three photos) below minus the clear threshold, or, for photos before the
+      band's early edge, when nearly every patient is still red, below minus
+      :func:`early_below_control_delta_a`: the treated area is less red than its control beyond noise.
     * ``check_photos`` (``no_redness_after_treatment``): Δa* at or below the resolved level on
       the days every patient is red (``universal_redness_until_day``). Either makes the data
       more likely wrong than the healing fast, so the course is then not called ``ahead``.
