@@ -98,3 +98,20 @@ def test_a_clean_course_that_fades_within_the_band_is_not_reviewed_nor_checked(k
         values = [max(0.0, 9 * (1 - (d - p) / resolution)) for d in days]
         a = assess_course(key, days=days, redness_delta_a=values)
         assert a.status not in ("review", "check_photos"), (days, values, _rules(a))
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("skin_type", [None, 2, 5])
+def test_noise_sized_wiggles_are_not_rebounds_and_late_redness_is_reviewed(key, skin_type):
+    """In lighter and darker skin alike: +1.2 over the low is photo noise; clearly red past the review limit is review."""
+    entry = TREATMENTS[key]
+    for start in (entry.peak_day + 1, entry.peak_day + 5):
+        days = [start + 2 * i for i in range(7)]
+        a = assess_course(key, days=days, redness_delta_a=[9, 6, 4, 3, 4.2, 3.8, 4.0], skin_type=skin_type)
+        assert "redness_rebound" not in _rules(a), (days, _rules(a))
+    late = [entry.peak_day + 1, entry.review_after_day + 5, entry.review_after_day + 12]
+    a = assess_course(key, days=late, redness_delta_a=[10, 7, 7], skin_type=skin_type)
+    assert a.status == "review", (late, _rules(a))
+    if entry.peak_day >= 7:  # redness rising to a late peak is the course, not a rebound
+        a = assess_course(key, days=[1, 3, 7, entry.peak_day], redness_delta_a=[5, 7, 9, 11], skin_type=skin_type)
+        assert "redness_rebound" not in _rules(a), _rules(a)
