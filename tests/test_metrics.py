@@ -326,3 +326,30 @@ def test_the_registry_says_what_the_rgb_indices_and_delta_a_are_not():
         assert "weakly" in rows.loc[name, "source"] and "Logger" in rows.loc[name, "source"]
     for name in ("melanin_takiwaki", "haemoglobin_takiwaki"):
         assert "Takiwaki" in rows.loc[name, "source"] and "-1.06" in m.METRICS["melanin_takiwaki"].formula
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "coffee", "noise", "near_flat", "tiny"])
+def test_uniform_lbp_is_scikit_images_decision_bit_for_bit(name):
+    """Our whole-array LBP gives scikit-image's uniform/non-uniform decision on every inner pixel.
+
+    Ties decide it (a neighbour equal to the centre counts as brighter), and an interpolated
+    diagonal neighbour equals the centre only if computed with the same operations in the same
+    order: near-flat images (three levels) and noise have many such ties.
+    """
+    from skimage import data
+    from skimage.feature import local_binary_pattern
+
+    rng = np.random.default_rng(3)
+    image = {
+        "astronaut": lambda: data.astronaut()[..., 0],
+        "camera": data.camera,
+        "coffee": lambda: cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2GRAY),
+        "noise": lambda: rng.integers(0, 256, (211, 307)).astype(np.uint8),
+        "near_flat": lambda: rng.integers(90, 93, (240, 320)).astype(np.uint8),
+        "tiny": lambda: rng.integers(0, 4, (3, 4)).astype(np.uint8),
+    }[name]()
+    expected = local_binary_pattern(image, P=8, R=1, method="uniform")[1:-1, 1:-1] <= 8
+    ours = m.uniform_lbp_inner(image)
+    assert ours.shape == expected.shape
+    assert np.array_equal(ours, expected), f"{np.sum(ours != expected)} of {ours.size} pixels differ"
+    assert 0 < expected.mean() < 1 or name == "tiny"  # both kinds of pattern occur: the comparison means something

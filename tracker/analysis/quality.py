@@ -31,7 +31,7 @@ import numpy as np
 from skimage.measure import blur_effect
 
 from tracker.analysis._checks import check_gray, check_mask, check_rgb8, check_same_shape, check_type
-from tracker.analysis.colour import srgb8_to_lab
+from tracker.analysis.colour import channel_extreme, channels_at_or_above, srgb8_to_lab
 
 __all__ = [
     "QUALITY_CODES",
@@ -266,9 +266,9 @@ def exposure_stats(rgb: np.ndarray, mask: np.ndarray | None = None) -> dict[str,
                 "glare_fraction": float("nan"), "mean_lightness": float("nan")}
     lightness = srgb8_to_lab(px[None])[0, :, 0]
     return {
-        "overexposed_fraction": float(np.mean(np.sum(px >= 251, axis=1) >= 2)),
-        "channel_clipped_fraction": float(np.mean(px.max(axis=1) >= 251)),
-        "underexposed_fraction": float(np.mean(px.min(axis=1) <= 4)),
+        "overexposed_fraction": float(np.mean(channels_at_or_above(px, 251) >= 2)),
+        "channel_clipped_fraction": float(np.mean(channel_extreme(px, np.maximum) >= 251)),
+        "underexposed_fraction": float(np.mean(channel_extreme(px, np.minimum) <= 4)),
         "glare_fraction": float(np.mean(lightness > 92.0)),
         "mean_lightness": float(np.mean(lightness)),
     }
@@ -383,7 +383,7 @@ def colourless(rgb: np.ndarray) -> bool:
     """
     check_rgb8(rgb, "rgb")
     sample = rgb[::4, ::4]
-    spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2)
+    spread = channel_extreme(sample, np.maximum).astype(np.int16) - channel_extreme(sample, np.minimum)
     return bool(np.percentile(spread, 99) <= COLOURLESS_CHROMA)
 
 
