@@ -172,3 +172,27 @@ def test_a_reference_that_cannot_be_read_is_refused(series):
         analyse_series(series / "broken.jpg", [series / "day03.jpg"])
     with pytest.raises(ValueError, match="outside the baseline"):
         analyse_series(series / "baseline.jpg", [series / "day03.jpg"], roi=(SIDE - 10, 0, 50, 50))
+
+
+def test_the_table_says_which_photos_another_camera_took(series, tmp_path):
+    """other_camera: True where the EXIF names another camera than the reference's; empty where a file does not say."""
+    from PIL.ExifTags import Base
+
+    def with_camera(name: str, target: str, camera: tuple[str, str] | None) -> str:
+        image = Image.open(series / name)
+        exif = image.getexif()
+        if camera is not None:
+            exif[Base.Make], exif[Base.Model] = camera
+        image.save(tmp_path / target, quality=92, exif=exif)
+        return str(tmp_path / target)
+
+    phone, other = ("Acme", "Phone 12"), ("Other", "Cam 3")
+    reference = with_camera("baseline.jpg", "baseline.jpg", phone)
+    photos = [with_camera("day03.jpg", "same.jpg", phone), with_camera("day07.jpg", "other.jpg", other),
+              with_camera("day14.jpg", "silent.jpg", None)]
+    table = analyse_series(reference, photos, roi=ROI, control=CONTROL)
+    assert str(table["other_camera"].dtype) == "boolean"
+    assert table["other_camera"].tolist() == [False, True, pd.NA]
+    assert table["usable"].all()  # said, not refused
+    unknown = analyse_series(str(series / "baseline.jpg"), photos[:2], roi=ROI, control=CONTROL)
+    assert unknown["other_camera"].isna().all()  # the reference does not say which camera took it

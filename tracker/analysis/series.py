@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tracker.analysis._checks import InputTypeError, check_rgb8, describe
-from tracker.analysis.io import PhotoError, read_photo
+from tracker.analysis.io import PhotoError, photo_camera, read_photo
 from tracker.analysis.metrics import METRICS
 from tracker.analysis.pipeline import (
     AnalysisConfig,
@@ -44,7 +44,7 @@ PhotoSource = str | os.PathLike | np.ndarray
 #: Columns of :func:`analyse_series` before the metrics (which follow in registry order).
 SERIES_COLUMNS = ("photo", "ok", "usable", "error", "quality_ok", "quality_codes", "quality_issues",
                   "alignment_ok", "alignment_rmse_px", "alignment_inliers", "colour_method",
-                  "colour_residual_delta_e", "metric_version")
+                  "colour_residual_delta_e", "other_camera", "metric_version")
 
 
 def _box(value: Box | str | None) -> Box | None:
@@ -152,9 +152,25 @@ def analyse_series(reference: PhotoSource, photos: Sequence[PhotoSource], roi: B
 
     Parameters and errors are those of :func:`analyse_files`. Metric values are None (NaN in
     float columns) where a photo could not be measured; use ``usable`` to keep photos that
-    passed the quality gate.
+    passed the quality gate. ``other_camera`` (nullable boolean) is True for a photo whose EXIF
+    names another camera than the reference's, and empty where either does not say or the photo
+    is an array: another camera's colour rendering moves redness by about 1 a* unit, which no
+    colour normalisation undoes (VALIDITY.md, "Another camera").
     """
     import pandas as pd
 
+    if isinstance(photos, Iterable) and not isinstance(photos, (str, bytes, os.PathLike, np.ndarray)):
+        photos = list(photos)  # read twice: analysed, then their cameras
     rows = [series_row(name, result) for name, result in analyse_files(reference, photos, roi, control, config)]
-    return pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *METRICS])
+    reference_camera = _camera(reference)
+    for row, source in zip(rows, photos):
+        camera = _camera(source)
+        row["other_camera"] = None if reference_camera is None or camera is None else camera != reference_camera
+    table = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *METRICS])
+    table["other_camera"] = table["other_camera"].astype("boolean")
+    return table
+
+
+def _camera(source: PhotoSource) -> str | None:
+    """The camera a photo file names in its EXIF (header only); None for an array or a file that does not say."""
+    return None if isinstance(source, np.ndarray) else photo_camera(source)
