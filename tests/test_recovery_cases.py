@@ -293,6 +293,61 @@ def test_check_photos_is_ranked_between_review_and_slower_everywhere():
     assert {"redness_rebound", "redness_below_control"} <= set(rules(rebound_and_implausible))
 
 
+# --- focal redness that persists while the rest fades (Avram 2009) --------------------------------
+
+FADING_DAYS, FADING = [1, 3, 7, 10, 14, 21, 28], [9, 6, 4, 2.5, 1.5, 1.0, 0.8]
+
+
+def test_a_patch_that_stays_red_while_the_rest_fades_is_reviewed():
+    """Fractional CO2 fades on schedule, but a patch reads focal (p90 - median 3.5, 3.6) on days 21 and 28."""
+    a = assess_course("fractional_co2", days=FADING_DAYS, redness_delta_a=FADING,
+                      redness_focal=[1.0, 0.9, 1.1, 1.2, 1.4, 3.5, 3.6])
+    assert a.status == "review"
+    assert rules(a, "review") == ["focal_redness_persisting"]
+    detail = next(s.detail for s in a.signals if s.rule == "focal_redness_persisting")
+    assert "3.5, 3.6 on 2 photos from day 21 to day 28" in detail and "Avram 2009" in detail
+    assert "from day 12 (the band's median resolution)" in detail
+    assert "stayed redder than the rest" in " ".join(a.reasons)
+    plain(a)
+
+
+@pytest.mark.parametrize("focal, why", [
+    ([1.0, 0.9, 1.1, 1.2, 1.4, 1.2, 3.6], "the latest photo alone"),
+    ([1.0, 0.9, 1.1, 1.2, 3.5, 3.6, 1.1], "a patch that has since faded"),
+    ([1.0, 3.4, 3.5, 3.6, 1.0, 1.1, 1.0], "patchy while everyone's redness is still fading (before day 12)"),
+    ([1.0, 0.9, 1.1, 1.2, 1.4, 2.9, 2.9], "below the threshold"),
+    ([1.0, 0.9, 1.1, 1.2, 1.4, None, 3.6], "one of the two not measured"),
+])
+def test_focal_readings_that_do_not_persist_late_are_not_reviewed(focal, why):
+    a = assess_course("fractional_co2", days=FADING_DAYS, redness_delta_a=FADING, redness_focal=focal)
+    assert "focal_redness_persisting" not in rules(a), why
+    assert a.status == "on_track", why
+
+
+def test_photos_of_one_day_are_one_photo_day_for_the_focal_rule():
+    """Two focal photos of one day are one look, not two in a row."""
+    a = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 28, 28], redness_delta_a=[9, 6, 4, 2.5, 1.5, 0.8, 0.8],
+                      redness_focal=[1.0, 0.9, 1.1, 1.2, 1.4, 3.5, 3.6])
+    assert "focal_redness_persisting" not in rules(a)
+
+
+def test_the_recovery_models_focal_threshold_is_the_engines():
+    from tracker.analysis.metrics import FOCAL_THRESHOLD_A
+    from tracker.recovery.assessment import FOCAL_THRESHOLD_A as RECOVERY_FOCAL_THRESHOLD_A
+
+    assert RECOVERY_FOCAL_THRESHOLD_A == FOCAL_THRESHOLD_A
+
+
+def test_the_timeline_passes_the_engines_focal_measure_to_the_status():
+    dates = [datetime(2026, 3, 1)] + [datetime(2026, 3, 2 + d) for d in FADING_DAYS]
+    photos = [PhotoPoint(i, when, dataclasses.replace(
+        _result(delta), metrics={**_result(delta).metrics, "redness_focal_a": focal}))
+        for i, (when, delta, focal) in enumerate(zip(dates, [0.0, *FADING], [0.8, 1.0, 0.9, 1.1, 1.2, 1.4, 3.5, 3.6]))]
+    progress = course_progress("fractional_co2", [date(2026, 3, 2)], photos)
+    assert progress.status == "review"
+    assert "focal_redness_persisting" in rules(progress.assessment)
+
+
 # --- 4. darkening over months ----------------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ from skimage import data
 from tracker.analysis import analyse_photo, prepare_baseline
 from tracker.analysis import simulate as sim
 from tracker.analysis.colour import linear_to_srgb, srgb_to_linear
+from tracker.analysis.metrics import FOCAL_THRESHOLD_A
 
 PUBLISHED_REPRODUCIBILITY_DELTA_E = 3.43
 """Median ΔE*ab between two measurements of the same patch in calibrated clinical photos
@@ -106,6 +107,7 @@ class Measured:
     l_star: np.ndarray
     b: np.ndarray
     melanin: np.ndarray
+    focal: np.ndarray  # redness_focal_a: p90 - median of the per-pixel Δa* map over the region
     passed: int
     total: int
 
@@ -193,7 +195,9 @@ def measure(scene: Scene, draws: list[RepeatDraw], amplitude: float, colour_rati
         melanin = result.metric("melanin_takiwaki")
         if melanin is None:
             melanin = TAKIWAKI_MELANIN[0] * a + TAKIWAKI_MELANIN[1] * l_star
-        rows.append((result.metric("redness_delta_a"), a, l_star, result.metric("yellowness_b"), melanin))
+        focal = result.metric("redness_focal_a")
+        rows.append((result.metric("redness_delta_a"), a, l_star, result.metric("yellowness_b"), melanin,
+                     np.nan if focal is None else focal))
     values = np.array(rows, dtype=float)
     if len(values) < 10:
         sys.exit(f"Only {len(values)} of {len(draws)} repeat photos passed the quality gate; cannot estimate noise.")
@@ -264,6 +268,10 @@ def main(argv: list[str] | None = None) -> None:
                 print(describe(f"+ local light (amplitude {amp:.3f}, region correlation {correlation:g},"
                                f" colour ratio {ratio:g})", res))
     print()
+    focal = result.focal[np.isfinite(result.focal)]
+    print(f"redness_focal_a of unchanged skin (calibrated local light, {focal.size} photos): median"
+          f" {np.median(focal):.2f}, 99th percentile {np.percentile(focal, 99):.2f}, largest {focal.max():.2f};"
+          f" at or above FOCAL_THRESHOLD_A ({FOCAL_THRESHOLD_A:g}): {np.mean(focal >= FOCAL_THRESHOLD_A):.1%}")
     print(f"PHOTO_NOISE_SD_DELTA_A (SD of Δa* per photo, calibrated): {result.sd(result.delta_a):.2f}")
     print(f"PHOTO_NOISE_SD_MELANIN_TAKIWAKI (per photo, calibrated): {result.sd(result.melanin):.2f}")
     print(f"({time.perf_counter() - started:.0f} s)")

@@ -62,6 +62,7 @@ from .fit import RednessFit, fit_redness_decay
 
 __all__ = [
     "EARLY_BELOW_Z",
+    "FOCAL_PHOTO_DAYS",
     "MELANIN_Z",
     "REBOUND_Z",
     "REBOUND_Z_SINGLE",
@@ -110,6 +111,16 @@ def early_below_control_delta_a(photos: int) -> float:
     [2.8, 2.4, 2.4, 2.3]
     """
     return EARLY_BELOW_Z * PHOTO_NOISE_SD_DELTA_A * float(np.sqrt(1.0 + median_noise_factor(photos)))
+
+
+FOCAL_PHOTO_DAYS = 2
+"""Photo days in a row, the latest, on which a patch must read focal (``redness_focal_a`` at or
+above :data:`FOCAL_THRESHOLD_A`) for :func:`assess_course` to ask for review."""
+
+FOCAL_THRESHOLD_A = 3.0
+"""``redness_focal_a`` (a* units) from which a photo shows a patch redder than the rest of the
+region: the engine's :data:`tracker.analysis.metrics.FOCAL_THRESHOLD_A` (equal, tested; the
+recovery model reads no image code), above every repeat photo of unchanged skin (VALIDITY.md)."""
 
 
 _SEVERITY = {"info": -1, "ahead": 0, "on_track": 0, "slower": 1, "check_photos": 2, "review": 3}
@@ -656,6 +667,45 @@ def _rebound_signals(
     return signals
 
 
+def _focal_signals(
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, focal: np.ndarray, current: int
+) -> list[Signal]:
+    """Review when a patch has stayed redder than the rest of the region on the latest photo days,
+    from the band's typical resolution day on (when most patients' redness has faded)."""
+    mine = (session == current) & np.isfinite(focal) & (relative >= entry.resolution_day_typical)
+    if mine.sum() < FOCAL_PHOTO_DAYS:
+        return []
+    days, _, values, per_day = _one_per_day(relative[mine], session[mine], focal[mine])
+    latest = values[-FOCAL_PHOTO_DAYS:]
+    if days.size < FOCAL_PHOTO_DAYS or not (latest >= FOCAL_THRESHOLD_A).all():
+        return []
+    label = int(current)
+    shown = ", ".join(f"{v:.1f}" for v in latest)
+    return [
+        Signal(
+            rule="focal_redness_persisting",
+            status="review",
+            message=(
+                "Part of the treated area has stayed redder than the rest of it on your latest"
+                f" {FOCAL_PHOTO_DAYS} photo days, from {_day_label(days[-FOCAL_PHOTO_DAYS], label)}, after the time"
+                " by which redness has usually faded. "
+                f"{_NOT_A_DIAGNOSIS} please show your photos to your provider."
+            ),
+            detail=(
+                f"rule focal_redness_persisting: redness_focal_a (90th percentile minus median of the per-pixel"
+                f" Δa* map over the region) {shown} on {_days_photos(per_day[-FOCAL_PHOTO_DAYS:])} from"
+                f" {_day_label(days[-FOCAL_PHOTO_DAYS], label)} to day {days[-1]:.0f}, each at or above"
+                f" {FOCAL_THRESHOLD_A:g} (above every repeat photo of unchanged skin, VALIDITY.md), from day"
+                f" {entry.resolution_day_typical:g} (the band's median resolution) on. A patch that stays red while"
+                " the rest fades preceded hypertrophic scars by about 3 weeks (Avram 2009); see the Δa* map."
+            ),
+            figures=MappingProxyType({"focal_latest": float(latest[-1]), "threshold": FOCAL_THRESHOLD_A,
+                                      "first_day": float(days[-FOCAL_PHOTO_DAYS]), "last_day": float(days[-1]),
+                                      "photos": int(per_day[-FOCAL_PHOTO_DAYS:].sum())}),
+        )
+    ]
+
+
 def _implausible_signals(
     entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray
 ) -> list[Signal]:
@@ -1143,6 +1193,7 @@ def assess_course(
     before_session: Sequence[bool | None] | None = None,
     taken_on: Sequence[date | datetime] | None = None,
     other_camera: Sequence[bool | None] | None = None,
+    redness_focal: Sequence[float | None] | None = None,
 ) -> Assessment:
     """Assess a patient's recovery from their photos' metrics.
 
@@ -1182,6 +1233,11 @@ def assess_course(
         Per photo, True when it was taken with another camera than the baseline photo (None: not
         known). Such photos are used, and said (``other_camera``): another camera's colour
         rendering can move Δa* by about 1 a* unit, which the colour normalisation does not undo.
+    redness_focal : sequence of float or None, optional
+        ``redness_focal_a`` per photo (90th percentile minus median of the per-pixel Δa* map over
+        the region, a* units). At or above :data:`FOCAL_THRESHOLD_A` on the latest
+        :data:`FOCAL_PHOTO_DAYS` photo days from the band's median resolution day on, the course is
+        ``review`` (``focal_redness_persisting``): a patch that stays red while the rest fades.
 
     Returns
     -------
@@ -1213,6 +1269,8 @@ def assess_course(
       first session to 180 days after the last; after ablative treatment, the reverse change
       in months 3-12 (``lightening_below_baseline``). Lightening is not checked after
       non-ablative treatments, which often target pigment on purpose.
+    * ``review`` (``focal_redness_persisting``): a patch redder than the rest of the region
+      (``redness_focal``) on the latest two photo days from the band's median resolution day on.
     * ``check_photos`` (``redness_below_control``): a session's median Δa* (or that of its
       latest two or three photos) below minus the clear threshold, or, for photos before the
       band's early edge, when nearly every patient is still red, below minus
@@ -1257,6 +1315,7 @@ def assess_course(
         raise ValueError(f"taken_on needs one value per photo ({count}), got {len(taken_on)}.")
     if other_camera is not None and len(other_camera) != count:
         raise ValueError(f"other_camera needs one value per photo ({count}), got {len(other_camera)}.")
+    focal = _values(redness_focal, "redness_focal", count)
 
     measured = np.isfinite(delta_a)
     usable = quality & measured
@@ -1309,6 +1368,9 @@ def assess_course(
         *_outer_limit_signals(entry, *daily),
         *_rebound_signals(entry, *daily),
         *(s for s in pigment if s.status == "review"),
+        *([] if focal is None else _focal_signals(entry, relative[usable & placed.after],
+                                                  session[usable & placed.after], focal[usable & placed.after],
+                                                  current)),
     ]
     implausible = _implausible_signals(entry, *daily)
     review_fired = bool(review)

@@ -43,6 +43,7 @@ __all__ = ["PhotoPoint", "CoursePoint", "CourseProgress", "course_progress", "da
 
 TEXTURE_METRIC = "texture_contrast"
 PIGMENT_METRIC = "melanin_takiwaki"
+FOCAL_METRIC = "redness_focal_a"
 _NOT_ANALYSED = AnalysisResult(ok=False)
 
 
@@ -208,6 +209,7 @@ def course_progress(treatment: str, session_dates: list[date], photos: list[Phot
                 before_session=[flag for _, flag in usable],
                 taken_on=[pt.taken_at for pt, _ in usable],
                 other_camera=[pt.other_camera for pt, _ in usable],
+                redness_focal=[_nan(pt.result.metric(FOCAL_METRIC)) for pt, _ in usable],
             )
         except ValueError as exc:  # e.g. every post-treatment photo failed the quality gate
             reason = str(exc).splitlines()[0]

@@ -84,6 +84,7 @@ _RULE_WORDS = {
     "redness_beyond_outer_limit": "redness beyond the outer limit",
     "redness_rebound": "redness came back after fading",
     "new_darkening": "darker than before treatment",
+    "focal_redness_persisting": "a patch stays redder than the rest",
     "lightening_below_baseline": "lighter than before treatment",
     "redness_below_control": "treated area less red than its control",
     "no_redness_after_treatment": "no redness in the days every patient is red",
