@@ -324,6 +324,17 @@ def test_focal_readings_that_do_not_persist_late_are_not_reviewed(focal, why):
     assert a.status == "on_track", why
 
 
+def test_one_focal_photo_asks_for_the_next_and_changes_nothing_else():
+    a = assess_course("fractional_co2", days=FADING_DAYS, redness_delta_a=FADING,
+                      redness_focal=[1.0, 0.9, 1.1, 1.2, 1.4, 1.2, 3.6])
+    assert a.status == "on_track"
+    assert "focal_redness_one_photo" in rules(a, "info")
+    assert "take another in about a week" in " ".join(a.reasons)
+    faded = assess_course("fractional_co2", days=FADING_DAYS, redness_delta_a=FADING,
+                          redness_focal=[1.0, 0.9, 1.1, 1.2, 3.5, 3.6, 1.1])
+    assert not {"focal_redness_one_photo", "focal_redness_persisting"} & set(rules(faded))
+
+
 def test_photos_of_one_day_are_one_photo_day_for_the_focal_rule():
     """Two focal photos of one day are one look, not two in a row."""
     a = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 28, 28], redness_delta_a=[9, 6, 4, 2.5, 1.5, 0.8, 0.8],

@@ -671,15 +671,35 @@ def _focal_signals(
     entry: Treatment, relative: np.ndarray, session: np.ndarray, focal: np.ndarray, current: int
 ) -> list[Signal]:
     """Review when a patch has stayed redder than the rest of the region on the latest photo days,
-    from the band's typical resolution day on (when most patients' redness has faded)."""
+    from the band's typical resolution day on (when most patients' redness has faded); on the
+    latest photo day alone, an info note that asks for another photo."""
     mine = (session == current) & np.isfinite(focal) & (relative >= entry.resolution_day_typical)
-    if mine.sum() < FOCAL_PHOTO_DAYS:
+    if not mine.any():
         return []
     days, _, values, per_day = _one_per_day(relative[mine], session[mine], focal[mine])
     latest = values[-FOCAL_PHOTO_DAYS:]
+    label = int(current)
+    if values[-1] >= FOCAL_THRESHOLD_A and (days.size < FOCAL_PHOTO_DAYS or not (latest >= FOCAL_THRESHOLD_A).all()):
+        return [
+            Signal(
+                rule="focal_redness_one_photo",
+                status="info",
+                message=(
+                    "In your latest photo part of the treated area looks redder than the rest of it. One photo can"
+                    " mislead (a shadow, the light), so please take another in about a week, in the same light and"
+                    " place; if it shows the same, your provider will want to see it."
+                ),
+                detail=(
+                    f"rule focal_redness_one_photo: redness_focal_a {values[-1]:.1f} on"
+                    f" {_day_label(days[-1], label)}, at or above {FOCAL_THRESHOLD_A:g}; focal_redness_persisting"
+                    f" needs {FOCAL_PHOTO_DAYS} photo days in a row, so the status is unchanged until the next photo."
+                ),
+                figures=MappingProxyType({"focal_latest": float(values[-1]), "threshold": FOCAL_THRESHOLD_A,
+                                          "day": float(days[-1])}),
+            )
+        ]
     if days.size < FOCAL_PHOTO_DAYS or not (latest >= FOCAL_THRESHOLD_A).all():
         return []
-    label = int(current)
     shown = ", ".join(f"{v:.1f}" for v in latest)
     return [
         Signal(
@@ -1363,14 +1383,15 @@ def assess_course(
         entry, days, quality & placed.after, melanin, melanin_baseline, baseline_photos, starts[-1], fitzpatrick
     )
     info.extend(s for s in pigment if s.status == "info")
+    focal_signals = [] if focal is None else _focal_signals(
+        entry, relative[in_course], session[in_course], focal[in_course], current)
+    info.extend(s for s in focal_signals if s.status == "info")
     daily = _one_per_day(relative[in_course], session[in_course], delta_a[in_course])
     review = [
         *_outer_limit_signals(entry, *daily),
         *_rebound_signals(entry, *daily),
         *(s for s in pigment if s.status == "review"),
-        *([] if focal is None else _focal_signals(entry, relative[usable & placed.after],
-                                                  session[usable & placed.after], focal[usable & placed.after],
-                                                  current)),
+        *(s for s in focal_signals if s.status == "review"),
     ]
     implausible = _implausible_signals(entry, *daily)
     review_fired = bool(review)
