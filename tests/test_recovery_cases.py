@@ -254,6 +254,22 @@ def test_readings_below_the_control_while_everyone_is_still_red_are_checked_neve
     plain(a)
 
 
+def test_one_early_photo_below_the_control_is_checked_whatever_follows():
+    """Fully ablative Er:YAG, -3.5 on day 7 (early edge 7.6 d), then 3.0 and 2.5: not read as ahead.
+
+    Forgiving the odd photo would let the fit use it: the course then read `ahead`. Checked, the
+    provider hides the photo if it is simply odd (the patient detail page) and the course is read
+    again without it.
+    """
+    for days, values in (([7], [-3.5]), ([7, 10, 14], [-3.5, 3.0, 2.5]), ([7, 10, 14], [-3.5, -1.0, -0.5])):
+        a = assess_course("fully_ablative_erbium", days=days, redness_delta_a=values)
+        assert a.status == "check_photos" and "redness_below_control" in rules(a), (values, rules(a))
+        assert a.projected_resolution_day is None
+    hidden = assess_course("fully_ablative_erbium", days=[7, 10, 14], redness_delta_a=[-3.5, 3.0, 2.5],
+                           quality_ok=[False, True, True])
+    assert "redness_below_control" not in rules(hidden)
+
+
 def test_the_same_readings_once_redness_may_be_gone_are_within_noise():
     """Long after the band's late edge Δa* is 0 for everyone and -3 on two photos is photo noise (threshold 3.4)."""
     a = assess_course("fractional_co2", days=[1, 3, 60, 70], redness_delta_a=[9, 7, -3.0, -3.0])

@@ -743,6 +743,8 @@ def _implausible_signals(
         below = _below_control(delta_a[mine][order], per_day[mine][order])
         when, z = "", CLEAR_Z
         early = mine & (relative < entry.resolution_day_low)
+        # Even one such photo is checked, whatever follows: the fit would otherwise use it (and read
+        # the course as ahead), and the provider can hide a photo that is simply odd.
         if below is None and early.any():
             # While nearly every patient is still red, a reading below the control is implausible
             # at a weaker multiple: the true excess is then positive, not 0.
