@@ -100,6 +100,19 @@ def test_one_odd_photo_that_later_photos_undo_is_no_rebound():
     assert "redness_rebound" not in rules(a)
 
 
+def test_one_grossly_low_photo_does_not_make_the_next_photos_a_rebound():
+    """9, -3.5, 5, 4.5, 3 after fractional CO2: the -3.5 is a dip below both neighbours by more than
+    noise allows (5.6), not a level the redness reached; 5 and 4.5 after it are no rise."""
+    a = assess_course("fractional_co2", days=[1, 3, 7, 10, 14], redness_delta_a=[9, -3.5, 5, 4.5, 3])
+    assert "redness_rebound" not in rules(a)
+    # A real low that redness then leaves is still one: the photos before it fall towards it.
+    b = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 21], redness_delta_a=[9, 6, 2.5, 0.5, 6.5, 7])
+    assert "redness_rebound" in rules(b, "review")
+    # The latest photo is never a dip: a sudden fall is the newest news, not an outlier yet.
+    c = assess_course("fractional_co2", days=[1, 3, 7, 10, 14], redness_delta_a=[9, 7, 5, 4, -3.5])
+    assert "redness_rebound" not in rules(c)
+
+
 def test_rebound_thresholds_are_multiples_of_the_photo_noise():
     assert rebound_threshold(2) == pytest.approx(2.0 * PHOTO_NOISE_SD_DELTA_A)  # two photos against a two-photo low
     assert rebound_threshold(2, low_photos=1) == pytest.approx(2.0 * PHOTO_NOISE_SD_DELTA_A * math.sqrt(1.5))

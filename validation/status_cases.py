@@ -71,6 +71,8 @@ def rows() -> list[str]:
     out += [
         assessed("fractional CO2 9, 6, 3, 2 → 3 → 2.5 (a wiggle)", "fractional_co2",
                  days=[1, 3, 7, 10, 14, 21], redness_delta_a=[9, 6, 3, 2, 3, 2.5]),
+        assessed("fractional CO2 9, -3.5, 5, 4.5, 3 (one grossly low photo, then a normal course)", "fractional_co2",
+                 days=[1, 3, 7, 10, 14], redness_delta_a=[9, -3.5, 5, 4.5, 3]),
         assessed("fractional CO2 9, 6, 3, 9, 1.5, 1 (one odd photo)", "fractional_co2",
                  days=[1, 3, 7, 10, 14, 21], redness_delta_a=[9, 6, 3, 9, 1.5, 1]),
         assessed("fractional CO2, one photo: 7.0 on day 18", "fractional_co2", days=[18], redness_delta_a=[7.0]),

@@ -541,16 +541,31 @@ def _outer_limit_signals(
     return signals
 
 
+REBOUND_PAIR_Z = 3.29
+"""A photo lower than both its neighbours by more than this multiple of the noise of a difference
+(``σ √2``; 0.1 % two-sided for photos of unchanged skin) is a dip, not a level: it is off (a region
+that slipped, a failed photo), so a pair that holds it counts at its other photo
+(:func:`_lowest_point`)."""
+
+
 def _lowest_point(values: np.ndarray) -> tuple[float, int, int]:
     """The lowest level of the photos: the lowest mean of two in a row (one alone if only one).
 
     Returns the level, the position of the later photo of the pair, and how many photos it
     averages. A pair's mean is far less pulled down by one noisy photo than the lowest single
-    photo, which over a long plateau sits well below the truth.
+    photo, which over a long plateau sits well below the truth. A pair that holds a dip (a photo
+    below both neighbours by more than noise allows, :data:`REBOUND_PAIR_Z`) counts at its other
+    photo: one grossly low photo (9, -3.5, 5, 4.5 after fractional CO2) would otherwise make the
+    normal photos after it look like redness coming back.
     """
     if values.size == 1:
         return float(values[0]), 0, 1
     pairs = (values[:-1] + values[1:]) / 2
+    spread = REBOUND_PAIR_Z * PHOTO_NOISE_SD_DELTA_A * np.sqrt(2.0)
+    # A dip: a photo below both its neighbours by more than that (the latest photo is never one).
+    dip = np.zeros(values.size, bool)
+    dip[1:-1] = (values[1:-1] < values[:-2] - spread) & (values[1:-1] < values[2:] - spread)
+    pairs = np.where(dip[:-1] | dip[1:], np.maximum(values[:-1], values[1:]), pairs)
     index = int(np.argmin(pairs))
     return float(pairs[index]), index + 1, 2
 
