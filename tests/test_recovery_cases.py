@@ -138,6 +138,24 @@ def test_one_clearly_red_photo_after_the_band_is_slower_without_a_projection():
     assert a.projected_resolution_day is None or a.projected_resolution_day >= 26
 
 
+def test_a_red_photo_that_later_photos_contradict_is_not_slower():
+    """Fractional CO2 7, 4.3, 1.6, then 10.7 on day 10, then 0.3, 0, 0: resolved by day 14 whatever day 10 was.
+
+    The red photo bounds the fit (no projection before it), which then cannot pin the course
+    down; this read `slower` (10.7 above the 3.9 the band's late edge expects on day 10). The
+    photos after it show none, so the redness had faded by day 14, within the band (7-21 d).
+    """
+    a = assess_course("fractional_co2", days=[1, 3, 7, 10, 14, 21, 28], redness_delta_a=[7, 4.3, 1.6, 10.7, 0.3, 0, 0])
+    assert a.status == "on_track"
+    signal = next(s for s in a.signals if s.rule == "redness_within_band")
+    assert signal.figures["resolved_by_day"] == 14
+    assert "from day 14 on show none" in signal.message
+    # Red on a day after the band's late edge stays slower, whatever follows: it was red then.
+    late = assess_course("fractional_co2", days=[1, 3, 7, 24, 28, 35], redness_delta_a=[7, 4.3, 1.6, 6.0, 0.3, 0])
+    assert late.status == "slower"
+    plain(a)
+
+
 def test_fully_ablative_photos_only_on_days_100_and_130_still_red():
     a = assess_course("fully_ablative_co2", days=[100, 130], redness_delta_a=[7.0, 6.0])
     assert a.status in ("on_track", "slower")
@@ -217,7 +235,7 @@ def test_a_region_that_slips_part_way_through_a_course_is_checked_though_the_ses
     a = assess_course("fractional_co2", days=[1, 3, 7, 10], redness_delta_a=[8, 5, -4, -4.5])
     assert a.status == "check_photos"
     detail = next(s.detail for s in a.signals if s.rule == "redness_below_control")
-    assert "median Δa* -4.0 on the latest 3 photos after session 1, below -3.5" in detail
+    assert "median Δa* -4.2 on the latest 2 photos after session 1, below -3.4" in detail
     assert a.projected_resolution_day is None
     plain(a)
 

@@ -78,6 +78,8 @@ def rows() -> list[str]:
         assessed("fractional CO2, one photo: 7.0 on day 18", "fractional_co2", days=[18], redness_delta_a=[7.0]),
         assessed("fractional CO2, one photo: 6.5 on day 26", "fractional_co2", days=[26], redness_delta_a=[6.5]),
         assessed("fractional CO2 8 on day 1, 7.5 on day 18", "fractional_co2", days=[1, 18], redness_delta_a=[8, 7.5]),
+        assessed("fractional CO2 7, 4.3, 1.6, then 10.7 on day 10, then 0.3, 0, 0 (days 14-28)", "fractional_co2",
+                 days=[1, 3, 7, 10, 14, 21, 28], redness_delta_a=[7, 4.3, 1.6, 10.7, 0.3, 0, 0]),
         assessed("fully ablative CO2, photos only on days 100 and 130: 7, 6", "fully_ablative_co2",
                  days=[100, 130], redness_delta_a=[7, 6]),
         assessed("fractional CO2 -3.5, -4.2, -4.8, -3.9 on days 1-14", "fractional_co2",

@@ -457,6 +457,27 @@ def _unprojected_signal(
         f"the fit is not identifiable from {_photos(int(days.size))} (it ends on a bound of its parameters), so"
         " no day is projected"
     )
+    after = days > day
+    if after.any() and float(np.median(delta_a[after])) <= RESOLVED_DELTA_A and day <= entry.resolution_day_high:
+        # Photos after the last red one show none: whether that photo was odd or the redness went
+        # soon after, it had faded by the first of them, within the band.
+        gone_by = float(days[after].min())
+        figures["resolved_by_day"] = gone_by
+        return Signal(
+            rule="redness_within_band",
+            status="on_track",
+            message=(
+                f"Your redness has faded: your photos from {_day_label(gone_by, session)} on show none, within the"
+                f" usual course after this treatment (it usually fades by {_band_text(entry)})."
+            ),
+            detail=(
+                f"rule redness_within_band: Δa* {value:.1f} on {_day_label(day, session)}, then a median of"
+                f" {float(np.median(delta_a[after])):.1f} (at most the resolved level {RESOLVED_DELTA_A:g}) on"
+                f" {_photos(int(after.sum()))} from {_day_label(gone_by, session)}: resolved by then, within the"
+                f" {band}; {unprojected}."
+            ),
+            figures=MappingProxyType(figures),
+        )
     if day > entry.resolution_day_high or (expected is not None and value - expected > clear_excess_delta_a(1)):
         against = (
             f"after the band's late edge (day {entry.resolution_day_high:g})"
@@ -548,6 +569,15 @@ that slipped, a failed photo), so a pair that holds it counts at its other photo
 (:func:`_lowest_point`)."""
 
 
+def _dips(values: np.ndarray) -> np.ndarray:
+    """Photos below both neighbours by more than :data:`REBOUND_PAIR_Z` × the noise of a difference
+    (the first and latest photos have one neighbour and are never dips)."""
+    spread = REBOUND_PAIR_Z * PHOTO_NOISE_SD_DELTA_A * np.sqrt(2.0)
+    dip = np.zeros(values.size, bool)
+    dip[1:-1] = (values[1:-1] < values[:-2] - spread) & (values[1:-1] < values[2:] - spread)
+    return dip
+
+
 def _lowest_point(values: np.ndarray) -> tuple[float, int, int]:
     """The lowest level of the photos: the lowest mean of two in a row (one alone if only one).
 
@@ -561,10 +591,7 @@ def _lowest_point(values: np.ndarray) -> tuple[float, int, int]:
     if values.size == 1:
         return float(values[0]), 0, 1
     pairs = (values[:-1] + values[1:]) / 2
-    spread = REBOUND_PAIR_Z * PHOTO_NOISE_SD_DELTA_A * np.sqrt(2.0)
-    # A dip: a photo below both its neighbours by more than that (the latest photo is never one).
-    dip = np.zeros(values.size, bool)
-    dip[1:-1] = (values[1:-1] < values[:-2] - spread) & (values[1:-1] < values[2:] - spread)
+    dip = _dips(values)
     pairs = np.where(dip[:-1] | dip[1:], np.maximum(values[:-1], values[1:]), pairs)
     index = int(np.argmin(pairs))
     return float(pairs[index]), index + 1, 2
@@ -574,6 +601,8 @@ def _strongest_rise(days: np.ndarray, values: np.ndarray) -> dict[str, float] | 
     """The run of photos that rises furthest beyond :func:`rebound_threshold` above the lowest point before it."""
     best = None
     for start in range(1, days.size):
+        # Dips are judged among the photos before the run: a photo just before it is never one,
+        # as a real low that redness leaves for the run is what a rebound looks like.
         lowest, low_index, low_photos = _lowest_point(values[:start])
         # Redness does not truly fall below the untreated baseline: a lower level is photo noise.
         low = max(lowest, 0.0)
@@ -828,9 +857,13 @@ def _below_control(
     """``(median, photos, which, threshold)`` when a session's photos (``values`` in time order), or
     its latest three or two, have a median Δa* below minus ``threshold(photos)`` (by default the
     clear-excess threshold); else None. The latest photo alone does not count (unless it is the
-    only one): one odd photo is more often an odd photo than a moved region."""
+    only one), nor the latest two or three unless each is below 0: one odd photo is more often an
+    odd photo than a moved region."""
     runs = [(values, _days_photos(per_day))]
-    runs += [(values[-k:], f"the latest {_days_photos(per_day[-k:])}") for k in (3, 2) if k < values.size]
+    # The latest two or three count only if each reads below the control: one grossly low photo
+    # among them is an odd photo, not a region that moved.
+    runs += [(values[-k:], f"the latest {_days_photos(per_day[-k:])}") for k in (3, 2)
+             if k < values.size and values[-k:].max() < 0]
     for run, which in runs:
         median, limit = float(np.median(run)), threshold(int(run.size))
         if median < -limit:
