@@ -458,7 +458,8 @@ def _unprojected_signal(
         " no day is projected"
     )
     after = days > day
-    if after.any() and float(np.median(delta_a[after])) <= RESOLVED_DELTA_A and day <= entry.resolution_day_high:
+    after_median = float(np.median(delta_a[after])) if after.any() else None
+    if after_median is not None and after_median <= RESOLVED_DELTA_A and day <= entry.resolution_day_high:
         # Photos after the last red one show none: whether that photo was odd or the redness went
         # soon after, it had faded by the first of them, within the band.
         gone_by = float(days[after].min())
@@ -472,7 +473,7 @@ def _unprojected_signal(
             ),
             detail=(
                 f"rule redness_within_band: Δa* {value:.1f} on {_day_label(day, session)}, then a median of"
-                f" {float(np.median(delta_a[after])):.1f} (at most the resolved level {RESOLVED_DELTA_A:g}) on"
+                f" {after_median:.1f} (at most the resolved level {RESOLVED_DELTA_A:g}) on"
                 f" {_photos(int(after.sum()))} from {_day_label(gone_by, session)}: resolved by then, within the"
                 f" {band}; {unprojected}."
             ),
@@ -723,8 +724,9 @@ def _focal_signals(
     days, _, values, per_day = _one_per_day(relative[mine], session[mine], focal[mine])
     latest = values[-FOCAL_PHOTO_DAYS:]
     label = int(current)
-    if values[-1] >= FOCAL_THRESHOLD_A and (days.size < FOCAL_PHOTO_DAYS or not (latest >= FOCAL_THRESHOLD_A).all()):
-        return [
+    persisting = days.size >= FOCAL_PHOTO_DAYS and bool((latest >= FOCAL_THRESHOLD_A).all())
+    if not persisting:
+        return [] if values[-1] < FOCAL_THRESHOLD_A else [
             Signal(
                 rule="focal_redness_one_photo",
                 status="info",
@@ -742,8 +744,6 @@ def _focal_signals(
                                           "day": float(days[-1])}),
             )
         ]
-    if days.size < FOCAL_PHOTO_DAYS or not (latest >= FOCAL_THRESHOLD_A).all():
-        return []
     shown = ", ".join(f"{v:.1f}" for v in latest)
     return [
         Signal(
