@@ -557,12 +557,15 @@ class _TablePrinter:
         return "  ".join(c.ljust(w)[: w or None] if w else c for c, (_, w) in zip(cells, self._COLUMNS)).rstrip()
 
     def row(self, name: str, r) -> None:
+        from tracker.analysis.result import camera_differs
+
         self._header()
         camera = None
         if self._reference_camera and r.ok:
             from tracker.analysis.io import photo_camera
 
             camera = photo_camera(name)
+
         name = name if len(name) <= 28 else "…" + name[-27:]
         fmt = lambda k: "-" if r.metric(k) is None else f"{r.metric(k):.1f}"  # noqa: E731
         status = "failed" if not r.ok else ("ok" if r.quality_ok else "check")
@@ -572,7 +575,7 @@ class _TablePrinter:
             from tracker.analysis.align import MIRRORED_NOTE
 
             notes = " ".join(filter(None, [MIRRORED_NOTE, notes]))
-        if camera is not None and camera != self._reference_camera:
+        if camera_differs(camera, self._reference_camera):
             notes = " ".join(filter(None, [OTHER_CAMERA_NOTE, notes]))
         typer.echo(self._line([name, status, align_cell, r.colour_method or "-", fmt("redness_a"),
                                fmt("redness_delta_a"), fmt("erythema_index"), fmt("ita_deg"), notes]))

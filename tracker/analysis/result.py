@@ -27,7 +27,7 @@ import numpy as np
 from tracker.analysis.align import RegionAlignment, flips
 from tracker.analysis.metrics import METRIC_VERSION
 
-__all__ = ["AnalysisResult"]
+__all__ = ["AnalysisResult", "camera_differs"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,19 @@ class AnalysisResult:
             return None
         value = self.metrics.get(name)
         return None if value is None or not math.isfinite(value) else float(value)
+
+
+def camera_differs(camera: str | None, baseline_camera: str | None) -> bool | None:
+    """Whether a photo's camera is another than the baseline photo's; None when either is not known.
+
+    The one comparison behind every "another camera" note: the course time line, the upload,
+    ``analyse_series``'s ``other_camera`` column and ``tracker analyze``'s table. ``camera`` is
+    any value equal for photos of one camera (:func:`tracker.analysis.io.camera_of`).
+
+    >>> camera_differs("a", "b"), camera_differs("a", "a"), camera_differs(None, "a")
+    (True, False, None)
+    """
+    return None if camera is None or baseline_camera is None else camera != baseline_camera
 
 
 def _plain(value: Any) -> Any:

@@ -32,7 +32,7 @@ from tracker.analysis.pipeline import (
     parse_box,
     prepare_baseline,
 )
-from tracker.analysis.result import AnalysisResult
+from tracker.analysis.result import AnalysisResult, camera_differs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -165,7 +165,7 @@ def analyse_series(reference: PhotoSource, photos: Sequence[PhotoSource], roi: B
     reference_camera = _camera(reference)
     for row, source in zip(rows, photos):
         camera = _camera(source)
-        row["other_camera"] = None if reference_camera is None or camera is None else camera != reference_camera
+        row["other_camera"] = camera_differs(camera, reference_camera)
     table = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *METRICS])
     table["other_camera"] = table["other_camera"].astype("boolean")
     return table

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from tracker.analysis.result import AnalysisResult
+from tracker.analysis.result import AnalysisResult, camera_differs
 from tracker.recovery.assessment import Assessment, assess_course
 from tracker.recovery.course import session_relative_days
 
@@ -119,11 +119,6 @@ def days_between(later: datetime | date, earlier: date) -> int:
     later_date = later.date() if isinstance(later, datetime) else later
     earlier_date = earlier.date() if isinstance(earlier, datetime) else earlier
     return (later_date - earlier_date).days
-
-
-def camera_differs(camera: str | None, baseline_camera: str | None) -> bool | None:
-    """Whether a photo's camera is another than the baseline photo's; None when either is not known."""
-    return None if camera is None or baseline_camera is None else camera != baseline_camera
 
 
 def _before_session(photo: PhotoPoint, sessions: list[date]) -> bool | None:

@@ -36,8 +36,8 @@ from tracker.analysis import (
     decode_photo,
     parse_box,
 )
+from tracker.analysis.result import camera_differs
 from tracker.recovery import TREATMENTS
-from tracker.recovery.timeline import camera_differs
 from tracker.services.access import (
     HIDDEN,
     Actor,
