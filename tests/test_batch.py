@@ -268,15 +268,35 @@ def _wait_for(run: subprocess.Popen, condition, what: str):
     return found
 
 
+def _paused_batch(store, finished: int) -> subprocess.Popen:
+    """A batch (:func:`_start_batch`) paused (SIGSTOP to its process group) once ``finished`` photos are
+    done and while photos are still left to it.
+
+    Pausing first makes the tests below deterministic: on a loaded machine the test process can
+    wait long enough between its look at the queue and its signal for the batch to finish every
+    photo and exit 0. Should the batch have finished them all by the pause, it is let go and
+    started again (at most three times).
+    """
+    for _ in range(3):
+        run = _start_batch(store)
+        try:
+            _wait_for(run, lambda: job_states(store).get("done", 0) >= finished, f"finished {finished} photos")
+        finally:
+            os.killpg(run.pid, signal.SIGSTOP)
+        states = job_states(store)
+        if run.poll() is None and states.get("pending", 0) + states.get("running", 0) > 0:
+            return run
+        os.killpg(run.pid, signal.SIGCONT)
+        run.communicate(timeout=60)
+    pytest.fail(f"the batch finished every photo before it could be paused, three times: {states}")
+
+
 def test_a_killed_batch_loses_and_repeats_nothing_and_the_rerun_completes_it(ana):
     store, serial = ana
     data_dir = store.data_dir
-    run = _start_batch(store)
-    try:
-        _wait_for(run, lambda: job_states(store).get("done", 0) >= 2, "finished 2 photos")
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)  # the command and its worker processes
-        run.communicate(timeout=30)
+    run = _paused_batch(store, 2)
+    os.killpg(run.pid, signal.SIGKILL)  # the command and its worker processes
+    run.communicate(timeout=30)
     with closing(sqlite3.connect(data_dir / "tracker.db")) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     states = job_states(store)
@@ -325,13 +345,11 @@ def test_workers_of_a_batch_killed_alone_end_and_the_rerun_completes_it(ana):
 
 def test_ctrl_c_stops_a_batch_with_one_line_and_the_rerun_completes_it(ana):
     store, serial = ana
-    run = _start_batch(store)
-    try:
-        _wait_for(run, lambda: job_states(store).get("done", 0) >= 1, "finished a photo")
-    finally:
-        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the command and its workers
-        _, err = run.communicate(timeout=60)
-    assert run.returncode == 130
+    run = _paused_batch(store, 1)
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the command and its workers
+    os.killpg(run.pid, signal.SIGCONT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (job_states(store), out, err)
     assert err.strip().splitlines() == [f"tracker: {INTERRUPTED}"]
     _rerun(store.data_dir)
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
