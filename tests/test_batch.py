@@ -282,7 +282,8 @@ def _paused_batch(store, finished: int) -> subprocess.Popen:
         try:
             _wait_for(run, lambda: job_states(store).get("done", 0) >= finished, f"finished {finished} photos")
         finally:
-            os.killpg(run.pid, signal.SIGSTOP)
+            with suppress(ProcessLookupError):  # a batch that ended early: _wait_for says so
+                os.killpg(run.pid, signal.SIGSTOP)
         states = job_states(store)
         if run.poll() is None and states.get("pending", 0) + states.get("running", 0) > 0:
             return run

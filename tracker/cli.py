@@ -565,7 +565,6 @@ class _TablePrinter:
             from tracker.analysis.io import photo_camera
 
             camera = photo_camera(name)
-
         name = name if len(name) <= 28 else "…" + name[-27:]
         fmt = lambda k: "-" if r.metric(k) is None else f"{r.metric(k):.1f}"  # noqa: E731
         status = "failed" if not r.ok else ("ok" if r.quality_ok else "check")
