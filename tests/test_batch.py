@@ -13,6 +13,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from contextlib import closing, suppress
@@ -243,11 +244,21 @@ def test_a_broken_photo_is_reported_and_the_batch_goes_on(ana):
     assert [v["ok"] for k, v in results.items() if k[0] == victim.id] == [False]
 
 
+# Starts a program with Ctrl-C's SIGINT at its default action (which Python turns into
+# KeyboardInterrupt), as from a terminal. A test run started in the background of a shell
+# (`pytest &`, `nohup pytest &`) ignores SIGINT, and an ignored signal stays ignored in every
+# program it starts: the batch would never see the Ctrl-C these tests send.
+_AS_FROM_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+                       " os.execv(sys.argv[1], sys.argv[1:])"]
+
+
 def _start_batch(store) -> subprocess.Popen:
-    """`tracker reanalyze --workers 2` of every photo of the store, started in a process group of its own."""
+    """`tracker reanalyze --workers 2` of every photo of the store, started in a process group of its own
+    and taking Ctrl-C as from a terminal (:data:`_AS_FROM_A_TERMINAL`)."""
     batch.plan_jobs(store, force=True)
-    return subprocess.Popen([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = [*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers", "2"]
+    return subprocess.Popen([*_AS_FROM_A_TERMINAL, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
 
 
 def _rerun(data_dir: Path) -> subprocess.CompletedProcess:
@@ -272,10 +283,10 @@ def _paused_batch(store, finished: int) -> subprocess.Popen:
     """A batch (:func:`_start_batch`) paused (SIGSTOP to its process group) once ``finished`` photos are
     done and while photos are still left to it.
 
-    Pausing first makes the tests below deterministic: on a loaded machine the test process can
-    wait long enough between its look at the queue and its signal for the batch to finish every
-    photo and exit 0. Should the batch have finished them all by the pause, it is let go and
-    started again (at most three times).
+    Pausing first makes sure photos are left when the tests below send their signal: without it
+    a slow test process could look at the queue, be descheduled while the batch finishes every
+    photo, and signal a batch that has nothing left to stop. Should the batch have finished them
+    all by the pause, it is let go and started again (at most three times).
     """
     for _ in range(3):
         run = _start_batch(store)
