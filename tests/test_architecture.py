@@ -81,17 +81,23 @@ def test_every_subpackage_declares_its_public_api():
 
 
 def test_a_batch_worker_imports_what_it_needs_only():
-    """What a started worker imports is start-up time on every worker: not the recovery model, not the faces."""
+    """What a started worker imports is start-up time on every worker: not the recovery model, not the faces.
+
+    Nor what only some stores and photos need: PostgreSQL's dialect, and the HEIC reader (loaded
+    on the first HEIC, ``tests/test_io.py``).
+    """
     import subprocess
     import sys
 
     code = ("import sys, tracker.services.batch; print(' '.join(sorted(m for m in sys.modules if m.startswith("
-            "('tracker.', 'scipy.stats', 'scipy.optimize', 'fpdf', 'plotly', 'streamlit', 'pandas')))))")
+            "('tracker.', 'scipy.stats', 'scipy.optimize', 'fpdf', 'plotly', 'streamlit', 'pandas', 'pillow_heif', "
+            "'sqlalchemy.dialects.postgresql')))))")
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                 cwd=REPO).stdout.split())
     assert {"tracker.services.batch", "tracker.services.analyses", "tracker.analysis"} <= loaded
     unneeded = sorted(m for m in loaded if m.startswith(("tracker.recovery", "tracker.web", "scipy.stats",
-                                                          "scipy.optimize", "fpdf", "plotly", "streamlit", "pandas"))
+                                                          "scipy.optimize", "fpdf", "plotly", "streamlit", "pandas",
+                                                          "pillow_heif", "sqlalchemy.dialects.postgresql"))
                       or m in {"tracker.services.records", "tracker.services.read_models", "tracker.services.grades"})
     assert unneeded == []
 

@@ -29,6 +29,8 @@ from tracker.analysis.io import (
     to_bgr,
 )
 
+pillow_heif.register_heif_opener()  # to write the HEIC test photos (the code under test loads it itself)
+
 LOSSY_TOLERANCE = 6.0  # mean absolute difference, in 8-bit levels
 TAKEN = "2024:05:06 07:08:09"  # an EXIF DateTimeOriginal value
 
@@ -345,6 +347,25 @@ def test_rgb_16bit_scaling(ext):
     assert np.array_equal(photo.rgb[0, SIXTEEN_BIT.size : 2 * SIXTEEN_BIT.size, 1], EIGHT_BIT)
     assert np.array_equal(photo.rgb[0, 2 * SIXTEEN_BIT.size :, 2], EIGHT_BIT[::-1])
     assert not photo.rgb[0, : SIXTEEN_BIT.size, 1:].any()
+
+
+def test_heic_is_read_in_a_process_that_never_loaded_its_reader(astronaut, tmp_path):
+    """The HEIC reader is loaded on the first HEIC file, header or pixels, and not before."""
+    import subprocess
+    import sys
+
+    exif = exif_with({Base.DateTimeOriginal: TAKEN})
+    (tmp_path / "photo.heic").write_bytes(encode(astronaut, "HEIF", exif=exif))
+    (tmp_path / "photo.jpg").write_bytes(encode(astronaut, "JPEG"))
+    code = """if True:
+        import sys
+        from tracker.analysis.io import capture_time, read_photo
+        print(read_photo("photo.jpg").format, "pillow_heif" in sys.modules)
+        print(capture_time("photo.heic"), "pillow_heif" in sys.modules)
+        print(read_photo("photo.heic").format, read_photo("photo.heic").rgb.shape)
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert out.stdout.splitlines() == ["JPEG False", "2024-05-06 07:08:09 True", "HEIF (512, 512, 3)"]
 
 
 def test_10bit_heic(astronaut):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 from PIL.ExifTags import GPS, IFD, Base
@@ -22,6 +23,8 @@ from PIL.ExifTags import GPS, IFD, Base
 from tracker.analysis.io import PhotoError, decode_photo
 from tracker.store import photostore
 from tracker.store.photostore import PhotoStore, StoredPhoto, SweepReport, strip_metadata
+
+pillow_heif.register_heif_opener()  # to write the HEIC test photos
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -39,12 +39,10 @@ from datetime import datetime, timedelta, timezone
 
 import cv2
 import numpy as np
-import pillow_heif
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from tracker.analysis._checks import check_array, check_number, check_path, check_type
 
-pillow_heif.register_heif_opener()
 
 __all__ = [
     "MAX_ASPECT_RATIO",
@@ -73,6 +71,7 @@ MAX_ASPECT_RATIO = 10
 # the file to Ghostscript, for one) are attack surface that uploads do not need.
 # JPEG includes MPO, the multi-picture JPEG that many phones write.
 _OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "GIF", "BMP")
+_WITHOUT_HEIF = tuple(f for f in _OPEN_FORMATS if f != "HEIF")
 _FORMAT_NAMES = {"MPO": "JPEG"}
 
 _EMPTY = "The file is empty."
@@ -192,6 +191,34 @@ class Photo:
         return int(self.rgb.shape[0])
 
 
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow HEIC and HEIF (pillow-heif), once per process."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
+def _open_image(source: io.BytesIO | str | os.PathLike) -> Image.Image:
+    """``Image.open`` restricted to :data:`_OPEN_FORMATS`.
+
+    pillow-heif, which reads HEIC, takes about 0.2 s to import: it is loaded on the first file
+    whose header is an ISO media file's (``ftyp`` at byte 4, as in HEIC, HEIF and AVIF), so
+    that a process that never meets one (a batch worker on JPEGs, ``tracker analyze``) does
+    without it. Other files are offered to the other formats only, as they would refuse
+    them anyway.
+    """
+    if isinstance(source, io.BytesIO):
+        head = source.getbuffer()[4:8].tobytes()
+    else:
+        with open(source, "rb") as file:
+            head = file.read(8)[4:8]
+    if head == b"ftyp":
+        _register_heif()
+        return Image.open(source, formats=_OPEN_FORMATS)
+    return Image.open(source, formats=_WITHOUT_HEIF)
+
+
 def decode_photo(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Photo:
     """Decode an encoded photo into an upright sRGB array.
 
@@ -226,7 +253,7 @@ def decode_photo(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Photo:
     if not data:
         raise PhotoError(_EMPTY)
     try:
-        with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as img:
+        with _open_image(io.BytesIO(data)) as img:
             _check_dimensions(img.size, max_pixels)
             depth = _source_bit_depth(img, data)
             rgb, profile_name = _fast_jpeg(img, data)
@@ -338,7 +365,7 @@ def _header_exif(source: bytes | str | os.PathLike) -> Image.Exif | None:
     """The EXIF of a file's header (content or path), or None for anything that is not a readable image."""
     try:
         opened = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-        with Image.open(opened, formats=_OPEN_FORMATS) as img:
+        with _open_image(opened) as img:
             return _read_exif(img)
     except Exception:  # any unreadable input simply has no EXIF
         return None

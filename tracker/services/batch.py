@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 import multiprocessing
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from tracker.analysis import AnalysisResult
@@ -164,7 +164,9 @@ def _key_columns(key: AnalysisKey) -> tuple[str, str, str]:
 
 
 def _insert_job(s: Session, values: dict) -> None:
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = sqlite
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect  # imported where used: 0.1-0.2 s a process
     s.execute(dialect.insert(AnalysisJob).values(**values).on_conflict_do_nothing())
 
 
