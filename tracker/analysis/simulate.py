@@ -48,6 +48,10 @@ __all__ = [
     "random_lighting",
     "ASTRONAUT_HEAD",
     "ASTRONAUT_NOSE",
+    "GRACE_HOPPER_CHEEK",
+    "GRACE_HOPPER_CHIN",
+    "GRACE_HOPPER_HEAD",
+    "GRACE_HOPPER_NOSE",
     "HeadMotion",
     "HeadScene",
     "head_scene",
@@ -313,6 +317,14 @@ def random_lighting(rng: np.random.Generator, exposure=(0.75, 1.05), white_balan
 ASTRONAUT_HEAD = ((226.0, 96.0, 77.0, 89.0), (228.0, 168.0, 36.0, 36.0))
 #: The tip of the astronaut's nose ``(x, y)``, 512-px coordinates.
 ASTRONAUT_NOSE = (224.0, 123.0)
+
+#: The same for matplotlib's public-domain portrait of Grace Hopper (``grace_hopper.jpg``, 512 x
+#: 600), in pixels of its 512-px width: cap, hair and face, and the neck, in front of a flag.
+GRACE_HOPPER_HEAD = ((258.0, 178.0, 106.0, 160.0), (262.0, 352.0, 55.0, 48.0))
+GRACE_HOPPER_NOSE = (262.0, 252.0)
+#: A stand-in treated area on her cheek beside the nose and a control on her chin, ``(x, y, w, h)``.
+GRACE_HOPPER_CHEEK = (285, 235, 30, 30)
+GRACE_HOPPER_CHIN = (240, 300, 40, 20)
 
 
 @dataclass(frozen=True)
