@@ -217,3 +217,18 @@ def test_a_wrong_keypoint_start_is_not_what_a_second_face_is_measured_through(ho
     estimated = baseline_to_photo(points, result.alignment.matrix, result.alignment.region)
     assert misregistration_px(scene, photo, points, estimated) <= 2.0
     assert abs(result.metrics["redness_delta_a"] - before - photo.true_delta_a) <= 1.5
+
+
+# Photos of the same series registered right on the cheek and 23-28 px off on the chin control,
+# which passed on the region's correlation as a whole (0.63-0.66) while the chin read 0.34-0.38:
+# each measured box is now verified on its own, and these photos are refused rather than measured.
+HOPPER_CHIN_OFF = [(10, 5), (12, 2)]
+
+
+@pytest.mark.parametrize("seed, index", HOPPER_CHIN_OFF)
+def test_a_registration_right_on_one_box_and_wrong_on_the_other_is_refused(hopper, seed, index):
+    scene, baseline, _ = hopper
+    photo = sim.head_series(scene, index + 1, np.random.default_rng(seed), treated=GH_ROI)[index]
+    result = analyse_photo(photo.rgb, baseline)
+    assert not result.ok and result.metrics is None
+    assert result.error.startswith("The treated area could not be lined up") and "\n" not in result.error
