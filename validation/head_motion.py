@@ -113,7 +113,9 @@ def head_moves(side: int, seeds: list[int], portrait: str = "astronaut") -> None
             reg = r[3].region
             print(f"{seed:>4}/{i:<3} {100 * np.hypot(*photo.motion.shift) / side:>7.2f} {photo.motion.yaw_deg:>+5.1f} "
                   f"{photo.true_delta_a:>6.2f} | {g[1]:>+14.2f} {r[1]:>+7.2f} | {g[2]:>14.2f} {r[2]:>7.2f} | "
-                  f"{'yn'[not g[0]]}/{'yn'[not r[0]]:<4} {reg.disagreement_px or float('nan'):>8.1f} {reg.method}")
+                  f"{'yn'[not g[0]]}/{'yn'[not r[0]]:<4} "
+                  + ("    (not matched at all)" if reg is None else
+                     f"{reg.disagreement_px or float('nan'):>8.1f} {reg.method}"))
         summary(rows, f"seed {seed}")
         every += rows
     summary(every, "all   ")
