@@ -285,6 +285,22 @@ def test_readings_below_the_control_while_everyone_is_still_red_are_checked_neve
     plain(a)
 
 
+def test_readings_below_the_control_that_straddle_the_early_edge_are_checked_not_ahead():
+    """Hypothesis found it: 0, 0 before fractional Er:YAG's early edge (day 2.5), then -3 on days 2-4.
+
+    Before the edge the median is 0; after it -3 is within the clear threshold (3.2-3.5), so no
+    rule fired and the fit read the course as resolved early. A course that would read ``ahead``
+    is checked at the weaker multiple on every day.
+    """
+    a = assess_course("fractional_erbium", days=[0.5, 1.0, 2.0, 3.0, 4.0], redness_delta_a=[0.0, 0.0, -3.0, -3.0, -3.0])
+    assert a.status == "check_photos"
+    assert [s.rule for s in a.signals if s.status != "info"] == ["redness_below_control"]
+    assert "would otherwise read as ahead" in a.provider_reasons[0]
+    # The same readings a little less low are not implausible, and the course may be ahead.
+    assert assess_course("fractional_erbium", days=[0.5, 1.0, 2.0, 3.0, 4.0],
+                         redness_delta_a=[0.0, 0.0, -1.5, -1.5, -1.5]).status == "ahead"
+
+
 def test_one_early_photo_below_the_control_is_checked_whatever_follows():
     """Fully ablative Er:YAG, -3.5 on day 7 (early edge 7.6 d), then 3.0 and 2.5: not read as ahead.
 

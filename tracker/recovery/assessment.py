@@ -771,13 +771,17 @@ def _focal_signals(
 
 
 def _implausible_signals(
-    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray
+    entry: Treatment, relative: np.ndarray, session: np.ndarray, delta_a: np.ndarray, per_day: np.ndarray,
+    ahead: bool = False,
 ) -> list[Signal]:
     """Flag redness below the control, or none where every patient is red, for checking.
 
     Below the control: the median of a session's photos, or of its latest two or three (a
     region that slipped, or a control that moved onto redder skin, part-way through), below minus
-    the clear-excess threshold for that many photos.
+    the clear-excess threshold for that many photos; before the band's early edge, or on any day
+    when the course would otherwise read ``ahead`` (``ahead=True``), below minus the weaker
+    :func:`early_below_control_delta_a`: a claim of fast healing is not made from readings below
+    the control.
     """
     signals = []
     for index in np.unique(session):
@@ -786,7 +790,7 @@ def _implausible_signals(
         order = np.argsort(relative[mine], kind="stable")
         below = _below_control(delta_a[mine][order], per_day[mine][order])
         when, z = "", CLEAR_Z
-        early = mine & (relative < entry.resolution_day_low)
+        early = mine if ahead else mine & (relative < entry.resolution_day_low)
         # Even one such photo is checked, whatever follows: the fit would otherwise use it (and read
         # the course as ahead), and the provider can hide a photo that is simply odd.
         if below is None and early.any():
@@ -794,7 +798,9 @@ def _implausible_signals(
             # at a weaker multiple: the true excess is then positive, not 0.
             order = np.argsort(relative[early], kind="stable")
             below = _below_control(delta_a[early][order], per_day[early][order], early_below_control_delta_a)
-            when = (f" before day {entry.resolution_day_low:g} (the band's early edge, when nearly every patient is"
+            when = (" (the course would otherwise read as ahead of the band, which readings below the control do not"
+                    " show)" if ahead else
+                    f" before day {entry.resolution_day_low:g} (the band's early edge, when nearly every patient is"
                     " still red)")
             z = EARLY_BELOW_Z
         if below is not None:
@@ -1343,8 +1349,9 @@ def assess_course(
       (``redness_focal``) on the latest two photo days from the band's median resolution day on.
     * ``check_photos`` (``redness_below_control``): a session's median Δa* (or that of its
       latest two or three photos) below minus the clear threshold, or, for photos before the
-      band's early edge, when nearly every patient is still red, below minus
-      :func:`early_below_control_delta_a`: the treated area is less red than its control beyond noise.
+      band's early edge, when nearly every patient is still red, or on any day when the course
+      would otherwise read ``ahead``, below minus :func:`early_below_control_delta_a`: the
+      treated area is less red than its control beyond noise.
     * ``check_photos`` (``no_redness_after_treatment``): Δa* at or below the resolved level on
       the days every patient is red (``universal_redness_until_day``). Either makes the data
       more likely wrong than the healing fast, so the course is then not called ``ahead``.
@@ -1445,12 +1452,14 @@ def assess_course(
     ]
     implausible = _implausible_signals(entry, *daily)
     review_fired = bool(review)
-    if implausible:
-        course_signal = _not_compared_signal()
-    else:
+    if not implausible:
         course_signal = _course_signal(
             entry, fit, relative[latest], delta_a[latest], current, review_fired, reference_peak
         )
+        if course_signal.status == "ahead":
+            implausible = _implausible_signals(entry, *daily, ahead=True)
+    if implausible:
+        course_signal = _not_compared_signal()
     signals = (*review, *implausible, course_signal, *info)
     status = max((s.status for s in signals if s.status != "info"), default="on_track", key=_SEVERITY.__getitem__)
     reasons = [s.message for s in signals]
