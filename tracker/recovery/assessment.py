@@ -797,7 +797,8 @@ def _implausible_signals(
             # While nearly every patient is still red, a reading below the control is implausible
             # at a weaker multiple: the true excess is then positive, not 0.
             order = np.argsort(relative[early], kind="stable")
-            below = _below_control(delta_a[early][order], per_day[early][order], early_below_control_delta_a)
+            below = _below_control(delta_a[early][order], per_day[early][order], early_below_control_delta_a,
+                                   any_run=ahead)
             when = (" (the course would otherwise read as ahead of the band, which readings below the control do not"
                     " show)" if ahead else
                     f" before day {entry.resolution_day_low:g} (the band's early edge, when nearly every patient is"
@@ -858,18 +859,22 @@ def _implausible_signals(
 
 
 def _below_control(
-    values: np.ndarray, per_day: np.ndarray, threshold: Callable[[int], float] = clear_excess_delta_a
+    values: np.ndarray, per_day: np.ndarray, threshold: Callable[[int], float] = clear_excess_delta_a,
+    any_run: bool = False,
 ) -> tuple[float, int, str, float] | None:
     """``(median, photos, which, threshold)`` when a session's photos (``values`` in time order), or
     its latest three or two, have a median Δa* below minus ``threshold(photos)`` (by default the
     clear-excess threshold); else None. The latest photo alone does not count (unless it is the
     only one), nor the latest two or three unless each is below 0: one odd photo is more often an
-    odd photo than a moved region."""
+    odd photo than a moved region. ``any_run``: any three or two photo days in a row count, not
+    only the latest (before a course is called ahead)."""
     runs = [(values, _days_photos(per_day))]
     # The latest two or three count only if each reads below the control: one grossly low photo
     # among them is an odd photo, not a region that moved.
-    runs += [(values[-k:], f"the latest {_days_photos(per_day[-k:])}") for k in (3, 2)
-             if k < values.size and values[-k:].max() < 0]
+    ends = range(values.size, 1, -1) if any_run else [values.size]
+    runs += [(values[end - k:end], f"{'the latest ' if end == values.size else ''}{_days_photos(per_day[end - k:end])}")
+             for end in ends for k in (3, 2)
+             if k <= end and k < values.size and values[end - k:end].max() < 0]
     for run, which in runs:
         median, limit = float(np.median(run)), threshold(int(run.size))
         if median < -limit:
@@ -1349,9 +1354,10 @@ def assess_course(
       (``redness_focal``) on the latest two photo days from the band's median resolution day on.
     * ``check_photos`` (``redness_below_control``): a session's median Δa* (or that of its
       latest two or three photos) below minus the clear threshold, or, for photos before the
-      band's early edge, when nearly every patient is still red, or on any day when the course
-      would otherwise read ``ahead``, below minus :func:`early_below_control_delta_a`: the
-      treated area is less red than its control beyond noise.
+      band's early edge, when nearly every patient is still red, or when the course would
+      otherwise read ``ahead`` (then also any two or three photo days in a row, each below 0),
+      below minus :func:`early_below_control_delta_a`: the treated area is less red than its
+      control beyond noise.
     * ``check_photos`` (``no_redness_after_treatment``): Δa* at or below the resolved level on
       the days every patient is red (``universal_redness_until_day``). Either makes the data
       more likely wrong than the healing fast, so the course is then not called ``ahead``.
