@@ -187,6 +187,7 @@ def test_the_region_registration_is_in_the_json_contract_and_reads_back(series, 
 GH_FACTOR = SIDE / 512  # the portrait's 512-px width becomes SIDE
 GH_ROI = sim.scale_box(sim.GRACE_HOPPER_CHEEK, GH_FACTOR)
 GH_CONTROL = sim.scale_box(sim.GRACE_HOPPER_CHIN, GH_FACTOR)
+GH_MEASURED = np.vstack([grid_points(GH_ROI), grid_points(GH_CONTROL)])
 
 
 @pytest.fixture(scope="module")
@@ -207,15 +208,20 @@ def hopper():
 HOPPER_HARD = [(1, 6), (2, 3), (3, 3)]
 
 
+def hopper_photo(hopper, seed: int, index: int):
+    """Photo ``index`` of the Grace Hopper series of ``seed``, and its analysis."""
+    scene, baseline, _ = hopper
+    photo = sim.head_series(scene, index + 1, np.random.default_rng(seed), treated=GH_ROI)[index]
+    return photo, analyse_photo(photo.rgb, baseline)
+
+
 @pytest.mark.parametrize("seed, index", HOPPER_HARD)
 def test_a_wrong_keypoint_start_is_not_what_a_second_face_is_measured_through(hopper, seed, index):
-    scene, baseline, before = hopper
-    photo = sim.head_series(scene, index + 1, np.random.default_rng(seed), treated=GH_ROI)[index]
-    result = analyse_photo(photo.rgb, baseline)
-    points = np.vstack([grid_points(GH_ROI), grid_points(GH_CONTROL)])
+    scene, _, before = hopper
+    photo, result = hopper_photo(hopper, seed, index)
     assert result.alignment.ok
-    estimated = baseline_to_photo(points, result.alignment.matrix, result.alignment.region)
-    assert misregistration_px(scene, photo, points, estimated) <= 2.0
+    estimated = baseline_to_photo(GH_MEASURED, result.alignment.matrix, result.alignment.region)
+    assert misregistration_px(scene, photo, GH_MEASURED, estimated) <= 2.0
     assert abs(result.metrics["redness_delta_a"] - before - photo.true_delta_a) <= 1.5
 
 
@@ -227,8 +233,6 @@ HOPPER_CHIN_OFF = [(10, 5), (12, 2)]
 
 @pytest.mark.parametrize("seed, index", HOPPER_CHIN_OFF)
 def test_a_registration_right_on_one_box_and_wrong_on_the_other_is_refused(hopper, seed, index):
-    scene, baseline, _ = hopper
-    photo = sim.head_series(scene, index + 1, np.random.default_rng(seed), treated=GH_ROI)[index]
-    result = analyse_photo(photo.rgb, baseline)
+    _, result = hopper_photo(hopper, seed, index)
     assert not result.ok and result.metrics is None
     assert result.error.startswith("The treated area could not be lined up") and "\n" not in result.error

@@ -75,14 +75,19 @@ def summary(rows: list[dict], label: str) -> None:
               f"median {np.median(mis):.2f} px, max {mis.max():.2f} px; aligned but misregistered > 2 px: {wrong}")
 
 
+def grace_hopper() -> np.ndarray:
+    """matplotlib's public-domain portrait of Grace Hopper, H x W x 3 uint8."""
+    return np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))
+
+
 #: Portraits whose head is moved in front of a still background: the photo, the head's ellipses and
 #: nose tip for ``sim.head_scene``, and the treated area and control, all in 512-px-wide coordinates.
 PORTRAITS = {
     "astronaut": (lambda: data.astronaut(), sim.ASTRONAUT_HEAD, sim.ASTRONAUT_NOSE,
                   sim.ASTRONAUT_CHEEK, sim.ASTRONAUT_CHIN),
     # matplotlib's public-domain portrait: cap, face and neck in front of a flag.
-    "grace_hopper": (lambda: np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))),
-                     sim.GRACE_HOPPER_HEAD, sim.GRACE_HOPPER_NOSE, sim.GRACE_HOPPER_CHEEK, sim.GRACE_HOPPER_CHIN),
+    "grace_hopper": (grace_hopper, sim.GRACE_HOPPER_HEAD, sim.GRACE_HOPPER_NOSE,
+                     sim.GRACE_HOPPER_CHEEK, sim.GRACE_HOPPER_CHIN),
 }
 
 
@@ -154,9 +159,7 @@ def whole_scene(label: str, base_rgb, roi, control, seeds: list[int]) -> None:
 #: a stand-in treated area and a control.
 REAL = {
     "astronaut (scikit-image)": (lambda: data.astronaut(), (190, 115, 25, 25), (225, 160, 20, 10)),
-    "Grace Hopper (matplotlib)": (lambda: np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg",
-                                                                                        asfileobj=False))),
-                                  sim.GRACE_HOPPER_CHEEK, sim.GRACE_HOPPER_CHIN),
+    "Grace Hopper (matplotlib)": (grace_hopper, sim.GRACE_HOPPER_CHEEK, sim.GRACE_HOPPER_CHIN),
     "cat (scikit-image chelsea)": (lambda: data.chelsea(), (200, 130, 30, 30), (250, 190, 30, 20)),
 }
 

@@ -590,6 +590,16 @@ def light_invariant_pattern(gray: np.ndarray, sigma: float = _PATTERN_SIGMA) -> 
     return np.clip(128 + 40 * detail / contrast, 0, 255).astype(np.uint8)
 
 
+def _in_window(box: Box, window: Box, scale: float, margin: float = 0.0) -> tuple[slice, slice]:
+    """The window-copy pixels (rows, columns) a baseline box covers, widened by ``margin`` of its longest side."""
+    bx, by, bw, bh = box
+    wx, wy, _, _ = window
+    m = margin * max(bw, bh)
+    x0, y0 = max(0, int((bx - m - wx) * scale)), max(0, int((by - m - wy) * scale))
+    x1, y1 = int(np.ceil((bx + bw + m - wx) * scale)), int(np.ceil((by + bh + m - wy) * scale))
+    return slice(y0, y1), slice(x0, x1)
+
+
 def _prepare_region(baseline_rgb: np.ndarray, gray8: np.ndarray, features: dict, boxes: tuple[Box, ...],
                     config: AlignmentConfig) -> _Region:
     """The window around the boxes, its skin, textured points to verify with, and the keypoints on that skin."""
@@ -600,9 +610,8 @@ def _prepare_region(baseline_rgb: np.ndarray, gray8: np.ndarray, features: dict,
     gray = resample_to_baseline(gray8, np.eye(3), window, s)[0]
     rgb = resample_to_baseline(baseline_rgb, np.eye(3), window, s)[0]
     seeds = np.zeros(gray.shape, np.uint8)
-    for bx, by, bw, bh in boxes:
-        cv2.rectangle(seeds, (int((bx - x) * s), int((by - y) * s)),
-                      (int(np.ceil((bx + bw - x) * s)) - 1, int(np.ceil((by + bh - y) * s)) - 1), 1, -1)
+    for box in boxes:
+        seeds[_in_window(box, window, s)] = 1
     # The skin connected to the boxes (the face they are drawn on), not the rest of the window.
     skin = skin_mask(rgb).astype(np.uint8)
     skin = cv2.morphologyEx(skin, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
@@ -1087,16 +1096,12 @@ def _box_correlation(reference: np.ndarray, region: _Region, registered: np.ndar
     rightly registered box of the head series 0.87 or more (VALIDITY.md, "A second face"). A box
     with too little skin in view to judge (64 window-copy pixels) is not judged.
     """
-    wx, wy, _, _ = region.window
-    s = region.scale
     lowest = 1.0
-    for bx, by, bw, bh in region.boxes:
-        m = _BOX_VERIFY_MARGIN * max(bw, bh)
-        x0, y0 = max(0, int((bx - m - wx) * s)), max(0, int((by - m - wy) * s))
-        x1, y1 = int(np.ceil((bx + bw + m - wx) * s)), int(np.ceil((by + bh + m - wy) * s))
-        near = where[y0:y1, x0:x1]
+    for box in region.boxes:
+        cells = _in_window(box, region.window, region.scale, _BOX_VERIFY_MARGIN)
+        near = where[cells]
         if near.sum() > 64:
-            lowest = min(lowest, _zncc(registered[y0:y1, x0:x1], reference[y0:y1, x0:x1], near))
+            lowest = min(lowest, _zncc(registered[cells], reference[cells], near))
     return lowest
 
 
