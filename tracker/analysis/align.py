@@ -1106,28 +1106,42 @@ def _box_correlation(reference: np.ndarray, region: _Region, registered: np.ndar
 
 
 def _verify_region(reference: np.ndarray, templates: np.ndarray, region: _Region, registered: np.ndarray,
-                   covered: np.ndarray, config: AlignmentConfig) -> tuple[float, int, float | None]:
-    """Correlation of the registered pattern with the baseline's, and the patch residual (rmse px, located).
+                   covered: np.ndarray, config: AlignmentConfig) -> tuple[float, int, float | None, bool]:
+    """Correlation of the registered pattern with the baseline's, the patch residual (rmse px,
+    located), and whether every measured box located enough of its own patches.
 
     The correlation is the region's, or that around one of its measured boxes where that is
-    lower (:func:`_box_correlation`).
+    lower (:func:`_box_correlation`). Each box (widened by :data:`_BOX_VERIFY_MARGIN`) must
+    locate as many of the patches judged around it as the region must of its own, all of them
+    up to 8: a box whose patches are not found within the search is not where the registration
+    puts it, however well the rest of the region is located.
     """
     where = region.mask & covered
     correlation = min(_zncc(registered, reference, where), _box_correlation(reference, region, registered, where)) \
         if where.sum() > 64 else 0.0
     r, sr = _REGION_PATCH, _REGION_SEARCH
     offsets = []
-    for (px, py), tmpl in zip(region.points.astype(int), templates):
+    judged = np.zeros(len(region.points), bool)
+    found = np.zeros(len(region.points), bool)
+    for k, ((px, py), tmpl) in enumerate(zip(region.points.astype(int), templates)):
         window = registered[py - r - sr: py + r + sr + 1, px - r - sr: px + r + sr + 1]
         if not covered[py, px] or window.shape != (2 * (r + sr) + 1,) * 2 or np.ptp(window) < 3:
             continue
+        judged[k] = True
         dx, dy, peak = _subpixel_peak(cv2.matchTemplate(window, tmpl, cv2.TM_CCOEFF_NORMED))
         if peak >= config.min_ncc:
+            found[k] = True
             offsets.append((dx - sr, dy - sr))
+    boxes_located = True
+    for box in region.boxes:
+        rows, cols = _in_window(box, region.window, region.scale, _BOX_VERIFY_MARGIN)
+        near = ((region.points[:, 0] >= cols.start) & (region.points[:, 0] < cols.stop)
+                & (region.points[:, 1] >= rows.start) & (region.points[:, 1] < rows.stop))
+        boxes_located &= bool(found[near].sum() >= min(8, judged[near].sum()))
     if not offsets:
-        return correlation, 0, None
+        return correlation, 0, None, boxes_located
     rmse = float(np.sqrt(np.mean(np.sum(np.square(offsets), axis=1)))) / region.scale
-    return correlation, len(offsets), rmse
+    return correlation, len(offsets), rmse, boxes_located
 
 
 def _detail(gray: np.ndarray, where: np.ndarray) -> float:
@@ -1248,7 +1262,8 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     registered = cv2.remap(pattern, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = cv2.remap(covered.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                        borderValue=0) > 0
-    correlation, located, rmse = _verify_region(reference, templates, region, registered, inside, config)
+    correlation, located, rmse, boxes_located = _verify_region(reference, templates, region, registered, inside,
+                                                               config)
     flow = np.hypot(displacement[..., 0], displacement[..., 1])[skin]
     corners = np.array([c for bx0, by0, bw0, bh0 in region.boxes
                         for c in ((bx0, by0), (bx0 + bw0, by0), (bx0 + bw0, by0 + bh0), (bx0, by0 + bh0))], float)
@@ -1256,7 +1271,7 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     gx2, gy2 = _apply(matrix, rx, ry)
     disagreement = float(np.hypot(gx2 - corners[:, 0], gy2 - corners[:, 1]).max())
     verified = (correlation >= config.min_region_correlation and rmse is not None
-                and located >= min(8, len(region.points)) and rmse <= tolerance)
+                and located >= min(8, len(region.points)) and boxes_located and rmse <= tolerance)
     if verified and disagreement <= config.region_agreement_px:
         # The head did not move against what the global fit followed: that fit is the better determined.
         candidate = replace(candidate, matrix=matrix, displacement=np.zeros_like(displacement), method="global")
