@@ -306,7 +306,9 @@ class Alignment:
     matches : int
         Coarse keypoint matches that passed the ratio test.
     rmse_px : float or None
-        Root-mean-square reprojection error of the inliers, baseline pixels.
+        Root-mean-square reprojection error of the inliers, baseline pixels. Above
+        ``max_rmse_px`` the photo is refused, unless ``region`` is given and verified: a head
+        that fills much of the frame leaves the whole photo's homography a few pixels off.
     overlap : float
         Fraction of the baseline covered by the warped photo.
     roi_coverage : float or None
@@ -1378,12 +1380,21 @@ def align_to_baseline(
         reason = f"The photo covers only {overlap:.0%} of the baseline view: frame the same area as in the baseline."
     elif roi_cov is not None and roi_cov < config.min_roi_coverage:
         reason = f"Only {roi_cov:.0%} of the treated area is in the photo: frame it fully, as in the baseline."
+    # Only the whole photo's residual is too large: it is refused unless a region to measure
+    # registers on its own (below).
+    loose = (reason is not None and rmse is not None and rmse > config.max_rmse_px and plausible and convex
+             and n_refined >= 12 and overlap >= config.min_overlap
+             and (roi_cov is None or roi_cov >= config.min_roi_coverage))
     region = None
-    if reference.region is not None and reason is None:
+    if reference.region is not None and (reason is None or loose):
         # A head moves against its background and is not a plane: the region measured is
         # registered on its own, and the photo is refused unless that registration verifies.
+        # A head that fills much of the frame leaves a homography of the whole photo a few
+        # pixels off everywhere (it mixes the head's move with the wall's): when the region's
+        # own registration verifies, that is what the measurements use, and the photo is kept
+        # (VALIDITY.md, "A second face"); when it does not, the whole photo's residual is the reason.
         region = _align_region(gray8, features, detector, matrix, scale, reference, config)
-        reason = region.reason
+        reason = reason if loose and not region.ok else region.reason
     return Alignment(
         ok=reason is None, matrix=matrix, inliers=n_refined, matches=matches, rmse_px=rmse,
         overlap=overlap, roi_coverage=roi_cov, rotation_deg=rotation, scale=scale, reason=reason,
