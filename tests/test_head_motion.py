@@ -271,3 +271,18 @@ def test_a_region_that_verifies_stands_in_for_a_whole_photo_fit_off_by_a_few_pix
     assert misregistration_px(scene, photo, measured, estimated) <= 2.0
     before = analyse_photo(baseline_rgb, baseline).metrics["redness_delta_a"]
     assert abs(result.metrics["redness_delta_a"] - before - photo.true_delta_a) <= 1.5
+
+
+def test_a_verified_registration_contradicted_by_a_better_correlating_one_is_refused(hopper):
+    """Grace Hopper with the treated area on her forehead and the control on her left cheek (seed 6,
+    photo 7): the region's keypoint start verified at a correlation of 0.67 with the cheek 3.9 px
+    off (the cheek has no textured patch to check it with); the global start correlated at 0.91,
+    right, but missed the patch residual's limit by a hundredth of a pixel. Which is right cannot
+    be told from the photo, so it is refused rather than measured through the first."""
+    scene, _, _ = hopper
+    roi, control = sim.scale_box((235, 140, 50, 18), GH_FACTOR), sim.scale_box((205, 240, 30, 30), GH_FACTOR)
+    baseline = prepare_baseline(sim.render_head_view(scene, sim.HeadMotion(), np.eye(3)), roi, control)
+    photo = sim.head_series(scene, 8, np.random.default_rng(6), treated=roi)[7]
+    result = analyse_photo(photo.rgb, baseline)
+    assert not result.ok and result.metrics is None
+    assert result.error.startswith("The treated area could not be lined up") and "\n" not in result.error

@@ -1202,9 +1202,10 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
         pattern = light_invariant_pattern(photo)
         tried.append((start, method, photo, covered, pattern, _register_region(
             region, region.pattern, region.templates, pattern, covered, matrix, start, method, tolerance, config)))
-    best = _best_verified([attempt for *_, attempt in tried])
+    attempts = [attempt for *_, attempt in tried]
+    best = _best_verified(attempts)
     if best is not None:
-        return best
+        return _unless_contradicted(best, attempts, region.boxes, matrix, config)
     retries = []
     for start, method, photo, covered, pattern, _ in tried:
         where = region.mask & covered
@@ -1217,6 +1218,39 @@ def _align_region(gray8: np.ndarray, features: _Features | None, detector: str |
                                         covered, matrix, start, method, max(tolerance, sigma / region.scale), config))
     best = _best_verified(retries)
     return tried[0][-1] if best is None else best
+
+
+def _unless_contradicted(best: RegionAlignment, attempts: list[RegionAlignment], boxes: tuple[Box, ...],
+                         matrix: np.ndarray, config: AlignmentConfig) -> RegionAlignment:
+    """``best``, or refused when another start's registration correlates better and puts a measured box elsewhere.
+
+    Two registrations of the same region that disagree by more than ``max_disagreement_px`` at
+    a box cannot both be right. When the one that verified correlates less well than the
+    other (which missed a check, e.g. its patch residual by a hundredth of a pixel), which one
+    is right cannot be told: on Grace Hopper's head, with the treated area on the forehead and
+    the control on a cheek without textured patches, the verified start put the control 3.9 px
+    off (correlation 0.67) while the unverified one (0.91) was right (VALIDITY.md, "A second face").
+    """
+    corners = _box_corners(boxes)
+
+    def where(attempt: RegionAlignment) -> tuple[np.ndarray, np.ndarray]:  # the corners, baseline px via the global fit
+        return _apply(matrix, *_to_photo(matrix, replace(attempt, ok=True), corners[:, 0], corners[:, 1]))
+
+    bx, by = where(best)
+    for other in attempts:
+        if (other is best or other.displacement is None or other.correlation is None
+                or other.correlation <= best.correlation):
+            continue
+        ox, oy = where(other)
+        if np.hypot(ox - bx, oy - by).max() > config.max_disagreement_px:
+            return replace(best, ok=False, reason=_REGION_UNCLEAR)
+    return best
+
+
+def _box_corners(boxes: tuple[Box, ...]) -> np.ndarray:
+    """The four corners of each box ``(x, y, width, height)``, an (4N, 2) array."""
+    return np.array([c for bx0, by0, bw0, bh0 in boxes
+                     for c in ((bx0, by0), (bx0 + bw0, by0), (bx0 + bw0, by0 + bh0), (bx0, by0 + bh0))], float)
 
 
 def _best_verified(attempts: list[RegionAlignment]) -> RegionAlignment | None:
@@ -1267,8 +1301,7 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
     correlation, located, rmse, boxes_located = _verify_region(reference, templates, region, registered, inside,
                                                                config)
     flow = np.hypot(displacement[..., 0], displacement[..., 1])[skin]
-    corners = np.array([c for bx0, by0, bw0, bh0 in region.boxes
-                        for c in ((bx0, by0), (bx0 + bw0, by0), (bx0 + bw0, by0 + bh0), (bx0, by0 + bh0))], float)
+    corners = _box_corners(region.boxes)
     rx, ry = _to_photo(matrix, candidate, corners[:, 0], corners[:, 1])
     gx2, gy2 = _apply(matrix, rx, ry)
     disagreement = float(np.hypot(gx2 - corners[:, 0], gy2 - corners[:, 1]).max())
