@@ -1089,38 +1089,23 @@ def _patches(image: np.ndarray, points: np.ndarray, r: int) -> np.ndarray:
 _BOX_VERIFY_MARGIN = 0.25  # each measured box is verified with this share of its longest side around it
 
 
-def _box_correlation(reference: np.ndarray, region: _Region, registered: np.ndarray, where: np.ndarray) -> float:
-    """The lowest correlation of the registered pattern with the baseline's around any one measured box.
-
-    Over each box widened by :data:`_BOX_VERIFY_MARGIN` (its skin in the window copy). The
-    region's correlation is dominated by its larger part: a registration right on the cheek and
-    20-30 px off on the chin passed at 0.63-0.66 overall while its chin read 0.34-0.38, every
-    rightly registered box of the head series 0.87 or more (VALIDITY.md, "A second face"). A box
-    with too little skin in view to judge (64 window-copy pixels) is not judged.
-    """
-    lowest = 1.0
-    for box in region.boxes:
-        cells = _in_window(box, region.window, region.scale, _BOX_VERIFY_MARGIN)
-        near = where[cells]
-        if near.sum() > 64:
-            lowest = min(lowest, _zncc(registered[cells], reference[cells], near))
-    return lowest
-
-
 def _verify_region(reference: np.ndarray, templates: np.ndarray, region: _Region, registered: np.ndarray,
                    covered: np.ndarray, config: AlignmentConfig) -> tuple[float, int, float | None, bool]:
     """Correlation of the registered pattern with the baseline's, the patch residual (rmse px,
     located), and whether every measured box located enough of its own patches.
 
-    The correlation is the region's, or that around one of its measured boxes where that is
-    lower (:func:`_box_correlation`). Each box (widened by :data:`_BOX_VERIFY_MARGIN`) must
-    locate as many of the patches judged around it as the region must of its own, all of them
-    up to 8: a box whose patches are not found within the search is not where the registration
-    puts it, however well the rest of the region is located.
+    Each measured box is also judged on its own, widened by :data:`_BOX_VERIFY_MARGIN`:
+
+    * the correlation is the region's, or that around one box where that is lower. The region's
+      is dominated by its larger part: a registration right on the cheek and 20-30 px off on the
+      chin passed at 0.63-0.66 overall while its chin read 0.34-0.38, every rightly registered
+      box of the head series 0.87 or more (VALIDITY.md, "A second face"). A box with too little
+      skin in view to judge (64 window-copy pixels) is not judged;
+    * the box must locate as many of the patches judged around it as the region must of its
+      own, all of them up to 8: a box whose patches are not found within the search is not where
+      the registration puts it, however well the rest of the region is located.
     """
     where = region.mask & covered
-    correlation = min(_zncc(registered, reference, where), _box_correlation(reference, region, registered, where)) \
-        if where.sum() > 64 else 0.0
     r, sr = _REGION_PATCH, _REGION_SEARCH
     offsets = []
     judged = np.zeros(len(region.points), bool)
@@ -1134,9 +1119,13 @@ def _verify_region(reference: np.ndarray, templates: np.ndarray, region: _Region
         if peak >= config.min_ncc:
             found[k] = True
             offsets.append((dx - sr, dy - sr))
+    judge_correlation = where.sum() > 64
+    correlation = _zncc(registered, reference, where) if judge_correlation else 0.0
     boxes_located = True
     for box in region.boxes:
         rows, cols = _in_window(box, region.window, region.scale, _BOX_VERIFY_MARGIN)
+        if judge_correlation and where[rows, cols].sum() > 64:
+            correlation = min(correlation, _zncc(registered[rows, cols], reference[rows, cols], where[rows, cols]))
         near = ((region.points[:, 0] >= cols.start) & (region.points[:, 0] < cols.stop)
                 & (region.points[:, 1] >= rows.start) & (region.points[:, 1] < rows.stop))
         boxes_located &= bool(found[near].sum() >= min(8, judged[near].sum()))
@@ -1232,16 +1221,12 @@ def _unless_contradicted(best: RegionAlignment, attempts: list[RegionAlignment],
     off (correlation 0.67) while the unverified one (0.91) was right (VALIDITY.md, "A second face").
     """
     corners = _box_corners(boxes)
-
-    def where(attempt: RegionAlignment) -> tuple[np.ndarray, np.ndarray]:  # the corners, baseline px via the global fit
-        return _apply(matrix, *_to_photo(matrix, replace(attempt, ok=True), corners[:, 0], corners[:, 1]))
-
-    bx, by = where(best)
+    bx, by = _seen_through_global(matrix, best, corners)
     for other in attempts:
         if (other is best or other.displacement is None or other.correlation is None
                 or other.correlation <= best.correlation):
             continue
-        ox, oy = where(other)
+        ox, oy = _seen_through_global(matrix, other, corners)
         if np.hypot(ox - bx, oy - by).max() > config.max_disagreement_px:
             return replace(best, ok=False, reason=_REGION_UNCLEAR)
     return best
@@ -1251,6 +1236,13 @@ def _box_corners(boxes: tuple[Box, ...]) -> np.ndarray:
     """The four corners of each box ``(x, y, width, height)``, an (4N, 2) array."""
     return np.array([c for bx0, by0, bw0, bh0 in boxes
                      for c in ((bx0, by0), (bx0 + bw0, by0), (bx0 + bw0, by0 + bh0), (bx0, by0 + bh0))], float)
+
+
+def _seen_through_global(matrix: np.ndarray, attempt: RegionAlignment,
+                         corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the global homography puts, in baseline pixels, the photo points that ``attempt``'s own
+    registration (verified or not) finds ``corners`` at: the corners themselves where the two agree."""
+    return _apply(matrix, *_to_photo(matrix, replace(attempt, ok=True), corners[:, 0], corners[:, 1]))
 
 
 def _best_verified(attempts: list[RegionAlignment]) -> RegionAlignment | None:
@@ -1302,8 +1294,7 @@ def _register_region(region: _Region, reference: np.ndarray, templates: np.ndarr
                                                                config)
     flow = np.hypot(displacement[..., 0], displacement[..., 1])[skin]
     corners = _box_corners(region.boxes)
-    rx, ry = _to_photo(matrix, candidate, corners[:, 0], corners[:, 1])
-    gx2, gy2 = _apply(matrix, rx, ry)
+    gx2, gy2 = _seen_through_global(matrix, candidate, corners)
     disagreement = float(np.hypot(gx2 - corners[:, 0], gy2 - corners[:, 1]).max())
     verified = (correlation >= config.min_region_correlation and rmse is not None
                 and located >= min(8, len(region.points)) and boxes_located and rmse <= tolerance)
@@ -1402,22 +1393,20 @@ def align_to_baseline(
     rotation, scale, plausible = _geometry(matrix, gray8.shape)
     overlap, roi_cov, convex = _coverage(matrix, gray8.shape, reference.shape, roi)
 
-    reason = None
+    reason, loose = None, False
     if not plausible or not convex:
         reason = "The photo could not be matched to the baseline reliably (the match implies an impossible camera move)."
     elif rmse is None or n_refined < 12:
         reason = "The photo matched the baseline only roughly: too few details could be lined up precisely. Retake it in focus, in even light."
     elif rmse > config.max_rmse_px:
         reason = f"The photo lines up with the baseline only to within {rmse:.1f} pixels; retake it from the same angle as the baseline."
+        # Only the whole photo's residual is too large: it is refused unless a region to measure
+        # registers on its own (below).
+        loose = overlap >= config.min_overlap and (roi_cov is None or roi_cov >= config.min_roi_coverage)
     elif overlap < config.min_overlap:
         reason = f"The photo covers only {overlap:.0%} of the baseline view: frame the same area as in the baseline."
     elif roi_cov is not None and roi_cov < config.min_roi_coverage:
         reason = f"Only {roi_cov:.0%} of the treated area is in the photo: frame it fully, as in the baseline."
-    # Only the whole photo's residual is too large: it is refused unless a region to measure
-    # registers on its own (below).
-    loose = (reason is not None and rmse is not None and rmse > config.max_rmse_px and plausible and convex
-             and n_refined >= 12 and overlap >= config.min_overlap
-             and (roi_cov is None or roi_cov >= config.min_roi_coverage))
     region = None
     if reference.region is not None and (reason is None or loose):
         # A head moves against its background and is not a plane: the region measured is
