@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from skimage import data
 
 import iec_srgb
+import wheel_photos
 from series import CONTROL, ROI, make_followup, roi_mask
 from tracker.analysis import simulate as sim
 from tracker.analysis import analyse_baseline, analyse_photo, prepare_baseline
@@ -190,6 +193,8 @@ NOT_MASK = {
     "list": MASK.tolist(),
 }
 REFERENCE_SKIN = ColourCorrection(method="reference_skin", matrix=np.array([[0.15, 1.05], [-0.05, 0.95], [0.02, 1.1]]))
+# A correction stored before metric version 2.3, whose powers act on linear light.
+REFERENCE_SKIN_LINEAR = replace(REFERENCE_SKIN, tone="linear")
 CHART = ColourCorrection(method="colorchecker",
                          matrix=np.array([[1.1, 0.05, -0.02, 0.01], [0.03, 0.95, 0.0, 0.0], [-0.01, 0.02, 1.2, -0.01]]))
 
@@ -326,13 +331,17 @@ def _channel_map_truth(correction: ColourCorrection, encoded: np.ndarray) -> np.
     lin = iec_srgb.decode(encoded)
     if correction.method == "colorchecker":
         out = lin @ correction.matrix[:, :3].T + correction.matrix[:, 3]
-    else:
+    elif correction.tone == "linear":
         a, b = correction.matrix[:, 0], correction.matrix[:, 1]
         out = np.exp(a + b * np.log(np.maximum(lin, 1e-4)))
+    else:
+        a, b = correction.matrix[:, 0], correction.matrix[:, 1]
+        out = np.exp(a) * np.maximum(iec_srgb.decode(encoded ** b), 1e-4)
     return np.clip(iec_srgb.encode(np.clip(out, 0, 1)), 0, 1)
 
 
-@pytest.mark.parametrize("correction", [REFERENCE_SKIN, CHART], ids=["reference_skin", "colorchecker"])
+@pytest.mark.parametrize("correction", [REFERENCE_SKIN, REFERENCE_SKIN_LINEAR, CHART],
+                         ids=["reference_skin", "reference_skin, stored linear tone", "colorchecker"])
 @pytest.mark.parametrize("form", ["uint8 image", "uint8 pixels", "float32 image", "float64 pixels", "float16 image"])
 def test_correction_apply_takes_8bit_or_float_images_and_pixel_lists(correction, form):
     dtype, layout = form.split()
@@ -431,3 +440,50 @@ def test_chart_correction_refuses_patches_that_are_not_n_by_3_in_0_1(photo, base
 def test_uncorrected_needs_a_sentence(note):
     with pytest.raises(ValueError, match=r"^note must be a non-empty string"):
         uncorrected(note)
+
+
+# --- a tone curve changed between photos, skin far lighter than most of the reference -----------
+
+GH_FOREHEAD, GH_LEFT_CHEEK = (235, 140, 50, 18), (205, 240, 30, 30)  # Grace Hopper, 512-px-wide portrait
+
+
+@pytest.fixture(scope="module")
+def hopper_forehead():
+    """Grace Hopper's portrait, its brightly lit forehead reddened by 5 a*: the baseline prepared, both photos."""
+    portrait = wheel_photos.load("grace_hopper")
+    x, y, w, h = GH_FOREHEAD
+    mask = np.zeros(portrait.shape[:2], bool)
+    mask[y:y + h, x:x + w] = True
+    reddened = sim.add_redness(portrait, mask, 5.0)
+    baseline = prepare_baseline(portrait, GH_FOREHEAD, GH_LEFT_CHEEK)
+    return portrait, reddened, baseline
+
+
+@pytest.mark.parametrize("lighting", [sim.Lighting(gamma=1.09), sim.Lighting(gamma=0.92),
+                                      sim.Lighting(exposure=0.79, white_balance=(1.03, 0.97, 0.97), gamma=1.09),
+                                      sim.Lighting(exposure=0.86, white_balance=(0.98, 1.08, 1.01), gamma=1.07)],
+                         ids=["gamma 1.09", "gamma 0.92", "darker, gamma 1.09", "darker, greener, gamma 1.07"])
+def test_a_tone_curve_change_is_undone_on_skin_lighter_than_the_reference(hopper_forehead, lighting):
+    """A camera's tone curve acts on encoded values. Fitted as a power of linear light, set by the dark
+    uniform and background that are most of the reference (median L* 7), it was extrapolated to the
+    forehead (L* 77) and read Δa* 1.0-1.5 units low (VALIDITY.md, "A tone curve fitted on encoded values")."""
+    portrait, reddened, baseline = hopper_forehead
+    x, y, w, h = GH_FOREHEAD
+    true = float(srgb8_to_lab(reddened[y:y + h, x:x + w])[..., 1].mean()
+                 - srgb8_to_lab(portrait[y:y + h, x:x + w])[..., 1].mean())
+    before = analyse_baseline(baseline).metrics["redness_delta_a"]
+    result = analyse_photo(sim.change_lighting(reddened, lighting), baseline)
+    assert result.ok and result.colour.method == "reference_skin"
+    error = result.metrics["redness_delta_a"] - before - true
+    assert abs(error) < 0.4, error
+
+
+def test_a_stored_correction_applies_as_it_was_fitted():
+    """Before metric version 2.3 a fitted power acted on linear light: a stored result still shows its photo so."""
+    stored = REFERENCE_SKIN.to_dict()
+    assert ColourCorrection.from_dict(stored).tone == "encoded"
+    assert ColourCorrection.from_dict(stored, "2.3").tone == "encoded"
+    old = ColourCorrection.from_dict(stored, "2.2")
+    assert old.tone == "linear"
+    np.testing.assert_allclose(old.apply(RGB8), REFERENCE_SKIN_LINEAR.apply(RGB8), atol=1e-6)
+    assert np.abs(old.apply(RGB8) - REFERENCE_SKIN.apply(RGB8)).max() > 1 / 255  # the two forms differ

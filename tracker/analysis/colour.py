@@ -21,10 +21,13 @@ patient's baseline photo before any metric is computed, by one of:
 ``baseline``
     The photo is the baseline itself: no correction.
 
-Exposure and white balance are gains in linear light, and a gamma change of the
-encoded signal is close to a power law in linear light, so the reference-skin
-model ``log(lin_base) = a_c + b_c log(lin_photo)`` covers the three changes that
-dominate between phone photos. Light from one side (a window) makes the gain
+Exposure and white balance are gains in linear light, and a camera's tone curve
+(gamma) acts on the encoded signal ``v``, so the reference-skin model
+``log(lin_base) = a_c + log(lin(v_photo ** b_c))`` holds the three changes that
+dominate between phone photos exactly. (Before metric version 2.3 the power acted
+on linear light, ``a_c + b_c log(lin_photo)``: close to a gamma of the encoded
+signal only over part of the range, which mattered when skin was far lighter than
+most of the reference.) Light from one side (a window) makes the gain
 vary smoothly over the frame: when the reference pixels span the frame, the
 gain is a first-order surface ``a_c + g_xc x + g_yc y`` in frame coordinates
 rather than one number per channel.
@@ -81,6 +84,16 @@ __all__ = [
     "delta_e76",
     "frame_of_box",
 ]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """A metric version such as ``"2.3"`` as numbers that compare in order, ``(2, 3)``."""
+    return tuple(int(part) for part in str(text).split(".") if part.isdigit())
+
+
+def _log_linear(v: np.ndarray) -> np.ndarray:
+    """Natural log of the linear light of 0-1 sRGB values (float32), light below 1e-4 counted as 1e-4."""
+    return np.log(np.maximum(srgb_to_linear(v), 1e-4))
 
 
 def srgb_to_linear(v: np.ndarray) -> np.ndarray:
@@ -340,7 +353,9 @@ class ColourCorrection:
     matrix : numpy.ndarray
         ``colorchecker``: 3x4 affine in linear RGB. ``reference_skin`` and
         ``surroundings``: 3x2 rows of ``(a_c, b_c)`` with
-        ``log(lin_out) = a_c + b_c log(lin_in)``, or 3x4 rows of
+        ``log(lin_out) = a_c + log(lin(v_c ** b_c))`` (``tone="encoded"``: the power acts on the
+        encoded value ``v_c`` in 0-1, ``lin`` decodes sRGB) or ``a_c + b_c log(lin(v_c))``
+        (``tone="linear"``, results before metric version 2.3), or 3x4 rows of
         ``(a_c, b_c, gx_c, gy_c)`` with ``gx_c x + gy_c y`` added, ``x`` and ``y``
         the position in the baseline's frame, each from -0.5 to 0.5 (light
         from one side). ``baseline`` and ``none``: empty.
@@ -356,6 +371,10 @@ class ColourCorrection:
     reference : str or None
         What the fit was made on, in words: ``"untreated skin"``, ``"control skin
         and surroundings"``, ``"surroundings"``, ``"colour card"``, ``"baseline"``.
+    tone : str
+        Where the power ``b_c`` of a fitted correction acts: ``"encoded"`` (on the sRGB
+        values, as a camera's tone curve does) or ``"linear"`` (on linear light, as fitted
+        before metric version 2.3; kept so that stored corrections apply as they were fitted).
     """
 
     method: str
@@ -364,6 +383,7 @@ class ColourCorrection:
     reference_pixels: int = 0
     note: str | None = None
     reference: str | None = None
+    tone: str = "encoded"
 
     @property
     def light(self) -> str:
@@ -402,9 +422,15 @@ class ColourCorrection:
         if self.method in ("baseline", "none"):
             return v
         a = self.matrix[:, 0].astype(np.float32)
-        b = self.matrix[:, 1].astype(np.float32)
-        lin = np.exp(a + b * np.log(np.maximum(srgb_to_linear(v), 1e-4)) + log_gain)
+        lin = np.exp(a + self._log_tone(v) + log_gain)
         return np.clip(linear_to_srgb(np.clip(lin, 0, 1)), 0, 1)
+
+    def _log_tone(self, v: np.ndarray) -> np.ndarray:
+        """Log linear light of 0-1 sRGB values ``v`` (channels last) through the fitted powers, before the gains."""
+        b = self.matrix[:, 1].astype(np.float32)
+        if self.tone == "linear":
+            return b * np.log(np.maximum(srgb_to_linear(v), 1e-4))
+        return _log_linear(np.maximum(v, 0) ** b)
 
     def _map_pixels(self, values: np.ndarray, frame: tuple[float, float, float, float],
                     where: np.ndarray) -> np.ndarray:
@@ -440,8 +466,9 @@ class ColourCorrection:
         # ``v + 0.055`` by ``g ** (1 / 2.4)`` (IEC 61966-2-1), so the map is a 256-entry table per
         # channel times a separable product of row and column factors (error under 0.004, one 8-bit
         # level, in the darkest levels, where the toe is linear).
-        a, b = self.matrix[:, 0].astype(np.float32), self.matrix[:, 1].astype(np.float32)
-        lin = np.exp(a + b * np.log(np.maximum(_linear_levels()[:, None], 1e-4)))  # not clipped: the gain may lower it
+        a = self.matrix[:, 0].astype(np.float32)
+        levels = np.arange(256, dtype=np.float32)[:, None].repeat(3, 1) / 255
+        lin = np.exp(a + self._log_tone(levels))  # not clipped: the gain may lower it
         table = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055) + 0.055
         out = cv2.LUT(np.ascontiguousarray(rgb), np.ascontiguousarray(table[None].astype(np.float32)))
         out *= np.exp(ys[:, None] * gy / np.float32(2.4))[:, None, :]
@@ -450,11 +477,17 @@ class ColourCorrection:
         return np.clip(out, 0, 1, out=out)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ColourCorrection:
-        """The correction back from :meth:`to_dict` (parameters rounded to 6 decimals)."""
+    def from_dict(cls, data: dict, metric_version: str | None = None) -> ColourCorrection:
+        """The correction back from :meth:`to_dict` (parameters rounded to 6 decimals).
+
+        ``metric_version`` is that of the result it was stored with: a fitted correction
+        stored before metric version 2.3 has its powers on linear light (``tone="linear"``).
+        None: the current version.
+        """
+        tone = "linear" if metric_version is not None and _version(metric_version) < (2, 3) else "encoded"
         return cls(method=data["method"], matrix=np.asarray(data.get("parameters") or [], dtype=np.float64),
                    residual_delta_e=data.get("residual_delta_e"), reference_pixels=data.get("reference_pixels", 0),
-                   note=data.get("note"), reference=data.get("reference"))
+                   note=data.get("note"), reference=data.get("reference"), tone=tone)
 
     def to_dict(self) -> dict:
         """JSON-ready summary for the CLI contract."""
@@ -492,17 +525,19 @@ def uncorrected(note: str) -> ColourCorrection:
     return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
 
 
-def _tukey_fit(design: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.ndarray:
-    """Robust linear least squares ``y[c] ≈ design[c] @ coef[c]``, one fit per row, by reweighted least squares.
+def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, iterations: int = 12) -> np.ndarray:
+    """Robust fit per channel ``c`` of ``y[:, c] ≈ a_c + log(lin(v[:, c] ** b_c)) + extra @ g_c``.
 
-    ``design`` is (rows, n, k), ``y`` (rows, n). Tukey's biweight with a scale
-    from the median absolute deviation (tuning constant 4.685) gives zero weight
+    ``v`` (n, 3) are encoded sRGB values in 0-1 (none at 0), ``y`` (n, 3) the log linear light
+    they should map to, ``extra`` (n, e) further columns (the position, for light from one side).
+    Gauss-Newton steps in ``b_c`` within iteratively reweighted least squares: Tukey's biweight
+    with a scale from the median absolute deviation (tuning constant 4.685) gives zero weight
     to gross outliers such as pixels whose colour really changed.
 
     Returns
     -------
     numpy.ndarray
-        (rows, k) coefficients.
+        (3, 2 + e) rows ``(a_c, b_c, *g_c)``.
 
     References
     ----------
@@ -510,26 +545,40 @@ def _tukey_fit(design: np.ndarray, y: np.ndarray, iterations: int = 8) -> np.nda
            reweighted least-squares. Communications in Statistics - Theory and Methods
            6(9), 813-827. doi:10.1080/03610927708827533
     """
-    rows, _, k = design.shape
-    coef = np.zeros((rows, k))
+    n, rows = y.shape
+    coef = np.zeros((rows, 2 + extra.shape[1]))
     coef[:, 1] = 1.0
-    w = np.ones_like(y)
+    log_v = np.log(v)
+    w = np.ones((rows, n))
+
+    def tone(c: int, power: float) -> tuple[np.ndarray, np.ndarray]:
+        """log(lin(v ** power)) of channel c and its derivative in ``power``."""
+        u = v[:, c] ** power
+        dark = u <= 0.04045  # the sRGB curve's linear toe (IEC 61966-2-1)
+        lin = np.where(dark, u / 12.92, ((u + 0.055) / 1.055) ** 2.4)
+        slope = np.where(lin > 1e-4, np.where(dark, 1.0, 2.4 * u / (u + 0.055)), 0.0)  # d log(lin) / d log(u)
+        return np.log(np.maximum(lin, 1e-4)), slope * log_v[:, c]
+
     for _ in range(iterations):
         new = coef.copy()
+        r = np.empty((rows, n))
         for c in range(rows):
+            f, df = tone(c, coef[c, 1])
             sw = np.sqrt(w[c])[:, None]
-            sol, *_ = np.linalg.lstsq(design[c] * sw, y[c] * sw[:, 0], rcond=None)
-            new[c] = sol
+            design = np.column_stack([np.ones(n), df, extra])
+            sol, *_ = np.linalg.lstsq(design * sw, (y[:, c] - f) * sw[:, 0], rcond=None)
+            new[c, 0], new[c, 2:] = sol[0], sol[2:]
+            new[c, 1] = np.clip(coef[c, 1] + sol[1], 0.25, 4.0)
+            r[c] = y[:, c] - tone(c, new[c, 1])[0] - new[c, 0] - extra @ new[c, 2:]
         converged = np.abs(new - coef).max() < 1e-5
         coef = new
         if converged:
             break
-        r = y - np.einsum("cnk,ck->cn", design, coef)
         centred = np.abs(r - np.median(r, axis=1, keepdims=True))
         scale = 1.4826 * np.median(centred, axis=1, keepdims=True) + 1e-6
         u = r / (4.685 * scale)
         w = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
-        if (w.sum(1) < 10 * k).any():
+        if (w.sum(1) < 10 * coef.shape[1]).any():
             break
     return coef
 
@@ -595,16 +644,24 @@ def fit_reference_correction(
     Both images are smoothed (Gaussian, sigma 1.5 px) first so that residual
     misregistration and sensor noise average out. Clipped pixels in either
     image are excluded: their true colour is unknown. Per channel ``c`` the fit
-    is ``log(lin_base_c) = a_c + b_c log(lin_photo_c) + gx_c x + gy_c y``, where
-    ``lin`` is linear light (IEC 61966-2-1) and ``x``, ``y`` the pixel's
-    position in the frame (-0.5 to 0.5): ``exp(a_c)`` absorbs exposure and white
-    balance, ``b_c`` a tone-curve (gamma) change, and the plane ``gx_c x + gy_c y``
+    is ``log(lin_base_c) = a_c + log(lin(v_c ** b_c)) + gx_c x + gy_c y``, where
+    ``v_c`` is the photo's encoded value (0-1), ``lin`` decodes it to linear light
+    (IEC 61966-2-1) and ``x``, ``y`` are the pixel's position in the frame (-0.5 to
+    0.5): ``exp(a_c)`` absorbs exposure and white balance, ``b_c`` a tone-curve
+    (gamma) change of the encoded values, and the plane ``gx_c x + gy_c y``
     light that grows toward one side, as from a window (a smooth illumination
     field, the assumption of Land's retinex [1]_). The plane is fitted only when
     the reference pixels spread over the frame (standard deviation at least
     :data:`MIN_SPREAD_FOR_SMOOTH_LIGHT` of it along their narrowest direction):
     otherwise it would be extrapolated from one side, and one gain per channel
     is fitted instead. Robust weights: :func:`_tukey_fit`.
+
+    The power acts on the encoded values because that is where a camera's tone curve
+    acts: a power of linear light matches a gamma of 1.09 on encoded values only over part
+    of the range (its local power runs from 1.04 at 2 % of full light to 1.09 above 40 %).
+    Fitted on a reference that is mostly dark (a dark uniform and background), that form
+    was extrapolated to a brightly lit forehead and read Δa* 1.0-1.8 units low (VALIDITY.md,
+    "A tone curve fitted on encoded values").
 
     References
     ----------
@@ -633,14 +690,12 @@ def fit_reference_correction(
         smoothed_baseline = smooth_for_fit(baseline)
     p = smooth_for_fit(photo).reshape(-1, 3)[idx].astype(np.float32) / 255
     b = smoothed_baseline.reshape(-1, 3)[idx].astype(np.float32) / 255
-    lp = np.log(np.maximum(srgb_to_linear(p), 1e-4)).astype(np.float64)
     lb = np.log(np.maximum(srgb_to_linear(b), 1e-4)).astype(np.float64)
     h, w = photo.shape[:2]
     xy = np.stack([(idx % w + 0.5) / w - 0.5, (idx // w + 0.5) / h - 0.5], axis=1)
-    columns = [np.ones((3, idx.size)), lp.T]
-    if smooth_light and _spread(xy) >= MIN_SPREAD_FOR_SMOOTH_LIGHT:
-        columns += [np.broadcast_to(xy[:, 0], (3, idx.size)), np.broadcast_to(xy[:, 1], (3, idx.size))]
-    coef = _tukey_fit(np.stack(columns, axis=-1), lb.T)
+    smooth = smooth_light and _spread(xy) >= MIN_SPREAD_FOR_SMOOTH_LIGHT
+    # Smoothing can take a dark pixel next to black to 0: half a level keeps its log finite.
+    coef = _tukey_fit(np.maximum(p.astype(np.float64), 0.5 / 255), lb, xy if smooth else np.empty((idx.size, 0)))
     correction = ColourCorrection(method=method, matrix=coef, reference_pixels=int(idx.size), reference=label)
     if correction.light == "smooth":
         corrected = correction._channel_map(p, xy @ coef[:, 2:].T.astype(np.float32))

@@ -39,7 +39,7 @@ __all__ = [
     "uniform_lbp_inner",
 ]
 
-METRIC_VERSION = "2.2"
+METRIC_VERSION = "2.3"
 # 1.1: haemoglobin_takiwaki and melanin_takiwaki added (redness separated from darkening).
 # 2.0: erythema_area_fraction is redefined on the per-pixel Δa* map against the baseline
 #      (it compared each pixel with the control's median a*, and read 0.14-0.25 on untreated
