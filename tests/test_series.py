@@ -40,7 +40,7 @@ ALIGNMENT_KEYS = {"ok", "matrix", "inliers", "matches", "rmse_px", "overlap", "r
                   "reason", "detector", "refined", "region"}
 REGION_KEYS = {"ok", "matrix", "window", "displacement_px", "rmse_px", "inliers", "correlation", "flow_median_px",
                "flow_max_px", "disagreement_px", "method", "reason"}
-COLOUR_KEYS = {"method", "residual_delta_e", "reference_pixels", "parameters", "note", "reference", "light"}
+COLOUR_KEYS = {"method", "residual_delta_e", "reference_pixels", "parameters", "note", "reference", "light", "tone"}
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,14 @@ patient's baseline photo before any metric is computed, by one of:
 ``baseline``
     The photo is the baseline itself: no correction.
 
-Exposure and white balance are gains in linear light, and a camera's tone curve
-(gamma) acts on the encoded signal ``v``, so the reference-skin model
-``log(lin_base) = a_c + log(lin(v_photo ** b_c))`` holds the three changes that
-dominate between phone photos exactly. (Before metric version 2.3 the power acted
-on linear light, ``a_c + b_c log(lin_photo)``: close to a gamma of the encoded
-signal only over part of the range, which mattered when skin was far lighter than
-most of the reference.) Light from one side (a window) makes the gain
+Exposure and white balance are gains in linear light; a change of tone curve
+(gamma) is a power, of the encoded signal ``v`` where a camera's rendering applies
+it, or of linear light. So the reference-skin model is a gain and a power per
+channel, ``log(lin_base) = a_c + log(lin(v_photo ** b_c))`` or
+``a_c + b_c log(lin_photo)``, whichever leaves the reference closer to the
+baseline: the two agree over part of the range and part where skin is far lighter
+than most of the reference (before metric version 2.3 only the second was fitted).
+Light from one side (a window) makes the gain
 vary smoothly over the frame: when the reference pixels span the frame, the
 gain is a first-order surface ``a_c + g_xc x + g_yc y`` in frame coordinates
 rather than one number per channel.
@@ -45,7 +46,7 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -84,11 +85,6 @@ __all__ = [
     "delta_e76",
     "frame_of_box",
 ]
-
-
-def _version(text: str) -> tuple[int, ...]:
-    """A metric version such as ``"2.3"`` as numbers that compare in order, ``(2, 3)``."""
-    return tuple(int(part) for part in str(text).split(".") if part.isdigit())
 
 
 def _log_linear(v: np.ndarray) -> np.ndarray:
@@ -355,7 +351,7 @@ class ColourCorrection:
         ``surroundings``: 3x2 rows of ``(a_c, b_c)`` with
         ``log(lin_out) = a_c + log(lin(v_c ** b_c))`` (``tone="encoded"``: the power acts on the
         encoded value ``v_c`` in 0-1, ``lin`` decodes sRGB) or ``a_c + b_c log(lin(v_c))``
-        (``tone="linear"``, results before metric version 2.3), or 3x4 rows of
+        (``tone="linear"``), or 3x4 rows of
         ``(a_c, b_c, gx_c, gy_c)`` with ``gx_c x + gy_c y`` added, ``x`` and ``y``
         the position in the baseline's frame, each from -0.5 to 0.5 (light
         from one side). ``baseline`` and ``none``: empty.
@@ -373,8 +369,8 @@ class ColourCorrection:
         and surroundings"``, ``"surroundings"``, ``"colour card"``, ``"baseline"``.
     tone : str
         Where the power ``b_c`` of a fitted correction acts: ``"encoded"`` (on the sRGB
-        values, as a camera's tone curve does) or ``"linear"`` (on linear light, as fitted
-        before metric version 2.3; kept so that stored corrections apply as they were fitted).
+        values, as a camera's tone curve does) or ``"linear"`` (on linear light, the only
+        form before metric version 2.3). :data:`TONES`.
     """
 
     method: str
@@ -477,14 +473,12 @@ class ColourCorrection:
         return np.clip(out, 0, 1, out=out)
 
     @classmethod
-    def from_dict(cls, data: dict, metric_version: str | None = None) -> ColourCorrection:
+    def from_dict(cls, data: dict) -> ColourCorrection:
         """The correction back from :meth:`to_dict` (parameters rounded to 6 decimals).
 
-        ``metric_version`` is that of the result it was stored with: a fitted correction
-        stored before metric version 2.3 has its powers on linear light (``tone="linear"``).
-        None: the current version.
+        A correction stored before metric version 2.3 has no ``tone``: its powers act on linear light.
         """
-        tone = "linear" if metric_version is not None and _version(metric_version) < (2, 3) else "encoded"
+        tone = data.get("tone", "linear")
         return cls(method=data["method"], matrix=np.asarray(data.get("parameters") or [], dtype=np.float64),
                    residual_delta_e=data.get("residual_delta_e"), reference_pixels=data.get("reference_pixels", 0),
                    note=data.get("note"), reference=data.get("reference"), tone=tone)
@@ -499,6 +493,7 @@ class ColourCorrection:
             "note": self.note,
             "reference": self.reference,
             "light": self.light,
+            "tone": self.tone,
         }
 
 
@@ -525,8 +520,10 @@ def uncorrected(note: str) -> ColourCorrection:
     return ColourCorrection(method="none", matrix=np.empty((0,)), note=note)
 
 
-def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, iterations: int = 12) -> np.ndarray:
-    """Robust fit per channel ``c`` of ``y[:, c] ≈ a_c + log(lin(v[:, c] ** b_c)) + extra @ g_c``.
+def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, tone: str = "encoded",
+               iterations: int = 12) -> np.ndarray:
+    """Robust fit per channel ``c`` of ``y[:, c] ≈ a_c + log(lin(v[:, c] ** b_c)) + extra @ g_c``
+    (``tone="encoded"``), or of ``a_c + b_c log(lin(v[:, c])) + extra @ g_c`` (``tone="linear"``).
 
     ``v`` (n, 3) are encoded sRGB values in 0-1 (none at 0), ``y`` (n, 3) the log linear light
     they should map to, ``extra`` (n, e) further columns (the position, for light from one side).
@@ -551,8 +548,12 @@ def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, iterations: int 
     log_v = np.log(v)
     w = np.ones((rows, n))
 
-    def tone(c: int, power: float) -> tuple[np.ndarray, np.ndarray]:
-        """log(lin(v ** power)) of channel c and its derivative in ``power``."""
+    log_lin = np.log(np.maximum(np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4), 1e-4))
+
+    def curve(c: int, power: float) -> tuple[np.ndarray, np.ndarray]:
+        """The tone term of channel c for ``power``, and its derivative in ``power``."""
+        if tone == "linear":
+            return power * log_lin[:, c], log_lin[:, c]
         u = v[:, c] ** power
         dark = u <= 0.04045  # the sRGB curve's linear toe (IEC 61966-2-1)
         lin = np.where(dark, u / 12.92, ((u + 0.055) / 1.055) ** 2.4)
@@ -563,13 +564,13 @@ def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, iterations: int 
         new = coef.copy()
         r = np.empty((rows, n))
         for c in range(rows):
-            f, df = tone(c, coef[c, 1])
+            f, df = curve(c, coef[c, 1])
             sw = np.sqrt(w[c])[:, None]
             design = np.column_stack([np.ones(n), df, extra])
             sol, *_ = np.linalg.lstsq(design * sw, (y[:, c] - f) * sw[:, 0], rcond=None)
             new[c, 0], new[c, 2:] = sol[0], sol[2:]
             new[c, 1] = np.clip(coef[c, 1] + sol[1], 0.25, 4.0)
-            r[c] = y[:, c] - tone(c, new[c, 1])[0] - new[c, 0] - extra @ new[c, 2:]
+            r[c] = y[:, c] - curve(c, new[c, 1])[0] - new[c, 0] - extra @ new[c, 2:]
         converged = np.abs(new - coef).max() < 1e-5
         coef = new
         if converged:
@@ -581,6 +582,11 @@ def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, iterations: int 
         if (w.sum(1) < 10 * coef.shape[1]).any():
             break
     return coef
+
+
+#: The two forms of the fitted tone curve (:class:`ColourCorrection`, ``tone``): a power of the
+#: encoded values or of linear light. Both are fitted; the one that fits the reference better is kept.
+TONES = ("encoded", "linear")
 
 
 #: The smallest spread (standard deviation along the narrowest direction, as a fraction of the
@@ -656,12 +662,14 @@ def fit_reference_correction(
     otherwise it would be extrapolated from one side, and one gain per channel
     is fitted instead. Robust weights: :func:`_tukey_fit`.
 
-    The power acts on the encoded values because that is where a camera's tone curve
-    acts: a power of linear light matches a gamma of 1.09 on encoded values only over part
-    of the range (its local power runs from 1.04 at 2 % of full light to 1.09 above 40 %).
-    Fitted on a reference that is mostly dark (a dark uniform and background), that form
-    was extrapolated to a brightly lit forehead and read Δa* 1.0-1.8 units low (VALIDITY.md,
-    "A tone curve fitted on encoded values").
+    The power is fitted in two forms, on the encoded values (``tone="encoded"``, as above)
+    and on linear light (``tone="linear"``: ``a_c + b_c log(lin(v_c))``), and the form with the
+    smaller median ΔE*ab left over the reference pixels is kept. The two differ over the
+    range: a power of linear light matches a gamma of 1.09 on encoded values only in part
+    (its local power runs from 1.04 at 2 % of full light to 1.09 above 40 %), and the other
+    way round. Fitted on a reference that is mostly dark (a dark uniform and background) and
+    extrapolated to a brightly lit forehead, the wrong form read Δa* 1.0-1.8 units off
+    (VALIDITY.md, "A tone curve of either form").
 
     References
     ----------
@@ -695,15 +703,22 @@ def fit_reference_correction(
     xy = np.stack([(idx % w + 0.5) / w - 0.5, (idx // w + 0.5) / h - 0.5], axis=1)
     smooth = smooth_light and _spread(xy) >= MIN_SPREAD_FOR_SMOOTH_LIGHT
     # Smoothing can take a dark pixel next to black to 0: half a level keeps its log finite.
-    coef = _tukey_fit(np.maximum(p.astype(np.float64), 0.5 / 255), lb, xy if smooth else np.empty((idx.size, 0)))
-    correction = ColourCorrection(method=method, matrix=coef, reference_pixels=int(idx.size), reference=label)
-    if correction.light == "smooth":
-        corrected = correction._channel_map(p, xy @ coef[:, 2:].T.astype(np.float32))
-    else:
-        corrected = correction.apply(p)
-    residual = float(np.median(delta_e76(srgb_to_lab(corrected[None]), srgb_to_lab(b[None]))))
-    return ColourCorrection(method=method, matrix=coef, residual_delta_e=residual, reference_pixels=int(idx.size),
-                            reference=label)
+    # Smoothing can take a dark pixel next to black to 0: half a level keeps its log finite.
+    v = np.maximum(p.astype(np.float64), 0.5 / 255)
+    extra = xy if smooth else np.empty((idx.size, 0))
+    fits = []
+    for tone in TONES:
+        coef = _tukey_fit(v, lb, extra, tone)
+        correction = ColourCorrection(method=method, matrix=coef, reference_pixels=int(idx.size), reference=label,
+                                      tone=tone)
+        if correction.light == "smooth":
+            corrected = correction._channel_map(p, xy @ coef[:, 2:].T.astype(np.float32))
+        else:
+            corrected = correction.apply(p)
+        residual = float(np.median(delta_e76(srgb_to_lab(corrected[None]), srgb_to_lab(b[None]))))
+        fits.append(replace(correction, residual_delta_e=residual))
+    # The form that leaves the reference closer to the baseline (the first of equals).
+    return min(fits, key=lambda fit: fit.residual_delta_e)
 
 
 def fit_colour_card_correction(photo_patches: np.ndarray, baseline_patches: np.ndarray) -> ColourCorrection:

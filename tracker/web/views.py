@@ -492,7 +492,7 @@ def redness_heatmap(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
     is it redder than before?". The colour scale is cividis (readable with
     colour-vision deficiency), 0 to ``max_delta`` a* units.
     """
-    correction = ColourCorrection.from_dict(result.colour, result.metric_version) if result.colour else None
+    correction = ColourCorrection.from_dict(result.colour) if result.colour else None
     photo01 = correction.apply(aligned) if correction else aligned.astype(np.float32) / 255
     delta = srgb_to_lab(photo01)[..., 1] - srgb8_to_lab(baseline)[..., 1]
     delta = cv2.GaussianBlur(delta.astype(np.float32), (0, 0), 2.0)
