@@ -116,6 +116,10 @@ def test_one_row_per_photo_with_every_column(demo_store, exported):
     always = [n for n in METRICS if n != "erythema_area_cm2" and not n.startswith(("texture_", "lbp_", "hf_"))]
     assert measured[always].notna().all().all()
     assert measured["erythema_area_cm2"].isna().all()
+    # The tone curve's form is said for every fitted correction, and only for those.
+    fitted = table_parquet["colour_method"].isin(["reference_skin", "surroundings"])
+    assert fitted.sum() >= 14 and set(table_parquet.loc[fitted, "colour_tone"]) <= {"encoded", "linear"}
+    assert table_parquet.loc[~fitted, "colour_tone"].replace("", None).isna().all()
 
 
 def _texts(table: pd.DataFrame) -> list[str]:

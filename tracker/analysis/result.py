@@ -173,6 +173,13 @@ class AnalysisResult:
     def colour_residual_delta_e(self) -> float | None:
         return (self.colour or {}).get("residual_delta_e")
 
+    @property
+    def colour_tone(self) -> str | None:
+        """The form of a fitted tone curve (``"encoded"`` or ``"linear"``); None for a chart, the baseline or none."""
+        if self.colour_method not in ("reference_skin", "surroundings"):
+            return None
+        return (self.colour or {}).get("tone", "linear")  # stored before metric version 2.3: linear
+
     def metric(self, name: str) -> float | None:
         """A metric's value when the photo was measured and the value is finite, else None."""
         if not self.ok or not self.metrics:

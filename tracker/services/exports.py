@@ -95,6 +95,9 @@ LEADING_COLUMNS: tuple[Column, ...] = (
            "reference_skin, surroundings or none", "text"),
     Column("colour_residual_delta_e", "Median colour difference left after normalisation over the reference "
            "pixels or chart patches", "ΔE*ab (CIE 1976)", "CIE 15:2004"),
+    Column("colour_tone", "Form of the fitted tone curve, whichever fitted the reference better: encoded (a power "
+           "of the sRGB values, as a camera's tone curve acts) or linear (a power of linear light, the only form "
+           "before metric version 2.3); empty for a colour chart, the baseline itself or no normalisation", "text"),
 )
 
 #: Columns after the metrics.
@@ -227,6 +230,7 @@ def _course_rows(key: bytes, patient: Patient, course: Course, detail) -> list[d
             "other_camera": pt.other_camera,
             "colour_method": result.colour_method,
             "colour_residual_delta_e": result.colour_residual_delta_e,
+            "colour_tone": result.colour_tone,
             "excess_redness": pt.excess_redness,
             "texture_change": pt.texture_change,
             "course_status": progress.status,
