@@ -500,3 +500,34 @@ def test_a_stored_correction_applies_as_it_was_fitted():
     old = {k: v for k, v in REFERENCE_SKIN.to_dict().items() if k != "tone"}
     assert ColourCorrection.from_dict(old).tone == "linear"
     assert np.abs(REFERENCE_SKIN_LINEAR.apply(RGB8) - REFERENCE_SKIN.apply(RGB8)).max() > 1 / 255  # the forms differ
+
+
+@pytest.fixture(scope="module")
+def darker_astronaut():
+    """The astronaut's facial skin darkened by 40 L* (her cheek at L* 38), the cheek then reddened by 5 a*."""
+    portrait = wheel_photos.load("astronaut")
+    x, y, w, h = wheel_photos.FACE["astronaut"]
+    face = np.zeros(portrait.shape[:2], bool)
+    face[y:y + h, x:x + w] = True
+    darker = sim.add_redness(portrait, face & skin_mask(portrait), 0.0, feather_px=3, delta_l=-40.0)
+    roi, control = (190, 115, 25, 25), (225, 160, 20, 10)
+    mask = np.zeros(portrait.shape[:2], bool)
+    mask[roi[1]:roi[1] + roi[3], roi[0]:roi[0] + roi[2]] = True
+    return darker, sim.add_redness(darker, mask, 5.0), prepare_baseline(darker, roi, control), roi
+
+
+@pytest.mark.parametrize("change", [
+    lambda rgb: sim.change_lighting(rgb, sim.Lighting(exposure=0.8, white_balance=(1.03, 0.97, 0.97), gamma=1.09)),
+    lambda rgb: sim.change_lighting(rgb, sim.Lighting(gamma=0.92)),
+    lambda rgb: _linear_power(rgb, 1.1),
+], ids=["darker, gamma 1.09", "gamma 0.92", "linear light to the power 1.1"])
+def test_a_tone_curve_change_is_undone_on_darker_skin(darker_astronaut, change):
+    """Skin far darker than the lit parts of the reference is extrapolated to the other way: measured as well."""
+    darker, reddened, baseline, (x, y, w, h) = darker_astronaut
+    assert srgb8_to_lab(darker[y:y + h, x:x + w])[..., 0].mean() < 45
+    true = float(srgb8_to_lab(reddened[y:y + h, x:x + w])[..., 1].mean()
+                 - srgb8_to_lab(darker[y:y + h, x:x + w])[..., 1].mean())
+    before = analyse_baseline(baseline).metrics["redness_delta_a"]
+    result = analyse_photo(change(reddened), baseline)
+    assert result.ok and result.colour.method == "reference_skin"
+    assert abs(result.metrics["redness_delta_a"] - before - true) < 0.4
