@@ -26,8 +26,8 @@ Exposure and white balance are gains in linear light; a change of tone curve
 it, or of linear light. So the reference-skin model is a gain and a power per
 channel, ``log(lin_base) = a_c + log(lin(v_photo ** b_c))`` or
 ``a_c + b_c log(lin_photo)``, whichever leaves the reference closer to the
-baseline: the two agree over part of the range and part where skin is far lighter
-than most of the reference (before metric version 2.3 only the second was fitted).
+baseline: the two agree over part of the range and differ where skin is far lighter
+or darker than most of the reference (before metric version 2.3 only the second was fitted).
 Light from one side (a window) makes the gain
 vary smoothly over the frame: when the reference pixels span the frame, the
 gain is a first-order surface ``a_c + g_xc x + g_yc y`` in frame coordinates
@@ -548,7 +548,8 @@ def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, tone: str = "enc
     log_v = np.log(v)
     w = np.ones((rows, n))
 
-    log_lin = np.log(np.maximum(np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4), 1e-4))
+    log_lin = np.log(np.maximum(np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4), 1e-4)) \
+        if tone == "linear" else None
 
     def curve(c: int, power: float) -> tuple[np.ndarray, np.ndarray]:
         """The tone term of channel c for ``power``, and its derivative in ``power``."""
@@ -709,7 +710,6 @@ def fit_reference_correction(
     h, w = photo.shape[:2]
     xy = np.stack([(idx % w + 0.5) / w - 0.5, (idx // w + 0.5) / h - 0.5], axis=1)
     smooth = smooth_light and _spread(xy) >= MIN_SPREAD_FOR_SMOOTH_LIGHT
-    # Smoothing can take a dark pixel next to black to 0: half a level keeps its log finite.
     # Smoothing can take a dark pixel next to black to 0: half a level keeps its log finite.
     v = np.maximum(p.astype(np.float64), 0.5 / 255)
     extra = xy if smooth else np.empty((idx.size, 0))
