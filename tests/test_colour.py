@@ -497,6 +497,8 @@ def test_a_stored_correction_applies_as_it_was_fitted():
         back = ColourCorrection.from_dict(correction.to_dict())
         assert back.tone == correction.tone
         np.testing.assert_allclose(back.apply(RGB8), correction.apply(RGB8), atol=1e-6)
+    # A chart's or the baseline's own mapping has no tone curve to say.
+    assert CHART.to_dict()["tone"] is None and identity_correction().to_dict()["tone"] is None
     old = {k: v for k, v in REFERENCE_SKIN.to_dict().items() if k != "tone"}
     assert ColourCorrection.from_dict(old).tone == "linear"
     assert np.abs(REFERENCE_SKIN_LINEAR.apply(RGB8) - REFERENCE_SKIN.apply(RGB8)).max() > 1 / 255  # the forms differ

@@ -425,7 +425,7 @@ class ColourCorrection:
         """Log linear light of 0-1 sRGB values ``v`` (channels last) through the fitted powers, before the gains."""
         b = self.matrix[:, 1].astype(np.float32)
         if self.tone == "linear":
-            return b * np.log(np.maximum(srgb_to_linear(v), 1e-4))
+            return b * _log_linear(v)
         return _log_linear(np.maximum(v, 0) ** b)
 
     def _map_pixels(self, values: np.ndarray, frame: tuple[float, float, float, float],
@@ -493,7 +493,7 @@ class ColourCorrection:
             "note": self.note,
             "reference": self.reference,
             "light": self.light,
-            "tone": self.tone,
+            "tone": self.tone if self.method in _CHANNEL_METHODS else None,
         }
 
 
@@ -548,8 +548,7 @@ def _tukey_fit(v: np.ndarray, y: np.ndarray, extra: np.ndarray, tone: str = "enc
     log_v = np.log(v)
     w = np.ones((rows, n))
 
-    log_lin = np.log(np.maximum(np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4), 1e-4)) \
-        if tone == "linear" else None
+    log_lin = _log_linear(v).astype(np.float64) if tone == "linear" else None
 
     def curve(c: int, power: float) -> tuple[np.ndarray, np.ndarray]:
         """The tone term of channel c for ``power``, and its derivative in ``power``."""
@@ -706,7 +705,7 @@ def fit_reference_correction(
         smoothed_baseline = smooth_for_fit(baseline)
     p = smooth_for_fit(photo).reshape(-1, 3)[idx].astype(np.float32) / 255
     b = smoothed_baseline.reshape(-1, 3)[idx].astype(np.float32) / 255
-    lb = np.log(np.maximum(srgb_to_linear(b), 1e-4)).astype(np.float64)
+    lb = _log_linear(b).astype(np.float64)
     h, w = photo.shape[:2]
     xy = np.stack([(idx % w + 0.5) / w - 0.5, (idx // w + 0.5) / h - 0.5], axis=1)
     smooth = smooth_light and _spread(xy) >= MIN_SPREAD_FOR_SMOOTH_LIGHT
