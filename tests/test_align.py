@@ -24,6 +24,7 @@ from tracker.analysis.align import (
     resample_to_baseline,
     resize_matrix,
     shrink,
+    shrink_to,
     warp_to_baseline,
 )
 
@@ -347,6 +348,44 @@ def test_shrink_by_half_is_the_mean_of_2x2_blocks_for_every_opencv_image(dtype, 
 def test_shrink_refuses_a_scale_that_is_not_positive(scale):
     with pytest.raises(ValueError, match=r"^scale must be a finite number above 0; got "):
         shrink(RGB8, scale)
+
+
+@pytest.mark.parametrize("shape,out", [((3000, 4000), (750, 1000)), ((2999, 3999), (749, 999)),
+                                       ((3024, 4032), (756, 1008)), ((4000, 3000), (1000, 750))],
+                         ids=["12 MP", "odd sides", "phone 12 MP", "portrait"])
+def test_shrink_to_a_side_halves_a_large_photo_into_the_mean_of_blocks(shape, out):
+    # Whole halvings to within 5 % under 1024 px: each pixel the mean of a 4 x 4 block, the
+    # edge pixels past a multiple of 4 dropped, the scale exactly a quarter on both axes.
+    photo = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    small, sx, sy = shrink_to(photo, 1024)
+    h, w = out
+    blocks = photo[: 4 * h, : 4 * w].astype(np.float64).reshape(h, 4, w, 4, 3).mean(axis=(1, 3))
+    assert small.shape == (h, w, 3) and (sx, sy) == (0.25, 0.25)
+    np.testing.assert_allclose(small, blocks, atol=1.0)  # two roundings to whole levels
+
+
+@pytest.mark.parametrize("shape", [(2000, 3000), (1536, 2048), (1100, 1500), (900, 3800)],
+                         ids=["3000 px", "2048 px", "1500 px", "3800 px"])
+def test_shrink_to_a_side_is_shrink_where_halvings_do_not_reach_it(shape):
+    # 3000 and 3800 px: halving reaches 1500 and 1900 px, and another would fall under 973 px.
+    photo = np.random.default_rng(2).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    small, sx, sy = shrink_to(photo, 1024)
+    expected, ex, ey = shrink(photo, 1024 / max(shape))
+    assert max(small.shape[:2]) == 1024 and (sx, sy) == (ex, ey)
+    np.testing.assert_array_equal(small, expected)
+
+
+def test_shrink_to_a_side_returns_a_small_or_thin_image_whole():
+    same, sx, sy = shrink_to(RGB8, 1024)
+    assert same is RGB8 and (sx, sy) == (1.0, 1.0)
+    thin, sx, sy = shrink_to(np.zeros((1, 5000), np.uint8), 1024)
+    assert thin.shape == (1, 1024) and sx == 1024 / 5000
+
+
+@pytest.mark.parametrize("side", [0, -1, float("nan"), "1024"], ids=["0", "negative", "NaN", "text"])
+def test_shrink_to_refuses_a_side_that_is_not_positive(side):
+    with pytest.raises(ValueError, match=r"^side must be a finite number above 0; got "):
+        shrink_to(RGB8, side)
 
 
 @pytest.mark.parametrize("s", [0.5, (0.5, 0.25), [2, 3], np.array([0.5, 0.25])],

@@ -74,6 +74,7 @@ __all__ = [
     "rescale_homography",
     "rescale_region",
     "shrink",
+    "shrink_to",
     "flip_matrix",
     "unmirrored",
     "flips",
@@ -462,12 +463,41 @@ def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     return image, target[0] / w / k, target[1] / h / k
 
 
+#: A reduced copy asked for at a long side of ``side`` px may be as small as this fraction of it
+#: when whole halvings reach it: halving is OpenCV's fastest area reduction (a 12-MP photo to
+#: 1000 px in about 3 ms, against about 16-25 ms through a factor of 3 and a remainder to 1024 px;
+#: BENCHMARKS.md, section 1).
+HALVING_SLACK = 0.95
+
+
+def shrink_to(image: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
+    """Reduce ``image`` to a long side of about ``side`` px; returns the image and its scale per axis.
+
+    Whole halvings are taken while the long side stays at least :data:`HALVING_SLACK` x
+    ``side``; when they end at most ``side`` px long, that is the copy (a 4000 x 3000 photo
+    gives 1000 x 750, exactly a quarter; the ``k - 1`` edge pixels past a multiple of the factor
+    ``k`` are dropped, as in :func:`shrink`). Otherwise, and for every photo up to about
+    ``3.9 side`` px, it is :func:`shrink` to exactly ``side`` px, as before halvings were
+    preferred. An image no longer than ``side`` is returned as it is, at scale 1.
+    """
+    check_image(image, "image")
+    check_number(side, "side", above=0)
+    h, w = image.shape[:2]
+    if max(h, w) <= side:
+        return image, 1.0, 1.0
+    k = 1
+    while max(h, w) // (2 * k) >= HALVING_SLACK * side and min(h, w) // (2 * k) >= 1:
+        k *= 2
+    if k == 1 or max(h, w) // k > side:
+        return shrink(image, side / max(h, w))
+    out = image[: h // k * k, : w // k * k]
+    for _ in range(k.bit_length() - 1):
+        out = cv2.resize(out, (out.shape[1] // 2, out.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return out, 1.0 / k, 1.0 / k
+
+
 def _work_copy(gray: np.ndarray, work_side: int) -> tuple[np.ndarray, float]:
-    h, w = gray.shape
-    s = min(1.0, work_side / max(h, w))
-    if s == 1.0:
-        return gray, 1.0
-    small, sx, sy = shrink(gray, s)
+    small, sx, sy = shrink_to(gray, work_side)
     # The exact scale per axis differs by rounding; use the mean, error < 0.1 %.
     return small, 0.5 * (sx + sy)
 
@@ -475,7 +505,7 @@ def _work_copy(gray: np.ndarray, work_side: int) -> tuple[np.ndarray, float]:
 def _detect(gray: np.ndarray, detector: str, config: AlignmentConfig,
             preview: tuple[np.ndarray, float] | None = None) -> _Features:
     side = config.orb_side if detector == "orb" else config.sift_side
-    if preview is not None and max(preview[0].shape[:2]) >= 0.95 * min(side, max(gray.shape)):
+    if preview is not None and max(preview[0].shape[:2]) >= HALVING_SLACK * min(side, max(gray.shape)):
         # A reduced copy the caller already made: shrinking it is far cheaper
         # than shrinking the full photo again.
         small, s = _work_copy(preview[0], side)

@@ -39,7 +39,7 @@ __all__ = [
     "uniform_lbp_inner",
 ]
 
-METRIC_VERSION = "2.3"
+METRIC_VERSION = "2.4"
 # 1.1: haemoglobin_takiwaki and melanin_takiwaki added (redness separated from darkening).
 # 2.0: erythema_area_fraction is redefined on the per-pixel Δa* map against the baseline
 #      (it compared each pixel with the control's median a*, and read 0.14-0.25 on untreated
@@ -49,6 +49,10 @@ METRIC_VERSION = "2.3"
 #      the baseline is told so (downscaled) instead of "too far" or "an impossible camera move";
 #      a mirrored selfie is measured flipped back instead of failing. Stored results are
 #      recomputed so that those photos get the new verdicts.
+# 2.2: a photo whose treated area or control was registered off is refused (no measure redefined).
+# 2.3: the colour fit's tone curve is fitted as a power of encoded values or of linear light.
+# 2.4: a photo of about 4000 px and more is reduced to its working copy by whole halvings
+#      (1000-1023 px), not to exactly 1024 px; smaller photos are unchanged.
 
 #: Gaussian sigma (px of the measurement grid) by which the per-pixel Δa* map is smoothed.
 CHANGE_MAP_SIGMA_PX = 2.0

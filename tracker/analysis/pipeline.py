@@ -31,7 +31,7 @@ from tracker.analysis.align import (
     resample_to_baseline,
     rescale_homography,
     rescale_region,
-    shrink,
+    shrink_to,
     unmirrored,
 )
 from tracker.analysis.colour_card import ColourCardReading, chart_mm2_per_pixel, find_colour_card
@@ -223,10 +223,6 @@ def check_box(box: Box | None, shape: tuple[int, int], name: str) -> None:
         raise ValueError(f"the {name} is too small ({w}x{h} pixels); draw it at least 8 pixels across")
 
 
-def _resize_to(rgb: np.ndarray, scale: float) -> np.ndarray:
-    return shrink(rgb, scale)[0]
-
-
 UNMATCHED_COPY_RATIO = 2.0
 """A photo that cannot be matched to the baseline and whose long side is at most 1/this of the
 baseline's is taken for a reduced copy (``downscaled``) rather than another scene."""
@@ -261,8 +257,12 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     check_type(config, AnalysisConfig, "config", "an AnalysisConfig")
     check_box(roi, rgb.shape[:2], "region of interest")
     check_box(control, rgb.shape[:2], "control region")
-    s = min(1.0, config.work_side / max(rgb.shape[:2]))
-    work = _resize_to(rgb, s) if s < 1 else rgb
+    s, work = min(1.0, config.work_side / max(rgb.shape[:2])), rgb
+    if s < 1:
+        # Reduced as a follow-up's working copy is (shrink_to), so that the two are alike.
+        work, sx, sy = shrink_to(rgb, config.work_side)
+        if sx == sy:  # whole halvings: exactly 1 / k on both axes
+            s = sx
     if colourless(work):
         raise ValueError(NO_COLOUR_BASELINE)
     # Without a drawn region, what is measured is the face and the skin connected to it,
@@ -388,10 +388,8 @@ def analyse_photo(rgb: np.ndarray, baseline: Baseline) -> PhotoAnalysis:
     cfg = baseline.config
     # One reduced copy serves keypoint detection and the working frame.
     preview = None
-    reduction = cfg.alignment.orb_side / max(rgb.shape[:2])
-    if reduction < 1:
-        small, sx, sy = shrink(rgb, reduction)
-        preview = (small, sx, sy)
+    if max(rgb.shape[:2]) > cfg.alignment.orb_side:
+        preview = shrink_to(rgb, cfg.alignment.orb_side)
     alignment = align_to_baseline(rgb, baseline.reference, baseline.roi, cfg.alignment,
                                   preview=None if preview is None else (preview[0], 0.5 * (preview[1] + preview[2])))
     if not alignment.ok:
@@ -424,7 +422,7 @@ def _measure(rgb: np.ndarray, baseline: Baseline, alignment: Alignment,
     """Colour-correct and measure an aligned photo (``correction`` None: fit one).
 
     ``preview`` is ``(image, sx, sy)``, a reduced copy of the photo made by
-    :func:`tracker.analysis.align.shrink`, used for the working frame when it is at
+    :func:`tracker.analysis.align.shrink_to`, used for the working frame when it is at
     least as fine as that frame.
     """
     cfg = baseline.config
