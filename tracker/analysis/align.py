@@ -746,12 +746,12 @@ def _subpixel_peak(resp: np.ndarray) -> tuple[float, float, float]:
         l, c, r = resp[py, px - 1], resp[py, px], resp[py, px + 1]
         den = l - 2 * c + r
         if den < 0:
-            dx = float(np.clip(0.5 * (l - r) / den, -0.5, 0.5))
+            dx = min(max(float(0.5 * (l - r) / den), -0.5), 0.5)  # np.clip costs ~4 µs a scalar
     if 0 < py < h - 1:
         u, c, d = resp[py - 1, px], resp[py, px], resp[py + 1, px]
         den = u - 2 * c + d
         if den < 0:
-            dy = float(np.clip(0.5 * (u - d) / den, -0.5, 0.5))
+            dy = min(max(float(0.5 * (u - d) / den), -0.5), 0.5)
     return px + dx, py + dy, float(peak)
 
 
