@@ -464,21 +464,23 @@ def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
 
 
 #: A reduced copy asked for at a long side of ``side`` px may be as small as this fraction of it
-#: when whole halvings reach it: halving is OpenCV's fastest area reduction (a 12-MP photo to
-#: 1000 px in about 3 ms, against about 16-25 ms through a factor of 3 and a remainder to 1024 px;
-#: BENCHMARKS.md, section 1).
+#: when whole halvings reach it (:func:`shrink_to`): halving is OpenCV's fastest area reduction (a
+#: 12-MP photo to 1000 px in about 3 ms, against about 16-25 ms through a factor of 3 and a
+#: remainder to 1024 px; BENCHMARKS.md, section 1).
 HALVING_SLACK = 0.95
 
 
 def shrink_to(image: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
-    """Reduce ``image`` to a long side of about ``side`` px; returns the image and its scale per axis.
+    """Reduce ``image`` to a long side of about ``side`` px; returns the image and its exact scale per axis.
 
-    Whole halvings are taken while the long side stays at least :data:`HALVING_SLACK` x
-    ``side``; when they end at most ``side`` px long, that is the copy (a 4000 x 3000 photo
-    gives 1000 x 750, exactly a quarter; the ``k - 1`` edge pixels past a multiple of the factor
-    ``k`` are dropped, as in :func:`shrink`). Otherwise, and for every photo up to about
-    ``3.9 side`` px, it is :func:`shrink` to exactly ``side`` px, as before halvings were
-    preferred. An image no longer than ``side`` is returned as it is, at scale 1.
+    Whole halvings first, while the long side stays at least :data:`HALVING_SLACK` x ``side``
+    (dropping, as :func:`shrink` does, the ``k - 1`` edge pixels past a multiple of the factor
+    ``k``); then, if the copy is still longer than ``side``, the remainder to the size
+    :func:`shrink` would give (``side`` px long). A 4000 x 3000 photo gives 1000 x 750 (exactly a
+    quarter), an 8-MP 3264 x 2448 one 1632 x 1224 and then 1024 x 768. Where that is one halving
+    or none (up to ``1.9 side`` px, and from ``2 side + 2`` to ``3 side``), the result is
+    :func:`shrink`'s to ``side`` px, pixel for pixel. An image no longer than ``side`` is returned
+    as it is, at scale 1.
     """
     check_image(image, "image")
     check_number(side, "side", above=0)
@@ -488,12 +490,17 @@ def shrink_to(image: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
     k = 1
     while max(h, w) // (2 * k) >= HALVING_SLACK * side and min(h, w) // (2 * k) >= 1:
         k *= 2
-    if k == 1 or max(h, w) // k > side:
-        return shrink(image, side / max(h, w))
     out = image[: h // k * k, : w // k * k]
     for _ in range(k.bit_length() - 1):
         out = cv2.resize(out, (out.shape[1] // 2, out.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    return out, 1.0 / k, 1.0 / k
+    oh, ow = out.shape[:2]
+    if max(oh, ow) <= side:
+        return out, 1.0 / k, 1.0 / k
+    # The size shrink would give the whole image, so that with one halving or none this is shrink.
+    scale = side / max(h, w)
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    out = cv2.resize(out, target, interpolation=cv2.INTER_AREA)
+    return out, target[0] / ow / k, target[1] / oh / k
 
 
 def _work_copy(gray: np.ndarray, work_side: int) -> tuple[np.ndarray, float]:
