@@ -42,21 +42,21 @@ import time
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
-import cv2
-
 sys.path.insert(0, os.path.dirname(__file__))
-from common import WORK_DIR, machine, make_series  # noqa: E402
 
-from sqlalchemy import select  # noqa: E402
-
-from tracker.services import SYSTEM, list_patients  # noqa: E402
-from tracker.services.batch import plan_jobs, run_batch  # noqa: E402
-from tracker.services.importer import ImportRow, run_import  # noqa: E402
-from tracker.store.db import open_store  # noqa: E402
-from tracker.store.models import AnalysisJob  # noqa: E402
+# The pool's and the LocalCluster's workers are started with ``spawn``, which imports the main
+# module of the program again in each (as ``__mp_main__``) before its first photo. `tracker
+# reanalyze`'s main module is `tracker.cli` (0.1 s to import); this script imported OpenCV, the
+# simulator, scikit-image's data and the services at its top, about 1.2-1.8 s more per started
+# worker than the CLI's workers pay. So it imports them where they are used, as the CLI does.
 
 
 def build_store(photos: int, courses: int, side: int):
+    from common import WORK_DIR, make_series
+
+    from tracker.services.importer import ImportRow, run_import
+    from tracker.store.db import open_store
+
     per_course = -(-photos // courses)
     series = make_series(side, per_course - 1)
     folder = WORK_DIR / f"batch-p{photos}-c{courses}-s{side}"
@@ -95,6 +95,13 @@ def _cpu_with_children() -> float:
 
 def timed(store, total: int, **how) -> Run:
     """A forced re-analysis of the store, timed."""
+    from sqlalchemy import select
+
+    from tracker.services import SYSTEM, list_patients
+    from tracker.services.batch import plan_jobs, run_batch
+    from tracker.store.db import open_store
+    from tracker.store.models import AnalysisJob
+
     plan = plan_jobs(store, force=True)
     assert plan.queued == total, plan
     reads = []
@@ -145,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration, interleaved; medians")
     parser.add_argument("--no-check", action="store_true")
     args = parser.parse_args(argv)
+    import cv2
+    from common import WORK_DIR, machine
+
     if args.fresh:
         shutil.rmtree(WORK_DIR / f"batch-p{args.photos}-c{args.courses}-s{args.side}", ignore_errors=True)
     print(machine())
