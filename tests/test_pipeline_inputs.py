@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from skimage import data
 
 from tracker.analysis import (
     AnalysisConfig,
@@ -99,3 +101,13 @@ def test_analyse_series_checks_its_arguments_as_analyse_files_does():
 def test_prepare_baseline_refuses_regions_that_are_not_boxes_inside_the_photo(regions, match):
     with pytest.raises(ValueError, match=match):
         prepare_baseline(RGB8, **regions)
+
+
+@pytest.mark.parametrize("width,height,scale,copy", [
+    (4000, 3000, 0.25, (750, 1000)),  # halved twice to 1000 px: its exact scale, a quarter
+    (3001, 2251, 1024 / 3001, (768, 1024)),  # one halving, then the remainder to 1024 px: as before 2.4
+], ids=["12 MP", "odd 7 MP"])
+def test_the_baselines_working_copy_and_its_scale(width, height, scale, copy):
+    rgb = cv2.resize(data.astronaut(), (width, height), interpolation=cv2.INTER_LINEAR)
+    baseline = prepare_baseline(rgb, roi=(width // 2, height // 3, 200, 200))
+    assert baseline.work_rgb.shape[:2] == copy and baseline.work_scale == scale

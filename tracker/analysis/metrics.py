@@ -51,8 +51,8 @@ METRIC_VERSION = "2.4"
 #      recomputed so that those photos get the new verdicts.
 # 2.2: a photo whose treated area or control was registered off is refused (no measure redefined).
 # 2.3: the colour fit's tone curve is fitted as a power of encoded values or of linear light.
-# 2.4: a photo of about 4000 px and more is reduced to its working copy by whole halvings
-#      (1000-1023 px), not to exactly 1024 px; smaller photos are unchanged.
+# 2.4: a large photo's working copy is made by whole halvings first (4000 px gives 1000 px),
+#      then the remainder; photos of up to 1945 px and of 2050-3071 px are reduced as before.
 
 #: Gaussian sigma (px of the measurement grid) by which the per-pixel Δa* map is smoothed.
 CHANGE_MAP_SIGMA_PX = 2.0

@@ -260,8 +260,8 @@ def prepare_baseline(rgb: np.ndarray, roi: Box | None = None, control: Box | Non
     s, work = min(1.0, config.work_side / max(rgb.shape[:2])), rgb
     if s < 1:
         # Reduced as a follow-up's working copy is (shrink_to), so that the two are alike.
-        work, sx, sy = shrink_to(rgb, config.work_side)
-        if sx == sy:  # whole halvings: exactly 1 / k on both axes
+        work, sx, _ = shrink_to(rgb, config.work_side)
+        if max(work.shape[:2]) < config.work_side:  # halvings stopped short of the side: their exact 1 / k
             s = sx
     if colourless(work):
         raise ValueError(NO_COLOUR_BASELINE)
