@@ -14,7 +14,8 @@ Each run prepares the baseline once per path (with the treated area and control,
 a region), analyses one warm-up photo, then the six follow-ups of the 12-MP series three times,
 and prints the median processor time (every thread) and wall time per photo, in ms, and the same
 for decoding the photo (``read_photo``). ``--threads 1`` gives OpenCV one thread, as each batch
-worker has: the per-photo cost a re-analysis of an archive pays per worker.
+worker has: the per-photo cost a re-analysis of an archive pays per worker; ``--keep-buffers``
+sets the process's allocator as those workers do (:mod:`tracker.memory`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passes", type=int, default=3, help="times each photo is analysed (default 3)")
     parser.add_argument("--side", type=int, default=4000, help="long side in px (default 4000: 12 MP)")
     parser.add_argument("--threads", type=int, default=None, help="OpenCV threads (default: OpenCV's own choice)")
+    parser.add_argument("--keep-buffers", action="store_true",
+                        help="tracker.memory.keep_photo_buffers(), as tracker analyze and a batch's workers do")
     args = parser.parse_args(argv)
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
+    if args.keep_buffers:
+        from tracker.memory import keep_photo_buffers
+
+        print(f"photo buffers kept in the heap: {keep_photo_buffers()}")
     print(f"machine: {machine()}")
     series = make_series(args.side, args.photos + 1, seed=1, noise=2.5, quality=90)
     base = read_photo(series.baseline_path).rgb

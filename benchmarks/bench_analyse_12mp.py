@@ -16,7 +16,8 @@ The analysis is split into decode (``read_photo``), alignment
 so nothing runs twice) and the rest (colour normalisation, quality, metrics).
 
 Prints ``ratio analyse/imread = R (target <= 4, aim 2)`` and exits 1 when
-R > 4, unless ``--no-check``.
+R > 4, unless ``--no-check``. ``--keep-buffers`` sets the allocator as ``tracker analyze`` does
+(:mod:`tracker.memory`): both ``imread`` and ``read_photo`` then decode into reused memory.
 
 ``--reduce F`` measures what analysing at a working resolution would save: the baseline (and its
 boxes) and each follow-up are reduced by the whole factor F (``cv2.INTER_AREA``) before the
@@ -56,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-check", action="store_true", help="do not exit 1 when the ratio exceeds 4")
     parser.add_argument("--reduce", type=int, default=1,
                         help="analyse baseline and photos reduced by this whole factor (default 1: as read)")
+    parser.add_argument("--keep-buffers", action="store_true",
+                        help="set this process's allocator as tracker analyze does (tracker.memory); imread gains too")
     args = parser.parse_args(argv)
+    if args.keep_buffers:
+        from tracker.memory import keep_photo_buffers
+
+        print(f"photo buffers kept in the heap: {keep_photo_buffers()}")
     if args.reduce < 1:
         parser.error(f"--reduce must be a whole number of at least 1, got {args.reduce}")
 

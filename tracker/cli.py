@@ -81,7 +81,9 @@ def analyze(
     """Align photos to a baseline, check their quality, normalise colour and measure the skin."""
     from tracker.analysis import TREATED_EXTENTS, AnalysisConfig, PhotoError, analyse_files
     from tracker.analysis.io import photo_camera
+    from tracker.memory import keep_photo_buffers
 
+    keep_photo_buffers()
     roi_box = _box_option(roi, "--roi")
     control_box = _box_option(control, "--control")
     if treated not in TREATED_EXTENTS:

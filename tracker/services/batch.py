@@ -62,6 +62,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from tracker.analysis import AnalysisResult
+from tracker.memory import ALLOCATOR_ENVIRON, keep_photo_buffers
 from tracker.services.access import Actor, NotFound, require
 from tracker.services.analyses import (
     ANALYSIS_FAILED,
@@ -402,6 +403,7 @@ def _start_pool_worker(parent: int, stopping) -> None:
     """
     global _STOPPING
     _STOPPING = stopping
+    keep_photo_buffers()
 
     def watch() -> None:
         while True:
@@ -545,6 +547,7 @@ def _work_here(store: Store, scope, lease_seconds: float) -> WorkerTally:
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
+    keep_photo_buffers()  # for the rest of this process too: it is a command's that analyses
     try:
         return work_queue(store, scope, lease_seconds=lease_seconds)
     finally:
@@ -555,15 +558,15 @@ def _local_cluster_settings() -> dict:
     """Dask settings of a ``LocalCluster`` started for a batch, where they cost analysis time.
 
     Each worker's statistical profiler (a stack sample every 10 ms) is off: no dashboard shows
-    it. The ``MALLOC_TRIM_THRESHOLD_`` Dask sets in its workers is left out: setting it turns
-    off glibc's adaptive mmap threshold, so every large image array is mapped and zeroed
-    afresh; the plain process pool's workers do without it too. A cluster started elsewhere
-    keeps its own settings (README, Deployment).
+    it. The ``MALLOC_TRIM_THRESHOLD_`` of 64 kB Dask sets in its workers is replaced by
+    :data:`tracker.memory.ALLOCATOR_ENVIRON`, what the process pool's workers set for
+    themselves (:func:`tracker.memory.keep_photo_buffers`): with Dask's, every large image array
+    is mapped and zeroed afresh. A cluster started elsewhere keeps its own settings (README,
+    Deployment).
     """
     import dask
 
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})) | ALLOCATOR_ENVIRON
     return {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
 
 
