@@ -547,7 +547,6 @@ def _work_here(store: Store, scope, lease_seconds: float) -> WorkerTally:
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
-    keep_photo_buffers()  # for the rest of this process too: it is a command's that analyses
     try:
         return work_queue(store, scope, lease_seconds=lease_seconds)
     finally:
@@ -678,6 +677,7 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    keep_photo_buffers()  # this process analyses photos in turn (all of them, or its share), as its workers do
     started = _now()
     release_dead_claims(store, scope)
     total = _remaining(store, scope)
