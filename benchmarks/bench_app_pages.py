@@ -82,7 +82,7 @@ from tracker.store.db import open_store
 from tracker.store.models import Course, CourseSummary, Patient
 from tracker.web.views import patient_list_frame
 
-from common import WORK_DIR, machine, make_baseline
+from common import WORK_DIR, machine, make_baseline, median_call
 
 ROOT = Path(__file__).resolve().parent.parent
 LIST_TARGET_S = 1.5
@@ -401,16 +401,6 @@ def profile_page(at, clock: ScriptThreadClock, before=None, top: int = 10) -> st
     start = next(i for i, line in enumerate(lines) if "ncalls" in line)
     return (f"(whole script thread {stats.total_tt:.3f} s under the profiler; Streamlit's script-runner "
             f"wrappers left out)\n" + "\n".join(line for line in lines[start:] if line.strip()))
-
-
-def median_call(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> int:

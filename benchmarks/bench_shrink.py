@@ -9,27 +9,19 @@ two copies are the same pixels (they are where ``shrink_to`` takes one halving o
 
 from __future__ import annotations
 
-import statistics
+import os
 import sys
-import time
 
 import cv2
 import numpy as np
 
 from tracker.analysis.align import shrink, shrink_to
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import median_call  # noqa: E402
+
 SIZES = [(4000, 3000), (3264, 2448), (3000, 2000), (4608, 3456), (6000, 4000), (8064, 6048), (2000, 1500),
          (1600, 1200)]
-
-
-def _median_ms(call, repeats: int = 10) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def main() -> int:
@@ -39,8 +31,8 @@ def main() -> int:
     for w, h in SIZES:
         photo = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 3)
         old, new = shrink(photo, 1024 / max(w, h))[0], shrink_to(photo, 1024)[0]
-        t_old = _median_ms(lambda: shrink(photo, 1024 / max(w, h)))
-        t_new = _median_ms(lambda: shrink_to(photo, 1024))
+        t_old = 1000 * median_call(lambda: shrink(photo, 1024 / max(w, h)), 10)
+        t_new = 1000 * median_call(lambda: shrink_to(photo, 1024), 10)
         same = old.shape == new.shape and np.array_equal(old, new)
         print(f"{w}x{h:<7}{t_old:>10.1f}{'%dx%d' % old.shape[1::-1]:>12}{t_new:>14.1f}{'%dx%d' % new.shape[1::-1]:>12}"
               f"  {'yes' if same else 'no'}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,3 +154,14 @@ def machine() -> str:
         load = ""
     return (f"{cpu}, {os.cpu_count()} cores, OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), "
             f"Python {platform.python_version()},{load}")
+
+
+def median_call(fn, runs: int) -> float:
+    """Median wall time of ``fn()`` in seconds over ``runs`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)

@@ -67,6 +67,7 @@ from tracker.analysis._checks import (
 )
 
 __all__ = [
+    "CHANNEL_METHODS",
     "srgb_to_linear",
     "linear_to_srgb",
     "srgb8_to_lab",
@@ -384,7 +385,7 @@ class ColourCorrection:
     @property
     def light(self) -> str:
         """``"smooth"`` when the gain varies over the frame (light from one side), else ``"uniform"``."""
-        return "smooth" if self.method in _CHANNEL_METHODS and self.matrix.shape[-1] == 4 else "uniform"
+        return "smooth" if self.method in CHANNEL_METHODS and self.matrix.shape[-1] == 4 else "uniform"
 
     def apply(self, rgb: np.ndarray, frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> np.ndarray:
         """Corrected float32 sRGB (0-1) of an 8-bit sRGB image (or of 0-1 floats).
@@ -493,11 +494,13 @@ class ColourCorrection:
             "note": self.note,
             "reference": self.reference,
             "light": self.light,
-            "tone": self.tone if self.method in _CHANNEL_METHODS else None,
+            "tone": self.tone if self.method in CHANNEL_METHODS else None,
         }
 
 
-_CHANNEL_METHODS = ("reference_skin", "surroundings")
+#: The methods that fit a gain and a power per channel (with a ``tone``), as against a chart, the
+#: baseline itself or no correction.
+CHANNEL_METHODS = ("reference_skin", "surroundings")
 
 
 def frame_of_box(box: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -688,8 +691,8 @@ def fit_reference_correction(
     check_same_shape(baseline, photo, "baseline", "photo")
     check_mask(reference, photo.shape[:2], "reference", optional=False)
     check_number(max_pixels, "max_pixels", integer=True, minimum=1)
-    if method not in _CHANNEL_METHODS:
-        raise ValueError(f"method must be one of {', '.join(_CHANNEL_METHODS)}; got {method!r}")
+    if method not in CHANNEL_METHODS:
+        raise ValueError(f"method must be one of {', '.join(CHANNEL_METHODS)}; got {method!r}")
     if smoothed_baseline is not None:
         check_rgb8(smoothed_baseline, "smoothed_baseline")
         check_same_shape(smoothed_baseline, baseline, "smoothed_baseline", "baseline")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tracker.analysis.align import RegionAlignment, flips
+from tracker.analysis.colour import CHANNEL_METHODS
 from tracker.analysis.metrics import METRIC_VERSION
 
 __all__ = ["AnalysisResult", "camera_differs"]
@@ -176,7 +177,7 @@ class AnalysisResult:
     @property
     def colour_tone(self) -> str | None:
         """The form of a fitted tone curve (``"encoded"`` or ``"linear"``); None for a chart, the baseline or none."""
-        if self.colour_method not in ("reference_skin", "surroundings"):
+        if self.colour_method not in CHANNEL_METHODS:
             return None
         return (self.colour or {}).get("tone", "linear")  # stored before metric version 2.3: linear
 
