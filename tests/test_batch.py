@@ -30,7 +30,7 @@ from tracker.cli import INTERRUPTED
 from tracker.services import batch
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import open_store
-from tracker.store.models import Analysis, AnalysisJob, Photo
+from tracker.store.models import Analysis, AnalysisJob, Course, Photo
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 PHOTOS = 8
@@ -109,6 +109,73 @@ def test_planning_queues_only_what_is_out_of_date_and_never_twice(ana, monkeypat
     again = batch.reanalyse(store, sv.SYSTEM)
     assert (again.analysed, again.current) == (0, PHOTOS)
     assert job_states(store) == {"done": PHOTOS}  # the old version's jobs were dropped
+
+
+def _all_rows(store) -> tuple[list, list]:
+    """Every analysis and job row, as plain tuples: what a dry run must leave as it was."""
+    with store.session() as s:
+        analyses = s.execute(select(Analysis.id, Analysis.photo_id, Analysis.baseline_hash, Analysis.metric_version,
+                                    Analysis.regions_key, Analysis.result).order_by(Analysis.id)).all()
+        jobs = s.execute(select(AnalysisJob.id, AnalysisJob.photo_id, AnalysisJob.state, AnalysisJob.attempts)
+                         .order_by(AnalysisJob.id)).all()
+    return [tuple(r) for r in analyses], [tuple(r) for r in jobs]
+
+
+def test_a_dry_run_says_what_is_out_of_date_and_why_and_changes_nothing(ana):
+    store, _ = ana
+    with store.session() as s:
+        rows = {a.photo_id: a for a in s.scalars(select(Analysis))}
+        photos = sorted(rows)
+        key = rows[photos[0]]
+        # One photo for each reason a result is not current (the baseline, photos[0], stays current).
+        rows[photos[1]].metric_version = "2.2"
+        rows[photos[2]].metric_version = "2.2"
+        rows[photos[3]].regions_key = "roi=1,2,3,4;control=-;treated=face"
+        rows[photos[4]].baseline_hash = "0" * 64
+        s.delete(rows[photos[5]])
+        s.delete(rows[photos[6]])
+        jobs = {j.photo_id: j for j in s.scalars(select(AnalysisJob).where(
+            AnalysisJob.baseline_hash == key.baseline_hash, AnalysisJob.metric_version == key.metric_version,
+            AnalysisJob.regions_key == key.regions_key))}
+        assert sorted(jobs) == photos  # the import's own jobs, done
+        jobs[photos[6]].state, jobs[photos[6]].attempts = "failed", batch.MAX_ATTEMPTS
+        jobs[photos[7]].state = "pending"  # a current photo another batch has queued
+    before = _all_rows(store)
+
+    preview = batch.preview_reanalysis(store, sv.SYSTEM)
+    assert preview == batch.Preview(force=False, metric_version=metrics.METRIC_VERSION, current=1, new=1, failed=1,
+                                    baseline=1, regions=1, queued=1, older_versions={"2.2": 2})
+    assert (preview.total, preview.out_of_date, preview.to_analyse) == (PHOTOS, 6, 7)
+    forced = batch.preview_reanalysis(store, sv.SYSTEM, force=True)
+    assert forced.to_analyse == PHOTOS
+    with store.session() as s:
+        patient_id = s.get(Course, s.get(Photo, photos[0]).course_id).patient_id
+    assert batch.preview_reanalysis(store, sv.SYSTEM, patient_id) == preview
+    with pytest.raises(sv.AccessDenied):
+        batch.preview_reanalysis(store, sv.Actor(user_id=1, role="provider"))
+    with pytest.raises(sv.NotFound):
+        batch.preview_reanalysis(store, sv.SYSTEM, patient_id=999)
+
+    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--dry-run"],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == [
+        f"{PHOTOS} photos on the time lines: 1 current, 6 out of date, 1 queued already (by a batch in progress, "
+        "or one that was interrupted: this one takes its share).",
+        "  1 never analysed",
+        "  1 given up by an earlier batch (its workers stopped while analysing them)",
+        "  1 measured against another baseline photo",
+        "  1 measured with other regions (treated area, control or extent)",
+        f"  2 under an older metric version (2.2: 2; now {metrics.METRIC_VERSION})",
+        "Would recompute 7 photos: the out-of-date and the queued ones. Nothing was changed (--dry-run).",
+    ]
+    assert _all_rows(store) == before  # neither results nor the queue touched
+
+    # What the dry run announced is what the re-analysis then does.
+    report = batch.reanalyse(store, sv.SYSTEM)
+    assert (report.analysed, report.current, report.failed) == (preview.to_analyse, preview.current, [])
+    after = batch.preview_reanalysis(store, sv.SYSTEM)
+    assert (after.current, after.out_of_date, after.queued) == (PHOTOS, 0, 0)
 
 
 def test_a_refused_patient_and_an_unknown_one(ana):

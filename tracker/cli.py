@@ -248,6 +248,27 @@ def _print_batch_report(report) -> None:
                    "command again to finish them.")
 
 
+def _preview_lines(preview) -> list[str]:
+    """What ``tracker reanalyze --dry-run`` prints."""
+    reasons = [f"{n:,} {what}" for n, what in (
+        (preview.new, "never analysed"),
+        (preview.failed, "given up by an earlier batch (its workers stopped while analysing them)"),
+        (preview.baseline, "measured against another baseline photo"),
+        (preview.regions, "measured with other regions (treated area, control or extent)"))
+        if n]
+    if preview.older_versions:
+        by_version = ", ".join(f"{version}: {n:,}" for version, n in preview.older_versions.items())
+        reasons.append(f"{sum(preview.older_versions.values()):,} under an older metric version ({by_version}; "
+                       f"now {preview.metric_version})")
+    lines = [f"{preview.total:,} photos on the time lines: {preview.current:,} current, "
+             f"{preview.out_of_date:,} out of date, {preview.queued:,} queued already (by a batch in progress, "
+             "or one that was interrupted: this one takes its share)."]
+    lines += [f"  {reason}" for reason in reasons]
+    what = "every photo, current or not (--all)" if preview.force else "the out-of-date and the queued ones"
+    lines.append(f"Would recompute {preview.to_analyse:,} photos: {what}. Nothing was changed (--dry-run).")
+    return lines
+
+
 def _run_batch_or_fail(run, dask: str | None):
     """``run()``, with workers that cannot open the store, or a Dask scheduler that cannot be reached,
     as a one-line usage error (what was analysed stays; the same command goes on from there)."""
@@ -323,6 +344,8 @@ def reanalyze(
     force: Annotated[bool, typer.Option("--all", help="Recompute every result, current or not.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", help=_WORKERS_HELP)] = None,
     dask: Annotated[str | None, typer.Option("--dask", help=_DASK_HELP)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only say how many photos would be recomputed and why; change nothing.")] = False,
 ) -> None:
     """Recompute every stored result whose metric version, regions or baseline are out of date.
 
@@ -330,7 +353,7 @@ def reanalyze(
     photo is claimed by one process, and a re-run completes exactly what is missing.
     """
     from tracker import services as sv
-    from tracker.services.batch import reanalyse
+    from tracker.services.batch import preview_reanalysis, reanalyse
 
     workers = _workers(workers)
     store = _open_store()
@@ -339,6 +362,14 @@ def reanalyze(
         patient_id = sv.find_patient_id(store, sv.SYSTEM, patient)
         if patient_id is None:
             _fail_usage(f"there is no patient {patient!r}")
+    if dry_run:
+        try:
+            preview = preview_reanalysis(store, sv.SYSTEM, patient_id, force=force)
+        except sv.ServiceError as exc:
+            _fail_usage(str(exc))
+        for line in _preview_lines(preview):
+            typer.echo(line)
+        raise typer.Exit(0)
     with _BatchProgress("Analysing") as progress:
         try:
             report = _run_batch_or_fail(lambda: reanalyse(store, sv.SYSTEM, patient_id, force=force, workers=workers,

@@ -6,6 +6,8 @@ Planning
     analysis_key`: baseline, regions, metric version), or for every photo when forced. Jobs of an
     older key, and of photos taken off the time line, are dropped. Planning twice queues nothing
     twice (one job per photo and key, inserted with ``ON CONFLICT DO NOTHING``).
+    :func:`preview_reanalysis` counts the same photos, and why each is out of date, without
+    queuing anything (``tracker reanalyze --dry-run``).
 
 Claiming
     A worker claims a few jobs of one course at a time (:func:`claim_jobs`): it sets them
@@ -61,7 +63,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from tracker.analysis import AnalysisResult
+from tracker.analysis import AnalysisResult, metrics
 from tracker.memory import ALLOCATOR_ENVIRON, keep_photo_buffers
 from tracker.services.access import Actor, NotFound, require
 from tracker.services.analyses import (
@@ -82,7 +84,8 @@ _log = logging.getLogger(__name__)
 
 __all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "WORKER_STOPPED", "StoreAddress", "PlanCounts", "ClaimedJob",
            "WorkerTally", "BatchReport", "plan_jobs", "claim_jobs", "complete_job", "release_dead_claims",
-           "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse"]
+           "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse", "Preview",
+           "preview_reanalysis"]
 
 #: How long a claim holds before another process may take the job (a 12-MP photo takes about a second).
 LEASE_SECONDS = 600
@@ -164,6 +167,23 @@ def _key_columns(key: AnalysisKey) -> tuple[str, str, str]:
     return key.baseline_hash, key.metric_version, key.regions
 
 
+def _course_ids(store: Store, course_ids: Sequence[int] | None) -> list[int]:
+    """These courses, or every course (None), in id order."""
+    if course_ids is not None:
+        return list(course_ids)
+    with store.session() as s:
+        return list(s.scalars(select(Course.id).order_by(Course.id)))
+
+
+def _key_and_timeline(s: Session, course_id: int) -> tuple[AnalysisKey, list[int]] | None:
+    """The course's current key and the ids of the photos on its time line; None without a baseline."""
+    course = s.get(Course, course_id)
+    key = None if course is None else analysis_key(s, course)
+    if key is None:
+        return None
+    return key, [p.id for p in timeline_photos(s, course_id, baseline_photo(s, course_id))]
+
+
 def _insert_job(s: Session, values: dict) -> None:
     dialect = sqlite
     if s.get_bind().dialect.name == "postgresql":
@@ -177,16 +197,12 @@ def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: b
     ``force`` queues every photo on the time lines again, current or not. Runs one short
     transaction per course, so planning a large archive does not hold the store.
     """
-    with store.session() as s:
-        ids = list(course_ids) if course_ids is not None else list(s.scalars(select(Course.id).order_by(Course.id)))
     queued = current = 0
-    for course_id in ids:
+    for course_id in _course_ids(store, course_ids):
         with store.session() as s:
-            course = s.get(Course, course_id)
-            key = None if course is None else analysis_key(s, course)
-            if key is None:
+            if (found := _key_and_timeline(s, course_id)) is None:
                 continue
-            timeline = [p.id for p in timeline_photos(s, course_id, baseline_photo(s, course_id))]
+            key, timeline = found
             have = set(s.scalars(select(Analysis.photo_id).where(
                 Analysis.photo_id.in_(timeline), Analysis.baseline_hash == key.baseline_hash,
                 Analysis.metric_version == key.metric_version, Analysis.regions_key == key.regions)))
@@ -725,13 +741,101 @@ def reanalyse(store: Store, actor: Actor, patient_id: int | None = None, *, forc
     (whoever holds the data directory) may run a batch over every patient.
     """
     require(actor)
-    with store.session() as s:
-        query = select(Course.id).order_by(Course.id)
-        if patient_id is not None:
-            query = query.where(Course.patient_id == patient_id)
-        courses = list(s.scalars(query))
-    if patient_id is not None and not courses:
-        raise NotFound("There is no such patient, or no treated area of theirs.")
-    scope = courses if patient_id is not None else None
+    scope = _patient_scope(store, patient_id)
     plan = plan_jobs(store, scope, force=force)
     return run_batch(store, scope, workers=workers, dask=dask, current=plan.current, progress=progress)
+
+
+def preview_reanalysis(store: Store, actor: Actor, patient_id: int | None = None, *,
+                       force: bool = False) -> Preview:
+    """What :func:`reanalyse` would recompute now, and why, without queuing or changing anything.
+
+    For ``tracker reanalyze --dry-run``: before re-analysing an archive, how many photos are out
+    of date and for which reason. Read-only, one short read per course.
+    """
+    require(actor)
+    scope = _patient_scope(store, patient_id)
+    counts = dict.fromkeys(("current", "new", "failed", "baseline", "regions", "queued"), 0)
+    versions: dict[str, int] = {}
+    for course_id in _course_ids(store, scope):
+        with store.session() as s:
+            if (found := _key_and_timeline(s, course_id)) is None:
+                continue
+            key, timeline = found
+            newest: dict[int, tuple] = {}
+            for row in s.execute(select(Analysis.photo_id, Analysis.baseline_hash, Analysis.regions_key,
+                                        Analysis.metric_version, Analysis.computed_at)
+                                 .where(Analysis.photo_id.in_(timeline)).order_by(Analysis.computed_at, Analysis.id)):
+                if (row.baseline_hash, row.metric_version, row.regions_key) == _key_columns(key):
+                    newest[row.photo_id] = ("current",)
+                elif newest.get(row.photo_id) != ("current",):
+                    newest[row.photo_id] = (row.baseline_hash, row.regions_key, row.metric_version)
+            jobs = {job.photo_id: job.state for job in s.scalars(select(AnalysisJob).where(
+                AnalysisJob.course_id == course_id, AnalysisJob.baseline_hash == key.baseline_hash,
+                AnalysisJob.metric_version == key.metric_version, AnalysisJob.regions_key == key.regions))}
+        for photo_id in timeline:
+            result, job = newest.get(photo_id), jobs.get(photo_id)
+            if job in ("pending", "running"):
+                counts["queued"] += 1  # another batch's work in progress: this one takes its share
+            elif result == ("current",):
+                counts["current"] += 1
+            elif job == "failed":
+                counts["failed"] += 1
+            elif result is None:
+                counts["new"] += 1
+            elif result[0] != key.baseline_hash:
+                counts["baseline"] += 1
+            elif result[1] != key.regions:
+                counts["regions"] += 1
+            else:
+                versions[result[2]] = versions.get(result[2], 0) + 1
+    return Preview(force=force, metric_version=metrics.METRIC_VERSION, older_versions=dict(sorted(versions.items())),
+                   **counts)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a re-analysis would do (:func:`preview_reanalysis`), in photos on the courses' time lines.
+
+    Each photo is counted once: ``queued`` if a batch already holds a job of it under the current
+    key; else ``current`` if it has a result under that key; else by why its newest result is not
+    current, in this order: ``failed`` (a batch gave it up: its workers stopped while analysing
+    it), ``new`` (no result at all), ``baseline`` (measured against another baseline photo),
+    ``regions`` (other treated area, control or treated extent), ``older_versions`` (only the
+    metric version differs; counted by the version).
+    """
+
+    force: bool
+    metric_version: str
+    current: int
+    new: int
+    failed: int
+    baseline: int
+    regions: int
+    queued: int
+    older_versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.current + self.out_of_date + self.queued
+
+    @property
+    def out_of_date(self) -> int:
+        return self.new + self.failed + self.baseline + self.regions + sum(self.older_versions.values())
+
+    @property
+    def to_analyse(self) -> int:
+        """Photos a re-analysis run now by itself would analyse: the out-of-date and the queued ones, or
+        every photo with ``force``."""
+        return self.total if self.force else self.out_of_date + self.queued
+
+
+def _patient_scope(store: Store, patient_id: int | None) -> list[int] | None:
+    """The course ids of a patient (None: every course); NotFound for a patient without any."""
+    if patient_id is None:
+        return None
+    with store.session() as s:
+        courses = list(s.scalars(select(Course.id).where(Course.patient_id == patient_id).order_by(Course.id)))
+    if not courses:
+        raise NotFound("There is no such patient, or no treated area of theirs.")
+    return courses
