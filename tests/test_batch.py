@@ -276,6 +276,58 @@ def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(a
     assert stored_results(store) == serial
 
 
+def _release_with_metric_version(root: Path, version: str) -> Path:
+    """A copy of this package under ``root`` that says another metric version: another release, as a worker
+    machine that was not upgraded has it installed. Put first on a worker's PYTHONPATH."""
+    shutil.copytree(Path(batch.__file__).parents[1], root / "tracker", ignore=shutil.ignore_patterns("__pycache__"))
+    source = root / "tracker" / "analysis" / "metrics.py"
+    text = source.read_text()
+    assert text.count(f'METRIC_VERSION = "{metrics.METRIC_VERSION}"') == 1
+    source.write_text(text.replace(f'METRIC_VERSION = "{metrics.METRIC_VERSION}"', f'METRIC_VERSION = "{version}"'))
+    return root
+
+
+def test_a_dask_worker_of_another_version_is_refused_and_nothing_is_lost(ana, tmp_path):
+    # Before, such a worker computed another key for every job it claimed and dropped them all as out
+    # of date: the batch said "0 analysed, 0 failed" and the queue was empty.
+    from distributed import Client, LocalCluster
+
+    import tracker
+
+    store, serial = ana
+    old = _release_with_metric_version(tmp_path / "old-release", "0.9")
+    with LocalCluster(n_workers=0, dashboard_address="127.0.0.1:0") as cluster:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address, "--nthreads", "1",
+             "--no-dashboard"], env={**os.environ, "PYTHONPATH": str(old)}, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with Client(cluster) as client:
+                client.wait_for_workers(1, timeout=90)
+                assert list(client.run(batch.analysis_versions).values()) == [(tracker.__version__, "0.9")]
+            done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all",
+                                   "--dask", cluster.scheduler_address], capture_output=True, text=True, timeout=180)
+        finally:
+            worker.terminate()
+            worker.wait(60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"tracker: error: 1 of the cluster's 1 workers run tracker {tracker.__version__} with metric version 0.9, "
+        f"this batch tracker {tracker.__version__} with metric version {metrics.METRIC_VERSION}: install the same "
+        "version on every worker; the queued photos wait for the next run.\n")
+    assert job_states(store) == {"pending": PHOTOS}  # queued by the command, none claimed or dropped
+    assert stored_results(store) == serial
+
+    # A worker that joins after the batch checked the cluster refuses in its task, before claiming anything.
+    with pytest.raises(batch.WorkerMismatch, match="runs tracker .* metric version .*, the batch .* metric version 0.9"):
+        batch.work_at(batch.StoreAddress.of(store), versions=(tracker.__version__, "0.9"))
+    assert job_states(store) == {"pending": PHOTOS}
+
+    report = batch.run_batch(store)  # workers of this release complete what was queued
+    assert (report.analysed, report.failed) == (PHOTOS, [])
+    assert stored_results(store) == serial
+
+
 def test_with_dask_local_this_process_analyses_while_the_cluster_starts(ana):
     store, serial = ana
     plan = batch.plan_jobs(store, force=True)

@@ -34,7 +34,8 @@ Running
     :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine), or
     beside a Dask ``LocalCluster`` of ``workers - 1`` (at least one) that starts meanwhile
     (:func:`run_batch` with ``dask="local"``), and in each Dask worker; a Dask cluster at an
-    address is left to do the batch alone. Workers read photos from the photo
+    address is left to do the batch alone, once every worker of it is found to run this process's
+    versions (:func:`analysis_versions`; else :class:`WorkerMismatch`, before any work is sent). Workers read photos from the photo
     store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
     the store's address, so every worker must reach the same data directory (README,
     Deployment). When the workers are done, the summaries of the courses whose results changed
@@ -65,7 +66,7 @@ from sqlalchemy.orm import Session
 
 from tracker.analysis import AnalysisResult, metrics
 from tracker.memory import ALLOCATOR_ENVIRON, keep_photo_buffers
-from tracker.services.access import Actor, NotFound, require
+from tracker.services.access import Actor, NotFound, ServiceError, require
 from tracker.services.analyses import (
     ANALYSIS_FAILED,
     AnalysisKey,
@@ -85,7 +86,7 @@ _log = logging.getLogger(__name__)
 __all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "WORKER_STOPPED", "StoreAddress", "PlanCounts", "ClaimedJob",
            "WorkerTally", "BatchReport", "plan_jobs", "claim_jobs", "complete_job", "release_dead_claims",
            "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse", "Preview",
-           "preview_reanalysis"]
+           "preview_reanalysis", "WorkerMismatch", "analysis_versions"]
 
 #: How long a claim holds before another process may take the job (a 12-MP photo takes about a second).
 LEASE_SECONDS = 600
@@ -449,16 +450,43 @@ def _peak_rss_mb() -> float:
 _OPENED: dict[StoreAddress, Store] = {}
 
 
+class WorkerMismatch(ServiceError):
+    """A worker runs another version of the analysis than the batch that queued its work."""
+
+
+def analysis_versions() -> tuple[str, str]:
+    """This process's package and metric versions: what every worker of a batch must share with it.
+
+    A worker of another metric version computes another key for each job it claims, and drops the
+    job as out of date (:func:`work_queue`); one of the same metric version but another release
+    could store results the serial run would not give.
+    """
+    import tracker
+
+    return tracker.__version__, metrics.METRIC_VERSION
+
+
+def _versions_text(versions: tuple[str, str]) -> str:
+    return f"tracker {versions[0]} with metric version {versions[1]}"
+
+
 def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
-            lease_seconds: float = LEASE_SECONDS, parent: int | None = None) -> WorkerTally:
+            lease_seconds: float = LEASE_SECONDS, parent: int | None = None,
+            versions: tuple[str, str] | None = None) -> WorkerTally:
     """:func:`work_queue` in a worker process (pool or Dask), with its own engine on the store at ``address``.
 
     One OpenCV thread per worker: the workers are the parallelism. ``parent`` as in
     :func:`work_queue` (the pool's workers get the batch's process id; a Dask worker's parent
-    is its nanny, which Dask looks after).
+    is its nanny, which Dask looks after). ``versions``: the batch's :func:`analysis_versions`;
+    a worker with others raises :class:`WorkerMismatch` before claiming anything (a Dask
+    worker can join a cluster after the batch checked its workers).
     """
     import cv2
 
+    if versions is not None and tuple(versions) != analysis_versions():
+        raise WorkerMismatch(f"A worker on {socket.gethostname()} runs {_versions_text(analysis_versions())}, "
+                             f"the batch {_versions_text(tuple(versions))}: install the same version on every "
+                             "worker; the queued photos wait for the next run.")
     cv2.setNumThreads(1)
     started = address not in _OPENED  # the first batch of this process: its start-up is the batch's
     if started:
@@ -603,17 +631,32 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
         from distributed import Client
 
         with Client(dask) as client:
+            _check_workers(client)
             slots = max(1, sum(client.nthreads().values()))
             return client.gather(_submit_work(client, address, scope, slots, lease_seconds))
     return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
         address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
 
 
+def _check_workers(client) -> None:
+    """Raise :class:`WorkerMismatch` unless every worker of the cluster runs this process's versions."""
+    mine = analysis_versions()
+    found = {worker: tuple(v) for worker, v in client.run(analysis_versions).items()}
+    wrong = sorted({v for v in found.values() if v != mine})
+    if wrong:
+        n = sum(v != mine for v in found.values())
+        raise WorkerMismatch(
+            f"{n} of the cluster's {len(found)} workers run {' or '.join(_versions_text(v) for v in wrong)}, this "
+            f"batch {_versions_text(mine)}: install the same version on every worker; the queued photos wait "
+            "for the next run.")
+
+
 def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds: float) -> list:
     """One :func:`work_at` task a worker slot (each loops over the queue), retried on a worker that died."""
     token = secrets.token_hex(4)
-    return [client.submit(work_at, address, scope, lease_seconds, key=f"tracker-analyse-{token}-{i}",
-                          pure=False, retries=MAX_ATTEMPTS) for i in range(slots)]
+    return [client.submit(work_at, address, scope, lease_seconds, None, analysis_versions(),
+                          key=f"tracker-analyse-{token}-{i}", pure=False, retries=MAX_ATTEMPTS)
+            for i in range(slots)]
 
 
 def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_seconds: float,
