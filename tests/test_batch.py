@@ -17,11 +17,12 @@ import sys
 import threading
 import time
 from contextlib import closing, suppress
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from conftest import tracker_command
 from tracker import services as sv
@@ -319,12 +320,47 @@ def test_a_dask_worker_of_another_version_is_refused_and_nothing_is_lost(ana, tm
     assert stored_results(store) == serial
 
     # A worker that joins after the batch checked the cluster refuses in its task, before claiming anything.
-    with pytest.raises(batch.WorkerMismatch, match="runs tracker .* metric version .*, the batch .* metric version 0.9"):
+    with pytest.raises(batch.VersionMismatch, match="runs tracker .* metric version .*, the batch .* metric version 0.9"):
         batch.work_at(batch.StoreAddress.of(store), versions=(tracker.__version__, "0.9"))
     assert job_states(store) == {"pending": PHOTOS}
 
     report = batch.run_batch(store)  # workers of this release complete what was queued
     assert (report.analysed, report.failed) == (PHOTOS, [])
+    assert stored_results(store) == serial
+
+
+def test_an_older_release_does_not_take_the_queue_of_a_newer_ones_batch_in_progress(ana, monkeypatch):
+    # Another machine, upgraded first, is re-analysing the store under metric version 99.0: it planned
+    # the photos and its worker holds two of them. Planning on an older release would replace its jobs
+    # with its own and queue every photo again under the older version.
+    store, serial = ana
+    ours = metrics.METRIC_VERSION
+    monkeypatch.setattr(metrics, "METRIC_VERSION", "99.0")
+    assert batch.plan_jobs(store).queued == PHOTOS
+    held = batch.claim_jobs(store, "upgraded-host:4242:0a1b2c3d")
+    assert len(held) == 2
+    monkeypatch.setattr(metrics, "METRIC_VERSION", ours)
+    queue = _all_rows(store)[1]
+
+    message = (f"Another machine's batch is analysing photos of this store with metric version 99.0 (2 held now); "
+               f"this one runs tracker {batch.analysis_versions()[0]} with metric version {ours}: upgrade it before "
+               "running batches here.")
+    for command in (["reanalyze"], ["reanalyze", "--dry-run"]):
+        done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), *command],
+                              capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", f"tracker: error: {message}\n"), command
+    assert _all_rows(store)[1] == queue  # the newer batch's queue as it was
+    assert stored_results(store) == serial
+
+    # Once its claims have run out (that machine stopped, or the release was rolled back on purpose),
+    # the older release plans again: the newer jobs are replaced, and the photos are current for it.
+    with store.session() as s:
+        s.execute(update(AnalysisJob).where(AnalysisJob.state == "running")
+                  .values(lease_expires_at=datetime.now() - timedelta(seconds=1)))
+    assert batch.plan_jobs(store) == batch.PlanCounts(queued=0, current=PHOTOS)
+    assert job_states(store) == {"running": 2}  # the lapsed claims: taken and dropped by the next worker
+    report = batch.run_batch(store)
+    assert (report.analysed, report.failed, job_states(store)) == (0, [], {})
     assert stored_results(store) == serial
 
 

@@ -272,14 +272,14 @@ def _preview_lines(preview) -> list[str]:
 def _run_batch_or_fail(run, dask: str | None):
     """``run()``, with workers that cannot open the store or run another version, or a Dask scheduler that
     cannot be reached, as a one-line usage error (what was analysed stays; the same command goes on from there)."""
-    from tracker.services.batch import WorkerMismatch
+    from tracker.services.batch import VersionMismatch
     from tracker.store.db import StoreError
 
     try:
         return run()
     except StoreError as exc:
         _fail_usage(f"a worker cannot open the store: {exc}")
-    except WorkerMismatch as exc:
+    except VersionMismatch as exc:
         _fail_usage(str(exc))
     except (OSError, TimeoutError) as exc:
         if dask is None:

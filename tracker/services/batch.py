@@ -35,7 +35,7 @@ Running
     beside a Dask ``LocalCluster`` of ``workers - 1`` (at least one) that starts meanwhile
     (:func:`run_batch` with ``dask="local"``), and in each Dask worker; a Dask cluster at an
     address is left to do the batch alone, once every worker of it is found to run this process's
-    versions (:func:`analysis_versions`; else :class:`WorkerMismatch`, before any work is sent). Workers read photos from the photo
+    versions (:func:`analysis_versions`; else :class:`VersionMismatch`, before any work is sent). Workers read photos from the photo
     store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
     the store's address, so every worker must reach the same data directory (README,
     Deployment). When the workers are done, the summaries of the courses whose results changed
@@ -86,7 +86,7 @@ _log = logging.getLogger(__name__)
 __all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "WORKER_STOPPED", "StoreAddress", "PlanCounts", "ClaimedJob",
            "WorkerTally", "BatchReport", "plan_jobs", "claim_jobs", "complete_job", "release_dead_claims",
            "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse", "Preview",
-           "preview_reanalysis", "WorkerMismatch", "analysis_versions"]
+           "preview_reanalysis", "VersionMismatch", "analysis_versions"]
 
 #: How long a claim holds before another process may take the job (a 12-MP photo takes about a second).
 LEASE_SECONDS = 600
@@ -192,12 +192,45 @@ def _insert_job(s: Session, values: dict) -> None:
     s.execute(dialect.insert(AnalysisJob).values(**values).on_conflict_do_nothing())
 
 
+def _version_number(version: str) -> tuple[int, ...] | None:
+    """``"2.4"`` as ``(2, 4)``, for ordering metric versions; None for one that is not dotted numbers."""
+    parts = version.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def _refuse_if_a_newer_batch_runs(store: Store, scope: Sequence[int] | None) -> None:
+    """Raise :class:`VersionMismatch` while another machine's workers hold jobs of a newer metric version.
+
+    Planning replaces the jobs of other keys with this release's, so an older release planning
+    beside a newer one's batch (a rolling upgrade of a clinic group's machines) would take its
+    queue away and queue the photos again under the older version. Only live claims count: a
+    newer batch that was interrupted, or a release rolled back on purpose, does not stand in the
+    way once its leases have run out.
+    """
+    mine = _version_number(metrics.METRIC_VERSION)
+    if mine is None:
+        return
+    with store.session() as s:
+        held = s.execute(_in_scope(select(AnalysisJob.metric_version, func.count()), scope).where(
+            AnalysisJob.state == "running", AnalysisJob.lease_expires_at > _now(),
+            AnalysisJob.metric_version != metrics.METRIC_VERSION).group_by(AnalysisJob.metric_version)).all()
+    newer = [(version, n) for version, n in held if (_version_number(version) or ()) > mine]
+    if newer:
+        version, n = max(newer, key=lambda item: _version_number(item[0]))
+        raise VersionMismatch(
+            f"Another machine's batch is analysing photos of this store with metric version {version} ({n} held "
+            f"now); this one runs {_versions_text(analysis_versions())}: upgrade it before running batches here.")
+
+
 def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: bool = False) -> PlanCounts:
     """Queue the photos of these courses (every course: None) whose result is not current.
 
     ``force`` queues every photo on the time lines again, current or not. Runs one short
-    transaction per course, so planning a large archive does not hold the store.
+    transaction per course, so planning a large archive does not hold the store. Refused
+    (:class:`VersionMismatch`) while another machine's workers analyse under a newer metric
+    version.
     """
+    _refuse_if_a_newer_batch_runs(store, course_ids)
     queued = current = 0
     for course_id in _course_ids(store, course_ids):
         with store.session() as s:
@@ -450,8 +483,9 @@ def _peak_rss_mb() -> float:
 _OPENED: dict[StoreAddress, Store] = {}
 
 
-class WorkerMismatch(ServiceError):
-    """A worker runs another version of the analysis than the batch that queued its work."""
+class VersionMismatch(ServiceError):
+    """A worker runs another version of the analysis than the batch that queued its work, or this
+    machine an older one than a batch another machine is running on the same store."""
 
 
 def analysis_versions() -> tuple[str, str]:
@@ -478,13 +512,13 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     One OpenCV thread per worker: the workers are the parallelism. ``parent`` as in
     :func:`work_queue` (the pool's workers get the batch's process id; a Dask worker's parent
     is its nanny, which Dask looks after). ``versions``: the batch's :func:`analysis_versions`;
-    a worker with others raises :class:`WorkerMismatch` before claiming anything (a Dask
+    a worker with others raises :class:`VersionMismatch` before claiming anything (a Dask
     worker can join a cluster after the batch checked its workers).
     """
     import cv2
 
     if versions is not None and tuple(versions) != analysis_versions():
-        raise WorkerMismatch(f"A worker on {socket.gethostname()} runs {_versions_text(analysis_versions())}, "
+        raise VersionMismatch(f"A worker on {socket.gethostname()} runs {_versions_text(analysis_versions())}, "
                              f"the batch {_versions_text(tuple(versions))}: install the same version on every "
                              "worker; the queued photos wait for the next run.")
     cv2.setNumThreads(1)
@@ -639,13 +673,13 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
 
 
 def _check_workers(client) -> None:
-    """Raise :class:`WorkerMismatch` unless every worker of the cluster runs this process's versions."""
+    """Raise :class:`VersionMismatch` unless every worker of the cluster runs this process's versions."""
     mine = analysis_versions()
     found = {worker: tuple(v) for worker, v in client.run(analysis_versions).items()}
     wrong = sorted({v for v in found.values() if v != mine})
     if wrong:
         n = sum(v != mine for v in found.values())
-        raise WorkerMismatch(
+        raise VersionMismatch(
             f"{n} of the cluster's {len(found)} workers run {' or '.join(_versions_text(v) for v in wrong)}, this "
             f"batch {_versions_text(mine)}: install the same version on every worker; the queued photos wait "
             "for the next run.")
@@ -798,6 +832,7 @@ def preview_reanalysis(store: Store, actor: Actor, patient_id: int | None = None
     """
     require(actor)
     scope = _patient_scope(store, patient_id)
+    _refuse_if_a_newer_batch_runs(store, scope)
     counts = dict.fromkeys(("current", "new", "failed", "baseline", "regions", "queued"), 0)
     versions: dict[str, int] = {}
     for course_id in _course_ids(store, scope):
