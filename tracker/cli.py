@@ -243,7 +243,11 @@ def _print_batch_report(report) -> None:
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
     typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"
                f" (in {report.seconds:.1f} s{rate}; peak memory per worker {report.peak_worker_rss_mb:.0f} MB).")
-    if report.elsewhere:
+    if report.newer_version:
+        typer.echo(f"The queue holds photos queued by a newer release (metric version {report.newer_version}): "
+                   "this machine's workers left them to it and stopped. Upgrade tracker here before running "
+                   "batches on this store.")
+    elif report.elsewhere:
         typer.echo(f"{report.elsewhere} photos are still queued or held by other processes; run the same "
                    "command again to finish them.")
 
@@ -338,7 +342,7 @@ def import_(
                f"{counts['refused']} refused, of {len(outcomes)}.")
     if stopped:
         typer.echo(f"tracker: import stopped: {stopped}", err=True)
-    raise typer.Exit(1 if counts["refused"] or stopped else 0)
+    raise typer.Exit(1 if counts["refused"] or stopped or (report is not None and report.newer_version) else 0)
 
 
 @app.command("reanalyze")
@@ -380,7 +384,7 @@ def reanalyze(
         except sv.ServiceError as exc:
             _fail_usage(str(exc))
     _print_batch_report(report)
-    raise typer.Exit(1 if report.failed else 0)
+    raise typer.Exit(1 if report.failed or report.newer_version else 0)
 
 
 @app.command("export")

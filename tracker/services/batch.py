@@ -4,8 +4,12 @@ Planning
     :func:`plan_jobs` puts one job in ``analysis_jobs`` for every photo on a course's time line
     that has no result under the course's current cache key (:func:`tracker.services.analyses.
     analysis_key`: baseline, regions, metric version), or for every photo when forced. Jobs of an
-    older key, and of photos taken off the time line, are dropped. Planning twice queues nothing
-    twice (one job per photo and key, inserted with ``ON CONFLICT DO NOTHING``).
+    older key, and of photos taken off the time line, are dropped (unless a live worker holds
+    them). Planning twice queues nothing twice (one job per photo and key, inserted with ``ON
+    CONFLICT DO NOTHING``). Machines of different releases on one store: planning is refused
+    while another machine's workers hold jobs of a newer metric version, and a worker that
+    claims a newer release's job gives its claim back and stops (:class:`VersionMismatch`,
+    :attr:`BatchReport.newer_version`), so an older release never takes a newer one's queue.
     :func:`preview_reanalysis` counts the same photos, and why each is out of date, without
     queuing anything (``tracker reanalyze --dry-run``).
 
@@ -122,13 +126,18 @@ class PlanCounts:
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """A job this worker holds: the photo, its cache key (None: the course's key changed since), its course."""
+    """A job this worker holds: the photo, its cache key (None: the course's key changed since), its course.
+
+    ``newer``: the metric version of a job queued by a newer release than this worker's, which is
+    what makes its key differ: it is that release's to do, not out of date (None otherwise).
+    """
 
     job_id: int
     photo_id: int
     content_hash: str
     key: AnalysisKey | None
     course_id: int
+    newer: str | None = None
 
 
 @dataclass
@@ -146,6 +155,7 @@ class WorkerTally:
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
     owner: str = ""
+    newer_version: str | None = None  # the metric version of work queued by a newer release, which stopped it
 
 
 @dataclass
@@ -160,6 +170,7 @@ class BatchReport:
     peak_worker_rss_mb: float = 0.0
     worker_cpu_seconds: float = 0.0  # processor time of all workers (WorkerTally.cpu_seconds)
     workers: list[WorkerTally] = field(default_factory=list)  # what each worker of this run did
+    newer_version: str | None = None  # a newer release's metric version found in the queue: its work was left to it
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -198,6 +209,12 @@ def _version_number(version: str) -> tuple[int, ...] | None:
     return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
 
 
+def _is_newer(version: str) -> bool:
+    """Whether ``version`` is a later metric version than this release's (False where either is not numbered)."""
+    mine, theirs = _version_number(metrics.METRIC_VERSION), _version_number(version)
+    return mine is not None and theirs is not None and theirs > mine
+
+
 def _refuse_if_a_newer_batch_runs(store: Store, scope: Sequence[int] | None) -> None:
     """Raise :class:`VersionMismatch` while another machine's workers hold jobs of a newer metric version.
 
@@ -207,14 +224,11 @@ def _refuse_if_a_newer_batch_runs(store: Store, scope: Sequence[int] | None) -> 
     newer batch that was interrupted, or a release rolled back on purpose, does not stand in the
     way once its leases have run out.
     """
-    mine = _version_number(metrics.METRIC_VERSION)
-    if mine is None:
-        return
     with store.session() as s:
         held = s.execute(_in_scope(select(AnalysisJob.metric_version, func.count()), scope).where(
             AnalysisJob.state == "running", AnalysisJob.lease_expires_at > _now(),
             AnalysisJob.metric_version != metrics.METRIC_VERSION).group_by(AnalysisJob.metric_version)).all()
-    newer = [(version, n) for version, n in held if (_version_number(version) or ()) > mine]
+    newer = [(version, n) for version, n in held if _is_newer(version)]
     if newer:
         version, n = max(newer, key=lambda item: _version_number(item[0]))
         raise VersionMismatch(
@@ -232,6 +246,7 @@ def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: b
     """
     _refuse_if_a_newer_batch_runs(store, course_ids)
     queued = current = 0
+    now = _now()
     for course_id in _course_ids(store, course_ids):
         with store.session() as s:
             if (found := _key_and_timeline(s, course_id)) is None:
@@ -245,8 +260,8 @@ def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: b
                 same_key = (job.baseline_hash, job.metric_version, job.regions_key) == _key_columns(key)
                 if same_key and job.photo_id in timeline:
                     jobs[job.photo_id] = job
-                elif job.state != "running":  # a running one is finished and then dropped by its worker
-                    s.delete(job)
+                elif job.state != "running" or job.lease_expires_at is None or job.lease_expires_at < now:
+                    s.delete(job)  # a running one is finished and then dropped by its worker, unless it lapsed
             for photo_id in timeline:
                 job = jobs.get(photo_id)
                 if photo_id in have and not force and (job is None or job.state not in ("pending", "running")):
@@ -354,7 +369,9 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
             key = keys[job.course_id]
             current = key is not None and _key_columns(key) == (job.baseline_hash, job.metric_version,
                                                                  job.regions_key)
-            claimed.append(ClaimedJob(job.id, job.photo_id, content_hash, key if current else None, job.course_id))
+            claimed.append(ClaimedJob(job.id, job.photo_id, content_hash, key if current else None, job.course_id,
+                                      newer=None if current or not _is_newer(job.metric_version)
+                                      else job.metric_version))
         return claimed
 
 
@@ -374,6 +391,15 @@ def complete_job(store: Store, job: ClaimedJob, owner: str, result: AnalysisResu
             return False
         write_result(s, job.photo_id, job.key, result, replace=True)
     return True
+
+
+def _give_back(store: Store, jobs: Sequence[ClaimedJob], owner: str) -> None:
+    """Return jobs this owner holds to the queue as they were before it claimed them."""
+    with store.session() as s:
+        s.execute(update(AnalysisJob).where(AnalysisJob.id.in_([job.job_id for job in jobs]),
+                                            AnalysisJob.state == "running", AnalysisJob.lease_owner == owner)
+                  .values(state="pending", lease_owner=None, lease_expires_at=None,
+                          attempts=AnalysisJob.attempts - 1).execution_options(synchronize_session=False))
 
 
 def _drop_job(store: Store, job: ClaimedJob, owner: str) -> None:
@@ -419,6 +445,13 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                     continue
                 break
             course_id = jobs[-1].course_id
+            if newer := [job.newer for job in jobs if job.newer]:
+                # A newer release queued this work (and may be running it): leave all of it to that release.
+                _give_back(store, jobs, owner)
+                tally.newer_version = max(newer, key=_version_number)
+                _log.warning("the queue holds work of a newer release (metric version %s); this worker stops",
+                             tally.newer_version)
+                break
             for job in jobs:
                 if job.key is None:
                     _drop_job(store, job, owner)
@@ -804,6 +837,8 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
     report.worker_cpu_seconds = sum(t.cpu_seconds for t in tallies)
     report.workers = tallies
+    report.newer_version = max((t.newer_version for t in tallies if t.newer_version), key=_version_number,
+                               default=None)
     if progress and total:
         progress(max(0, total - report.elsewhere), total)
     return report
