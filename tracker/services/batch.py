@@ -38,11 +38,11 @@ Running
     :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn``; each opens its own engine), or
     beside a Dask ``LocalCluster`` of ``workers - 1`` (at least one) that starts meanwhile
     (:func:`run_batch` with ``dask="local"``), and in each Dask worker; a Dask cluster at an
-    address is left to do the batch alone, once every worker of it is found to run this process's
-    versions (:func:`analysis_versions`; else :class:`VersionMismatch`, before any work is sent). Workers read photos from the photo
-    store (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at
-    the store's address, so every worker must reach the same data directory (README,
-    Deployment). When the workers are done, the summaries of the courses whose results changed
+    address is left to do the batch alone, once every worker of it is found to run this
+    process's versions (:func:`analysis_versions`; else :class:`VersionMismatch`, before any
+    work is sent). Workers read photos from the photo store
+    (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at the
+    store's address, so every worker must reach the same data directory (README, Deployment). When the workers are done, the summaries of the courses whose results changed
     are stored again, and :func:`run_batch` reports what was analysed, what was current and
     what failed, read from the queue (so work by other machines on the same batch counts).
 """
@@ -524,9 +524,10 @@ class VersionMismatch(ServiceError):
 def analysis_versions() -> tuple[str, str]:
     """This process's package and metric versions: what every worker of a batch must share with it.
 
-    A worker of another metric version computes another key for each job it claims, and drops the
-    job as out of date (:func:`work_queue`); one of the same metric version but another release
-    could store results the serial run would not give.
+    A worker of another metric version computes another key for each job it claims: it would
+    drop an older release's jobs as out of date, and leave a newer one's (:func:`work_queue`).
+    One of the same metric version but another release could store results the serial run
+    would not give.
     """
     import tracker
 
