@@ -386,6 +386,7 @@ def test_workers_of_an_older_release_leave_a_newer_ones_queue_to_it(ana, monkeyp
     # that is the release rolled back on purpose, which must stay possible.
     assert done.returncode == 0, done.stdout + done.stderr
     assert summary(done.stdout) == (0, PHOTOS, 0)
+    assert "peak memory" not in done.stdout  # no worker ran, so there is none to report
     assert job_states(store) == {}
 
 
@@ -558,6 +559,7 @@ def test_import_analyses_what_it_adds_with_workers_and_reports_it(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"{PHOTOS} imported, 0 already in the store, 0 refused, of {PHOTOS}."
     assert summary(done.stdout) == (PHOTOS, 0, 0)
+    assert re.search(r"photos/s; peak memory per worker [1-9]\d* MB\)\.$", done.stdout, re.M), done.stdout
     with closing(open_store(data_dir)) as store:
         assert len(stored_results(store)) == PHOTOS
         assert job_states(store) == {"done": PHOTOS}

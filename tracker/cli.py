@@ -241,8 +241,10 @@ def _print_batch_report(report) -> None:
     for photo_id, reason in report.failed:
         typer.echo(f"failed   photo {photo_id}: {reason}")
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
+    # No worker ran when nothing was queued: then there is no memory to report.
+    memory = f"; peak memory per worker {report.peak_worker_rss_mb:.0f} MB" if report.workers else ""
     typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"
-               f" (in {report.seconds:.1f} s{rate}; peak memory per worker {report.peak_worker_rss_mb:.0f} MB).")
+               f" (in {report.seconds:.1f} s{rate}{memory}).")
     if report.newer_version:
         typer.echo(f"The queue holds photos queued by a newer release (metric version {report.newer_version}): "
                    "this machine's workers left them to it and stopped. Upgrade tracker here before running "
