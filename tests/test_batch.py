@@ -20,9 +20,10 @@ from contextlib import closing, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete as sqlalchemy_delete, func, select, update
 
 from conftest import tracker_command
 from tracker import services as sv
@@ -164,7 +165,8 @@ def test_a_dry_run_says_what_is_out_of_date_and_why_and_changes_nothing(ana):
         f"{PHOTOS} photos on the time lines: 1 current, 6 out of date, 1 queued already (by a batch in progress, "
         "or one that was interrupted: this one takes its share).",
         "  1 never analysed",
-        "  1 given up by an earlier batch (its workers stopped while analysing them)",
+        "  1 left without a result by an earlier batch (its worker stopped, or the file could not be read from the "
+        "photo store)",
         "  1 measured against another baseline photo",
         "  1 measured with other regions (treated area, control or extent)",
         f"  2 under an older metric version (2.2: 2; now {metrics.METRIC_VERSION})",
@@ -406,23 +408,95 @@ def test_with_dask_local_this_process_analyses_while_the_cluster_starts(ana):
 # --- failures and interruptions --------------------------------------------------------------------
 
 
-def test_a_broken_photo_is_reported_and_the_batch_goes_on(ana):
+@pytest.mark.parametrize("damage, reason", [
+    ("cut", r"The stored copy of the photo is damaged \(it no longer matches what was stored\): restore it from a "
+            r"backup\."),
+    ("gone", r"The photo's file is missing from the photo store: check that every machine that analyses mounts the "
+             r"whole store; the next run tries it again\."),
+])
+def test_a_photo_the_store_cannot_give_back_is_reported_stores_nothing_and_the_batch_goes_on(ana, damage, reason):
+    # Cut short on disk after it was stored, or missing (a worker that does not mount the whole store):
+    # the store's state on that machine, not the photo's result. It used to be stored as a failed
+    # result ("upload it again"), which no later run would retry.
     store, serial = ana
     with store.session() as s:
         victim = s.scalars(select(Photo).order_by(Photo.taken_at)).all()[3]
     path = store.photos.path(victim.content_hash)
-    path.write_bytes(path.read_bytes()[:2000])  # cut short on disk after it was stored
+    whole = path.read_bytes()
+    if damage == "cut":
+        path.write_bytes(whole[:2000])
+    else:
+        path.unlink()
     done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all",
                            "--workers", "1"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
     assert summary(done.stdout) == (PHOTOS - 1, 0, 1)
     [line] = [x for x in done.stdout.splitlines() if x.startswith("failed")]
-    assert re.fullmatch(rf"failed   photo {victim.id}: \S.*", line)
+    assert re.fullmatch(rf"failed   photo {victim.id}: {reason}", line), line
     assert "Traceback" not in done.stderr
-    results = stored_results(store)
-    assert {k: v for k, v in results.items() if k[0] != victim.id} == \
-        {k: v for k, v in serial.items() if k[0] != victim.id}
-    assert [v["ok"] for k, v in results.items() if k[0] == victim.id] == [False]
+    assert stored_results(store) == serial  # the photo keeps the result measured when its file was whole
+    assert job_states(store) == {"done": PHOTOS - 1, "failed": 1}
+
+    # The next run queues it again; with the file back (restored from a backup), it is analysed.
+    assert batch.preview_reanalysis(store, sv.SYSTEM, force=True).to_analyse == PHOTOS
+    path.write_bytes(whole)
+    report = batch.reanalyse(store, sv.SYSTEM, force=True)
+    assert (report.analysed, report.failed) == (PHOTOS, [])
+    assert stored_results(store) == serial
+
+
+def test_a_photo_the_store_cannot_give_back_is_not_stored_as_a_result_in_the_app_either(ana):
+    from tracker.services.analyses import ANALYSIS_FAILED, analyse_course
+
+    store, serial = ana
+    with store.session() as s:
+        victim = s.scalars(select(Photo).order_by(Photo.taken_at)).all()[3]
+        s.execute(sqlalchemy_delete(Analysis).where(Analysis.photo_id == victim.id))
+    path = store.photos.path(victim.content_hash)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:2000])
+    results = analyse_course(store, victim.course_id)
+    assert results[victim.id].ok is False and results[victim.id].error == ANALYSIS_FAILED  # shown as not analysed
+    assert victim.id not in {k[0] for k in stored_results(store)}  # and not stored: the next refresh tries again
+    path.write_bytes(whole)
+    assert analyse_course(store, victim.course_id)[victim.id].ok
+    assert stored_results(store) == serial
+
+
+def test_many_failures_end_the_batch_counted_by_reason(tmp_path):
+    # A re-analysis of an archive can fail thousands of photos for one cause (a photo store not mounted
+    # whole): the first are listed one a line, the rest counted by reason.
+    from skimage import data
+    from tracker.cli import FAILED_LINES
+
+    import cv2
+
+    day = tmp_path / "import" / "P-many" / "fractional_co2"
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[::2, ::2]
+    n = FAILED_LINES + 5
+    for i in range(n + 1):  # the baseline and n follow-ups, each shifted by a pixel more: distinct photos
+        (day / f"2026-01-{1 + i:02d}").mkdir(parents=True)
+        cv2.imwrite(str(day / f"2026-01-{1 + i:02d}" / "face.jpg"), np.roll(face, i, axis=1))
+    data_dir = tmp_path / "data"
+    done = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "import", "--workers", "1",
+                           str(tmp_path / "import")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with closing(open_store(data_dir)) as store, store.session() as s:
+        photos = s.scalars(select(Photo).order_by(Photo.taken_at)).all()
+        assert len(photos) == n + 1
+        for photo in photos[1:]:  # every follow-up cut short on disk
+            path = store.photos.path(photo.content_hash)
+            path.write_bytes(path.read_bytes()[:1500])
+    done = subprocess.run([*tracker_command(), "--data-dir", str(data_dir), "reanalyze", "--all", "--workers", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert summary(done.stdout) == (1, 0, n)
+    lines = done.stdout.splitlines()
+    assert sum(x.startswith("failed   photo ") for x in lines) == FAILED_LINES
+    reason = lines[0].split(": ", 1)[1]
+    assert reason and "Traceback" not in done.stderr
+    at = lines.index(f"... and 5 more failed photos. All {n} by reason:")
+    assert lines[at + 1] == f"{n:>8} × {reason}"
 
 
 # Starts a program with Ctrl-C's SIGINT at its default action (which Python turns into

@@ -237,9 +237,20 @@ class _BatchProgress:
                        f"{(total - done) / rate:.0f} s left", err=True)
 
 
+#: Failed photos listed one a line at the end of a batch; beyond them, the rest are counted by reason.
+FAILED_LINES = 20
+
+
 def _print_batch_report(report) -> None:
-    for photo_id, reason in report.failed:
+    for photo_id, reason in report.failed[:FAILED_LINES]:
         typer.echo(f"failed   photo {photo_id}: {reason}")
+    if len(report.failed) > FAILED_LINES:
+        from collections import Counter
+
+        typer.echo(f"... and {len(report.failed) - FAILED_LINES:,} more failed photos. All {len(report.failed):,} "
+                   "by reason:")
+        for reason, n in Counter(reason for _, reason in report.failed).most_common():
+            typer.echo(f"{n:>8,} × {reason}")
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
     # No worker ran when nothing was queued: then there is no memory to report.
     memory = f"; peak memory per worker {report.peak_worker_rss_mb:.0f} MB" if report.workers else ""
@@ -258,7 +269,8 @@ def _preview_lines(preview) -> list[str]:
     """What ``tracker reanalyze --dry-run`` prints."""
     reasons = [f"{n:,} {what}" for n, what in (
         (preview.new, "never analysed"),
-        (preview.failed, "given up by an earlier batch (its workers stopped while analysing them)"),
+        (preview.failed, "left without a result by an earlier batch (its worker stopped, or the file could not be "
+                         "read from the photo store)"),
         (preview.baseline, "measured against another baseline photo"),
         (preview.regions, "measured with other regions (treated area, control or extent)"))
         if n]

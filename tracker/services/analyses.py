@@ -11,11 +11,16 @@ then refreshes the course's stored summary, from which patient lists are read.
 Whatever goes wrong while analysing one photo (a photo the decoder accepts but OpenCV
 cannot process, an exhausted memory) is stored as that photo's failed result with one
 line of reason, and logged by photo id and error type only: the course and the batch go
-on, and the next refresh finds the result instead of failing again.
+on, and the next refresh finds the result instead of failing again. Except a photo whose
+file cannot be read from the photo store as it was stored (missing, unreadable, or damaged:
+its content no longer has its hash; :class:`PhotoUnavailable`): that is the state of the
+store on that machine, not a result of the photo, so nothing is stored and the next run
+tries again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -49,10 +54,35 @@ if TYPE_CHECKING:  # the recovery model (SciPy) is loaded where a course summary
 
 _log = logging.getLogger(__name__)
 
+class PhotoUnavailable(Exception):
+    """A stored photo's file cannot be read as it was stored: missing, unreadable or damaged (one line)."""
+
+
+def read_stored(photos: PhotoStore, content_hash: str, what: str = "photo") -> bytes:
+    """The stored bytes of a photo, checked against the hash they were stored under.
+
+    Raises :class:`PhotoUnavailable`, saying which of the three it is, where the file is
+    missing (a worker that does not mount the whole store), cannot be read, or no longer
+    holds what was stored (damaged on disk). ``what`` names the photo in that sentence.
+    """
+    try:
+        data = photos.read(content_hash)
+    except KeyError:
+        raise PhotoUnavailable(f"The {what}'s file is missing from the photo store: check that every machine that "
+                               "analyses mounts the whole store; the next run tries it again.") from None
+    except OSError as exc:
+        raise PhotoUnavailable(f"The {what}'s file could not be read from the photo store "
+                               f"({exc.strerror or type(exc).__name__}); the next run tries it again.") from None
+    if hashlib.sha256(data).hexdigest() != content_hash:
+        raise PhotoUnavailable(f"The stored copy of the {what} is damaged (it no longer matches what was stored): "
+                               "restore it from a backup.")
+    return data
+
+
 #: The reason stored for a photo whose analysis failed for a reason no sentence was written for.
 ANALYSIS_FAILED = "This photo could not be analysed; your provider can look at it, or you can take it again."
 
-__all__ = ["ANALYSIS_FAILED", "MISMATCH_MIN_PHOTOS", "AnalysisKey", "analysis_key", "baseline_photo",
+__all__ = ["ANALYSIS_FAILED", "PhotoUnavailable", "read_stored", "MISMATCH_MIN_PHOTOS", "AnalysisKey", "analysis_key", "baseline_photo",
            "confirmed_baseline", "timeline_photos", "baseline_mismatch", "current_results", "analyse_stored_photo",
            "write_result", "save_result",
            "analyse_course", "course_progress_of", "store_summary", "ensure_summary"]
@@ -127,17 +157,21 @@ def _prepared_baseline(photos: PhotoStore, content_hash: str, roi: Box | None, c
                        treated: str) -> Baseline:
     # Two: a batch works through one course at a time (jobs are claimed in course order), and the
     # app's interleaved courses stay cheap; a prepared 12-MP baseline holds a few hundred MB.
-    return prepare_baseline(decode_photo(photos.read(content_hash)).rgb, roi, control, AnalysisConfig(treated=treated))
+    return prepare_baseline(decode_photo(read_stored(photos, content_hash, "baseline photo")).rgb, roi, control,
+                            AnalysisConfig(treated=treated))
 
 
 def analyse_stored_photo(photos: PhotoStore, key: AnalysisKey, photo_id: int, content_hash: str) -> AnalysisResult:
     """The result of a stored photo under ``key``: measured, or failed with one line of reason.
 
     The one analysis of a stored photo, for the app's course refresh and for batch workers
-    alike; it never raises for a bad photo or baseline (module notes).
+    alike; it never raises for a bad photo or baseline (module notes), only
+    :class:`PhotoUnavailable` for a file the store cannot give back as stored.
     """
     try:
         prepared = _prepared_baseline(photos, key.baseline_hash, key.roi, key.control, key.treated)
+    except PhotoUnavailable:
+        raise
     except ValueError as exc:  # regions that no longer fit the baseline (PhotoError is a ValueError too)
         return AnalysisResult.failed(str(exc).splitlines()[0])
     except Exception as exc:  # noqa: BLE001 - one bad baseline must not stop the batch
@@ -145,7 +179,8 @@ def analyse_stored_photo(photos: PhotoStore, key: AnalysisKey, photo_id: int, co
         return AnalysisResult.failed(ANALYSIS_FAILED)
     if content_hash == key.baseline_hash:
         return _analysed(photo_id, lambda: analyse_baseline(prepared).to_result())
-    return _analysed(photo_id, lambda: analyse_photo(decode_photo(photos.read(content_hash)).rgb, prepared).to_result())
+    data = read_stored(photos, content_hash)
+    return _analysed(photo_id, lambda: analyse_photo(decode_photo(data).rgb, prepared).to_result())
 
 
 def write_result(s: Session, photo_id: int, key: AnalysisKey, result: AnalysisResult, *, replace: bool) -> None:
@@ -198,9 +233,14 @@ def analyse_course(store: Store, course_id: int,
         ensure_summary(store, course_id)
         return current
     for done, (photo_id, content_hash) in enumerate(todo, start=1):
-        result = analyse_stored_photo(store.photos, key, photo_id, content_hash)
-        save_result(store, photo_id, key, result)
-        current[photo_id] = result
+        try:
+            result = analyse_stored_photo(store.photos, key, photo_id, content_hash)
+        except PhotoUnavailable:  # shown as not analysed, not stored: the next refresh tries again
+            _log.warning("photo %d not analysed: its file cannot be read from the photo store as stored", photo_id)
+            current[photo_id] = AnalysisResult.failed(ANALYSIS_FAILED)
+        else:
+            save_result(store, photo_id, key, result)
+            current[photo_id] = result
         if progress:
             progress(done, len(todo))
     with store.session() as s:

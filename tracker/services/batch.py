@@ -30,7 +30,10 @@ Completing
     same function the app uses) outside any transaction, then in one transaction marks its job
     done, if its lease is still its own, and stores the result under the job's key (one row per
     key: a forced re-analysis overwrites it). A worker killed before that commit leaves the job
-    to be claimed again; after it, the job is done: nothing is lost or stored twice.
+    to be claimed again; after it, the job is done: nothing is lost or stored twice. A photo
+    whose file (or baseline's) the store cannot give back as stored (missing on this machine,
+    unreadable, damaged) gets no result: its job is marked failed with the reason, and the next
+    run's planning queues it again.
 
 Running
     :func:`work_queue` is the one loop every worker runs: in this process, which with
@@ -74,6 +77,7 @@ from tracker.services.access import Actor, NotFound, ServiceError, require
 from tracker.services.analyses import (
     ANALYSIS_FAILED,
     AnalysisKey,
+    PhotoUnavailable,
     analyse_stored_photo,
     analysis_key,
     baseline_photo,
@@ -152,6 +156,7 @@ class WorkerTally:
     analysed: int = 0
     lost_leases: int = 0
     dropped: int = 0
+    unavailable: int = 0  # photos whose file could not be read as stored: failed, no result stored
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
     owner: str = ""
@@ -393,6 +398,15 @@ def complete_job(store: Store, job: ClaimedJob, owner: str, result: AnalysisResu
     return True
 
 
+def _fail_job(store: Store, job: ClaimedJob, owner: str, reason: str) -> bool:
+    """Mark a job failed with ``reason`` and store no result; False when the lease was lost.
+
+    Planning queues a failed job again, so the next run tries the photo again.
+    """
+    with store.session() as s:
+        return _finish(s, job, owner, state="failed", error=reason[:400])
+
+
 def _give_back(store: Store, jobs: Sequence[ClaimedJob], owner: str) -> None:
     """Return jobs this owner holds to the queue as they were before it claimed them."""
     with store.session() as s:
@@ -411,8 +425,11 @@ def _drop_job(store: Store, job: ClaimedJob, owner: str) -> None:
 # --- working -----------------------------------------------------------------------------------
 
 def _analysed(store: Store, job: ClaimedJob) -> AnalysisResult:
+    """The photo's result; :class:`PhotoUnavailable` when its file (or its baseline's) cannot be read as stored."""
     try:
         return analyse_stored_photo(store.photos, job.key, job.photo_id, job.content_hash)
+    except PhotoUnavailable:
+        raise
     except Exception as exc:  # noqa: BLE001 - stored as the photo's failed result; the batch goes on
         _log.warning("analysis of photo %d failed: %s", job.photo_id, type(exc).__name__)
         return AnalysisResult.failed(ANALYSIS_FAILED)
@@ -456,10 +473,16 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                 if job.key is None:
                     _drop_job(store, job, owner)
                     tally.dropped += 1
-                elif complete_job(store, job, owner, _analysed(store, job)):
-                    tally.analysed += 1
+                    continue
+                try:
+                    result = _analysed(store, job)
+                except PhotoUnavailable as exc:  # the store's state on this machine: no result, tried next run
+                    done = _fail_job(store, job, owner, str(exc))
+                    tally.unavailable += done
                 else:
-                    tally.lost_leases += 1
+                    done = complete_job(store, job, owner, result)
+                    tally.analysed += done
+                tally.lost_leases += not done
     finally:
         _IN_QUEUE.clear()
     tally.peak_rss_mb = _peak_rss_mb()
@@ -913,8 +936,8 @@ class Preview:
 
     Each photo is counted once: ``queued`` if a batch already holds a job of it under the current
     key; else ``current`` if it has a result under that key; else by why its newest result is not
-    current, in this order: ``failed`` (a batch gave it up: its workers stopped while analysing
-    it), ``new`` (no result at all), ``baseline`` (measured against another baseline photo),
+    current, in this order: ``failed`` (a batch left it without a result: its workers stopped
+    while analysing it, or its file could not be read as stored), ``new`` (no result at all), ``baseline`` (measured against another baseline photo),
     ``regions`` (other treated area, control or treated extent), ``older_versions`` (only the
     metric version differs; counted by the version).
     """
