@@ -392,6 +392,22 @@ def test_workers_of_an_older_release_leave_a_newer_ones_queue_to_it(ana, monkeyp
     assert job_states(store) == {}
 
 
+@pytest.mark.parametrize("mounted", ["nothing there", "an empty mount point"])
+def test_a_worker_where_the_store_is_not_mounted_says_so_and_creates_nothing(tmp_path, mounted):
+    # A Dask worker on a machine that does not mount the data directory used to start an empty store
+    # of its own there (a folder, a new export key, an empty SQLite file) and report every photo missing.
+    from tracker.store.db import StoreError
+
+    data_dir = tmp_path / "data"
+    if mounted == "an empty mount point":
+        data_dir.mkdir()
+    with pytest.raises(StoreError, match=rf"^there is no store at {re.escape(str(data_dir))} on \S+ \(no photos, "
+                                         r"secret\.key, tracker\.db\): mount the data directory at the same path on "
+                                         r"every machine that analyses$"):
+        batch.work_at(batch.StoreAddress(str(data_dir)))
+    assert sorted(tmp_path.rglob("*")) == ([data_dir] if mounted == "an empty mount point" else [])
+
+
 def test_with_dask_local_this_process_analyses_while_the_cluster_starts(ana):
     store, serial = ana
     plan = batch.plan_jobs(store, force=True)

@@ -581,7 +581,7 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     cv2.setNumThreads(1)
     started = address not in _OPENED  # the first batch of this process: its start-up is the batch's
     if started:
-        _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False)
+        _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False, create=False)
     cpu_before = time.process_time()
     tally = work_queue(_OPENED[address], scope, lease_seconds=lease_seconds, parent=parent)
     if started:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,7 +191,7 @@ def migrate(engine: Engine) -> None:
 
 
 def open_store(data_dir: Path | str | None = None, database_url: str | None = None, *,
-               upgrade: bool = True) -> Store:
+               upgrade: bool = True, create: bool = True) -> Store:
     """Open (and create or upgrade) the store.
 
     Parameters
@@ -201,8 +202,19 @@ def open_store(data_dir: Path | str | None = None, database_url: str | None = No
         SQLAlchemy URL; defaults to ``TRACKER_DATABASE_URL``, else SQLite in ``data_dir``.
     upgrade : bool
         Apply pending migrations.
+    create : bool
+        Create the data directory, its photo folder, key and SQLite database where they are
+        missing. A batch's worker opens the store with ``False``: on a machine that does not
+        mount the data directory it must say so (:class:`StoreError`), not start an empty store
+        of its own and report every photo as missing.
     """
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    url = database_url or os.environ.get("TRACKER_DATABASE_URL")
+    if not create:
+        needed = [data_dir / "photos", data_dir / "secret.key", *([] if url else [data_dir / "tracker.db"])]
+        if missing := [p.name for p in needed if not p.exists()]:
+            raise StoreError(f"there is no store at {data_dir} on {socket.gethostname()} (no {', '.join(missing)}): "
+                             "mount the data directory at the same path on every machine that analyses")
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
@@ -210,7 +222,6 @@ def open_store(data_dir: Path | str | None = None, database_url: str | None = No
     fixed = make_private(data_dir)
     if fixed:  # names of the store's own files, never of people
         _log.warning("made %d items of the data directory private to their owner", len(fixed))
-    url = database_url or os.environ.get("TRACKER_DATABASE_URL")
     engine = None
     try:
         if not url:
