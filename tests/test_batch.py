@@ -322,7 +322,7 @@ def test_a_dask_worker_of_another_version_is_refused_and_nothing_is_lost(ana, tm
     assert stored_results(store) == serial
 
     # A worker that joins after the batch checked the cluster refuses in its task, before claiming anything.
-    with pytest.raises(batch.VersionMismatch, match="runs tracker .* metric version .*, the batch .* metric version 0.9"):
+    with pytest.raises(batch.VersionMismatch, match="runs tracker .* metric version .*, the batch .* version 0.9"):
         batch.work_at(batch.StoreAddress.of(store), versions=(tracker.__version__, "0.9"))
     assert job_states(store) == {"pending": PHOTOS}
 

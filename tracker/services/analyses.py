@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # the recovery model (SciPy) is loaded where a course summary
 
 _log = logging.getLogger(__name__)
 
+
 class PhotoUnavailable(Exception):
     """A stored photo's file cannot be read as it was stored: missing, unreadable or damaged (one line)."""
 
@@ -82,9 +83,9 @@ def read_stored(photos: PhotoStore, content_hash: str, what: str = "photo") -> b
 #: The reason stored for a photo whose analysis failed for a reason no sentence was written for.
 ANALYSIS_FAILED = "This photo could not be analysed; your provider can look at it, or you can take it again."
 
-__all__ = ["ANALYSIS_FAILED", "PhotoUnavailable", "read_stored", "MISMATCH_MIN_PHOTOS", "AnalysisKey", "analysis_key", "baseline_photo",
-           "confirmed_baseline", "timeline_photos", "baseline_mismatch", "current_results", "analyse_stored_photo",
-           "write_result", "save_result",
+__all__ = ["ANALYSIS_FAILED", "PhotoUnavailable", "read_stored", "MISMATCH_MIN_PHOTOS", "AnalysisKey",
+           "analysis_key", "baseline_photo", "confirmed_baseline", "timeline_photos", "baseline_mismatch",
+           "current_results", "analyse_stored_photo", "write_result", "save_result",
            "analyse_course", "course_progress_of", "store_summary", "ensure_summary"]
 
 

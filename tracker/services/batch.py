@@ -45,9 +45,10 @@ Running
     process's versions (:func:`analysis_versions`; else :class:`VersionMismatch`, before any
     work is sent). Workers read photos from the photo store
     (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at the
-    store's address, so every worker must reach the same data directory (README, Deployment). When the workers are done, the summaries of the courses whose results changed
-    are stored again, and :func:`run_batch` reports what was analysed, what was current and
-    what failed, read from the queue (so work by other machines on the same batch counts).
+    store's address, so every worker must reach the same data directory (README, Deployment).
+    When the workers are done, the summaries of the courses whose results changed are stored
+    again, and :func:`run_batch` reports what was analysed, what was current and what failed,
+    read from the queue (so work by other machines on the same batch counts).
 """
 
 from __future__ import annotations
@@ -937,9 +938,10 @@ class Preview:
     Each photo is counted once: ``queued`` if a batch already holds a job of it under the current
     key; else ``current`` if it has a result under that key; else by why its newest result is not
     current, in this order: ``failed`` (a batch left it without a result: its workers stopped
-    while analysing it, or its file could not be read as stored), ``new`` (no result at all), ``baseline`` (measured against another baseline photo),
-    ``regions`` (other treated area, control or treated extent), ``older_versions`` (only the
-    metric version differs; counted by the version).
+    while analysing it, or its file could not be read as stored), ``new`` (no result at all),
+    ``baseline`` (measured against another baseline photo), ``regions`` (other treated area,
+    control or treated extent), ``older_versions`` (only the metric version differs; counted by
+    the version).
     """
 
     force: bool
