@@ -129,7 +129,7 @@ def test_a_dry_run_says_what_is_out_of_date_and_why_and_changes_nothing(ana):
         rows = {a.photo_id: a for a in s.scalars(select(Analysis))}
         photos = sorted(rows)
         key = rows[photos[0]]
-        # One photo for each reason a result is not current (the baseline, photos[0], stays current).
+        # One photo for each reason a result is not current; photos[0] stays current.
         rows[photos[1]].metric_version = "2.2"
         rows[photos[2]].metric_version = "2.2"
         rows[photos[3]].regions_key = "roi=1,2,3,4;control=-;treated=face"
