@@ -477,6 +477,16 @@ def test_malformed_hash_refused(store, bad):
             method(bad)
 
 
+def test_a_damaged_file_is_found_when_read_with_verify(store, astronaut):
+    photo = store.put(encode(astronaut, "JPEG"))
+    whole = photo.path.read_bytes()
+    assert store.read(photo.content_hash, verify=True) == whole
+    photo.path.write_bytes(whole[:100])
+    assert store.read(photo.content_hash) == whole[:100]  # as stored now, unchecked
+    with pytest.raises(photostore.DamagedPhoto, match=rf"^The stored photo {photo.content_hash[:12]}… no longer"):
+        store.read(photo.content_hash, verify=True)
+
+
 def test_damaged_file_is_rewritten(store, astronaut):
     jpeg = encode(astronaut, "JPEG")
     photo = store.put(jpeg)

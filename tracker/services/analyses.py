@@ -20,7 +20,6 @@ tries again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,7 +45,7 @@ from tracker.analysis import (
 from tracker.analysis import metrics
 from tracker.services.access import current_time
 from tracker.store.db import Store
-from tracker.store.photostore import PhotoStore
+from tracker.store.photostore import DamagedPhoto, PhotoStore
 from tracker.store.models import Analysis, Course, CourseBaseline, CourseSummary, Patient, Photo, TreatmentSession
 
 if TYPE_CHECKING:  # the recovery model (SciPy) is loaded where a course summary is made, not by batch workers
@@ -67,17 +66,16 @@ def read_stored(photos: PhotoStore, content_hash: str, what: str = "photo") -> b
     holds what was stored (damaged on disk). ``what`` names the photo in that sentence.
     """
     try:
-        data = photos.read(content_hash)
+        return photos.read(content_hash, verify=True)
     except KeyError:
         raise PhotoUnavailable(f"The {what}'s file is missing from the photo store: check that every machine that "
                                "analyses mounts the whole store; the next run tries it again.") from None
     except OSError as exc:
         raise PhotoUnavailable(f"The {what}'s file could not be read from the photo store "
                                f"({exc.strerror or type(exc).__name__}); the next run tries it again.") from None
-    if hashlib.sha256(data).hexdigest() != content_hash:
+    except DamagedPhoto:
         raise PhotoUnavailable(f"The stored copy of the {what} is damaged (it no longer matches what was stored): "
-                               "restore it from a backup.")
-    return data
+                               "restore it from a backup.") from None
 
 
 #: The reason stored for a photo whose analysis failed for a reason no sentence was written for.

@@ -17,7 +17,6 @@ zeros) is refused instead of filling the memory.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
@@ -35,6 +34,7 @@ from tracker.analysis.io import PhotoError, decode_photo
 from tracker.services.records import MAX_PHOTO_BYTES
 from tracker.store.db import Store
 from tracker.store.models import Base, Patient, User
+from tracker.store.photostore import stored_hash
 
 __all__ = ["BackupError", "write_backup", "restore_backup"]
 
@@ -186,7 +186,7 @@ def _read_checked(backup: Path) -> tuple[dict, dict[str, list[dict]], bytes]:
                 continue
             if member.name.startswith("photos/"):
                 expected = Path(member.name).stem
-                if hashlib.sha256(_read_member(tar, member, MAX_PHOTO_BYTES)).hexdigest() != expected:
+                if stored_hash(_read_member(tar, member, MAX_PHOTO_BYTES)) != expected:
                     raise BackupError(f"photo {expected[:12]}… in the backup is damaged (its content does not match)")
                 photos.add(expected)
             elif member.name.startswith("database/"):
