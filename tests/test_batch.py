@@ -331,22 +331,28 @@ def test_a_dask_worker_of_another_version_is_refused_and_nothing_is_lost(ana, tm
     assert stored_results(store) == serial
 
 
+def _queued_by_a_newer_release(store, monkeypatch, holder: str | None = None) -> list[tuple]:
+    """Every photo planned as a release of metric version 99.0 would plan it (and two of them claimed by
+    ``holder``, that release's worker on another machine); returns the queue's rows as they then are."""
+    ours = metrics.METRIC_VERSION
+    monkeypatch.setattr(metrics, "METRIC_VERSION", "99.0")
+    assert batch.plan_jobs(store).queued == PHOTOS
+    if holder is not None:
+        assert len(batch.claim_jobs(store, holder)) == 2
+    monkeypatch.setattr(metrics, "METRIC_VERSION", ours)
+    return _all_rows(store)[1]
+
+
 def test_an_older_release_does_not_take_the_queue_of_a_newer_ones_batch_in_progress(ana, monkeypatch):
     # Another machine, upgraded first, is re-analysing the store under metric version 99.0: it planned
     # the photos and its worker holds two of them. Planning on an older release would replace its jobs
     # with its own and queue every photo again under the older version.
     store, serial = ana
-    ours = metrics.METRIC_VERSION
-    monkeypatch.setattr(metrics, "METRIC_VERSION", "99.0")
-    assert batch.plan_jobs(store).queued == PHOTOS
-    held = batch.claim_jobs(store, "upgraded-host:4242:0a1b2c3d")
-    assert len(held) == 2
-    monkeypatch.setattr(metrics, "METRIC_VERSION", ours)
-    queue = _all_rows(store)[1]
+    queue = _queued_by_a_newer_release(store, monkeypatch, holder="upgraded-host:4242:0a1b2c3d")
 
     message = (f"Another machine's batch is analysing photos of this store with metric version 99.0 (2 held now); "
-               f"this one runs tracker {batch.analysis_versions()[0]} with metric version {ours}: upgrade it before "
-               "running batches here.")
+               f"this one runs tracker {batch.analysis_versions()[0]} with metric version {metrics.METRIC_VERSION}: "
+               "upgrade it before running batches here.")
     for command in (["reanalyze"], ["reanalyze", "--dry-run"]):
         done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), *command],
                               capture_output=True, text=True, timeout=120)
@@ -370,11 +376,7 @@ def test_workers_of_an_older_release_leave_a_newer_ones_queue_to_it(ana, monkeyp
     # An older release's batch is running when a machine upgraded first plans its own: the older
     # workers then claim jobs of metric version 99.0. They used to drop each as out of date.
     store, serial = ana
-    ours = metrics.METRIC_VERSION
-    monkeypatch.setattr(metrics, "METRIC_VERSION", "99.0")
-    assert batch.plan_jobs(store).queued == PHOTOS
-    monkeypatch.setattr(metrics, "METRIC_VERSION", ours)
-    queue = _all_rows(store)[1]
+    queue = _queued_by_a_newer_release(store, monkeypatch)
 
     report = batch.run_batch(store, workers=2)
     assert (report.analysed, report.failed, report.newer_version) == (0, [], "99.0")

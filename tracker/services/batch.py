@@ -900,14 +900,14 @@ def preview_reanalysis(store: Store, actor: Actor, patient_id: int | None = None
             if (found := _key_and_timeline(s, course_id)) is None:
                 continue
             key, timeline = found
-            newest: dict[int, tuple] = {}
+            current, newest = set(), {}  # photos with a current result; the newest other result of each
             for row in s.execute(select(Analysis.photo_id, Analysis.baseline_hash, Analysis.regions_key,
-                                        Analysis.metric_version, Analysis.computed_at)
+                                        Analysis.metric_version)
                                  .where(Analysis.photo_id.in_(timeline)).order_by(Analysis.computed_at, Analysis.id)):
                 if (row.baseline_hash, row.metric_version, row.regions_key) == _key_columns(key):
-                    newest[row.photo_id] = ("current",)
-                elif newest.get(row.photo_id) != ("current",):
-                    newest[row.photo_id] = (row.baseline_hash, row.regions_key, row.metric_version)
+                    current.add(row.photo_id)
+                else:
+                    newest[row.photo_id] = row
             jobs = {job.photo_id: job.state for job in s.scalars(select(AnalysisJob).where(
                 AnalysisJob.course_id == course_id, AnalysisJob.baseline_hash == key.baseline_hash,
                 AnalysisJob.metric_version == key.metric_version, AnalysisJob.regions_key == key.regions))}
@@ -915,18 +915,18 @@ def preview_reanalysis(store: Store, actor: Actor, patient_id: int | None = None
             result, job = newest.get(photo_id), jobs.get(photo_id)
             if job in ("pending", "running"):
                 counts["queued"] += 1  # another batch's work in progress: this one takes its share
-            elif result == ("current",):
+            elif photo_id in current:
                 counts["current"] += 1
             elif job == "failed":
                 counts["failed"] += 1
             elif result is None:
                 counts["new"] += 1
-            elif result[0] != key.baseline_hash:
+            elif result.baseline_hash != key.baseline_hash:
                 counts["baseline"] += 1
-            elif result[1] != key.regions:
+            elif result.regions_key != key.regions:
                 counts["regions"] += 1
             else:
-                versions[result[2]] = versions.get(result[2], 0) + 1
+                versions[result.metric_version] = versions.get(result.metric_version, 0) + 1
     return Preview(force=force, metric_version=metrics.METRIC_VERSION, older_versions=dict(sorted(versions.items())),
                    **counts)
 
