@@ -251,6 +251,8 @@ def _print_batch_report(report) -> None:
                    "by reason:")
         for reason, n in Counter(reason for _, reason in report.failed).most_common():
             typer.echo(f"{n:>8,} × {reason}")
+    for reason in report.refused:  # a Dask worker that joined after the cluster was checked
+        typer.echo(f"A worker of the cluster took no part: {reason}.")
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
     # No worker ran when nothing was queued: then there is no memory to report.
     memory = f"; peak memory per worker {report.peak_worker_rss_mb:.0f} MB" if report.workers else ""
@@ -356,7 +358,8 @@ def import_(
                f"{counts['refused']} refused, of {len(outcomes)}.")
     if stopped:
         typer.echo(f"tracker: import stopped: {stopped}", err=True)
-    raise typer.Exit(1 if counts["refused"] or stopped or (report is not None and report.newer_version) else 0)
+    unfinished = report is not None and (report.newer_version or report.refused)
+    raise typer.Exit(1 if counts["refused"] or stopped or unfinished else 0)
 
 
 @app.command("reanalyze")
@@ -398,7 +401,7 @@ def reanalyze(
         except sv.ServiceError as exc:
             _fail_usage(str(exc))
     _print_batch_report(report)
-    raise typer.Exit(1 if report.failed or report.newer_version else 0)
+    raise typer.Exit(1 if report.failed or report.newer_version or report.refused else 0)
 
 
 @app.command("export")

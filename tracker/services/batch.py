@@ -43,7 +43,9 @@ Running
     (:func:`run_batch` with ``dask="local"``), and in each Dask worker; a Dask cluster at an
     address is left to do the batch alone, once every worker of it is found to run this
     process's versions (:func:`analysis_versions`; else :class:`VersionMismatch`, before any
-    work is sent). Workers read photos from the photo store
+    work is sent) and to open the store (else :class:`StoreError`); a worker that joins later
+    and fails either claims nothing and says why in its tally (:attr:`BatchReport.refused`),
+    while the others finish the batch. Workers read photos from the photo store
     (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at the
     store's address, so every worker must reach the same data directory (README, Deployment).
     When the workers are done, the summaries of the courses whose results changed are stored
@@ -86,7 +88,7 @@ from tracker.services.analyses import (
     timeline_photos,
     write_result,
 )
-from tracker.store.db import Store, open_store
+from tracker.store.db import Store, StoreError, open_store
 from tracker.store.models import Analysis, AnalysisJob, Course, CourseSummary, Photo
 from tracker.store.photostore import _process_exists  # the one liveness check of the store's writers
 
@@ -162,6 +164,7 @@ class WorkerTally:
     cpu_seconds: float = 0.0
     owner: str = ""
     newer_version: str | None = None  # the metric version of work queued by a newer release, which stopped it
+    refused: str | None = None  # why a Dask worker took no part (another version, no store): it claimed nothing
 
 
 @dataclass
@@ -177,6 +180,7 @@ class BatchReport:
     worker_cpu_seconds: float = 0.0  # processor time of all workers (WorkerTally.cpu_seconds)
     workers: list[WorkerTally] = field(default_factory=list)  # what each worker of this run did
     newer_version: str | None = None  # a newer release's metric version found in the queue: its work was left to it
+    refused: list[str] = field(default_factory=list)  # why Dask workers took no part, one line per reason
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -538,6 +542,7 @@ def _peak_rss_mb() -> float:
 
 
 _OPENED: dict[StoreAddress, Store] = {}
+_WORKED: set[StoreAddress] = set()  # stores this process has worked a batch of
 
 
 class VersionMismatch(ServiceError):
@@ -576,18 +581,53 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     import cv2
 
     if versions is not None and tuple(versions) != analysis_versions():
-        raise VersionMismatch(f"A worker on {socket.gethostname()} runs {_versions_text(analysis_versions())}, "
-                             f"the batch {_versions_text(tuple(versions))}: install the same version on every "
-                             "worker; the queued photos wait for the next run.")
+        raise VersionMismatch(f"a worker on {socket.gethostname()} runs {_versions_text(analysis_versions())}, "
+                              f"the batch {_versions_text(tuple(versions))}: install the same version on every "
+                              "worker")
     cv2.setNumThreads(1)
-    started = address not in _OPENED  # the first batch of this process: its start-up is the batch's
-    if started:
-        _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False, create=False)
+    started = address not in _WORKED  # the first batch of this process: its start-up is the batch's
+    _WORKED.add(address)
+    store = _opened(address)
     cpu_before = time.process_time()
-    tally = work_queue(_OPENED[address], scope, lease_seconds=lease_seconds, parent=parent)
+    tally = work_queue(store, scope, lease_seconds=lease_seconds, parent=parent)
     if started:
         tally.cpu_seconds += cpu_before
     return tally
+
+
+def _opened(address: StoreAddress) -> Store:
+    """This process's store at ``address``, opened once (:class:`StoreError` where there is none to open)."""
+    if address not in _OPENED:
+        _OPENED[address] = open_store(address.data_dir, address.database_url, upgrade=False, create=False)
+    return _OPENED[address]
+
+
+def _store_refusal(address: StoreAddress) -> str | None:
+    """Why this process cannot open the store at ``address`` (not mounted, database out of reach), or None.
+
+    Run on every worker of a Dask cluster before a batch is sent to it; the store it opens is
+    the one the worker's tasks then use.
+    """
+    try:
+        _opened(address)
+    except StoreError as exc:
+        return str(exc)
+    return None
+
+
+def _dask_task(address: StoreAddress, scope, lease_seconds: float, versions: tuple[str, str]) -> WorkerTally:
+    """:func:`work_at` as a Dask task: a worker that cannot take part says why in its tally instead of raising.
+
+    A worker of another version, or one that cannot open the store, claims nothing; raised, its
+    error would end the whole command (the first error :meth:`Client.gather` meets) while the
+    cluster's other workers were still analysing, and Dask would run the task again (``retries``)
+    where it fails the same way. Returned, the other workers finish the batch and its report
+    names the worker that took no part.
+    """
+    try:
+        return work_at(address, scope, lease_seconds, None, versions)
+    except (VersionMismatch, StoreError) as exc:
+        return WorkerTally(owner=socket.gethostname(), refused=str(exc))
 
 
 # --- running a batch ---------------------------------------------------------------------------
@@ -723,15 +763,19 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
         from distributed import Client
 
         with Client(dask) as client:
-            _check_workers(client)
+            _check_workers(client, address)
             slots = max(1, sum(client.nthreads().values()))
             return client.gather(_submit_work(client, address, scope, slots, lease_seconds))
     return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
         address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
 
 
-def _check_workers(client) -> None:
-    """Raise :class:`VersionMismatch` unless every worker of the cluster runs this process's versions."""
+def _check_workers(client, address: StoreAddress) -> None:
+    """Refuse the batch unless every worker of the cluster runs this process's versions and opens the store.
+
+    :class:`VersionMismatch` or :class:`StoreError`, before any work is sent: the queued
+    photos wait for the next run.
+    """
     mine = analysis_versions()
     found = {worker: tuple(v) for worker, v in client.run(analysis_versions).items()}
     wrong = sorted({v for v in found.values() if v != mine})
@@ -741,12 +785,22 @@ def _check_workers(client) -> None:
             f"{n} of the cluster's {len(found)} workers run {' or '.join(_versions_text(v) for v in wrong)}, this "
             f"batch {_versions_text(mine)}: install the same version on every worker; the queued photos wait "
             "for the next run.")
+    refusals = [r for r in client.run(_store_refusal, address).values() if r is not None]
+    if refusals:
+        raise StoreError(f"on {len(refusals)} of the cluster's {len(found)} workers, {refusals[0]}; the queued "
+                         "photos wait for the next run")
 
 
 def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds: float) -> list:
-    """One :func:`work_at` task a worker slot (each loops over the queue), retried on a worker that died."""
+    """One :func:`_dask_task` a worker slot (each loops over the queue).
+
+    A task that raises is run again up to :data:`MAX_ATTEMPTS` times (``retries``: a database
+    connection lost for a moment); one whose worker died Dask gives another worker itself
+    (``distributed.scheduler.allowed-failures``), and the queue gives its claimed photo back
+    (:func:`release_dead_claims`, leases).
+    """
     token = secrets.token_hex(4)
-    return [client.submit(work_at, address, scope, lease_seconds, None, analysis_versions(),
+    return [client.submit(_dask_task, address, scope, lease_seconds, analysis_versions(),
                           key=f"tracker-analyse-{token}-{i}", pure=False, retries=MAX_ATTEMPTS)
             for i in range(slots)]
 
@@ -864,6 +918,7 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     report.workers = tallies
     report.newer_version = max((t.newer_version for t in tallies if t.newer_version), key=_version_number,
                                default=None)
+    report.refused = list(dict.fromkeys(t.refused for t in tallies if t.refused))
     if progress and total:
         progress(max(0, total - report.elsewhere), total)
     return report
