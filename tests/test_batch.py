@@ -279,6 +279,53 @@ def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(a
     assert stored_results(store) == serial
 
 
+def test_ctrl_c_on_a_batch_sent_to_a_cluster_stops_the_clusters_work(ana):
+    # Dask cannot stop a running task, and each of ours loops over the queue: the cluster's workers
+    # used to go on analysing every queued photo after the command had been interrupted.
+    from distributed import LocalCluster
+
+    store, serial = ana
+    batch.plan_jobs(store, force=True)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        command = [*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--dask",
+                   cluster.scheduler_address]
+        run = subprocess.Popen([*_AS_FROM_A_TERMINAL, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+        try:
+            owner = _wait_for(run, lambda: _a_running_owner_once_one_is_done(store), "finished a photo")
+            worker = psutil.Process(int(owner.split(":")[1]))
+            worker.suspend()  # so that photos are surely left when the command is interrupted
+            try:
+                assert job_states(store).get("pending", 0) > 0
+                os.killpg(run.pid, signal.SIGINT)
+                out, err = run.communicate(timeout=60)
+            finally:
+                worker.resume()
+            assert run.returncode == 130, (out, err)
+            assert err.strip().splitlines() == [f"tracker: {INTERRUPTED}"]  # no traceback of Dask's
+            # The worker finishes the photos it holds, then claims no more.
+            deadline = time.monotonic() + 60
+            while job_states(store).get("running", 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            left = job_states(store)
+            time.sleep(3)  # several photos' time: a worker still at work would finish some
+            assert job_states(store) == left
+            assert "running" not in left and left.get("pending", 0) > 0, left
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(run.pid, signal.SIGKILL)
+    _rerun(store.data_dir)
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+
+
+def _a_running_owner_once_one_is_done(store) -> str | None:
+    """The owner (``host:pid:token``) of a running job once a photo of the batch is done, else None."""
+    with store.session() as s:
+        done = s.scalar(select(func.count()).select_from(AnalysisJob).where(AnalysisJob.state == "done"))
+        owners = s.scalars(select(AnalysisJob.lease_owner).where(AnalysisJob.state == "running")).all()
+    return owners[0] if done >= 1 and owners else None
+
+
 def _release_with_metric_version(root: Path, version: str) -> Path:
     """A copy of this package under ``root`` that says another metric version: another release, as a worker
     machine that was not upgraded has it installed. Put first on a worker's PYTHONPATH."""

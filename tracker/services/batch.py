@@ -441,13 +441,16 @@ def _analysed(store: Store, job: ClaimedJob) -> AnalysisResult:
 
 
 def work_queue(store: Store, scope: Sequence[int] | None = None, *,
-               lease_seconds: float = LEASE_SECONDS, parent: int | None = None) -> WorkerTally:
+               lease_seconds: float = LEASE_SECONDS, parent: int | None = None,
+               wanted: Callable[[], bool] | None = None) -> WorkerTally:
     """Claim, analyse and complete jobs until none is left to claim: what every worker runs.
 
     ``parent``: the process id of the batch that started this worker. Once this process's
     parent is another (the batch was killed alone, and this process was handed to the
     system), nothing more is claimed: what it holds is finished, the rest is left for the next
-    run, instead of working on for a batch nobody is waiting for.
+    run, instead of working on for a batch nobody is waiting for. ``wanted``, asked before
+    each claim, does the same where there is no parent to watch (a Dask task whose batch has
+    ended: :func:`_task_still_wanted`).
     """
     cpu_at_start = time.process_time()
     owner = _owner_name()
@@ -460,6 +463,9 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                 break
             if _STOPPING is not None and _STOPPING.is_set():
                 break  # the batch is being stopped (Ctrl-C): what this worker held is done
+            if wanted is not None and not wanted():
+                _log.warning("the batch that sent this task has ended; it stops claiming photos")
+                break
             _IN_QUEUE.set()
             jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
             if not jobs:
@@ -569,14 +575,15 @@ def _versions_text(versions: tuple[str, str]) -> str:
 
 def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
             lease_seconds: float = LEASE_SECONDS, parent: int | None = None,
-            versions: tuple[str, str] | None = None) -> WorkerTally:
+            versions: tuple[str, str] | None = None, wanted: Callable[[], bool] | None = None) -> WorkerTally:
     """:func:`work_queue` in a worker process (pool or Dask), with its own engine on the store at ``address``.
 
     One OpenCV thread per worker: the workers are the parallelism. ``parent`` as in
     :func:`work_queue` (the pool's workers get the batch's process id; a Dask worker's parent
-    is its nanny, which Dask looks after). ``versions``: the batch's :func:`analysis_versions`;
-    a worker with others raises :class:`VersionMismatch` before claiming anything (a Dask
-    worker can join a cluster after the batch checked its workers).
+    is its nanny, which Dask looks after; ``wanted`` as in :func:`work_queue`). ``versions``: the
+    batch's :func:`analysis_versions`; a worker with others raises :class:`VersionMismatch`
+    before claiming anything (a Dask worker can join a cluster after the batch checked its
+    workers).
     """
     import cv2
 
@@ -589,7 +596,7 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     _WORKED.add(address)
     store = _opened(address)
     cpu_before = time.process_time()
-    tally = work_queue(store, scope, lease_seconds=lease_seconds, parent=parent)
+    tally = work_queue(store, scope, lease_seconds=lease_seconds, parent=parent, wanted=wanted)
     if started:
         tally.cpu_seconds += cpu_before
     return tally
@@ -625,9 +632,30 @@ def _dask_task(address: StoreAddress, scope, lease_seconds: float, versions: tup
     names the worker that took no part.
     """
     try:
-        return work_at(address, scope, lease_seconds, None, versions)
+        return work_at(address, scope, lease_seconds, None, versions, _task_still_wanted())
     except (VersionMismatch, StoreError) as exc:
         return WorkerTally(owner=socket.gethostname(), refused=str(exc))
+
+
+def _task_still_wanted() -> Callable[[], bool]:
+    """In a Dask task: whether the batch that sent it still waits for it.
+
+    A batch that ends early (Ctrl-C, killed, a worker's error) closes its client, and the
+    scheduler then cancels its tasks; but Dask cannot stop a task that is running, and each of
+    ours loops over the queue: it would go on analysing the whole archive for a batch nobody
+    waits for. The worker marks such a task ``cancelled``; :func:`work_queue` asks before each
+    claim, finishes the photos it holds and stops.
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
+    key = worker.get_current_task()
+
+    def wanted() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is not None and task.state != "cancelled"
+
+    return wanted
 
 
 # --- running a batch ---------------------------------------------------------------------------
@@ -765,7 +793,8 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
         with Client(dask) as client:
             _check_workers(client, address)
             slots = max(1, sum(client.nthreads().values()))
-            return client.gather(_submit_work(client, address, scope, slots, lease_seconds))
+            return _gather_when_done(client, _submit_work(client, address, scope, slots, lease_seconds),
+                                     threading.Event())
     return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
         address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
 
@@ -824,14 +853,23 @@ def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_se
         if done_here.is_set():
             return []
         with Client(cluster) as client:
-            futures = _submit_work(client, address, scope, processes, lease_seconds)
-            while not stop.wait(0.05):  # often: the batch ends when the last of them does
-                if all(future.done() for future in futures):
-                    return client.gather(futures)
-            client.cancel(futures)
-            return []
+            return _gather_when_done(client, _submit_work(client, address, scope, processes, lease_seconds), stop)
     finally:
         cluster.close()
+
+
+def _gather_when_done(client, futures: list, stop: threading.Event) -> list[WorkerTally]:
+    """The tasks' tallies once all are done; [] once ``stop`` is set (the tasks are then cancelled).
+
+    Polled, often (the batch ends when the last task does), rather than waited for in
+    :meth:`Client.gather`: interrupted there (Ctrl-C), distributed leaves a task behind whose
+    ``AllExit`` asyncio prints as a traceback when the command exits.
+    """
+    while not stop.wait(0.05):
+        if all(future.done() for future in futures):
+            return client.gather(futures)
+    client.cancel(futures)
+    return []
 
 
 def refresh_summaries(store: Store, scope: Sequence[int] | None = None) -> int:
