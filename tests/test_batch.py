@@ -28,7 +28,7 @@ from sqlalchemy import delete as sqlalchemy_delete, func, select, update
 from conftest import tracker_command
 from tracker import services as sv
 from tracker.analysis import AnalysisResult, metrics
-from tracker.cli import INTERRUPTED
+from tracker.cli import INTERRUPTED, INTERRUPTED_ALL
 from tracker.services import batch
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import open_store
@@ -315,6 +315,50 @@ def test_ctrl_c_on_a_batch_sent_to_a_cluster_stops_the_clusters_work(ana):
             with suppress(ProcessLookupError):
                 os.killpg(run.pid, signal.SIGKILL)
     _rerun(store.data_dir)
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+
+
+def test_a_batch_whose_dask_scheduler_dies_says_so_in_one_line_and_the_rerun_completes_it(ana, tmp_path):
+    # It used to end in some 90 lines of Dask's tracebacks.
+    import json
+
+    store, serial = ana
+    batch.plan_jobs(store, force=True)
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file",
+                                  str(scheduler_file), "--port", "0", "--no-dashboard"], **quiet)
+    started = [scheduler]
+    try:
+        deadline = time.monotonic() + 90
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            assert scheduler.poll() is None and time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        started.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
+                                         "1", "--no-dashboard"], **quiet))
+        run = subprocess.Popen([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--dask", address],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        owner = _wait_for(run, lambda: _a_running_owner_once_one_is_done(store), "finished a photo")
+        worker = psutil.Process(int(owner.split(":")[1]))
+        worker.suspend()  # so that photos are surely left when the scheduler dies
+        try:
+            scheduler.kill()
+            out, err = run.communicate(timeout=120)
+        finally:
+            worker.resume()
+    finally:
+        for process in started:
+            process.kill()
+            process.wait(60)
+    assert (run.returncode, out) == (2, ""), err
+    assert err == (f"tracker: error: lost the Dask cluster {address} during the batch (its scheduler stopped, or the "
+                   "network to it failed): what was finished is kept, and running the same command again completes "
+                   "the rest\n")
+    _, alive = psutil.wait_procs([worker], timeout=60)
+    assert not alive, "the worker went on without its scheduler"  # it closes itself within a second or two
+    finished = job_states(store).get("done", 0)
+    assert summary(_rerun(store.data_dir).stdout) == (PHOTOS - finished, finished, 0)
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 
@@ -641,11 +685,14 @@ _AS_FROM_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; signal.sig
                        " os.execv(sys.argv[1], sys.argv[1:])"]
 
 
-def _start_batch(store) -> subprocess.Popen:
-    """`tracker reanalyze --workers 2` of every photo of the store, started in a process group of its own
-    and taking Ctrl-C as from a terminal (:data:`_AS_FROM_A_TERMINAL`)."""
-    batch.plan_jobs(store, force=True)
-    command = [*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers", "2"]
+def _start_batch(store, *, all_option: bool = False) -> subprocess.Popen:
+    """`tracker reanalyze --workers 2` of every photo of the store (queued first, or by the command's
+    ``--all``), started in a process group of its own and taking Ctrl-C as from a terminal
+    (:data:`_AS_FROM_A_TERMINAL`)."""
+    if not all_option:
+        batch.plan_jobs(store, force=True)
+    command = [*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers", "2",
+               *(["--all"] if all_option else [])]
     return subprocess.Popen([*_AS_FROM_A_TERMINAL, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
 
@@ -668,7 +715,7 @@ def _wait_for(run: subprocess.Popen, condition, what: str):
     return found
 
 
-def _paused_batch(store, finished: int) -> subprocess.Popen:
+def _paused_batch(store, finished: int, *, all_option: bool = False) -> subprocess.Popen:
     """A batch (:func:`_start_batch`) paused (SIGSTOP to its process group) once ``finished`` photos are
     done and while photos are still left to it.
 
@@ -678,18 +725,25 @@ def _paused_batch(store, finished: int) -> subprocess.Popen:
     all by the pause, it is let go and started again (at most three times).
     """
     for _ in range(3):
-        run = _start_batch(store)
+        run = _start_batch(store, all_option=all_option)
         try:
-            _wait_for(run, lambda: job_states(store).get("done", 0) >= finished, f"finished {finished} photos")
+            # Photos left to it too: with --all the photos are queued by the command, done until then. A batch
+            # that finished them all first is started again below.
+            _wait_for(run, lambda: _finished_and_left(job_states(store), finished) or run.poll() is not None,
+                      f"finished {finished} photos")
         finally:
             with suppress(ProcessLookupError):  # a batch that ended early: _wait_for says so
                 os.killpg(run.pid, signal.SIGSTOP)
         states = job_states(store)
-        if run.poll() is None and states.get("pending", 0) + states.get("running", 0) > 0:
+        if run.poll() is None and _finished_and_left(states, finished):
             return run
         os.killpg(run.pid, signal.SIGCONT)
         run.communicate(timeout=60)
     pytest.fail(f"the batch finished every photo before it could be paused, three times: {states}")
+
+
+def _finished_and_left(states: dict[str, int], finished: int) -> bool:
+    return states.get("done", 0) >= finished and states.get("pending", 0) + states.get("running", 0) > 0
 
 
 def test_a_killed_batch_loses_and_repeats_nothing_and_the_rerun_completes_it(ana):
@@ -744,15 +798,19 @@ def test_workers_of_a_batch_killed_alone_end_and_the_rerun_completes_it(ana):
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 
-def test_ctrl_c_stops_a_batch_with_one_line_and_the_rerun_completes_it(ana):
+@pytest.mark.parametrize("all_option", [False, True], ids=["queued", "--all"])
+def test_ctrl_c_stops_a_batch_with_one_line_and_the_rerun_completes_it(ana, all_option):
     store, serial = ana
-    run = _paused_batch(store, 1)
+    run = _paused_batch(store, 1, all_option=all_option)
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the command and its workers
     os.killpg(run.pid, signal.SIGCONT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130, (job_states(store), out, err)
-    assert err.strip().splitlines() == [f"tracker: {INTERRUPTED}"]
-    _rerun(store.data_dir)
+    # Run again, `reanalyze --all` would queue every photo again: the line says how to complete the rest.
+    assert err.strip().splitlines() == [f"tracker: {INTERRUPTED_ALL if all_option else INTERRUPTED}"]
+    finished = job_states(store).get("done", 0)
+    assert 0 < finished < PHOTOS
+    assert summary(_rerun(store.data_dir).stdout) == (PHOTOS - finished, finished, 0)  # exactly the rest
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 

@@ -292,19 +292,33 @@ def _preview_lines(preview) -> list[str]:
 def _run_batch_or_fail(run, dask: str | None):
     """``run()``, with workers that cannot open the store or run another version, or a Dask scheduler that
     cannot be reached, as a one-line usage error (what was analysed stays; the same command goes on from there)."""
-    from tracker.services.batch import VersionMismatch
+    from tracker.services.batch import ClusterLost, VersionMismatch
     from tracker.store.db import StoreError
 
+    if dask is not None:
+        _quiet_dask()
     try:
         return run()
     except StoreError as exc:
         _fail_usage(f"a worker cannot open the store: {exc}")
-    except VersionMismatch as exc:
+    except (VersionMismatch, ClusterLost) as exc:
         _fail_usage(str(exc))
     except (OSError, TimeoutError) as exc:
         if dask is None:
             raise
         _fail_usage(f"cannot use the Dask cluster {dask}: {(str(exc).splitlines() or [type(exc).__name__])[0]}")
+
+
+def _quiet_dask() -> None:
+    """Dask's own log lines are for developers (a lost scheduler logs a traceback on the terminal): the command
+    says what went wrong in one line. Its loggers are set up when ``distributed`` is imported."""
+    import logging
+
+    import distributed  # noqa: F401
+
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @app.command("import")
@@ -400,6 +414,11 @@ def reanalyze(
                                                           dask=dask, progress=progress), dask)
         except sv.ServiceError as exc:
             _fail_usage(str(exc))
+        except KeyboardInterrupt:
+            if not force:
+                raise
+            # The same command would queue every photo again: without --all, what is queued is completed.
+            _interrupted(INTERRUPTED_ALL)
     _print_batch_report(report)
     raise typer.Exit(1 if report.failed or report.newer_version or report.refused else 0)
 
@@ -650,17 +669,23 @@ def main() -> None:
     except KeyboardInterrupt:  # outside a command (Typer turns one inside into exit status 130, silently)
         _interrupted()
     except SystemExit as exit_:
-        if exit_.code == 130:
+        if exit_.code == 130 and not isinstance(exit_, _Interrupted):
             _interrupted()
         raise
 
 
-def _interrupted() -> None:
-    typer.echo(f"tracker: {INTERRUPTED}", err=True)
-    sys.exit(130)
+class _Interrupted(SystemExit):
+    """Exit status 130 once the interruption has been told (:func:`_interrupted`)."""
+
+
+def _interrupted(message: str | None = None) -> None:
+    typer.echo(f"tracker: {message or INTERRUPTED}", err=True)
+    raise _Interrupted(130)
 
 
 INTERRUPTED = "interrupted; what was finished is kept, and running the same command again completes the rest."
+INTERRUPTED_ALL = ("interrupted; what was finished is kept, and the same command without --all completes the rest "
+                   "(with --all, every photo would be recomputed again).")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ _log = logging.getLogger(__name__)
 __all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "WORKER_STOPPED", "StoreAddress", "PlanCounts", "ClaimedJob",
            "WorkerTally", "BatchReport", "plan_jobs", "claim_jobs", "complete_job", "release_dead_claims",
            "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse", "Preview",
-           "preview_reanalysis", "VersionMismatch", "analysis_versions"]
+           "preview_reanalysis", "VersionMismatch", "ClusterLost", "analysis_versions"]
 
 #: How long a claim holds before another process may take the job (a 12-MP photo takes about a second).
 LEASE_SECONDS = 600
@@ -551,6 +551,10 @@ _OPENED: dict[StoreAddress, Store] = {}
 _WORKED: set[StoreAddress] = set()  # stores this process has worked a batch of
 
 
+class ClusterLost(ServiceError):
+    """The Dask cluster a batch was sent to went away during it (its scheduler stopped, or the network)."""
+
+
 class VersionMismatch(ServiceError):
     """A worker runs another version of the analysis than the batch that queued its work, or this
     machine an older one than a batch another machine is running on the same store."""
@@ -788,13 +792,20 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
     """
     address = StoreAddress.of(store)
     if dask != "local":
+        from concurrent.futures import CancelledError
+
         from distributed import Client
 
-        with Client(dask) as client:
-            _check_workers(client, address)
-            slots = max(1, sum(client.nthreads().values()))
-            return _gather_when_done(client, _submit_work(client, address, scope, slots, lease_seconds),
-                                     threading.Event())
+        try:
+            with Client(dask) as client:
+                _check_workers(client, address)
+                slots = max(1, sum(client.nthreads().values()))
+                return _gather_when_done(client, _submit_work(client, address, scope, slots, lease_seconds),
+                                         threading.Event())
+        except CancelledError:  # Dask cancels a client's tasks when it loses the scheduler
+            raise ClusterLost(f"lost the Dask cluster {dask} during the batch (its scheduler stopped, or the network "
+                              "to it failed): what was finished is kept, and running the same command again "
+                              "completes the rest") from None
     return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
         address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
 
