@@ -59,10 +59,20 @@ class Server:
             self.prefix = ["runuser", "-u", "postgres", "--"]
         self._run([_binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                    "--no-sync"])
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`halt`)."""
         options = (f"-k {self.root} -p {self.port} -c listen_addresses='' -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off")
         self._run([_binary("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
                    "start"])
+
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the server, its databases kept: ``"fast"`` ends every connection as an administrator's stop
+        does, keeping what was committed; ``"immediate"`` is a crash, which with this server's settings
+        (no fsync, commits not waited for) may also lose the latest commits."""
+        self._run([_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "stop"])
 
     def _run(self, cmd: list[str]) -> None:
         result = subprocess.run(self.prefix + cmd, capture_output=True, text=True, timeout=120)
@@ -88,6 +98,6 @@ class Server:
         if self.external:
             return
         try:
-            self._run([_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"])
+            self.halt()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

@@ -230,6 +230,48 @@ def test_two_claimers_on_postgresql_never_take_the_same_job(postgres_server, tmp
             store.close()
 
 
+def test_a_batch_whose_postgresql_goes_away_says_so_in_one_line_and_the_rerun_completes_it(tmp_path):
+    # A server of its own, stopped mid-batch (every connection ended, as an administrator's stop does): the
+    # command used to end in some 300 lines of tracebacks, of its work and of its progress bar's thread.
+    import pg
+
+    if reason := pg.unavailable_reason() or (os.environ.get("TRACKER_TEST_DATABASE_URL") and "an external server "
+                                             "(TRACKER_TEST_DATABASE_URL) cannot be stopped by the tests"):
+        pytest.skip(reason)
+    server = pg.Server()
+    try:
+        url = server.new_database()
+        env = {**os.environ, "TRACKER_DATABASE_URL": url}
+        with closing(open_store(tmp_path / "data", url)) as store:
+            serial = import_ana(store)
+            run = subprocess.Popen([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all",
+                                    "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, start_new_session=True)
+            try:
+                _wait_for(run, lambda: _finished_and_left(job_states(store), 1), "finished a photo")
+                os.killpg(run.pid, signal.SIGSTOP)  # so that photos are surely left when the server goes
+                store.engine.dispose()
+                server.halt("fast")
+                os.killpg(run.pid, signal.SIGCONT)
+                out, err = run.communicate(timeout=120)
+            finally:
+                with suppress(ProcessLookupError):
+                    os.killpg(run.pid, signal.SIGKILL)
+            assert run.returncode == 2, (out, err)
+            assert re.fullmatch(r"tracker: error: lost the connection to the database \([^\n]+\): run the command "
+                                r"again once it can be reached; what was stored before stays\n", err), err
+            server.start()
+            finished = job_states(store).get("done", 0)
+            assert 0 < finished < PHOTOS
+            rerun = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers",
+                                    "2"], env=env, capture_output=True, text=True, timeout=300)
+            assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+            assert summary(rerun.stdout) == (PHOTOS - finished, finished, 0)  # exactly the rest
+            assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+    finally:
+        server.stop()
+
+
 # --- the same numbers on every path -------------------------------------------------------------
 
 

@@ -672,6 +672,21 @@ def main() -> None:
         if exit_.code == 130 and not isinstance(exit_, _Interrupted):
             _interrupted()
         raise
+    except Exception as exc:
+        if (lost := _database_lost(exc)) is None:
+            raise
+        typer.echo(f"tracker: error: lost the connection to the database ({lost}): run the command again once it "
+                   "can be reached; what was stored before stays", err=True)
+        sys.exit(2)
+
+
+def _database_lost(exc: BaseException) -> str | None:
+    """The driver's first line when ``exc`` is the database going away mid-command (a server stopped, a network
+    down), else None. Opening a store that cannot be reached is told by :func:`_open_store` already."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")  # imported by whatever reached the database
+    if sa_exc is None or not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return None
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class _Interrupted(SystemExit):

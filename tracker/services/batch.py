@@ -72,6 +72,7 @@ import multiprocessing
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.analysis import AnalysisResult, metrics
@@ -939,7 +940,10 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
 
     def follow() -> None:
         while not stop.wait(_POLL_SECONDS):
-            progress(max(0, total - _remaining(store, scope)), total)
+            try:
+                progress(max(0, total - _remaining(store, scope)), total)
+            except SQLAlchemyError:  # the database out of reach for a moment, or gone: the batch itself says so
+                continue
 
     follower = threading.Thread(target=follow, daemon=True) if progress and total else None
     if follower:
