@@ -404,6 +404,20 @@ def test_a_batch_whose_dask_scheduler_dies_says_so_in_one_line_and_the_rerun_com
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 
+def test_a_batch_sent_to_a_cluster_without_workers_says_so_instead_of_waiting_for_ever(ana, monkeypatch):
+    from distributed import LocalCluster
+
+    store, serial = ana
+    batch.plan_jobs(store, force=True)
+    monkeypatch.setattr(batch, "WORKER_WAIT_SECONDS", 1.0)
+    with LocalCluster(n_workers=0, dashboard_address="127.0.0.1:0") as cluster:
+        with pytest.raises(batch.ClusterError, match=rf"^the Dask cluster {re.escape(cluster.scheduler_address)} has "
+                                                     r"no worker \(none joined in 1 s\): start `dask worker "):
+            batch.run_batch(store, dask=cluster.scheduler_address)
+    assert job_states(store) == {"pending": PHOTOS}
+    assert stored_results(store) == serial
+
+
 def _a_running_owner_once_one_is_done(store) -> str | None:
     """The owner (``host:pid:token``) of a running job once a photo of the batch is done, else None."""
     with store.session() as s:

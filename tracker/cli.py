@@ -292,7 +292,7 @@ def _preview_lines(preview) -> list[str]:
 def _run_batch_or_fail(run, dask: str | None):
     """``run()``, with workers that cannot open the store or run another version, or a Dask scheduler that
     cannot be reached, as a one-line usage error (what was analysed stays; the same command goes on from there)."""
-    from tracker.services.batch import ClusterLost, VersionMismatch
+    from tracker.services.batch import ClusterError, VersionMismatch
     from tracker.store.db import StoreError
 
     if dask is not None:
@@ -301,7 +301,7 @@ def _run_batch_or_fail(run, dask: str | None):
         return run()
     except StoreError as exc:
         _fail_usage(f"a worker cannot open the store: {exc}")
-    except (VersionMismatch, ClusterLost) as exc:
+    except (VersionMismatch, ClusterError) as exc:
         _fail_usage(str(exc))
     except (OSError, TimeoutError) as exc:
         if dask is None:

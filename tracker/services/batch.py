@@ -98,7 +98,7 @@ _log = logging.getLogger(__name__)
 __all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "WORKER_STOPPED", "StoreAddress", "PlanCounts", "ClaimedJob",
            "WorkerTally", "BatchReport", "plan_jobs", "claim_jobs", "complete_job", "release_dead_claims",
            "work_queue", "work_at", "run_batch", "refresh_summaries", "reanalyse", "Preview",
-           "preview_reanalysis", "VersionMismatch", "ClusterLost", "analysis_versions"]
+           "preview_reanalysis", "VersionMismatch", "ClusterError", "analysis_versions"]
 
 #: How long a claim holds before another process may take the job (a 12-MP photo takes about a second).
 LEASE_SECONDS = 600
@@ -108,6 +108,7 @@ MAX_ATTEMPTS = 3
 WORKER_STOPPED = (f"The process analysing this photo stopped {MAX_ATTEMPTS} times before finishing "
                   "(it may need more memory than a worker has); run tracker reanalyze to try again.")
 _CLAIM_SIZE = 2  # jobs per claim: few, so that the last photos spread over the workers
+WORKER_WAIT_SECONDS = 30.0  # how long a batch sent to a Dask cluster waits for the cluster's first worker
 _POLL_SECONDS = 0.5
 
 
@@ -552,8 +553,8 @@ _OPENED: dict[StoreAddress, Store] = {}
 _WORKED: set[StoreAddress] = set()  # stores this process has worked a batch of
 
 
-class ClusterLost(ServiceError):
-    """The Dask cluster a batch was sent to went away during it (its scheduler stopped, or the network)."""
+class ClusterError(ServiceError):
+    """The Dask cluster a batch was sent to has no worker to do it, or went away during it."""
 
 
 class VersionMismatch(ServiceError):
@@ -799,12 +800,18 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
 
         try:
             with Client(dask) as client:
+                try:
+                    client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+                except TimeoutError:
+                    raise ClusterError(f"the Dask cluster {dask} has no worker (none joined in "
+                                       f"{WORKER_WAIT_SECONDS:.0f} s): start `dask worker {dask}` on the machines "
+                                       "that analyse; the queued photos wait for the next run") from None
                 _check_workers(client, address)
                 slots = max(1, sum(client.nthreads().values()))
                 return _gather_when_done(client, _submit_work(client, address, scope, slots, lease_seconds),
                                          threading.Event())
         except CancelledError:  # Dask cancels a client's tasks when it loses the scheduler
-            raise ClusterLost(f"lost the Dask cluster {dask} during the batch (its scheduler stopped, or the network "
+            raise ClusterError(f"lost the Dask cluster {dask} during the batch (its scheduler stopped, or the network "
                               "to it failed): what was finished is kept, and running the same command again "
                               "completes the rest") from None
     return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
