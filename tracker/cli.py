@@ -290,8 +290,9 @@ def _preview_lines(preview) -> list[str]:
 
 
 def _run_batch_or_fail(run, dask: str | None):
-    """``run()``, with workers that cannot open the store or run another version, or a Dask scheduler that
-    cannot be reached, as a one-line usage error (what was analysed stays; the same command goes on from there)."""
+    """``run()``, with workers that cannot open the store or run another version, or a Dask cluster that cannot
+    be reached, has no worker or is lost mid-batch, as a one-line usage error (what was analysed stays; the same
+    command goes on from there)."""
     from tracker.services.batch import ClusterError, VersionMismatch
     from tracker.store.db import StoreError
 

@@ -812,8 +812,8 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
                                          threading.Event())
         except CancelledError:  # Dask cancels a client's tasks when it loses the scheduler
             raise ClusterError(f"lost the Dask cluster {dask} during the batch (its scheduler stopped, or the network "
-                              "to it failed): what was finished is kept, and running the same command again "
-                              "completes the rest") from None
+                               "to it failed): what was finished is kept, and running the same command again "
+                               "completes the rest") from None
     return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
         address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
 
