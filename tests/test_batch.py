@@ -32,7 +32,7 @@ from tracker.cli import INTERRUPTED, INTERRUPTED_ALL
 from tracker.services import batch
 from tracker.services.importer import read_manifest, run_import
 from tracker.store.db import open_store
-from tracker.store.models import Analysis, AnalysisJob, Course, Photo
+from tracker.store.models import Analysis, AnalysisJob, Course, CourseSummary, Photo
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 PHOTOS = 8
@@ -187,6 +187,33 @@ def test_a_refused_patient_and_an_unknown_one(ana):
         batch.reanalyse(store, sv.Actor(user_id=1, role="provider"))
     with pytest.raises(sv.NotFound):
         batch.reanalyse(store, sv.SYSTEM, patient_id=999)
+
+
+def _summaries(store) -> dict[int, tuple[datetime, dict]]:
+    """Each course's summary: (when it was computed, what it says)."""
+    with store.session() as s:
+        return {c.course_id: (c.computed_at, {k: v for k, v in vars(c).items() if k not in ("computed_at",
+                                                                                                "_sa_instance_state")})
+                for c in s.scalars(select(CourseSummary))}
+
+
+def test_the_worker_that_finishes_a_course_stores_its_summary(tmp_path):
+    # The summaries used to be stored at the end of the batch, every course one after another in the
+    # command's process; the app showed a course's new status only then.
+    with closing(open_store(tmp_path / "data")) as store:
+        run_import(store, read_manifest(SAMPLES / "manifest.csv"))  # two courses, analysed serially
+        before = _summaries(store)
+        assert len(before) == 2
+        first, second = sorted(before)
+        batch.plan_jobs(store, force=True)
+        tally = batch.work_queue(store, [first])  # a worker's share: the whole of the first course
+        assert tally.summaries == 1
+        after = _summaries(store)
+        assert after[first][0] > before[first][0] and after[second] == before[second]
+        tally = batch.work_queue(store)
+        assert tally.summaries == 1
+        assert batch.refresh_summaries(store) == 0  # nothing left for the end of the batch
+        assert {c: said for c, (_, said) in _summaries(store).items()} == {c: said for c, (_, said) in before.items()}
 
 
 def test_two_claimers_on_postgresql_never_take_the_same_job(postgres_server, tmp_path):

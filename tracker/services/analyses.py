@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -316,7 +316,9 @@ def store_summary(s: Session, course: Course) -> None:
         last_photo_at=max((pt.taken_at for pt in progress.points), default=None),
         photos=len(progress.points),
         trend=measured[-1].excess_redness - measured[-2].excess_redness if len(measured) >= 2 else None,
-        computed_at=current_time(),
+        # To the microsecond, as a batch's jobs finish: a summary stored in the second its course's last job
+        # finished is then seen to be current (batch.refresh_summaries).
+        computed_at=datetime.now(),
     )
     summary = s.get(CourseSummary, course.id)
     if summary is None:

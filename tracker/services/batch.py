@@ -162,6 +162,7 @@ class WorkerTally:
     lost_leases: int = 0
     dropped: int = 0
     unavailable: int = 0  # photos whose file could not be read as stored: failed, no result stored
+    summaries: int = 0  # courses whose summary this worker stored, having finished their last job
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
     owner: str = ""
@@ -496,11 +497,30 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                     done = complete_job(store, job, owner, result)
                     tally.analysed += done
                 tally.lost_leases += not done
+            tally.summaries += _store_summary_if_finished(store, course_id)
     finally:
         _IN_QUEUE.clear()
     tally.peak_rss_mb = _peak_rss_mb()
     tally.cpu_seconds = time.process_time() - cpu_at_start
     return tally
+
+
+def _store_summary_if_finished(store: Store, course_id: int) -> bool:
+    """Store the course's summary once none of its jobs is left queued or held; whether it did.
+
+    Called by each worker after the jobs it claimed, so the worker that finishes a course's last
+    job stores its summary (should two finish the last two at once, both see every result and
+    store the same): the app shows each course's new status as soon as it is done, and the end
+    of a batch (:func:`refresh_summaries`) has nothing left to do but check, instead of storing
+    every course's summary one after another in one process.
+    """
+    with store.session() as s:
+        left = s.scalar(select(func.count()).select_from(AnalysisJob).where(
+            AnalysisJob.course_id == course_id, AnalysisJob.state.in_(("pending", "running"))))
+        course = None if left else s.get(Course, course_id)
+        if course is not None:
+            store_summary(s, course)
+    return course is not None
 
 
 _IN_QUEUE = threading.Event()  # set while work_queue holds or claims jobs in this process
