@@ -285,8 +285,8 @@ def test_a_batch_whose_postgresql_goes_away_says_so_in_one_line_and_the_rerun_co
                 with suppress(ProcessLookupError):
                     os.killpg(run.pid, signal.SIGKILL)
             assert run.returncode == 2, (out, err)
-            assert re.fullmatch(r"tracker: error: lost the connection to the database \([^\n]+\): run the command "
-                                r"again once it can be reached; what was stored before stays\n", err), err
+            assert re.fullmatch(r"tracker: error: the database stopped answering \([^\n]+\): what was stored before "
+                                r"stays; run the command again once it answers\n", err), err
             server.start()
             finished = job_states(store).get("done", 0)
             assert 0 < finished < PHOTOS

@@ -676,14 +676,14 @@ def main() -> None:
     except Exception as exc:
         if (lost := _database_lost(exc)) is None:
             raise
-        typer.echo(f"tracker: error: lost the connection to the database ({lost}): run the command again once it "
-                   "can be reached; what was stored before stays", err=True)
+        typer.echo(f"tracker: error: the database stopped answering ({lost}): what was stored before stays; run "
+                   "the command again once it answers", err=True)
         sys.exit(2)
 
 
 def _database_lost(exc: BaseException) -> str | None:
-    """The driver's first line when ``exc`` is the database going away mid-command (a server stopped, a network
-    down), else None. Opening a store that cannot be reached is told by :func:`_open_store` already."""
+    """The driver's first line when ``exc`` is the database failing mid-command (a server stopped, a network
+    down, a full disk), else None. Opening a store that cannot be reached is told by :func:`_open_store` already."""
     sa_exc = sys.modules.get("sqlalchemy.exc")  # imported by whatever reached the database
     if sa_exc is None or not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
         return None
