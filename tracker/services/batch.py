@@ -515,9 +515,15 @@ def _store_summary_if_finished(store: Store, course_id: int) -> bool:
     every course's summary one after another in one process.
     """
     with store.session() as s:
-        left = s.scalar(select(func.count()).select_from(AnalysisJob).where(
-            AnalysisJob.course_id == course_id, AnalysisJob.state.in_(("pending", "running"))))
-        course = None if left else s.get(Course, course_id)
+        if s.scalar(select(func.count()).select_from(AnalysisJob).where(
+                AnalysisJob.course_id == course_id, AnalysisJob.state.in_(("pending", "running")))):
+            return False
+    # Imported outside the transaction: 1.2 s the first time in a process, which on SQLite would hold
+    # the store's write lock (every transaction takes it; the app's pages would wait).
+    import tracker.recovery  # noqa: F401
+
+    with store.session() as s:
+        course = s.get(Course, course_id)
         if course is not None:
             store_summary(s, course)
     return course is not None
