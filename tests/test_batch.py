@@ -323,11 +323,8 @@ def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(a
     def kill_a_worker_mid_photo() -> None:
         # Kill the Dask worker process holding a photo's claim once one photo is done.
         while not stop.is_set() and not killed:
-            with store.session() as s:
-                done = s.scalar(select(func.count()).select_from(AnalysisJob).where(AnalysisJob.state == "done"))
-                owners = s.scalars(select(AnalysisJob.lease_owner).where(AnalysisJob.state == "running")).all()
-            if done >= 1 and owners:
-                pid = int(owners[0].split(":")[1])
+            if owner := _a_running_owner_once_one_is_done(store):
+                pid = int(owner.split(":")[1])
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             time.sleep(0.02)
