@@ -48,9 +48,11 @@ Running
     while the others finish the batch. Workers read photos from the photo store
     (:class:`tracker.store.photostore.PhotoStore`, the one interface to the files) at the
     store's address, so every worker must reach the same data directory (README, Deployment).
-    When the workers are done, the summaries of the courses whose results changed are stored
-    again, and :func:`run_batch` reports what was analysed, what was current and what failed,
-    read from the queue (so work by other machines on the same batch counts).
+    The worker that finishes a course's last job stores the course's summary (its status for
+    the app). When the workers are done, any summary still older than its course's results
+    (a worker stopped in between) is stored again, and :func:`run_batch` reports what was
+    analysed, what was current and what failed, read from the queue (so work by other machines
+    on the same batch counts).
 """
 
 from __future__ import annotations
