@@ -307,7 +307,12 @@ def _run_batch_or_fail(run, dask: str | None):
     except (OSError, TimeoutError) as exc:
         if dask is None:
             raise
-        _fail_usage(f"cannot use the Dask cluster {dask}: {(str(exc).splitlines() or [type(exc).__name__])[0]}")
+        _fail_usage(f"cannot use the Dask cluster {dask}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's first line of text, or its type's name where it has none."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _quiet_dask() -> None:
@@ -687,7 +692,7 @@ def _database_lost(exc: BaseException) -> str | None:
     sa_exc = sys.modules.get("sqlalchemy.exc")  # imported by whatever reached the database
     if sa_exc is None or not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
         return None
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    return _first_line(getattr(exc, "orig", None) or exc)
 
 
 class _Interrupted(SystemExit):

@@ -48,7 +48,8 @@ from tracker.store.db import Store
 from tracker.store.photostore import DamagedPhoto, PhotoStore
 from tracker.store.models import Analysis, Course, CourseBaseline, CourseSummary, Patient, Photo, TreatmentSession
 
-if TYPE_CHECKING:  # the recovery model (SciPy) is loaded where a course summary is made, not by batch workers
+if TYPE_CHECKING:  # the recovery model (SciPy) is loaded where a course summary is made: the app, and a batch's
+    # worker once it finishes a course, not a worker's start-up
     from tracker.recovery import CourseProgress
 
 _log = logging.getLogger(__name__)
