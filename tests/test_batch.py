@@ -299,6 +299,52 @@ def test_a_batch_whose_postgresql_goes_away_says_so_in_one_line_and_the_rerun_co
         server.stop()
 
 
+def test_a_worker_whose_database_connection_ends_gives_its_claimed_photos_back(postgres_server, tmp_path):
+    # A worker's connection ended by the server (an administrator's pg_terminate_backend, a fail-over) while it
+    # stores a result. Its photos used to stay claimed for the 10-minute lease wherever the process lived on
+    # (a Dask worker, whose task Dask runs again): the next run in that time left them out.
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    url = postgres_server.new_database()
+    with closing(open_store(tmp_path / "data", url)) as store:
+        serial = import_ana(store)
+        assert batch.plan_jobs(store, force=True).queued == PHOTOS
+        ended: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                batch.work_queue(store)
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                ended.append(exc)
+
+        admin = create_engine(url)
+        try:
+            with admin.connect() as holder, admin.connect() as watcher:
+                holder.execute(text("LOCK TABLE analyses IN EXCLUSIVE MODE"))  # reads pass; storing a result waits
+                worker = threading.Thread(target=work)
+                worker.start()
+                deadline = time.monotonic() + 120
+                while not (waiting := watcher.execute(text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).scalars().all()):
+                    assert time.monotonic() < deadline and worker.is_alive(), "the worker never waited to store"
+                    time.sleep(0.05)
+                watcher.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
+                worker.join(120)
+                holder.rollback()
+        finally:
+            admin.dispose()
+        assert len(ended) == 1 and isinstance(ended[0], OperationalError), ended
+        with store.session() as s:
+            jobs = s.execute(select(AnalysisJob.state, AnalysisJob.lease_owner, AnalysisJob.attempts)).all()
+        assert sorted(state for state, _, _ in jobs) == ["pending"] * PHOTOS  # given back, none lost
+        assert all(owner is None and attempts == 0 for _, owner, attempts in jobs)
+        tally = batch.work_queue(store)  # the next run, in the same process: every photo
+        assert tally.analysed == PHOTOS
+        assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+
+
 # --- the same numbers on every path -------------------------------------------------------------
 
 

@@ -426,6 +426,26 @@ def _give_back(store: Store, jobs: Sequence[ClaimedJob], owner: str) -> None:
                           attempts=AnalysisJob.attempts - 1).execution_options(synchronize_session=False))
 
 
+def _give_back_after_error(store: Store, jobs: Sequence[ClaimedJob], owner: str) -> None:
+    """Give back the jobs a worker still holds as an error ends its work, if the database lets it.
+
+    What can end a worker's work is the database (a connection lost, a lock waited on too long)
+    or an interrupt, never a photo (its analysis's errors are its result): so the photos go back
+    as they were, attempts included. Kept, their claims would hold them for the rest of their
+    lease (:data:`LEASE_SECONDS`) wherever this process lives on (a Dask worker, whose task Dask
+    runs again, or this machine's other batches), not only until the next run. With the
+    database out of reach they stay claimed, as before: the lease, or :func:`release_dead_claims`
+    once this process has ended, frees them.
+    """
+    if not jobs:
+        return
+    try:
+        _give_back(store, jobs, owner)
+    except Exception as exc:  # noqa: BLE001 - the error that ended the work is the one raised
+        _log.debug("%d claimed photos could not be given back (%s); they wait for their lease", len(jobs),
+                   type(exc).__name__)
+
+
 def _drop_job(store: Store, job: ClaimedJob, owner: str) -> None:
     """Remove a job whose course's key changed since it was queued (planning queues the new one)."""
     with store.session() as s:
@@ -485,20 +505,24 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                 _log.warning("the queue holds work of a newer release (metric version %s); this worker stops",
                              tally.newer_version)
                 break
-            for job in jobs:
-                if job.key is None:
-                    _drop_job(store, job, owner)
-                    tally.dropped += 1
-                    continue
+            for held, job in enumerate(jobs):
                 try:
-                    result = _analysed(store, job)
-                except PhotoUnavailable as exc:  # the store's state on this machine: no result, tried next run
-                    done = _fail_job(store, job, owner, str(exc))
-                    tally.unavailable += done
-                else:
-                    done = complete_job(store, job, owner, result)
-                    tally.analysed += done
-                tally.lost_leases += not done
+                    if job.key is None:
+                        _drop_job(store, job, owner)
+                        tally.dropped += 1
+                        continue
+                    try:
+                        result = _analysed(store, job)
+                    except PhotoUnavailable as exc:  # the store's state on this machine: no result, tried next run
+                        done = _fail_job(store, job, owner, str(exc))
+                        tally.unavailable += done
+                    else:
+                        done = complete_job(store, job, owner, result)
+                        tally.analysed += done
+                    tally.lost_leases += not done
+                except BaseException:
+                    _give_back_after_error(store, jobs[held:], owner)
+                    raise
             tally.summaries += _store_summary_if_finished(store, course_id)
     finally:
         _IN_QUEUE.clear()
@@ -871,7 +895,8 @@ def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds
     """One :func:`_dask_task` a worker slot (each loops over the queue).
 
     A task that raises is run again up to :data:`MAX_ATTEMPTS` times (``retries``: a database
-    connection lost for a moment); one whose worker died Dask gives another worker itself
+    connection lost for a moment), its claimed photos given back as it raised
+    (:func:`_give_back_after_error`); one whose worker died Dask gives another worker itself
     (``distributed.scheduler.allowed-failures``), and the queue gives its claimed photo back
     (:func:`release_dead_claims`, leases).
     """
