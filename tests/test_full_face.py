@@ -76,16 +76,22 @@ def test_full_face_rise_follows_the_truth(close_up, side_light):
     series = sim.full_face_series(close_up.rgb, close_up.face, 10, rng, boxes={"roi": roi}, side_light=side_light)
     face, region = (prepare_baseline(close_up.rgb, roi, config=AnalysisConfig(treated=t)) for t in ("face", "region"))
     before_face, before_region = (analyse_baseline(b).metrics["redness_a"] for b in (face, region))
-    true, measured, assumed_untreated = [], [], []
+    true, measured, assumed_untreated, share = [], [], [], []
     for photo in series:
         result = analyse_photo(photo.rgb, face)
         assert result.ok and result.quality.ok, result.quality.issues
         assert result.colour.method == "surroundings" and result.colour.residual_delta_e < 2.0
         true.append(photo.true_delta_a["roi"])
         measured.append(result.metrics["redness_a"] - before_face)
+        share.append(result.metrics["erythema_area_fraction"])
         assumed_untreated.append(analyse_photo(photo.rgb, region).metrics["redness_a"] - before_region)
     slope, r2 = fit_line(true, measured)
     assert 0.85 <= slope <= 1.15 and r2 >= 0.95, (slope, r2)
+    # The share of the region redder than at baseline (3 a*), each pixel against its own place: the whole
+    # region when it rose well past the line, hardly any of it well below, though all the skin around rose too.
+    true, share = np.array(true), np.array(share)
+    assert (true >= 4.5).any() and (true <= 1.5).any(), true
+    assert share[true >= 4.5].min() >= 0.9 and share[true <= 1.5].max() <= 0.1, (true, share)
     # What the old assumption reads on the same photos: most of the redness is taken for light.
     assert fit_line(true, assumed_untreated)[0] < 0.6
 

@@ -51,7 +51,10 @@ def full_face(close_up: sim.CloseUp, photos: int, seed: int, side_light: float) 
                 if r.colour.method != "none"]
         true, measured = np.array(kept).T
         out[treated] = (*line(true, measured), float(np.abs(measured - true).max()), len(series) - len(kept))
-    return out
+        if treated == "face":
+            areas = [(p.true_delta_a["roi"], r.metrics["erythema_area_fraction"]) for p, r in zip(series, results)
+                     if r.colour.method != "none"]
+    return out, areas
 
 
 def side_light(close_up: sim.CloseUp, photos: int, seed: int) -> dict[str, np.ndarray]:
@@ -90,12 +93,23 @@ def main() -> None:
           f"of the frame; {args.photos} photos per seed, seeds {args.seeds}")
 
     print("\n1. Full face treated: cheek a* rise on the true rise (slope, R², largest error, refused)")
+    areas = []
     for light in (0.0, 0.4):
         for seed in args.seeds:
-            r = full_face(close_up, args.photos, seed, light)
+            r, area = full_face(close_up, args.photos, seed, light)
+            areas += area
             cells = "   ".join(f"{t:>6}: slope {s:5.2f} R² {q:4.2f} max err {e:4.1f} refused {n}"
                                for t, (s, q, e, n) in r.items())
             print(f"  {'side light 40 %' if light else 'even light     '} seed {seed}: {cells}")
+    true, share = np.array(areas).T
+    print("   erythema_area_fraction of the cheek (treated=face; the whole region reddened by the true rise,"
+          " threshold 3 a*):")
+    for low, high, truth in ((0, 1, 0.0), (1, 2.5, 0.0), (2.5, 4, None), (4, 6, 1.0), (6, 13, 1.0)):
+        sel = (true >= low) & (true < high)
+        if sel.any():
+            said = f"truth {truth:.0f}" if truth is not None else "near the threshold"
+            print(f"     true rise {low:>4}-{high:<4} a* ({said}): n={sel.sum():2d} median {np.median(share[sel]):.3f} "
+                  f"range {share[sel].min():.3f}-{share[sel].max():.3f}")
 
     print("\n2. Light from one side (40 % ramp, random direction): |ROI-minus-control Δa* error|, a* units")
     errors: dict = {}
