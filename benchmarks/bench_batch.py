@@ -19,12 +19,14 @@ Photos per second are the batch's photos over the wall time of ``run_batch`` (pl
 scaling efficiency is rate(N) / (N x rate(1)); Dask overhead is time(Dask) / time(pool) - 1. The
 same two figures are also given "once started": photos per second between the 10th finished photo
 and the last (``analysis_jobs.finished_at``), without the workers' start-up. The
-peak resident memory of the largest worker process (``VmHWM``) is reported, and the slowest of
+peak resident memory of the largest worker process (``VmHWM``, this process's reset before each
+run) is reported, and the slowest of
 the provider's patient lists read every half second meanwhile from another engine (the app's
 responsiveness during a batch). Exits 1 when a target is
 missed (efficiency >= 85 %, Dask overhead <= 15 %), unless ``--no-check``.
 
-    uv run python benchmarks/bench_batch.py                       # 200 photos of 2000 px, 2 workers
+    uv run python benchmarks/bench_batch.py                       # 200 photos of 12 MP, 2 workers
+    uv run python benchmarks/bench_batch.py --side 2000           # of 2000 px: a shorter run (the sets before 2026-12-03)
     uv run python benchmarks/bench_batch.py --photos 60 --courses 6 --repeat 3   # shorter, repeated
     uv run python benchmarks/bench_batch.py --photos 16 --side 4000 --courses 2 --skip-dask   # 12-MP memory
 """
@@ -88,6 +90,20 @@ class Run:
     total_cpu: float  # this process and every process it started and reaped (workers, nannies), s
 
 
+def _reset_peak_memory() -> bool:
+    """Start this process's ``VmHWM`` afresh (Linux: ``clear_refs`` 5), so a run's peak is the run's own.
+
+    This process builds the store and then works in every run (as the command's process does);
+    without the reset its peak would be the largest of everything before, e.g. making the series.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def _cpu_with_children() -> float:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
@@ -117,6 +133,7 @@ def timed(store, total: int, **how) -> Run:
         app_store.close()
 
     reader = threading.Thread(target=read_like_the_app)
+    _reset_peak_memory()
     reader.start()
     started, cpu, total_cpu = time.perf_counter(), time.process_time(), _cpu_with_children()
     try:
@@ -144,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--courses", type=int, default=10)
-    parser.add_argument("--side", type=int, default=2000, help="long side of the photos in px (4000: 12 MP)")
+    parser.add_argument("--side", type=int, default=4000,
+                        help="long side of the photos in px: 4000 (12 MP, a phone's photo) by default")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-serial", action="store_true")
@@ -160,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     print(machine())
     print(f"load average before: {os.getloadavg()}")
     store, total = build_store(args.photos, args.courses, args.side)
-    print(f"{total} photos in {args.courses} courses, {args.side} px long side")
+    from tracker.services.batch import _peak_rss_mb
+
+    print(f"{total} photos in {args.courses} courses, {args.side} px long side; this process's peak memory so far "
+          f"(the series made and the store built, here or before): {_peak_rss_mb():.0f} MB")
+    if not _reset_peak_memory():
+        print("  (this system cannot reset a process's peak memory: each run's figure includes everything before)")
     ok = True
     configs = []
     if not args.skip_serial:

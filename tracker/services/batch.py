@@ -919,8 +919,12 @@ def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_se
     with dask_config.set(_local_cluster_settings()):
         # None does not turn the scheduler's HTTP server off (dask/distributed#8136): bind it to a free
         # port of this machine only, so it neither collides with another cluster's 8787 nor listens outside.
+        # Its workers write to the command's terminal: only CRITICAL, as the command's own Dask loggers
+        # (cli._quiet_dask). At ERROR, a worker whose heartbeat met the scheduler already closing at the end
+        # of a batch printed a 30-line traceback (seen once in `bench_batch.py`); what goes wrong in the work
+        # itself comes back through the tasks.
         cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     try:
         if done_here.is_set():
             return []
