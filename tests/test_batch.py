@@ -965,3 +965,26 @@ def test_bad_batch_options_are_one_line_usage_errors(tmp_path, arguments, messag
     done = subprocess.run([*tracker_command(), "--data-dir", str(tmp_path / "data"), "reanalyze", *arguments],
                           capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr, done.stdout) == (2, f"tracker: error: {message}\n", "")
+
+
+def _photo_ids(store) -> list[int]:
+    with store.session() as s:
+        return list(s.scalars(select(Photo.id).order_by(Photo.id)))
+
+
+@pytest.mark.parametrize("command, address", [
+    ("reanalyze", "nonsense"), ("reanalyze", "tcp://127.0.0.1"), ("reanalyze", "foo://host:8786"),
+    ("import", "host-without-port"),
+])
+def test_a_dask_address_dask_cannot_read_is_refused_in_one_line_before_anything_is_queued(ana, command, address):
+    # `--dask HOST` without a port used to end in a traceback from deep in Dask's client, after `--all` had queued
+    # every photo again.
+    store, serial = ana
+    before = _all_rows(store), _photo_ids(store)
+    arguments = ["reanalyze", "--all"] if command == "reanalyze" else ["import", str(SAMPLES / "manifest.csv")]
+    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), *arguments, "--dask", address],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", (done.stdout, done.stderr)
+    assert re.fullmatch(rf"tracker: error: --dask must be `local` or a Dask scheduler's address such as "
+                        rf"tcp://host:8786, not '{re.escape(address)}' \([^\n]+\)\n", done.stderr), done.stderr
+    assert (_all_rows(store), _photo_ids(store)) == before  # no job queued, no photo added

@@ -181,6 +181,28 @@ _DASK_HELP = ("Run the analysis on a Dask cluster: the scheduler's address (tcp:
               "start a LocalCluster here. Its workers must reach the same store (README, Deployment).")
 
 
+def _dask_address(value: str | None) -> str | None:
+    """``--dask`` as given, once Dask can read it as ``local`` or a scheduler's address; else a usage error.
+
+    Checked before anything is imported or queued (Dask's own error for ``--dask host`` without a
+    port was a traceback from deep in its client).
+    """
+    if value is None or value == "local":
+        return value
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(value)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss") and not parse_host_port(location)[0]:
+            raise ValueError("no host")
+    except ValueError as exc:
+        _fail_usage(f"--dask must be `local` or a Dask scheduler's address such as tcp://host:8786, not {value!r} "
+                    f"({_first_line(exc)})")
+    return value
+
+
 def _workers(value: int | None) -> int:
     import os
 
@@ -345,7 +367,7 @@ def import_(
     from tracker.services import InputError
     from tracker.services.importer import ImportStopped, analyse_imported, read_manifest, run_import, scan_folder
 
-    workers = _workers(workers)
+    workers, dask = _workers(workers), _dask_address(dask)
     if not source.exists():
         _fail_usage(f"there is no file or folder {source}")
     try:
@@ -399,7 +421,7 @@ def reanalyze(
     from tracker import services as sv
     from tracker.services.batch import preview_reanalysis, reanalyse
 
-    workers = _workers(workers)
+    workers, dask = _workers(workers), _dask_address(dask)
     store = _open_store()
     patient_id = None
     if patient is not None:
