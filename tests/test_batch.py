@@ -967,6 +967,31 @@ def test_bad_batch_options_are_one_line_usage_errors(tmp_path, arguments, messag
     assert (done.returncode, done.stderr, done.stdout) == (2, f"tracker: error: {message}\n", "")
 
 
+@pytest.mark.parametrize("all_option", [False, True], ids=["queued", "--all"])
+def test_a_photo_another_batch_holds_is_left_to_it_and_the_report_says_what_to_run(ana, all_option):
+    # Another machine's batch holds one photo (a live claim). This batch does the rest and ends; the report used to
+    # say "run the same command again", which after --all queues every photo again.
+    store, serial = ana
+    batch.plan_jobs(store, force=True)
+    [held] = batch.claim_jobs(store, "another-machine:4321:0badcafe", limit=1)
+    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze",
+                           *(["--all"] if all_option else [])], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary(done.stdout)[0] == PHOTOS - 1
+    assert done.stdout.splitlines()[-1] == (
+        "1 photo is still held or queued by another batch at work on this store, which finishes it; should that "
+        "batch have stopped, `tracker reanalyze` (without --all) completes it.")
+    assert job_states(store) == {"done": PHOTOS - 1, "running": 1}
+    # That batch stopped (its lease ran out): the command the report names completes exactly the rest.
+    with store.session() as s:
+        s.execute(update(AnalysisJob).where(AnalysisJob.id == held.job_id)
+                  .values(lease_expires_at=datetime.now() - timedelta(seconds=1)))
+    rerun = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze"],
+                           capture_output=True, text=True, timeout=300)
+    assert summary(rerun.stdout) == (1, PHOTOS - 1, 0), rerun.stdout + rerun.stderr
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+
+
 def _photo_ids(store) -> list[int]:
     with store.session() as s:
         return list(s.scalars(select(Photo.id).order_by(Photo.id)))

@@ -285,8 +285,11 @@ def _print_batch_report(report) -> None:
                    "this machine's workers left them to it and stopped. Upgrade tracker here before running "
                    "batches on this store.")
     elif report.elsewhere:
-        typer.echo(f"{report.elsewhere} photos are still queued or held by other processes; run the same "
-                   "command again to finish them.")
+        # Not "run the same command again": after --all it would queue every photo again.
+        one = report.elsewhere == 1
+        typer.echo(f"{report.elsewhere:,} {'photo is' if one else 'photos are'} still held or queued by another batch "
+                   f"at work on this store, which finishes {'it' if one else 'them'}; should that batch have stopped, "
+                   f"`tracker reanalyze` (without --all) completes {'it' if one else 'them'}.")
 
 
 def _preview_lines(preview) -> list[str]:
