@@ -572,7 +572,7 @@ def test_a_worker_that_joins_later_with_another_version_leaves_the_batch_to_the_
     with (dask.config.set({"distributed.scheduler.worker-saturation": 1.0}),
           LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster,
           _dask_worker(cluster, tmp_path, env={"PYTHONPATH": str(old)}) as client):
-        futures = batch._submit_work(client, address, None, 2, batch.LEASE_SECONDS)
+        futures = batch._submit_work(client, address, None, 2, batch.LEASE_SECONDS, "a-batch")
         wait_for_futures(futures, timeout=120)
         assert [f.status for f in futures] == ["finished", "finished"]
         tallies = client.gather(futures)
@@ -890,6 +890,23 @@ def test_a_killed_batch_loses_and_repeats_nothing_and_the_rerun_completes_it(ana
     with store.session() as s:
         assert max(s.scalars(select(AnalysisJob.attempts))) <= 2
     assert stored_results(store) == serial
+
+
+def test_two_batches_at_work_on_one_store_each_report_what_they_did(ana):
+    # Each batch reported every photo finished since it started as analysed, the other batch's too: two batches run
+    # side by side on one store (from two machines, say) reported more photos analysed than there were.
+    store, serial = ana
+    first = _paused_batch(store, 1)
+    try:
+        second = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--workers", "1"],
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, (out, err, second.stdout, second.stderr)
+    by_first, by_second = summary(out)[0], summary(second.stdout)[0]
+    assert by_first >= 1 and by_second >= 1 and by_first + by_second == PHOTOS, (out, second.stdout)
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 
 def test_a_worker_whose_batch_has_ended_claims_nothing_more(ana):

@@ -288,7 +288,7 @@ def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: b
                                         metric_version=key.metric_version, regions_key=key.regions,
                                         state="pending", attempts=0))
                 elif job.state in ("done", "failed"):
-                    job.state, job.attempts, job.error, job.finished_at = "pending", 0, None, None
+                    job.state, job.attempts, job.error, job.finished_at, job.finished_by = "pending", 0, None, None, None
                     job.lease_owner = job.lease_expires_at = None
     return PlanCounts(queued, current)
 
@@ -296,8 +296,9 @@ def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: b
 # --- claiming and completing -------------------------------------------------------------------
 
 def _now() -> datetime:
-    # The queue's own clock, to the microsecond (the store's time stamps are whole seconds): a batch
-    # reports the jobs finished since it started, and the previous batch may have ended that second.
+    # The queue's own clock, to the microsecond (the store's time stamps are whole seconds): a course's
+    # summary is current when computed after its last job finished (refresh_summaries), and both may
+    # fall in one second.
     return datetime.now()
 
 
@@ -348,7 +349,8 @@ def _course_to_claim(s: Session, scope: Sequence[int] | None, now: datetime, pre
 
 
 def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, limit: int = _CLAIM_SIZE,
-               lease_seconds: float = LEASE_SECONDS, prefer: int | None = None) -> list[ClaimedJob]:
+               lease_seconds: float = LEASE_SECONDS, prefer: int | None = None,
+               batch_id: str | None = None) -> list[ClaimedJob]:
     """Claim up to ``limit`` jobs of one course for ``owner`` (pending ones, or ones whose lease expired).
 
     The course is ``prefer`` (the owner's last) while it has jobs, else one no other worker
@@ -358,8 +360,8 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
     now = _now()
     with store.session() as s:
         s.execute(_in_scope(update(AnalysisJob), scope).where(_expired(now), AnalysisJob.attempts >= MAX_ATTEMPTS)
-                  .values(state="failed", error=WORKER_STOPPED, finished_at=now, lease_owner=None,
-                          lease_expires_at=None).execution_options(synchronize_session=False))
+                  .values(state="failed", error=WORKER_STOPPED, finished_at=now, finished_by=batch_id,
+                          lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
         course_id = _course_to_claim(s, scope, now, prefer)
         if course_id is None:
             return []
@@ -390,31 +392,33 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
         return claimed
 
 
-def _finish(s: Session, job: ClaimedJob, owner: str, **values) -> bool:
-    """Mark a job this owner still holds; False when its lease was lost to another process."""
+def _finish(s: Session, job: ClaimedJob, owner: str, batch_id: str | None, **values) -> bool:
+    """Mark a job this owner still holds as finished by ``batch_id``; False when its lease was lost to another process."""
     done = s.execute(update(AnalysisJob).where(AnalysisJob.id == job.job_id, AnalysisJob.state == "running",
                                                AnalysisJob.lease_owner == owner)
-                     .values(lease_owner=None, lease_expires_at=None, finished_at=_now(), **values)
+                     .values(lease_owner=None, lease_expires_at=None, finished_at=_now(), finished_by=batch_id,
+                             **values)
                      .execution_options(synchronize_session=False))
     return done.rowcount == 1
 
 
-def complete_job(store: Store, job: ClaimedJob, owner: str, result: AnalysisResult) -> bool:
-    """Store the job's result and mark it done, in one transaction; False when the lease was lost."""
+def complete_job(store: Store, job: ClaimedJob, owner: str, result: AnalysisResult, *,
+                 batch_id: str | None = None) -> bool:
+    """Store the job's result and mark it done (by ``batch_id``), in one transaction; False when the lease was lost."""
     with store.session() as s:
-        if not _finish(s, job, owner, state="done", error=None if result.ok else (result.error or "")[:400]):
+        if not _finish(s, job, owner, batch_id, state="done", error=None if result.ok else (result.error or "")[:400]):
             return False
         write_result(s, job.photo_id, job.key, result, replace=True)
     return True
 
 
-def _fail_job(store: Store, job: ClaimedJob, owner: str, reason: str) -> bool:
+def _fail_job(store: Store, job: ClaimedJob, owner: str, reason: str, batch_id: str | None = None) -> bool:
     """Mark a job failed with ``reason`` and store no result; False when the lease was lost.
 
     Planning queues a failed job again, so the next run tries the photo again.
     """
     with store.session() as s:
-        return _finish(s, job, owner, state="failed", error=reason[:400])
+        return _finish(s, job, owner, batch_id, state="failed", error=reason[:400])
 
 
 def _give_back(store: Store, jobs: Sequence[ClaimedJob], owner: str) -> None:
@@ -467,7 +471,7 @@ def _analysed(store: Store, job: ClaimedJob) -> AnalysisResult:
 
 def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                lease_seconds: float = LEASE_SECONDS, parent: int | None = None,
-               wanted: Callable[[], bool] | None = None) -> WorkerTally:
+               wanted: Callable[[], bool] | None = None, batch_id: str | None = None) -> WorkerTally:
     """Claim, analyse and complete jobs until none is left to claim: what every worker runs.
 
     ``parent``: the process id of the batch that started this worker. Once this process's
@@ -492,7 +496,7 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                 _log.warning("the batch that sent this task has ended; it stops claiming photos")
                 break
             _IN_QUEUE.set()
-            jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id)
+            jobs = claim_jobs(store, owner, scope, lease_seconds=lease_seconds, prefer=course_id, batch_id=batch_id)
             if not jobs:
                 if release_dead_claims(store, scope):
                     continue
@@ -514,10 +518,10 @@ def work_queue(store: Store, scope: Sequence[int] | None = None, *,
                     try:
                         result = _analysed(store, job)
                     except PhotoUnavailable as exc:  # the store's state on this machine: no result, tried next run
-                        done = _fail_job(store, job, owner, str(exc))
+                        done = _fail_job(store, job, owner, str(exc), batch_id)
                         tally.unavailable += done
                     else:
-                        done = complete_job(store, job, owner, result)
+                        done = complete_job(store, job, owner, result, batch_id=batch_id)
                         tally.analysed += done
                     tally.lost_leases += not done
                 except BaseException:
@@ -633,7 +637,8 @@ def _versions_text(versions: tuple[str, str]) -> str:
 
 def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
             lease_seconds: float = LEASE_SECONDS, parent: int | None = None,
-            versions: tuple[str, str] | None = None, wanted: Callable[[], bool] | None = None) -> WorkerTally:
+            versions: tuple[str, str] | None = None, wanted: Callable[[], bool] | None = None,
+            batch_id: str | None = None) -> WorkerTally:
     """:func:`work_queue` in a worker process (pool or Dask), with its own engine on the store at ``address``.
 
     One OpenCV thread per worker: the workers are the parallelism. ``parent`` as in
@@ -654,7 +659,7 @@ def work_at(address: StoreAddress, scope: Sequence[int] | None = None,
     _WORKED.add(address)
     store = _opened(address)
     cpu_before = time.process_time()
-    tally = work_queue(store, scope, lease_seconds=lease_seconds, parent=parent, wanted=wanted)
+    tally = work_queue(store, scope, lease_seconds=lease_seconds, parent=parent, wanted=wanted, batch_id=batch_id)
     if started:
         tally.cpu_seconds += cpu_before
     return tally
@@ -680,7 +685,8 @@ def _store_refusal(address: StoreAddress) -> str | None:
     return None
 
 
-def _dask_task(address: StoreAddress, scope, lease_seconds: float, versions: tuple[str, str]) -> WorkerTally:
+def _dask_task(address: StoreAddress, scope, lease_seconds: float, versions: tuple[str, str],
+               batch_id: str | None = None) -> WorkerTally:
     """:func:`work_at` as a Dask task: a worker that cannot take part says why in its tally instead of raising.
 
     A worker of another version, or one that cannot open the store, claims nothing; raised, its
@@ -690,7 +696,7 @@ def _dask_task(address: StoreAddress, scope, lease_seconds: float, versions: tup
     names the worker that took no part.
     """
     try:
-        return work_at(address, scope, lease_seconds, None, versions, _task_still_wanted())
+        return work_at(address, scope, lease_seconds, None, versions, _task_still_wanted(), batch_id)
     except (VersionMismatch, StoreError) as exc:
         return WorkerTally(owner=socket.gethostname(), refused=str(exc))
 
@@ -724,7 +730,7 @@ def _remaining(store: Store, scope: Sequence[int] | None) -> int:
                         .where(AnalysisJob.state.in_(("pending", "running")))) or 0
 
 
-def _run_in_pool(store: Store, scope, workers: int, lease_seconds: float) -> list[WorkerTally]:
+def _run_in_pool(store: Store, scope, workers: int, lease_seconds: float, batch_id: str) -> list[WorkerTally]:
     """This process and ``workers - 1`` started processes work the queue.
 
     This process has its imports done and its store open, so it analyses from the first
@@ -732,11 +738,11 @@ def _run_in_pool(store: Store, scope, workers: int, lease_seconds: float) -> lis
     would otherwise only wait for them.
     """
     address = StoreAddress.of(store)
-    return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_processes(
-        address, scope, workers - 1, lease_seconds, stop))
+    return _work_here_beside(store, scope, lease_seconds, batch_id, lambda done_here, stop: _run_processes(
+        address, scope, workers - 1, lease_seconds, batch_id, stop))
 
 
-def _work_here_beside(store: Store, scope, lease_seconds: float,
+def _work_here_beside(store: Store, scope, lease_seconds: float, batch_id: str,
                       others: Callable[[threading.Event, threading.Event], list[WorkerTally]]) -> list[WorkerTally]:
     """This process works the queue while ``others(done_here, stop)`` runs the batch's other workers in a thread.
 
@@ -758,7 +764,7 @@ def _work_here_beside(store: Store, scope, lease_seconds: float,
     thread = threading.Thread(target=run_others, name="tracker-batch-workers")
     thread.start()
     try:
-        here = _work_here(store, scope, lease_seconds)
+        here = _work_here(store, scope, lease_seconds, batch_id)
     except BaseException:
         stop.set()
         raise
@@ -775,7 +781,7 @@ def _work_here_beside(store: Store, scope, lease_seconds: float,
     return [here, *from_others]
 
 
-def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: float,
+def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: float, batch_id: str,
                    stop: threading.Event) -> list[WorkerTally]:
     """``processes`` spawned workers on the queue, run from a thread of their own; stopped with ``stop``."""
     context = multiprocessing.get_context("spawn")
@@ -790,7 +796,8 @@ def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: 
         try:
             with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_pool_worker,
                                      initargs=(os.getpid(), stopping)) as pool:
-                futures = [pool.submit(work_at, address, scope, lease_seconds, os.getpid()) for _ in range(processes)]
+                futures = [pool.submit(work_at, address, scope, lease_seconds, os.getpid(), batch_id=batch_id)
+                           for _ in range(processes)]
                 while wait(futures, timeout=0.2).not_done:
                     if stop.is_set():
                         stopping.set()
@@ -803,14 +810,14 @@ def _run_processes(address: StoreAddress, scope, processes: int, lease_seconds: 
     return tallies
 
 
-def _work_here(store: Store, scope, lease_seconds: float) -> WorkerTally:
+def _work_here(store: Store, scope, lease_seconds: float, batch_id: str) -> WorkerTally:
     """:func:`work_queue` in this process with one OpenCV thread, as every started worker has."""
     import cv2
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return work_queue(store, scope, lease_seconds=lease_seconds)
+        return work_queue(store, scope, lease_seconds=lease_seconds, batch_id=batch_id)
     finally:
         cv2.setNumThreads(threads)
 
@@ -831,7 +838,8 @@ def _local_cluster_settings() -> dict:
     return {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
 
 
-def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: float) -> list[WorkerTally]:
+def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: float,
+                 batch_id: str) -> list[WorkerTally]:
     """The batch on a Dask cluster: this process beside a ``LocalCluster``, or a running cluster's workers.
 
     With ``"local"``, as in :func:`_run_in_pool`, this process works the queue from the first
@@ -860,14 +868,14 @@ def _run_on_dask(store: Store, scope, dask: str, workers: int, lease_seconds: fl
                                        "that analyse; the queued photos wait for the next run") from None
                 _check_workers(client, address)
                 slots = max(1, sum(client.nthreads().values()))
-                return _gather_when_done(client, _submit_work(client, address, scope, slots, lease_seconds),
+                return _gather_when_done(client, _submit_work(client, address, scope, slots, lease_seconds, batch_id),
                                          threading.Event())
         except CancelledError:  # Dask cancels a client's tasks when it loses the scheduler
             raise ClusterError(f"lost the Dask cluster {dask} during the batch (its scheduler stopped, or the network "
                                "to it failed): what was finished is kept, and running the same command again "
                                "completes the rest") from None
-    return _work_here_beside(store, scope, lease_seconds, lambda done_here, stop: _run_on_local_cluster(
-        address, scope, max(1, workers - 1), lease_seconds, done_here, stop))
+    return _work_here_beside(store, scope, lease_seconds, batch_id, lambda done_here, stop: _run_on_local_cluster(
+        address, scope, max(1, workers - 1), lease_seconds, batch_id, done_here, stop))
 
 
 def _check_workers(client, address: StoreAddress) -> None:
@@ -891,7 +899,7 @@ def _check_workers(client, address: StoreAddress) -> None:
                          "photos wait for the next run")
 
 
-def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds: float) -> list:
+def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds: float, batch_id: str) -> list:
     """One :func:`_dask_task` a worker slot (each loops over the queue).
 
     A task that raises is run again up to :data:`MAX_ATTEMPTS` times (``retries``: a database
@@ -901,12 +909,12 @@ def _submit_work(client, address: StoreAddress, scope, slots: int, lease_seconds
     (:func:`release_dead_claims`, leases).
     """
     token = secrets.token_hex(4)
-    return [client.submit(_dask_task, address, scope, lease_seconds, analysis_versions(),
+    return [client.submit(_dask_task, address, scope, lease_seconds, analysis_versions(), batch_id,
                           key=f"tracker-analyse-{token}-{i}", pure=False, retries=MAX_ATTEMPTS)
             for i in range(slots)]
 
 
-def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_seconds: float,
+def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_seconds: float, batch_id: str,
                           done_here: threading.Event, stop: threading.Event) -> list[WorkerTally]:
     """Start a ``LocalCluster`` of ``processes`` workers, work the queue on it, close it; [] if not needed.
 
@@ -929,7 +937,8 @@ def _run_on_local_cluster(address: StoreAddress, scope, processes: int, lease_se
         if done_here.is_set():
             return []
         with Client(cluster) as client:
-            return _gather_when_done(client, _submit_work(client, address, scope, processes, lease_seconds), stop)
+            return _gather_when_done(client, _submit_work(client, address, scope, processes, lease_seconds, batch_id),
+                                     stop)
     finally:
         cluster.close()
 
@@ -964,10 +973,11 @@ def refresh_summaries(store: Store, scope: Sequence[int] | None = None) -> int:
     return len(stale)
 
 
-def _report(store: Store, scope, started: datetime, current: int) -> BatchReport:
+def _report(store: Store, scope, batch_id: str, current: int) -> BatchReport:
+    """What this batch's workers finished; not what another batch at work on the same store did meanwhile."""
     with store.session() as s:
         rows = s.execute(_in_scope(select(AnalysisJob.photo_id, AnalysisJob.state, AnalysisJob.error), scope)
-                         .where(AnalysisJob.finished_at >= started, AnalysisJob.state.in_(("done", "failed")))
+                         .where(AnalysisJob.finished_by == batch_id, AnalysisJob.state.in_(("done", "failed")))
                          .order_by(AnalysisJob.photo_id)).all()
     return BatchReport(analysed=sum(state == "done" and not error for _, state, error in rows), current=current,
                        failed=[(photo_id, error) for photo_id, _, error in rows if error],
@@ -997,7 +1007,7 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     if workers < 1:
         raise ValueError("workers must be at least 1")
     keep_photo_buffers()  # this process analyses photos in turn (all of them, or its share), as its workers do
-    started = _now()
+    batch_id = secrets.token_hex(8)  # marks the jobs this batch's workers finish (AnalysisJob.finished_by)
     release_dead_claims(store, scope)
     total = _remaining(store, scope)
     stop = threading.Event()
@@ -1017,18 +1027,18 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
         if total == 0:
             tallies = []
         elif dask is not None:
-            tallies = _run_on_dask(store, scope, dask, min(workers, total), lease_seconds)
+            tallies = _run_on_dask(store, scope, dask, min(workers, total), lease_seconds, batch_id)
         elif min(workers, total) > 1:  # no more processes than photos
-            tallies = _run_in_pool(store, scope, min(workers, total), lease_seconds)
+            tallies = _run_in_pool(store, scope, min(workers, total), lease_seconds, batch_id)
         else:
-            tallies = [work_queue(store, scope, lease_seconds=lease_seconds)]
+            tallies = [work_queue(store, scope, lease_seconds=lease_seconds, batch_id=batch_id)]
     finally:
         stop.set()
         if follower:
             follower.join()
     seconds = (datetime.now() - clock).total_seconds()
     refresh_summaries(store, scope)
-    report = _report(store, scope, started, current)
+    report = _report(store, scope, batch_id, current)
     report.seconds = seconds
     report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
     report.worker_cpu_seconds = sum(t.cpu_seconds for t in tallies)

@@ -284,3 +284,4 @@ class AnalysisJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(400))  # one line, never personal data
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_by: Mapped[str | None] = mapped_column(String(16))  # the batch that finished it: a random id
