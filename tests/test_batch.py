@@ -968,10 +968,26 @@ def test_import_analyses_what_it_adds_with_workers_and_reports_it(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"{PHOTOS} imported, 0 already in the store, 0 refused, of {PHOTOS}."
     assert summary(done.stdout) == (PHOTOS, 0, 0)
-    assert re.search(r"photos/s; peak memory per worker [1-9]\d* MB\)\.$", done.stdout, re.M), done.stdout
+    assert re.search(r"photos/s; 2 workers, peak memory per worker [1-9]\d* MB\)\.$", done.stdout, re.M), done.stdout
     with closing(open_store(data_dir)) as store:
         assert len(stored_results(store)) == PHOTOS
         assert job_states(store) == {"done": PHOTOS}
+
+
+def test_every_core_by_default_means_the_cores_this_process_may_use(ana):
+    # The default was os.cpu_count(), the machine's cores: in a container limited to 2 of a host's 64 cores, 64
+    # workers of some 300 MB each took turns on 2. Here the batch may use one core (an affinity, as `taskset -c`).
+    store, serial = ana
+
+    def one_core() -> None:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all"],
+                          capture_output=True, text=True, timeout=300, preexec_fn=one_core)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary(done.stdout) == (PHOTOS, 0, 0)
+    assert re.search(r"photos/s; 1 worker, peak memory per worker [1-9]\d* MB\)\.$", done.stdout, re.M), done.stdout
+    assert stored_results(store) == serial
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -175,8 +175,8 @@ def user(
         _fail_usage(str(exc))
 
 
-_WORKERS_HELP = ("Processes analysing photos at once (default: every core); with --dask local, this one and a "
-                 "LocalCluster of the others (at least one worker).")
+_WORKERS_HELP = ("Processes analysing photos at once (default: every core this command may use); with --dask "
+                 "local, this one and a LocalCluster of the others (at least one worker).")
 _DASK_HELP = ("Run the analysis on a Dask cluster: the scheduler's address (tcp://host:8786), or `local` to "
               "start a LocalCluster here. Its workers must reach the same store (README, Deployment).")
 
@@ -204,11 +204,19 @@ def _dask_address(value: str | None) -> str | None:
 
 
 def _workers(value: int | None) -> int:
-    import os
+    """``--workers`` as given, else the cores this process may use.
 
+    Not ``os.cpu_count()``, the machine's: in a container limited to 2 of a host's 64 cores
+    (a CPU quota, or an affinity such as ``taskset``'s) that started 64 workers, each holding
+    some 300 MB, taking turns on 2 cores. Dask's count takes the affinity and the cgroup quota.
+    """
     if value is not None and value < 1:
         _fail_usage("--workers must be at least 1")
-    return value or os.cpu_count() or 1
+    if value is not None:
+        return value
+    from dask.system import cpu_count
+
+    return cpu_count()
 
 
 class _BatchProgress:
@@ -277,7 +285,9 @@ def _print_batch_report(report) -> None:
         typer.echo(f"A worker of the cluster took no part: {reason}.")
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
     # No worker ran when nothing was queued: then there is no memory to report.
-    memory = f"; peak memory per worker {report.peak_worker_rss_mb:.0f} MB" if report.workers else ""
+    n = len(report.workers)
+    memory = f"; {n} worker{'s' if n > 1 else ''}, peak memory per worker {report.peak_worker_rss_mb:.0f} MB" \
+        if n else ""
     typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"
                f" (in {report.seconds:.1f} s{rate}{memory}).")
     if report.newer_version:
