@@ -391,6 +391,71 @@ def test_a_dask_cluster_with_a_killed_worker_stores_exactly_the_serial_results(a
     assert stored_results(store) == serial
 
 
+def test_a_killed_pool_worker_loses_and_repeats_nothing(ana):
+    # A worker of the command's process pool killed mid-photo (the kernel's out-of-memory killer, say) breaks the
+    # pool: the batch starts another on what is left and takes back the dead worker's photos at once. The command's
+    # own process, which analyses too and would finish the 8 photos before its worker has started, is paused; let
+    # go now and then, since the worker's task reaches it through the command's threads.
+    store, serial = ana
+    run = subprocess.Popen([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all",
+                            "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        command = psutil.Process(run.pid)
+
+        def pool_workers() -> set[int]:
+            return {c.pid for c in command.children() if "spawn_main" in " ".join(c.cmdline())}
+
+        def a_worker_holds_a_photo() -> int | None:
+            with store.session() as s:
+                owners = s.scalars(select(AnalysisJob.lease_owner).where(AnalysisJob.state == "running")).all()
+            return next((pid for pid in (int(o.split(":")[1]) for o in owners) if pid in workers), None)
+
+        workers = _wait_for(run, pool_workers, "started its pool's worker")
+        killed = None
+        for _ in range(200):
+            _pause_outside_a_transaction(run.pid, store.data_dir / "tracker.db")
+            deadline = time.monotonic() + 1
+            while not (killed := a_worker_holds_a_photo()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if killed:
+                break
+            os.kill(run.pid, signal.SIGCONT)
+            time.sleep(0.05)
+        assert killed, f"the pool's worker never claimed a photo: {job_states(store)}"
+        os.kill(killed, signal.SIGKILL)
+        os.kill(run.pid, signal.SIGCONT)
+        out, err = run.communicate(timeout=300)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, out + err
+    assert "a worker process of the batch stopped; its photos are claimed again" in err
+    assert summary(out) == (PHOTOS, 0, 0)
+    assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
+
+
+def _pause_outside_a_transaction(pid: int, database: Path) -> None:
+    """SIGSTOP the process ``pid`` at a moment it holds no transaction of the SQLite ``database``.
+
+    Every transaction of the store takes the write lock (BEGIN IMMEDIATE): a process paused within one would
+    leave the others waiting for it.
+    """
+    for _ in range(1000):
+        os.kill(pid, signal.SIGSTOP)
+        with closing(sqlite3.connect(database, timeout=0.05, isolation_level=None)) as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # locked: paused within a transaction
+                pass
+            else:
+                db.execute("ROLLBACK")
+                return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.005)
+    pytest.fail("the batch held the store's write lock at every pause")
+
+
 def test_ctrl_c_on_a_batch_sent_to_a_cluster_stops_the_clusters_work(ana):
     # Dask cannot stop a running task, and each of ours loops over the queue: the cluster's workers
     # used to go on analysing every queued photo after the command had been interrupted.
