@@ -1055,6 +1055,20 @@ def test_every_core_by_default_means_the_cores_this_process_may_use(ana):
     assert stored_results(store) == serial
 
 
+def test_the_summary_counts_only_the_workers_that_took_part(capsys):
+    # A Dask worker that joined late with another release claims nothing; its tally is in the report all the same.
+    from tracker.cli import _print_batch_report
+
+    reason = "it runs metric version 1.0"
+    _print_batch_report(batch.BatchReport(
+        analysed=8, seconds=2.0, peak_worker_rss_mb=300.0, refused=[reason],
+        workers=[batch.WorkerTally(analysed=8, peak_rss_mb=300.0), batch.WorkerTally(refused=reason)]))
+    assert capsys.readouterr().out.splitlines() == [
+        f"A worker of the cluster took no part: {reason}.",
+        "8 analysed, 0 skipped as current, 0 failed "
+        "(in 2.0 s, 4.00 photos/s; 1 worker, peak memory per worker 300 MB)."]
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--workers", "0"], "--workers must be at least 1"),
     (["--patient", "nobody"], "there is no patient 'nobody'"),

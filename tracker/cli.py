@@ -210,13 +210,13 @@ def _workers(value: int | None) -> int:
     (a CPU quota, or an affinity such as ``taskset``'s) that started 64 workers, each holding
     some 300 MB, taking turns on 2 cores. Dask's count takes the affinity and the cgroup quota.
     """
-    if value is not None and value < 1:
-        _fail_usage("--workers must be at least 1")
-    if value is not None:
-        return value
-    from dask.system import cpu_count
+    if value is None:
+        from dask.system import cpu_count
 
-    return cpu_count()
+        return cpu_count()
+    if value < 1:
+        _fail_usage("--workers must be at least 1")
+    return value
 
 
 class _BatchProgress:
@@ -285,7 +285,7 @@ def _print_batch_report(report) -> None:
         typer.echo(f"A worker of the cluster took no part: {reason}.")
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
     # No worker ran when nothing was queued: then there is no memory to report.
-    n = len(report.workers)
+    n = sum(not t.refused for t in report.workers)  # a Dask worker that took no part is not counted
     memory = f"; {n} worker{'s' if n > 1 else ''}, peak memory per worker {report.peak_worker_rss_mb:.0f} MB" \
         if n else ""
     typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"

@@ -288,8 +288,8 @@ def plan_jobs(store: Store, course_ids: Sequence[int] | None = None, *, force: b
                                         metric_version=key.metric_version, regions_key=key.regions,
                                         state="pending", attempts=0))
                 elif job.state in ("done", "failed"):
-                    job.state, job.attempts, job.error, job.finished_at, job.finished_by = "pending", 0, None, None, None
-                    job.lease_owner = job.lease_expires_at = None
+                    job.state, job.attempts, job.error = "pending", 0, None
+                    job.finished_at = job.finished_by = job.lease_owner = job.lease_expires_at = None
     return PlanCounts(queued, current)
 
 
@@ -393,7 +393,7 @@ def claim_jobs(store: Store, owner: str, scope: Sequence[int] | None = None, *, 
 
 
 def _finish(s: Session, job: ClaimedJob, owner: str, batch_id: str | None, **values) -> bool:
-    """Mark a job this owner still holds as finished by ``batch_id``; False when its lease was lost to another process."""
+    """Mark a job this owner still holds as finished by ``batch_id``; False when its lease was lost to another one."""
     done = s.execute(update(AnalysisJob).where(AnalysisJob.id == job.job_id, AnalysisJob.state == "running",
                                                AnalysisJob.lease_owner == owner)
                      .values(lease_owner=None, lease_expires_at=None, finished_at=_now(), finished_by=batch_id,
