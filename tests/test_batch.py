@@ -404,7 +404,12 @@ def test_a_killed_pool_worker_loses_and_repeats_nothing(ana):
         command = psutil.Process(run.pid)
 
         def pool_workers() -> set[int]:
-            return {c.pid for c in command.children() if "spawn_main" in " ".join(c.cmdline())}
+            found = set()
+            for child in command.children():
+                with suppress(psutil.Error):  # a child that has just ended (a zombie) has no command line
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        found.add(child.pid)
+            return found
 
         def a_worker_holds_a_photo() -> int | None:
             with store.session() as s:
@@ -435,14 +440,16 @@ def test_a_killed_pool_worker_loses_and_repeats_nothing(ana):
     assert job_states(store) == {"done": PHOTOS} and stored_results(store) == serial
 
 
-def _pause_outside_a_transaction(pid: int, database: Path) -> None:
-    """SIGSTOP the process ``pid`` at a moment it holds no transaction of the SQLite ``database``.
+def _pause_outside_a_transaction(pid: int, database: Path, *, group: bool = False) -> None:
+    """SIGSTOP the process ``pid`` (its process group with ``group``) at a moment it holds no transaction of the
+    SQLite ``database``.
 
     Every transaction of the store takes the write lock (BEGIN IMMEDIATE): a process paused within one would
-    leave the others waiting for it.
+    leave the others, and the test's own reads, waiting for it.
     """
+    kill = os.killpg if group else os.kill
     for _ in range(1000):
-        os.kill(pid, signal.SIGSTOP)
+        kill(pid, signal.SIGSTOP)
         with closing(sqlite3.connect(database, timeout=0.05, isolation_level=None)) as db:
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -451,7 +458,7 @@ def _pause_outside_a_transaction(pid: int, database: Path) -> None:
             else:
                 db.execute("ROLLBACK")
                 return
-        os.kill(pid, signal.SIGCONT)
+        kill(pid, signal.SIGCONT)
         time.sleep(0.005)
     pytest.fail("the batch held the store's write lock at every pause")
 
@@ -907,8 +914,8 @@ def _wait_for(run: subprocess.Popen, condition, what: str):
 
 
 def _paused_batch(store, finished: int, *, all_option: bool = False) -> subprocess.Popen:
-    """A batch (:func:`_start_batch`) paused (SIGSTOP to its process group) once ``finished`` photos are
-    done and while photos are still left to it.
+    """A batch (:func:`_start_batch`) paused (SIGSTOP to its process group, outside any transaction) once
+    ``finished`` photos are done and while photos are still left to it.
 
     Pausing first makes sure photos are left when the tests below send their signal: without it
     a slow test process could look at the queue, be descheduled while the batch finishes every
@@ -924,7 +931,7 @@ def _paused_batch(store, finished: int, *, all_option: bool = False) -> subproce
                       f"finished {finished} photos")
         finally:
             with suppress(ProcessLookupError):  # a batch that ended early: _wait_for says so
-                os.killpg(run.pid, signal.SIGSTOP)
+                _pause_outside_a_transaction(run.pid, store.data_dir / "tracker.db", group=True)
         states = job_states(store)
         if run.poll() is None and _finished_and_left(states, finished):
             return run
