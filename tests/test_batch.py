@@ -1046,19 +1046,46 @@ def test_import_analyses_what_it_adds_with_workers_and_reports_it(tmp_path):
         assert job_states(store) == {"done": PHOTOS}
 
 
-def test_every_core_by_default_means_the_cores_this_process_may_use(ana):
+@pytest.mark.parametrize("workers", [None, 3], ids=["default", "more-than-the-cores"])
+def test_every_core_by_default_means_the_cores_this_process_may_use(ana, workers):
     # The default was os.cpu_count(), the machine's cores: in a container limited to 2 of a host's 64 cores, 64
     # workers of some 300 MB each took turns on 2. Here the batch may use one core (an affinity, as `taskset -c`).
+    # More workers than that are run, as asked, with a warning.
     store, serial = ana
 
     def one_core() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all"],
+    option = [] if workers is None else ["--workers", str(workers)]
+    done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all", *option],
                           capture_output=True, text=True, timeout=300, preexec_fn=one_core)
     assert done.returncode == 0, done.stdout + done.stderr
     assert summary(done.stdout) == (PHOTOS, 0, 0)
+    ran = "1 worker" if workers is None else f"{workers} workers"
+    assert re.search(rf"photos/s; {ran}, peak memory per worker [1-9]\d* MB\)\.$", done.stdout, re.M), done.stdout
+    warned = [line for line in done.stderr.splitlines() if line.startswith("tracker: warning:")]
+    assert warned == ([] if workers is None else [
+        "tracker: warning: --workers 3 is more than the 1 core this command may use: the workers take turns on them, "
+        "each holding its own memory (some 400 MB for 12-MP photos), and finish no sooner than 1 (the default) "
+        "unless the photos are read from a slow network store."]), done.stderr
+    assert stored_results(store) == serial
+
+
+def test_a_dask_worker_with_two_threads_counts_once_and_workers_is_not_used_with_an_address(ana):
+    # A running cluster's worker started with --nthreads 2 runs two of the batch's tasks: the summary had said
+    # "2 workers" of one process. --workers does nothing with a cluster's address, and now says so.
+    from distributed import LocalCluster
+
+    store, serial = ana
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        address = cluster.scheduler_address
+        done = subprocess.run([*tracker_command(), "--data-dir", str(store.data_dir), "reanalyze", "--all",
+                               "--workers", "4", "--dask", address], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary(done.stdout) == (PHOTOS, 0, 0)
     assert re.search(r"photos/s; 1 worker, peak memory per worker [1-9]\d* MB\)\.$", done.stdout, re.M), done.stdout
+    assert f"tracker: warning: --workers 4 is not used with --dask {address}: the batch runs one task on each " \
+           "worker thread of that cluster" in done.stderr, done.stderr
     assert stored_results(store) == serial
 
 

@@ -203,19 +203,32 @@ def _dask_address(value: str | None) -> str | None:
     return value
 
 
-def _workers(value: int | None) -> int:
+def _workers(value: int | None, dask: str | None = None, *, warn: bool = True) -> int:
     """``--workers`` as given, else the cores this process may use.
 
     Not ``os.cpu_count()``, the machine's: in a container limited to 2 of a host's 64 cores
     (a CPU quota, or an affinity such as ``taskset``'s) that started 64 workers, each holding
     some 300 MB, taking turns on 2 cores. Dask's count takes the affinity and the cgroup quota.
+    With ``warn``, a number the batch will not use as meant gets a line on stderr: more than
+    those cores (accepted: the photos may sit on a slow network store), or any with the address
+    of a running cluster, whose own workers do the batch.
     """
-    if value is None:
-        from dask.system import cpu_count
+    from dask.system import cpu_count
 
-        return cpu_count()
+    cores = cpu_count()
+    if value is None:
+        return cores
     if value < 1:
         _fail_usage("--workers must be at least 1")
+    if warn and dask not in (None, "local"):
+        typer.echo(f"tracker: warning: --workers {value} is not used with --dask {dask}: the batch runs one task on "
+                   "each worker thread of that cluster (start its workers with `dask worker ADDRESS --nworkers N "
+                   "--nthreads 1`).", err=True)
+    elif warn and value > cores:
+        typer.echo(f"tracker: warning: --workers {value} is more than the {cores} core{'s' if cores > 1 else ''} "
+                   f"this command may use: the workers take turns on them, each holding its own memory (some "
+                   f"400 MB for 12-MP photos), and finish no sooner than {cores} (the default) unless the photos are "
+                   "read from a slow network store.", err=True)
     return value
 
 
@@ -285,7 +298,7 @@ def _print_batch_report(report) -> None:
         typer.echo(f"A worker of the cluster took no part: {reason}.")
     rate = f", {report.analysed / report.seconds:.2f} photos/s" if report.seconds and report.analysed else ""
     # No worker ran when nothing was queued: then there is no memory to report.
-    n = sum(not t.refused for t in report.workers)  # a Dask worker that took no part is not counted
+    n = report.worker_processes  # not a Dask worker that took no part, and one with two threads once
     memory = f"; {n} worker{'s' if n > 1 else ''}, peak memory per worker {report.peak_worker_rss_mb:.0f} MB" \
         if n else ""
     typer.echo(f"{report.analysed} analysed, {report.current} skipped as current, {len(report.failed)} failed"
@@ -380,7 +393,8 @@ def import_(
     from tracker.services import InputError
     from tracker.services.importer import ImportStopped, analyse_imported, read_manifest, run_import, scan_folder
 
-    workers, dask = _workers(workers), _dask_address(dask)
+    dask = _dask_address(dask)
+    workers = _workers(workers, dask)
     if not source.exists():
         _fail_usage(f"there is no file or folder {source}")
     try:
@@ -434,7 +448,8 @@ def reanalyze(
     from tracker import services as sv
     from tracker.services.batch import preview_reanalysis, reanalyse
 
-    workers, dask = _workers(workers), _dask_address(dask)
+    dask = _dask_address(dask)
+    workers = _workers(workers, dask, warn=not dry_run)
     store = _open_store()
     patient_id = None
     if patient is not None:

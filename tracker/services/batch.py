@@ -171,6 +171,11 @@ class WorkerTally:
     newer_version: str | None = None  # the metric version of work queued by a newer release, which stopped it
     refused: str | None = None  # why a Dask worker took no part (another version, no store): it claimed nothing
 
+    @property
+    def process(self) -> str:
+        """The worker's process (``host:pid``): a Dask worker with several threads runs one task a thread."""
+        return self.owner.rsplit(":", 1)[0]
+
 
 @dataclass
 class BatchReport:
@@ -183,9 +188,14 @@ class BatchReport:
     seconds: float = 0.0
     peak_worker_rss_mb: float = 0.0
     worker_cpu_seconds: float = 0.0  # processor time of all workers (WorkerTally.cpu_seconds)
-    workers: list[WorkerTally] = field(default_factory=list)  # what each worker of this run did
+    workers: list[WorkerTally] = field(default_factory=list)  # what each worker (a Dask worker's thread) did
     newer_version: str | None = None  # a newer release's metric version found in the queue: its work was left to it
     refused: list[str] = field(default_factory=list)  # why Dask workers took no part, one line per reason
+
+    @property
+    def worker_processes(self) -> int:
+        """The processes that took part: a Dask worker running the batch on several threads counts once."""
+        return len({t.process for t in self.workers if not t.refused})
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -1041,7 +1051,11 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     report = _report(store, scope, batch_id, current)
     report.seconds = seconds
     report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
-    report.worker_cpu_seconds = sum(t.cpu_seconds for t in tallies)
+    # The tasks of one process's threads each measured the whole process over the same time: counted once.
+    cpu: dict[str, float] = {}
+    for t in tallies:
+        cpu[t.process] = max(cpu.get(t.process, 0.0), t.cpu_seconds)
+    report.worker_cpu_seconds = sum(cpu.values())
     report.workers = tallies
     report.newer_version = max((t.newer_version for t in tallies if t.newer_version), key=_version_number,
                                default=None)
