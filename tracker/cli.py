@@ -213,21 +213,23 @@ def _workers(value: int | None, dask: str | None = None, *, warn: bool = True) -
     those cores (accepted: the photos may sit on a slow network store), or any with the address
     of a running cluster, whose own workers do the batch.
     """
-    from dask.system import cpu_count
+    def cores() -> int:  # imported only where needed: dask takes some 0.5 s to import
+        from dask.system import cpu_count
 
-    cores = cpu_count()
+        return cpu_count()
+
     if value is None:
-        return cores
+        return cores()
     if value < 1:
         _fail_usage("--workers must be at least 1")
     if warn and dask not in (None, "local"):
         typer.echo(f"tracker: warning: --workers {value} is not used with --dask {dask}: the batch runs one task on "
                    "each worker thread of that cluster (start its workers with `dask worker ADDRESS --nworkers N "
                    "--nthreads 1`).", err=True)
-    elif warn and value > cores:
-        typer.echo(f"tracker: warning: --workers {value} is more than the {cores} core{'s' if cores > 1 else ''} "
+    elif warn and value > 1 and value > (n := cores()):  # every process may use one core at least
+        typer.echo(f"tracker: warning: --workers {value} is more than the {n} core{'s' if n > 1 else ''} "
                    f"this command may use: the workers take turns on them, each holding its own memory (some "
-                   f"400 MB for 12-MP photos), and finish no sooner than {cores} (the default) unless the photos are "
+                   f"400 MB for 12-MP photos), and finish no sooner than {n} (the default) unless the photos are "
                    "read from a slow network store.", err=True)
     return value
 
