@@ -187,7 +187,6 @@ class BatchReport:
     elsewhere: int = 0  # jobs still held by live processes elsewhere (another machine's run)
     seconds: float = 0.0
     peak_worker_rss_mb: float = 0.0
-    worker_cpu_seconds: float = 0.0  # processor time of all workers (WorkerTally.cpu_seconds)
     workers: list[WorkerTally] = field(default_factory=list)  # what each worker (a Dask worker's thread) did
     newer_version: str | None = None  # a newer release's metric version found in the queue: its work was left to it
     refused: list[str] = field(default_factory=list)  # why Dask workers took no part, one line per reason
@@ -196,6 +195,15 @@ class BatchReport:
     def worker_processes(self) -> int:
         """The processes that took part: a Dask worker running the batch on several threads counts once."""
         return len({t.process for t in self.workers if not t.refused})
+
+    @property
+    def worker_cpu_seconds(self) -> float:
+        """Processor time of all workers' processes (:attr:`WorkerTally.cpu_seconds`), each counted once: the
+        tasks of one process's threads each measured the whole process over the same time."""
+        cpu: dict[str, float] = {}
+        for t in self.workers:
+            cpu[t.process] = max(cpu.get(t.process, 0.0), t.cpu_seconds)
+        return sum(cpu.values())
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -1051,11 +1059,6 @@ def run_batch(store: Store, scope: Sequence[int] | None = None, *, workers: int 
     report = _report(store, scope, batch_id, current)
     report.seconds = seconds
     report.peak_worker_rss_mb = max((t.peak_rss_mb for t in tallies), default=0.0)
-    # The tasks of one process's threads each measured the whole process over the same time: counted once.
-    cpu: dict[str, float] = {}
-    for t in tallies:
-        cpu[t.process] = max(cpu.get(t.process, 0.0), t.cpu_seconds)
-    report.worker_cpu_seconds = sum(cpu.values())
     report.workers = tallies
     report.newer_version = max((t.newer_version for t in tallies if t.newer_version), key=_version_number,
                                default=None)
